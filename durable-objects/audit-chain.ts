@@ -1,0 +1,109 @@
+import { DurableObject } from "cloudflare:workers";
+import { chainHash, GENESIS, type ChainRow, type VerifyResult } from "../src/audit/chain";
+
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+const PAGE = 500;
+/** Every CHECKPOINT-th hash is also kept here, so a rewritten chain is located, not only detected. */
+const CHECKPOINT = 100;
+
+/**
+ * One per tenant: the single writer of the audit hash chain. Requests insert events
+ * in their own D1 batch; this object hashes them in sequence order soon after and
+ * keeps the chain head in its own storage, outside D1, so that a rewrite of D1 alone
+ * (even one that recomputes every hash) does not match the head.
+ */
+export class AuditChain extends DurableObject<Env> {
+  private sealing: Promise<Head> | undefined;
+
+  /** Hashes every event not yet in the chain; safe to call any number of times. */
+  async seal(tenantId: string): Promise<{ head_seq: number }> {
+    // D1 calls do not close the input gate, so serialise passes by hand.
+    while (this.sealing) await this.sealing.catch(() => undefined);
+    this.sealing = this.sealPending(tenantId);
+    try {
+      return { head_seq: (await this.sealing).seq };
+    } finally {
+      this.sealing = undefined;
+    }
+  }
+
+  async verify(tenantId: string): Promise<VerifyResult> {
+    await this.seal(tenantId);
+    const head = await this.head();
+    let expected = 1;
+    let previous = GENESIS;
+    for (;;) {
+      const { results } = await this.env.DB.prepare(
+        "SELECT * FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+      )
+        .bind(tenantId, expected, PAGE)
+        .all<ChainRow>();
+      for (const row of results) {
+        // An unhashed event right after the head was written after our seal pass.
+        if (row.seq > head.seq && row.seq === expected && row.hash === null) return { ok: true, checked: expected - 1 };
+        if (row.seq !== expected) return { ok: false, checked: expected - 1, first_bad_seq: expected, reason: "missing-event" };
+        const hash = await chainHash(previous, row);
+        if (row.hash !== hash) return { ok: false, checked: expected - 1, first_bad_seq: row.seq, reason: "hash-mismatch" };
+        if (row.seq % CHECKPOINT === 0) {
+          const checkpoint = await this.ctx.storage.get<string>(`checkpoint:${row.seq}`);
+          if (checkpoint !== undefined && checkpoint !== hash) {
+            return { ok: false, checked: expected - 1, first_bad_seq: row.seq - CHECKPOINT + 1, reason: "hash-mismatch" };
+          }
+        }
+        previous = hash;
+        expected++;
+      }
+      if (results.length < PAGE) break;
+    }
+    const checked = expected - 1;
+    if (checked < head.seq) return { ok: false, checked, first_bad_seq: expected, reason: "truncated" };
+    if (checked === head.seq && head.seq > 0 && previous !== head.hash) {
+      return { ok: false, checked, first_bad_seq: head.seq - ((head.seq - 1) % CHECKPOINT), reason: "hash-mismatch" };
+    }
+    return { ok: true, checked };
+  }
+
+  private async head(): Promise<Head> {
+    return (await this.ctx.storage.get<Head>("head")) ?? { seq: 0, hash: GENESIS };
+  }
+
+  private async sealPending(tenantId: string): Promise<Head> {
+    let head = await this.head();
+    for (;;) {
+      const { results } = await this.env.DB.prepare(
+        "SELECT * FROM audit_events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      )
+        .bind(tenantId, head.seq, PAGE)
+        .all<ChainRow>();
+      const updates: D1PreparedStatement[] = [];
+      const checkpoints: Record<string, string> = {};
+      let next = head;
+      for (const row of results) {
+        // A gap or a hash we did not write means tampering: stop and let verify name it.
+        if (row.seq !== next.seq + 1) break;
+        const hash = await chainHash(next.hash, row);
+        if (row.hash !== null && row.hash !== hash) break;
+        if (row.hash === null) {
+          updates.push(
+            this.env.DB.prepare("UPDATE audit_events SET hash = ? WHERE tenant_id = ? AND seq = ? AND hash IS NULL").bind(
+              hash,
+              tenantId,
+              row.seq,
+            ),
+          );
+        }
+        if (row.seq % CHECKPOINT === 0) checkpoints[`checkpoint:${row.seq}`] = hash;
+        next = { seq: row.seq, hash };
+      }
+      if (next.seq === head.seq) return head;
+      if (updates.length) await this.env.DB.batch(updates);
+      await this.ctx.storage.put({ ...checkpoints, head: next });
+      head = next;
+      if (results.length < PAGE) return head;
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { sql } from "drizzle-orm";
+import type { Context } from "hono";
+import type { Db } from "../db/client";
+import { auditEvents } from "../db/schema";
+import type { AppEnv } from "../http/context";
+
+export type AuditOutcome = "success" | "denied" | "failure";
+
+export interface AuditInput {
+  action: string;
+  resource?: string | null;
+  outcome?: AuditOutcome;
+  status?: number;
+  /** Non-secret context only: never a value, a bearer token or key material. */
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditActor {
+  tenantId: string;
+  actor: string;
+  requestId: string;
+}
+
+/**
+ * The insert of one audit event, to run in the same D1 batch as the change it
+ * records. Its sequence number is taken inside the batch, so events stay gapless
+ * per tenant and a rolled-back batch leaves no event behind.
+ */
+export function auditInsert(db: Db, who: AuditActor, event: AuditInput, now = Date.now()) {
+  return db.insert(auditEvents).values({
+    tenantId: who.tenantId,
+    seq: sql`(SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events WHERE tenant_id = ${who.tenantId})`,
+    id: crypto.randomUUID(),
+    at: now,
+    actor: who.actor,
+    action: event.action,
+    resource: event.resource ?? null,
+    outcome: event.outcome ?? "success",
+    status: event.status ?? 200,
+    requestId: who.requestId,
+    detail: event.detail ?? null,
+  });
+}
+
+export function actorOf(c: Context<AppEnv>): AuditActor {
+  const principal = c.get("principal");
+  return { tenantId: principal.tenantId, actor: principal.subject, requestId: c.get("requestId") };
+}
+
+const lastKick = new Map<string, number>();
+
+/**
+ * Asks the tenant's AuditChain object to hash the new events soon. Throttled per
+ * isolate: the object seals everything pending in one pass, so one call a second is enough.
+ */
+export function kickSealer(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }, tenantId: string): void {
+  const now = Date.now();
+  if ((lastKick.get(tenantId) ?? 0) > now - 1000) return;
+  lastKick.set(tenantId, now);
+  const stub = env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenantId));
+  ctx.waitUntil(stub.seal(tenantId).catch(() => lastKick.delete(tenantId)));
+}
+
+/** Writes one event on its own (for reads and denials that change nothing else). */
+export async function audit(c: Context<AppEnv>, event: AuditInput, who: AuditActor = actorOf(c)): Promise<void> {
+  await auditInsert(c.get("db"), who, event).run();
+  kickSealer(c.env, c.executionCtx, who.tenantId);
+}

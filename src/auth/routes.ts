@@ -1,0 +1,241 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, asc, eq, isNull } from "drizzle-orm";
+import type { Context } from "hono";
+import { toHex, randomBytes } from "../crypto/encoding";
+import { apiTokens, tenants } from "../db/schema";
+import { commit } from "../http/commit";
+import type { AppEnv, Principal } from "../http/context";
+import { errorResponses, featureApp } from "../http/openapi";
+import { forbidden, notFound, Problem } from "../http/problem";
+import { authorize, globCovers, SCOPES } from "./access";
+import { hashToken, newToken } from "./tokens";
+
+const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "2-63 characters of a-z 0-9 -, starting with a letter or digit");
+const Glob = z.string().min(1).max(256).regex(/^[A-Za-z0-9._\/*-]+$/, "Path globs use path characters and *");
+const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
+const MAX_TTL_SECONDS = 366 * 24 * 3600;
+
+const CreateTokenBody = z
+  .strictObject({
+    subject: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces"),
+    scopes: z.array(z.enum(SCOPES)).min(1),
+    paths: z.array(Glob).min(1).max(32).optional(),
+    ttl_seconds: z.number().int().min(60).max(MAX_TTL_SECONDS).optional().openapi({ description: "Default 30 days" }),
+    tenant: TenantId.optional().openapi({ description: "Root token only: create the token in another tenant" }),
+  })
+  .openapi("CreateToken");
+
+const TokenMetadata = z
+  .object({
+    id: z.string(),
+    tenant: z.string(),
+    subject: z.string(),
+    prefix: z.string(),
+    scopes: z.array(z.string()),
+    paths: z.array(z.string()).nullable(),
+    created_at: z.string(),
+    created_by: z.string(),
+    expires_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+  })
+  .openapi("TokenMetadata");
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const tokenView = (row: typeof apiTokens.$inferSelect) => ({
+  id: row.id,
+  tenant: row.tenantId,
+  subject: row.subject,
+  prefix: row.prefix,
+  scopes: row.scopes,
+  paths: row.paths,
+  created_at: iso(row.createdAt)!,
+  created_by: row.createdBy,
+  expires_at: iso(row.expiresAt),
+  revoked_at: iso(row.revokedAt),
+});
+
+function requireRoot(principal: Principal, what: string): void {
+  if (!principal.isRoot) throw forbidden(`Only the operator's root token may ${what}`);
+}
+
+/** A token may hand out only what it holds itself: no scope or path escalation. */
+function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined): void {
+  if (principal.isRoot) return;
+  const missing = scopes.filter((s) => !principal.scopes.has(s));
+  if (missing.length) throw forbidden(`A token cannot grant scopes it does not hold: ${missing.join(", ")}`);
+  if (principal.paths === null) return;
+  if (!paths) throw forbidden("This token is limited to paths; the new token must name paths within them");
+  const outside = paths.filter((p) => !principal.paths!.some((own) => globCovers(own, p)));
+  if (outside.length) throw forbidden(`A token cannot grant paths outside its own: ${outside.join(", ")}`);
+}
+
+async function tenantExists(c: Context<AppEnv>, id: string): Promise<boolean> {
+  return (await c.get("db").select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id)).get()) !== undefined;
+}
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+
+const createTokenRoute = createRoute({
+  method: "post",
+  path: "/tokens",
+  summary: "Create an API token; the token is returned once, only its SHA-256 is stored",
+  tags: ["tokens"],
+  request: { body: { required: true, ...json(CreateTokenBody) } },
+  responses: {
+    201: { description: "Created", ...json(TokenMetadata.extend({ token: z.string() })) },
+    ...errorResponses(400, 401, 403, 404, 415),
+  },
+});
+
+const listTokensRoute = createRoute({
+  method: "get",
+  path: "/tokens",
+  summary: "List tokens (metadata only)",
+  tags: ["tokens"],
+  request: {
+    query: z.object({
+      subject: z.string().max(256).optional(),
+      include_revoked: z.enum(["true", "false"]).optional(),
+      tenant: TenantId.optional(),
+    }),
+  },
+  responses: { 200: { description: "Tokens", ...json(z.object({ items: z.array(TokenMetadata) })) }, ...errorResponses(401, 403) },
+});
+
+const selfRoute = createRoute({
+  method: "get",
+  path: "/tokens/self",
+  summary: "The calling token's own metadata",
+  tags: ["tokens"],
+  responses: { 200: { description: "This token", ...json(TokenMetadata.partial()) }, ...errorResponses(401) },
+});
+
+const revokeRoute = createRoute({
+  method: "delete",
+  path: "/tokens/{id}",
+  summary: "Revoke a token; it gets 401 at once",
+  tags: ["tokens"],
+  request: { params: z.object({ id: z.string().regex(/^tok_[0-9a-f]{24}$/, "Not a token id") }) },
+  responses: { 200: { description: "Revoked", ...json(TokenMetadata) }, ...errorResponses(401, 403, 404) },
+});
+
+const createTenantRoute = createRoute({
+  method: "post",
+  path: "/tenants",
+  summary: "Create a tenant (root token only)",
+  tags: ["tenants"],
+  request: { body: { required: true, ...json(z.strictObject({ id: TenantId, name: z.string().min(1).max(256).optional() })) } },
+  responses: {
+    201: { description: "Created", ...json(z.object({ id: z.string(), name: z.string(), created_at: z.string() })) },
+    ...errorResponses(400, 401, 403, 409),
+  },
+});
+
+const listTenantsRoute = createRoute({
+  method: "get",
+  path: "/tenants",
+  summary: "List tenants (root token only)",
+  tags: ["tenants"],
+  responses: {
+    200: { description: "Tenants", ...json(z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string() })) })) },
+    ...errorResponses(401, 403),
+  },
+});
+
+export const authApp = featureApp()
+  .openapi(createTokenRoute, async (c) => {
+    await authorize(c, "tokens:admin", "token.create");
+    const principal = c.get("principal");
+    const input = c.req.valid("json");
+    const tenantId = input.tenant ?? principal.tenantId;
+    if (tenantId !== principal.tenantId) {
+      requireRoot(principal, "create tokens in another tenant");
+      if (!(await tenantExists(c, tenantId))) throw notFound("tenant");
+    }
+    checkGrant(principal, input.scopes, input.paths);
+    const token = newToken();
+    const now = Date.now();
+    const row = {
+      id: `tok_${toHex(randomBytes(12))}`,
+      tenantId,
+      tokenHash: await hashToken(token),
+      prefix: token.slice(0, 9),
+      subject: input.subject,
+      scopes: [...new Set(input.scopes)],
+      paths: input.paths ?? null,
+      createdAt: now,
+      createdBy: principal.subject,
+      expiresAt: now + (input.ttl_seconds ?? DEFAULT_TTL_SECONDS) * 1000,
+      revokedAt: null,
+    };
+    const response = { ...tokenView(row), token };
+    await commit(c, [c.get("db").insert(apiTokens).values(row)], {
+      audit: { action: "token.create", resource: `token:${row.id}`, status: 201, detail: { subject: row.subject, scopes: row.scopes, tenant: tenantId } },
+      response: { status: 201, body: response },
+    });
+    return c.json(response, 201);
+  })
+  .openapi(listTokensRoute, async (c) => {
+    await authorize(c, "tokens:admin", "token.list");
+    const principal = c.get("principal");
+    const query = c.req.valid("query");
+    const tenantId = query.tenant ?? principal.tenantId;
+    if (tenantId !== principal.tenantId) requireRoot(principal, "list tokens of another tenant");
+    const rows = await c
+      .get("db")
+      .select()
+      .from(apiTokens)
+      .where(
+        and(
+          eq(apiTokens.tenantId, tenantId),
+          query.subject ? eq(apiTokens.subject, query.subject) : undefined,
+          query.include_revoked === "true" ? undefined : isNull(apiTokens.revokedAt),
+        ),
+      )
+      .orderBy(asc(apiTokens.createdAt))
+      .limit(1000)
+      .all();
+    return c.json({ items: rows.map(tokenView) }, 200);
+  })
+  .openapi(selfRoute, async (c) => {
+    const p = c.get("principal");
+    if (p.isRoot) {
+      return c.json({ id: "root", tenant: p.tenantId, subject: p.subject, scopes: [...p.scopes], paths: null, expires_at: null }, 200);
+    }
+    const row = await c.get("db").select().from(apiTokens).where(eq(apiTokens.id, p.tokenId)).get();
+    if (!row) throw notFound("token");
+    return c.json(tokenView(row), 200);
+  })
+  .openapi(revokeRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const principal = c.get("principal");
+    // Revoking itself is always allowed: a leaked token can be killed with itself.
+    if (id !== principal.tokenId) await authorize(c, "tokens:admin", "token.revoke");
+    const db = c.get("db");
+    const row = await db.select().from(apiTokens).where(eq(apiTokens.id, id)).get();
+    if (!row || (row.tenantId !== principal.tenantId && !principal.isRoot)) throw notFound("token");
+    const now = row.revokedAt ?? Date.now();
+    const response = tokenView({ ...row, revokedAt: now });
+    await commit(c, [db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))], {
+      audit: { action: "token.revoke", resource: `token:${id}` },
+      response: { status: 200, body: response },
+    });
+    return c.json(response, 200);
+  })
+  .openapi(createTenantRoute, async (c) => {
+    requireRoot(c.get("principal"), "create tenants");
+    const input = c.req.valid("json");
+    if (await tenantExists(c, input.id)) throw new Problem(409, "tenant-exists", `Tenant ${input.id} already exists`);
+    const row = { id: input.id, name: input.name ?? input.id, createdAt: Date.now() };
+    const response = { id: row.id, name: row.name, created_at: new Date(row.createdAt).toISOString() };
+    await commit(c, [c.get("db").insert(tenants).values(row)], {
+      audit: { action: "tenant.create", resource: `tenant:${row.id}`, status: 201 },
+      response: { status: 201, body: response },
+    });
+    return c.json(response, 201);
+  })
+  .openapi(listTenantsRoute, async (c) => {
+    requireRoot(c.get("principal"), "list tenants");
+    const rows = await c.get("db").select().from(tenants).orderBy(asc(tenants.id)).all();
+    return c.json({ items: rows.map((r) => ({ id: r.id, name: r.name, created_at: new Date(r.createdAt).toISOString() })) }, 200);
+  });

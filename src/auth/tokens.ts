@@ -1,0 +1,100 @@
+import { eq } from "drizzle-orm";
+import type { MiddlewareHandler } from "hono";
+import { auditInsert } from "../audit/log";
+import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
+import type { Db } from "../db/client";
+import { apiTokens } from "../db/schema";
+import type { AppEnv, Principal } from "../http/context";
+import { Problem } from "../http/problem";
+import { SCOPES } from "./access";
+
+export const TOKEN_PREFIX = "hush_";
+
+/** A new bearer token: 40 base62 characters (~238 bits). Shown once, stored only as SHA-256. */
+export const newToken = () => `${TOKEN_PREFIX}${randomString(40)}`;
+export const hashToken = (token: string) => sha256Hex(token);
+
+const rootHashes = new Map<string, Promise<string>>();
+
+/** Compares equal-length digests in constant time, so timing says nothing about the token. */
+async function isRootToken(env: Env, tokenHash: string): Promise<boolean> {
+  const root = env.ROOT_TOKEN;
+  if (!root) return false;
+  let rootHash = rootHashes.get(root);
+  if (!rootHash) {
+    rootHash = hashToken(root);
+    rootHashes.set(root, rootHash);
+  }
+  return crypto.subtle.timingSafeEqual(utf8(await rootHash), utf8(tokenHash));
+}
+
+const rootPrincipal: Principal = Object.freeze({
+  tokenId: "root",
+  tenantId: "default",
+  subject: "root",
+  scopes: new Set<string>(SCOPES),
+  paths: null,
+  isRoot: true,
+  expiresAt: null,
+});
+
+export type TokenRejection = "unknown" | "revoked" | "expired";
+
+/** Resolves a bearer token to its principal, or says why not. */
+export async function resolveToken(
+  env: Env,
+  db: Db,
+  token: string,
+  now = Date.now(),
+): Promise<{ principal: Principal } | { rejected: TokenRejection; tokenId?: string; tenantId?: string }> {
+  const tokenHash = await hashToken(token);
+  if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
+  if (!token.startsWith(TOKEN_PREFIX)) return { rejected: "unknown" };
+  const row = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash)).get();
+  if (!row) return { rejected: "unknown" };
+  if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId };
+  if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId };
+  return {
+    principal: {
+      tokenId: row.id,
+      tenantId: row.tenantId,
+      subject: row.subject,
+      scopes: new Set(row.scopes),
+      paths: row.paths,
+      isRoot: false,
+      expiresAt: row.expiresAt,
+    },
+  };
+}
+
+export const unauthorized = (detail: string) =>
+  new Problem(401, "unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="hush"' });
+
+export function bearerFrom(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer[ ]+([\x21-\x7e]{1,512})$/i);
+  return match?.[1];
+}
+
+/** Requires a valid bearer token; expired and revoked tokens are refused at once. */
+export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const token = bearerFrom(c.req.header("authorization"));
+  if (!token) throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
+  const result = await resolveToken(c.env, c.get("db"), token);
+  if ("rejected" in result) {
+    if (result.tenantId && result.tokenId) {
+      // The tenant is known from the row: record the attempt there (never the token).
+      await auditInsert(
+        c.get("db"),
+        { tenantId: result.tenantId, actor: `token:${result.tokenId}`, requestId: c.get("requestId") },
+        { action: "auth.reject", resource: `token:${result.tokenId}`, outcome: "denied", status: 401, detail: { reason: result.rejected } },
+      ).run();
+    }
+    throw unauthorized(
+      result.rejected === "unknown"
+        ? "The token is not valid; check HUSH_TOKEN or ask an operator for a new one"
+        : `The token has been ${result.rejected}; create a new one`,
+    );
+  }
+  c.set("principal", result.principal);
+  await next();
+};

@@ -1,0 +1,218 @@
+import { Problem } from "../http/problem";
+import { fromBase64, randomBytes, utf8, wipe } from "./encoding";
+
+/**
+ * Envelope encryption (docs/decisions.md#envelope-encryption):
+ *   master key --HKDF(salt = tenant, info = "hush kek v1")--> tenant KEK
+ *   tenant KEK --AES-256-GCM, AAD = place + master key id--> wrapped data key
+ *   data key   --AES-256-GCM, AAD = place-------------------> ciphertext
+ * "place" names where the ciphertext belongs (tenant, path, version...), so a row
+ * copied elsewhere never opens. The value's AAD leaves out the master key id so that a
+ * master-key rotation re-wraps data keys without touching values.
+ */
+export interface Sealed {
+  ciphertext: Uint8Array;
+  iv: Uint8Array;
+  wrappedKey: Uint8Array;
+  keyId: string;
+}
+
+export type Place = readonly (string | number)[];
+
+export interface Keyring {
+  activeId: string;
+  ids: string[];
+  has(id: string): boolean;
+  kek(id: string, tenantId: string): Promise<CryptoKey>;
+}
+
+/** Thrown when a ciphertext or wrapped key fails to open: tampering or a moved row. */
+export class IntegrityError extends Error {
+  constructor() {
+    super("sealed data failed its integrity check");
+    this.name = "IntegrityError";
+  }
+}
+
+const keyringUnavailable = () =>
+  new Problem(
+    503,
+    "master-key-unavailable",
+    "The service has no usable master key configured (MASTER_KEYS); secret operations are disabled until an operator sets it",
+  );
+
+const keyrings = new Map<string, Keyring>();
+
+/** Parses MASTER_KEYS ({"active": id, "keys": {id: base64 32 bytes}}), failing closed with 503. */
+export function loadKeyring(raw: string | undefined): Keyring {
+  if (!raw) throw keyringUnavailable();
+  const cached = keyrings.get(raw);
+  if (cached) return cached;
+  const keyring = parseKeyring(raw);
+  if (!keyring) throw keyringUnavailable();
+  keyrings.set(raw, keyring);
+  return keyring;
+}
+
+export function keyringState(raw: string | undefined): "configured" | "missing" | "malformed" {
+  if (!raw) return "missing";
+  return parseKeyring(raw) ? "configured" : "malformed";
+}
+
+function parseKeyring(raw: string): Keyring | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { active, keys } = parsed as { active?: unknown; keys?: unknown };
+  if (typeof active !== "string" || typeof keys !== "object" || keys === null) return undefined;
+  const material = new Map<string, Uint8Array>();
+  for (const [id, value] of Object.entries(keys)) {
+    if (typeof value !== "string") return undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(value);
+    } catch {
+      return undefined;
+    }
+    if (bytes.length !== 32 || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) return undefined;
+    material.set(id, bytes);
+  }
+  if (!material.has(active)) return undefined;
+
+  const baseKeys = new Map<string, Promise<CryptoKey>>();
+  const keks = new Map<string, Promise<CryptoKey>>();
+  return {
+    activeId: active,
+    ids: [...material.keys()],
+    has: (id) => material.has(id),
+    kek(id, tenantId) {
+      const cacheKey = `${id}\u0000${tenantId}`;
+      let kek = keks.get(cacheKey);
+      if (!kek) {
+        const bytes = material.get(id);
+        if (!bytes) throw new Problem(500, "master-key-removed", "Data is sealed under a master key that is no longer configured");
+        let base = baseKeys.get(id);
+        if (!base) {
+          base = crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveKey"]);
+          baseKeys.set(id, base);
+        }
+        kek = base.then((b) =>
+          crypto.subtle.deriveKey(
+            { name: "HKDF", hash: "SHA-256", salt: utf8(tenantId), info: utf8("hush kek v1") },
+            b,
+            { name: "AES-GCM", length: 256 },
+            false,
+            ["encrypt", "decrypt"],
+          ),
+        );
+        keks.set(cacheKey, kek);
+      }
+      return kek;
+    },
+  };
+}
+
+const aad = (tenantId: string, place: Place, keyId?: string) =>
+  utf8(JSON.stringify(keyId === undefined ? ["hush/v1", tenantId, ...place] : ["hush/v1", tenantId, ...place, keyId]));
+
+/** Seals `plaintext` for one place in one tenant under the active master key. */
+export async function seal(keyring: Keyring, tenantId: string, place: Place, plaintext: Uint8Array): Promise<Sealed> {
+  const keyId = keyring.activeId;
+  const dataKeyBytes = randomBytes(32);
+  const iv = randomBytes(12);
+  const dataKey = await crypto.subtle.importKey("raw", dataKeyBytes, "AES-GCM", false, ["encrypt"]);
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(tenantId, place) }, dataKey, plaintext),
+  );
+  const wrappedKey = await wrapDataKey(keyring, keyId, tenantId, place, dataKeyBytes);
+  wipe(dataKeyBytes);
+  return { ciphertext, iv, wrappedKey, keyId };
+}
+
+/** Opens what `seal` produced for the same tenant and place; throws IntegrityError otherwise. */
+export async function open(keyring: Keyring, tenantId: string, place: Place, sealed: Sealed): Promise<Uint8Array> {
+  const dataKeyBytes = await unwrapDataKey(keyring, sealed.keyId, tenantId, place, sealed.wrappedKey);
+  try {
+    const dataKey = await crypto.subtle.importKey("raw", dataKeyBytes, "AES-GCM", false, ["decrypt"]);
+    return new Uint8Array(
+      await crypto.subtle.decrypt({ name: "AES-GCM", iv: sealed.iv, additionalData: aad(tenantId, place) }, dataKey, sealed.ciphertext),
+    );
+  } catch {
+    throw new IntegrityError();
+  } finally {
+    wipe(dataKeyBytes);
+  }
+}
+
+/** Re-wraps a data key under the active master key without touching the ciphertext. */
+export async function rewrap(keyring: Keyring, tenantId: string, place: Place, sealed: Sealed): Promise<Sealed> {
+  const dataKeyBytes = await unwrapDataKey(keyring, sealed.keyId, tenantId, place, sealed.wrappedKey);
+  const wrappedKey = await wrapDataKey(keyring, keyring.activeId, tenantId, place, dataKeyBytes);
+  wipe(dataKeyBytes);
+  return { ...sealed, wrappedKey, keyId: keyring.activeId };
+}
+
+async function wrapDataKey(keyring: Keyring, keyId: string, tenantId: string, place: Place, dataKey: Uint8Array) {
+  const kek = await keyring.kek(keyId, tenantId);
+  const iv = randomBytes(12);
+  const wrapped = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(tenantId, place, keyId) }, kek, dataKey),
+  );
+  const out = new Uint8Array(12 + wrapped.length);
+  out.set(iv);
+  out.set(wrapped, 12);
+  return out;
+}
+
+async function unwrapDataKey(keyring: Keyring, keyId: string, tenantId: string, place: Place, wrappedKey: Uint8Array) {
+  const kek = await keyring.kek(keyId, tenantId);
+  try {
+    return new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: wrappedKey.subarray(0, 12), additionalData: aad(tenantId, place, keyId) },
+        kek,
+        wrappedKey.subarray(12),
+      ),
+    );
+  } catch {
+    throw new IntegrityError();
+  }
+}
+
+/** Packs a Sealed into one blob (for rows that keep a single column, e.g. idempotency). */
+export function pack(sealed: Sealed): Uint8Array {
+  const keyId = utf8(sealed.keyId);
+  const out = new Uint8Array(2 + keyId.length + 12 + 2 + sealed.wrappedKey.length + sealed.ciphertext.length);
+  let at = 0;
+  out[at++] = 1;
+  out[at++] = keyId.length;
+  out.set(keyId, at);
+  at += keyId.length;
+  out.set(sealed.iv, at);
+  at += 12;
+  out[at++] = sealed.wrappedKey.length >> 8;
+  out[at++] = sealed.wrappedKey.length & 0xff;
+  out.set(sealed.wrappedKey, at);
+  at += sealed.wrappedKey.length;
+  out.set(sealed.ciphertext, at);
+  return out;
+}
+
+export function unpack(blob: Uint8Array): Sealed {
+  if (blob[0] !== 1) throw new IntegrityError();
+  let at = 1;
+  const keyIdLength = blob[at++]!;
+  const keyId = new TextDecoder().decode(blob.subarray(at, at + keyIdLength));
+  at += keyIdLength;
+  const iv = blob.slice(at, at + 12);
+  at += 12;
+  const wrappedLength = (blob[at]! << 8) | blob[at + 1]!;
+  at += 2;
+  const wrappedKey = blob.slice(at, at + wrappedLength);
+  at += wrappedLength;
+  return { keyId, iv, wrappedKey, ciphertext: blob.slice(at) };
+}

@@ -1,0 +1,46 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { IntegrityError } from "../crypto/envelope";
+import type { AppEnv } from "./context";
+import { Problem, problemResponse } from "./problem";
+import { allowedMethods } from "./routes-index";
+
+function render(c: Context<AppEnv>, problem: Problem): Response {
+  const requestId = c.get("requestId");
+  const response = problemResponse(problem, new URL(c.req.url).pathname, requestId);
+  if (requestId) response.headers.set("X-Request-Id", requestId);
+  response.headers.set("Cache-Control", "no-store");
+  return response;
+}
+
+/** The one exit for errors: problem documents for clients, details only in the log. */
+export const onError: ErrorHandler<AppEnv> = (err, c) => {
+  if (err instanceof Problem) return render(c, err);
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const type = status === 400 ? "malformed-request" : status === 413 ? "body-too-large" : "http-error";
+    // Hono's own messages ("Malformed JSON in request body") carry no user data.
+    return render(c, new Problem(status, type, err.message || undefined));
+  }
+  if (err instanceof IntegrityError) {
+    return render(c, new Problem(500, "integrity-failure", "Stored data failed its integrity check; the event was audited"));
+  }
+  // Log the name and stack only: messages of third-party errors may quote input.
+  console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), error: err.name, stack: err.stack }));
+  return render(c, new Problem(500, "internal-error", "An unexpected error occurred; quote the request id when reporting it"));
+};
+
+export const onNotFound: NotFoundHandler<AppEnv> = (c) => {
+  const path = new URL(c.req.url).pathname;
+  const allowed = allowedMethods(path);
+  if (allowed.length > 0) {
+    return render(
+      c,
+      new Problem(405, "method-not-allowed", `${c.req.method} is not allowed here; use ${allowed.join(", ")}`, {}, {
+        Allow: allowed.join(", "),
+      }),
+    );
+  }
+  return render(c, new Problem(404, "not-found", `No route for ${c.req.method} ${path}`));
+};

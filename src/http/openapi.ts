@@ -1,0 +1,36 @@
+import { OpenAPIHono, type Hook } from "@hono/zod-openapi";
+import type { AppEnv } from "./context";
+import { Problem } from "./problem";
+
+/** Turns a failed zod validation into a 400 problem that lists every field. */
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+  if (result.success) return;
+  throw new Problem(400, "validation-failed", "The request is not valid; see `errors` for each field", {
+    errors: result.error.issues.map((issue) => ({
+      field: issue.path.join(".") || "(root)",
+      code: issue.code,
+      message: issue.message,
+    })),
+  });
+};
+
+/** A feature's sub-app: validation failures become problem documents. */
+export const featureApp = () => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+/** Shared OpenAPI response snippets. */
+export const problemContent = {
+  "application/problem+json": {
+    schema: {
+      type: "object" as const,
+      properties: {
+        type: { type: "string" as const },
+        title: { type: "string" as const },
+        status: { type: "integer" as const },
+        detail: { type: "string" as const },
+      },
+    },
+  },
+};
+
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), { description: "Problem document (RFC 9457)", content: problemContent }]));

@@ -1,0 +1,11 @@
+import { app } from "./app";
+import { sweep } from "./sweeper";
+
+export { AuditChain } from "../durable-objects/audit-chain";
+
+export default {
+  fetch: app.fetch,
+  scheduled(controller, env, ctx) {
+    ctx.waitUntil(sweep(env, controller.scheduledTime));
+  },
+} satisfies ExportedHandler<Env>;

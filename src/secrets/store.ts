@@ -1,0 +1,123 @@
+import { and, asc, eq, gt, gte, isNull, lt, sql, type SQL } from "drizzle-orm";
+import { fromUtf8, utf8, wipe } from "../crypto/encoding";
+import { IntegrityError, open, seal, type Keyring } from "../crypto/envelope";
+import type { BatchItem, Db } from "../db/client";
+import { secrets, secretVersions } from "../db/schema";
+
+export type SecretRow = typeof secrets.$inferSelect;
+export type VersionRow = typeof secretVersions.$inferSelect;
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function metadataView(row: SecretRow) {
+  return {
+    path: row.path,
+    current_version: row.currentVersion,
+    type: row.type as (typeof import("./schemas").SECRET_TYPES)[number],
+    environment: row.environment,
+    description: row.description,
+    tags: row.tags,
+    expires_at: iso(row.expiresAt),
+    created_at: iso(row.createdAt)!,
+    created_by: row.createdBy,
+    updated_at: iso(row.updatedAt)!,
+    updated_by: row.updatedBy,
+    deleted_at: iso(row.deletedAt),
+  };
+}
+
+/** The place a version's ciphertext is bound to (see crypto/envelope.ts). */
+export const versionPlace = (path: string, version: number) => ["secret", path, version] as const;
+
+/** One secret with one of its versions (the current one by default): one indexed lookup. */
+export async function findSecretVersion(db: Db, tenantId: string, path: string, version?: number) {
+  const row = await db
+    .select({ secret: secrets, version: secretVersions })
+    .from(secrets)
+    .leftJoin(
+      secretVersions,
+      and(
+        eq(secretVersions.tenantId, secrets.tenantId),
+        eq(secretVersions.path, secrets.path),
+        eq(secretVersions.version, version ?? secrets.currentVersion),
+      ),
+    )
+    .where(and(eq(secrets.tenantId, tenantId), eq(secrets.path, path)))
+    .get();
+  return row ?? undefined;
+}
+
+export function findSecret(db: Db, tenantId: string, path: string) {
+  return db
+    .select()
+    .from(secrets)
+    .where(and(eq(secrets.tenantId, tenantId), eq(secrets.path, path)))
+    .get();
+}
+
+export async function sealVersion(keyring: Keyring, tenantId: string, path: string, version: number, value: string) {
+  const plaintext = utf8(value);
+  try {
+    return await seal(keyring, tenantId, versionPlace(path, version), plaintext);
+  } finally {
+    wipe(plaintext);
+  }
+}
+
+export async function openVersion(keyring: Keyring, version: VersionRow): Promise<string> {
+  if (!version.ciphertext || !version.iv || !version.wrappedKey || !version.keyId) throw new IntegrityError();
+  const plaintext = await open(keyring, version.tenantId, versionPlace(version.path, version.version), {
+    ciphertext: version.ciphertext,
+    iv: version.iv,
+    wrappedKey: version.wrappedKey,
+    keyId: version.keyId,
+  });
+  try {
+    return fromUtf8(plaintext);
+  } catch {
+    throw new IntegrityError();
+  } finally {
+    wipe(plaintext);
+  }
+}
+
+export function insertVersion(
+  db: Db,
+  row: { tenantId: string; path: string; version: number; createdAt: number; createdBy: string },
+  sealed: Awaited<ReturnType<typeof sealVersion>>,
+): BatchItem {
+  return db.insert(secretVersions).values({ ...row, ...sealed, state: "live" });
+}
+
+export interface ListFilter {
+  prefix?: string;
+  pattern?: string;
+  tag?: string;
+  type?: string;
+  environment?: string;
+  includeDeleted: boolean;
+  after?: string;
+  limit: number;
+}
+
+/** Metadata only, ordered by path, walking the primary key from the cursor. */
+export function listSecrets(db: Db, tenantId: string, filter: ListFilter) {
+  const where: (SQL | undefined)[] = [eq(secrets.tenantId, tenantId)];
+  if (filter.after) where.push(gt(secrets.path, filter.after));
+  if (filter.prefix) {
+    // Path characters are all below DEL, so [prefix, prefix + DEL) is exactly the prefix range.
+    where.push(gte(secrets.path, filter.prefix), lt(secrets.path, `${filter.prefix}\x7f`));
+  }
+  if (filter.pattern) where.push(sql`${secrets.path} GLOB ${filter.pattern}`);
+  if (filter.tag) where.push(sql`EXISTS (SELECT 1 FROM json_each(${secrets.tags}) WHERE value = ${filter.tag})`);
+  if (filter.type) where.push(eq(secrets.type, filter.type));
+  if (filter.environment) where.push(eq(secrets.environment, filter.environment));
+  if (!filter.includeDeleted) where.push(isNull(secrets.deletedAt));
+  return db
+    .select()
+    .from(secrets)
+    .where(and(...where))
+    .orderBy(asc(secrets.path))
+    .limit(filter.limit + 1)
+    .all();
+}

@@ -1,0 +1,3 @@
+interface Env {
+  TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+}

@@ -1,0 +1,62 @@
+import { env, exports } from "cloudflare:workers";
+
+export const ROOT = env.ROOT_TOKEN!;
+export const BASE = "https://hush.test";
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** Calls the Worker's own fetch handler, as a client on the network would. */
+export async function api<T = any>(
+  method: string,
+  path: string,
+  options: { token?: string | null; body?: unknown; headers?: Record<string, string>; rawBody?: string } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? ROOT : options.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const response = await exports.default.fetch(new Request(`${BASE}${path}`, { method, headers, body }));
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed as T, text };
+}
+
+/** Creates an API token in the default tenant (or `tenant`) and returns it. */
+export async function tokenWith(scopes: string[], extra: { paths?: string[]; tenant?: string; subject?: string; ttl_seconds?: number } = {}) {
+  const res = await api("POST", "/api/v1/tokens", { body: { subject: extra.subject ?? "test-user", scopes, ...extra } });
+  if (res.status !== 201) throw new Error(`token creation failed: ${res.status} ${res.text}`);
+  return res.body as { token: string; id: string };
+}
+
+let counter = 0;
+/** A path no other test uses. */
+export const uniquePath = (prefix = "test") => `${prefix}/p${Date.now().toString(36)}${(counter++).toString(36)}`;
+
+export async function createTenant(id: string) {
+  const res = await api("POST", "/api/v1/tenants", { body: { id } });
+  if (res.status !== 201 && res.status !== 409) throw new Error(`tenant creation failed: ${res.status} ${res.text}`);
+}
+
+export function expectProblem(res: ApiResponse, status: number) {
+  if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${res.text}`);
+  if (!res.headers.get("content-type")?.startsWith("application/problem+json")) {
+    throw new Error(`expected a problem document, got ${res.headers.get("content-type")}: ${res.text}`);
+  }
+  if (res.body.status !== status || typeof res.body.title !== "string" || typeof res.body.type !== "string") {
+    throw new Error(`malformed problem document: ${res.text}`);
+  }
+}
