@@ -12,18 +12,38 @@ export const TEST_ROOT_TOKEN = "hush_root_test_token_0123456789abcdefghij";
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, MASTER_KEYS: TEST_MASTER_KEYS, ROOT_TOKEN: TEST_ROOT_TOKEN },
-        },
-      }),
-    ],
     test: {
-      include: ["test/**/*.test.ts"],
-      exclude: ["test/e2e/**", "test/cli/**"],
-      setupFiles: ["./test/setup.ts"],
+      projects: [
+        {
+          // Unit and integration suites inside workerd, against real D1, DOs and queues.
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: { TEST_MIGRATIONS: migrations, MASTER_KEYS: TEST_MASTER_KEYS, ROOT_TOKEN: TEST_ROOT_TOKEN },
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/e2e/**", "test/cli/**", "test/node/**"],
+            setupFiles: ["./test/setup.ts"],
+          },
+        },
+        {
+          // Suites that act as real clients (CLI, browser, third-party libraries) against `wrangler dev`.
+          test: {
+            name: "node",
+            environment: "node",
+            include: ["test/e2e/**/*.test.ts", "test/cli/**/*.test.ts", "test/node/**/*.test.ts"],
+            globalSetup: ["./test/node/dev-server.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+            fileParallelism: false,
+          },
+        },
+      ],
     },
   };
 });

@@ -1,0 +1,90 @@
+// Starts one `wrangler dev` for the node-side suites: a fresh local D1 in a temp
+// directory, the test master key and root token, on a free port.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { TEST_MASTER_KEYS, TEST_ROOT_TOKEN } from "../../vitest.config";
+
+const root = join(import.meta.dirname, "..", "..");
+const wrangler = join(root, "node_modules", ".bin", "wrangler");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+async function waitForHealth(addr: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${log()}`);
+    try {
+      const res = await fetch(`${addr}/healthz`);
+      if (res.status === 200) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`wrangler dev did not become healthy:\n${log()}`);
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    hushAddr: string;
+    hushRootToken: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const persist = mkdtempSync(join(tmpdir(), "hush-dev-"));
+  const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
+  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "hush", "--local", "--persist-to", persist], {
+    cwd: root,
+    env,
+    encoding: "utf8",
+  });
+  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}${migrate.stderr}`);
+
+  const port = await freePort();
+  const inspector = await freePort();
+  let output = "";
+  const child = spawn(
+    wrangler,
+    [
+      "dev",
+      "--ip", "127.0.0.1",
+      "--port", String(port),
+      "--inspector-port", String(inspector),
+      "--persist-to", persist,
+      "--show-interactive-dev-session=false",
+      "--var", `MASTER_KEYS:${TEST_MASTER_KEYS}`,
+      "--var", `ROOT_TOKEN:${TEST_ROOT_TOKEN}`,
+    ],
+    { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const addr = `http://127.0.0.1:${port}`;
+  await waitForHealth(addr, child, () => output);
+  project.provide("hushAddr", addr);
+  project.provide("hushRootToken", TEST_ROOT_TOKEN);
+
+  return async () => {
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(persist, { recursive: true, force: true });
+  };
+}
