@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Context } from "hono";
-import { authorize } from "../auth/access";
+import { authorize, denialOf } from "../auth/access";
 import { PathGlob, PolicyName } from "../auth/policies";
 import { randomBytes, toHex } from "../crypto/encoding";
 import { approvalPolicies, approvalRequests, approvalVotes } from "../db/schema";
@@ -95,6 +95,15 @@ const deletePolicyRoute = createRoute({
   request: { params: PolicyIdParams },
   responses: { 200: { description: "Deleted", ...json(z.object({ id: z.string(), deleted: z.literal(true) })) }, ...errorResponses(401, 403, 404) },
 });
+const listRequestsRoute = createRoute({
+  method: "get",
+  path: "/approvals",
+  summary: "Open approval requests the caller made or may approve (newest first)",
+  tags: ["approvals"],
+  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
+  responses: { 200: { description: "Requests", ...json(z.object({ items: z.array(ApprovalRequestView.omit({ approvers: true })) })) }, ...errorResponses(400, 401) },
+});
+
 const getRequestRoute = createRoute({
   method: "get",
   path: "/approvals/{request_id}",
@@ -135,7 +144,7 @@ async function loadRequest(c: Context<AppEnv>, id: string) {
   return { request, policy, votes };
 }
 
-function requestView(request: ApprovalRequestRow, votes: { approver: string; at: number }[]) {
+function requestSummary(request: ApprovalRequestRow) {
   return {
     id: request.id,
     action: request.action,
@@ -144,17 +153,18 @@ function requestView(request: ApprovalRequestRow, votes: { approver: string; at:
     state: requestState(request),
     required: request.required,
     received: request.received,
-    approvers: votes.map((v) => ({ subject: v.approver, at: iso(v.at)! })),
     created_at: iso(request.createdAt)!,
     expires_at: iso(request.expiresAt)!,
     consumed_at: iso(request.consumedAt),
   };
 }
 
-const isAuthAdmin = (c: Context<AppEnv>) => {
-  const p = c.get("principal");
-  return p.isRoot || p.scopes.has("auth:admin");
-};
+const requestView = (request: ApprovalRequestRow, votes: { approver: string; at: number }[]) => ({
+  ...requestSummary(request),
+  approvers: votes.map((v) => ({ subject: v.approver, at: iso(v.at)! })),
+});
+
+const isAuthAdmin = (c: Context<AppEnv>) => denialOf(c.get("principal"), "auth:admin", "approval.read") === undefined;
 
 export const approvalsApp = featureApp()
   .openapi(createPolicyRoute, async (c) => {
@@ -194,6 +204,27 @@ export const approvalsApp = featureApp()
     const response = { id, deleted: true as const };
     await commit(c, [db.delete(approvalPolicies).where(where)], { audit: { action: "approval_policy.delete", resource: `approval_policy:${id}` }, response: { status: 200, body: response } });
     return c.json(response, 200);
+  })
+  .openapi(listRequestsRoute, async (c) => {
+    const principal = c.get("principal");
+    const db = c.get("db");
+    const now = Date.now();
+    const [requests, policies] = await Promise.all([
+      db
+        .select()
+        .from(approvalRequests)
+        .where(and(eq(approvalRequests.tenantId, principal.tenantId), inArray(approvalRequests.state, ["pending", "approved"]), gt(approvalRequests.expiresAt, now)))
+        .orderBy(desc(approvalRequests.createdAt))
+        .limit(1000)
+        .all(),
+      db.select().from(approvalPolicies).where(eq(approvalPolicies.tenantId, principal.tenantId)).all(),
+    ]);
+    const approverOf = new Set(policies.filter((p) => mayApprove(principal, p)).map((p) => p.id));
+    const admin = isAuthAdmin(c);
+    const mine = requests
+      .filter((r) => admin || r.requester === principal.subject || approverOf.has(r.policyId))
+      .slice(0, c.req.valid("query").limit);
+    return c.json({ items: mine.map(requestSummary) }, 200);
   })
   .openapi(getRequestRoute, async (c) => {
     const { request_id } = c.req.valid("param");

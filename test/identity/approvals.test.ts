@@ -46,6 +46,12 @@ describe("dual-control approvals", () => {
     const again = await rotate(path, tokens.requester);
     expect(again.body.approval_request_id).toBe(id);
 
+    // Approvers find it in their list; outsiders do not.
+    const listed = await api("GET", "/api/v1/secrets/approvals", { token: tokens.a1 });
+    expect(listed.body.items.map((r: any) => r.id)).toContain(id);
+    const hidden = await api("GET", "/api/v1/secrets/approvals", { token: tokens.outsider });
+    expect(hidden.body.items.map((r: any) => r.id)).not.toContain(id);
+
     const one = await approve(id, tokens.a1);
     expect(one.status, one.text).toBe(200);
     expect(one.body).toMatchObject({ state: "pending", received: 1, required: 2 });
