@@ -35,13 +35,15 @@ export function capabilityOf(scope: string, action: string): Capability {
 /** Capabilities that only make sense tenant-wide: a policy grants them with the path `*`. */
 const TENANT_WIDE = new Set<Capability>(["admin"]);
 
-const ruleCovers = (rule: ResolvedRule, capability: Capability, path: string | undefined) =>
-  rule.capabilities.includes(capability) &&
-  (path === undefined
-    ? rule.effect === "deny" || TENANT_WIDE.has(capability)
-      ? rule.paths.includes("*")
-      : true
-    : rule.paths.some((glob) => matchesGlob(glob, path)));
+function ruleCovers(rule: ResolvedRule, capability: Capability, path: string | undefined): boolean {
+  if (!rule.capabilities.includes(capability)) return false;
+  if (path !== undefined) return rule.paths.some((glob) => matchesGlob(glob, path));
+  // A check without a path (a listing, an admin route): an allow rule for a path capability
+  // lets the route run and its rows are filtered by path later; admin rules and deny rules
+  // count only when they name the whole tree.
+  if (rule.effect === "allow" && !TENANT_WIDE.has(capability)) return true;
+  return rule.paths.includes("*");
+}
 
 /** The policy whose deny rule refuses `capability` on `path`, if any (deny always wins). */
 export function deniedBy(principal: Principal, capability: Capability, path?: string): string | undefined {
