@@ -120,3 +120,21 @@ describe("access policies", () => {
     expectProblem(await read(path, token), 403);
   });
 });
+
+describe("/openapi.json", () => {
+  it("documents the identity routes, login without bearer auth", async () => {
+    const res = await api("GET", "/openapi.json", { token: null });
+    const paths = res.body.paths;
+    for (const p of [
+      "/api/v1/auth/policies/{name}",
+      "/api/v1/auth/roles",
+      "/api/v1/auth/login",
+      "/api/v1/secrets/service/{service}",
+      "/api/v1/secrets/approvals/{request_id}/approve",
+    ]) {
+      expect(paths[p], p).toBeDefined();
+    }
+    expect(paths["/api/v1/auth/login"].post.security).toEqual([]);
+    expect(res.body.components.schemas.PolicyRule.properties.capabilities.items.enum).toEqual(["read", "write", "delete", "list", "share", "lease", "admin"]);
+  });
+});
