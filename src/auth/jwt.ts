@@ -115,7 +115,10 @@ function failureOf(err: unknown): VerifyResult {
   if (err instanceof errors.JOSEAlgNotAllowed) return { ok: false, reason: "algorithm" };
   if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return { ok: false, reason: "unknown-key" };
   if (err instanceof errors.JWSSignatureVerificationFailed) return { ok: false, reason: "signature" };
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return { ok: false, reason: "jwks-unavailable" };
+  // jose throws the bare JOSEError only when a remote JWKS answers non-200 or non-JSON.
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || (err instanceof errors.JOSEError && err.code === "ERR_JOSE_GENERIC")) {
+    return { ok: false, reason: "jwks-unavailable" };
+  }
   if (err instanceof errors.JOSEError) return { ok: false, reason: "malformed" };
   // fetch of a remote JWKS failed (network, bad status)
   return { ok: false, reason: "jwks-unavailable" };

@@ -98,5 +98,9 @@ describe("login with a remote JWKS (jwks_url)", () => {
     const res = await login("remote-down", await sign(k));
     expect(res.status).toBe(401);
     expect(res.body.detail).toBe("Login failed: the token was not accepted for this role");
+    const events = await hush("GET", "/api/v1/audit?action=auth.login&failed_only=true&limit=5");
+    expect(events.status, JSON.stringify(events.body)).toBe(200);
+    const event = events.body.items.find((e: any) => e.resource === "auth_role:remote-down");
+    expect(event.detail.reason).toBe("jwks-unavailable");
   });
 });
