@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectProblem, uniquePath } from "../helpers";
-import { putPolicy, uniqueName } from "./helpers";
+import { login, putPolicy, signingKey, signJwt, uniqueName } from "./helpers";
 
 async function serviceToken(service: string, scopes = ["secrets:read"]) {
   const res = await api("POST", "/api/v1/tokens", { body: { subject: `service:${service}`, scopes } });
@@ -78,5 +78,38 @@ describe("service scoping (allowed_services)", () => {
     const filtered = await api("GET", `/api/v1/secrets/service/${svc}`, { token: limited.body.token });
     expect(filtered.body.secrets).toEqual({ [a]: "va" });
     expectProblem(await api("GET", `/api/v1/secrets/service/Bad!`, { token }), 400);
+  });
+});
+
+describe("a workload end to end", () => {
+  it("logs in with its service account JWT and reads exactly its own configuration", async () => {
+    const svc = uniqueName("pod");
+    const key = await signingKey("ES256");
+    const readAll = await putPolicy(uniqueName("read-all"), [{ paths: ["*"], capabilities: ["read"] }]);
+    const role = uniqueName("k8s");
+    const created = await api("POST", "/api/v1/auth/roles", {
+      body: {
+        name: role,
+        issuer: "https://kubernetes.default.svc.cluster.local",
+        audience: "hush",
+        jwks: { keys: [key.publicJwk] },
+        bound_claims: { sub: `system:serviceaccount:prod:${svc}` },
+        token_subject: `service:${svc}`,
+        token_ttl_seconds: 300,
+        policies: [readAll],
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+    const mine = uniquePath("pod");
+    const theirs = uniquePath("pod");
+    await api("POST", `/api/v1/secrets/store/${mine}`, { body: { value: "mine", allowed_services: [svc] } });
+    await api("POST", `/api/v1/secrets/store/${theirs}`, { body: { value: "theirs", allowed_services: ["someone-else"] } });
+    const jwt = await signJwt(key, { iss: "https://kubernetes.default.svc.cluster.local", aud: "hush", sub: `system:serviceaccount:prod:${svc}` });
+    const session = await login(role, jwt);
+    expect(session.status, session.text).toBe(200);
+    const map = await api("GET", `/api/v1/secrets/service/${svc}`, { token: session.body.token });
+    expect(map.body.secrets).toEqual({ [mine]: "mine" });
+    // Its policy reads everything, but the service subject still cannot read another service's secret.
+    expectProblem(await api("GET", `/api/v1/secrets/store/${theirs}`, { token: session.body.token }), 403);
   });
 });
