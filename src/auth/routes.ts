@@ -7,7 +7,7 @@ import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
 import { errorResponses, featureApp } from "../http/openapi";
 import { badRequest, forbidden, notFound, Problem } from "../http/problem";
-import { authorize, globCovers, SCOPES } from "./access";
+import { authorize, denialOf, globCovers, SCOPES } from "./access";
 import { PolicyName, unknownPolicies } from "./policies";
 import { hashToken, newToken } from "./tokens";
 
@@ -66,7 +66,9 @@ function requireRoot(principal: Principal, what: string): void {
 /** A token may hand out only what it holds itself: no scope, policy or path escalation. */
 function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined, policies: string[] = []): void {
   if (principal.isRoot) return;
-  const foreign = policies.filter((p) => !principal.policies?.includes(p));
+  // An auth admin may rewrite any policy anyway, so it may also hand any out.
+  const authAdmin = denialOf(principal, "auth:admin", "token.create") === undefined;
+  const foreign = authAdmin ? [] : policies.filter((p) => !principal.policies?.includes(p));
   if (foreign.length) throw forbidden(`A token cannot grant policies it does not hold: ${foreign.join(", ")}`);
   const missing = scopes.filter((s) => !principal.scopes.has(s));
   if (missing.length) throw forbidden(`A token cannot grant scopes it does not hold: ${missing.join(", ")}`);
