@@ -7,6 +7,7 @@ import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
 import { Problem } from "../http/problem";
 import { SCOPES } from "./access";
+import { resolvePolicies } from "./policies";
 
 export const TOKEN_PREFIX = "hush_";
 
@@ -36,6 +37,8 @@ const rootPrincipal: Principal = Object.freeze({
   paths: null,
   isRoot: true,
   expiresAt: null,
+  policies: [],
+  rules: [],
 });
 
 export type TokenRejection = "unknown" | "revoked" | "expired";
@@ -63,6 +66,9 @@ export async function resolveToken(
       paths: row.paths,
       isRoot: false,
       expiresAt: row.expiresAt,
+      policies: row.policies ?? [],
+      // Resolved here, once per request; later checks only read them.
+      rules: await resolvePolicies(db, row.tenantId, row.policies ?? []),
     },
   };
 }

@@ -23,6 +23,7 @@ export function metadataView(row: SecretRow) {
     updated_at: iso(row.updatedAt)!,
     updated_by: row.updatedBy,
     deleted_at: iso(row.deletedAt),
+    allowed_services: row.allowedServices ?? null,
   };
 }
 
