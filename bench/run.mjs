@@ -5,6 +5,7 @@
 //   BENCH_DURATION=10s  each wrk run          BENCH_ROUNDS=3    alternating rounds per server
 //   BENCH_PORT=8860     Hush (floor: +1)      BENCH_SKIP_ROWS=1 skip the rows_read suite (vitest)
 //   BENCH_NO_RECORD=1   print, do not append to RESULTS.md
+//   BENCH_BUNDLE=path   serve this bundle instead of building one (A/B experiments)
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -18,11 +19,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PORT = Number(process.env.BENCH_PORT ?? 8860);
 const SECRETS = 200;
 const KiB = 1024;
-const command = `npm run bench${process.env.BENCH_DURATION || process.env.BENCH_ROUNDS ? ` (BENCH_DURATION=${DURATION} BENCH_ROUNDS=${ROUNDS})` : ""}`;
+const settings = Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_NO_RECORD");
+const command = `${settings.map(([k, v]) => `${k}=${v} `).join("")}npm run bench`;
 
 ensureWrk();
-console.log("building the production bundle (wrangler deploy --dry-run --outdir bench/out/hush)");
-const bundle = buildBundle();
+if (!process.env.BENCH_BUNDLE) console.log("building the production bundle (wrangler deploy --dry-run --outdir bench/out/hush)");
+const bundle = process.env.BENCH_BUNDLE ?? buildBundle();
 const bundleBytes = readFileSync(bundle);
 const gzipKiB = gzipSync(bundleBytes).length / KiB;
 
@@ -52,6 +54,7 @@ try {
   console.log(`writes: ${ROUNDS} alternating rounds of ${DURATION}`);
   const writes = await alternate(ROUNDS, { hush: () => hushWrite(), floor: () => floorWrite() });
 
+  const cpu = (runs) => median(runs.map((r) => r.cpu_ms_per_req ?? NaN));
   const summary = (name, runs, floorRuns) => {
     const rps = median(runs.map((r) => r.rps));
     return {
@@ -62,7 +65,8 @@ try {
       "p50 ms": fmt(median(runs.map((r) => r.p50_ms)), 2),
       "p99 ms": fmt(median(runs.map((r) => r.p99_ms)), 2),
       "floor p50 / p99 ms": `${fmt(median(floorRuns.map((r) => r.p50_ms)), 2)} / ${fmt(median(floorRuns.map((r) => r.p99_ms)), 2)}`,
-      "workerd CPU ms/req (Hush / floor)": `${fmt(median(runs.map((r) => r.cpu_ms_per_req ?? NaN)), 2)} / ${fmt(median(floorRuns.map((r) => r.cpu_ms_per_req ?? NaN)), 2)}`,
+      "workerd CPU ms/req (Hush / floor)": `${fmt(cpu(runs), 2)} / ${fmt(cpu(floorRuns), 2)}`,
+      "CPU ratio floor/Hush": fmt(cpu(floorRuns) / cpu(runs), 2),
       "non-2xx": runs.reduce((n, r) => n + r.non2xx, 0),
     };
   };

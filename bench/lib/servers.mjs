@@ -92,7 +92,7 @@ function persistDir(name) {
  * // ... hush.url, hush.mf.getD1Database("DB") ...
  * await hush.stop();
  */
-export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort }) {
+export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush" }) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   // The bundle is one self-contained module, so wrangler's rules for extra modules do not apply
   // (and Miniflare 5 cannot convert them).
@@ -107,7 +107,7 @@ export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1",
     host,
     port,
     ...(inspectorPort && { inspectorPort }),
-    resourcePersistencePath: persistDir("hush"),
+    resourcePersistencePath: persistDir(stateName),
     cf: false,
     log: new Log(LogLevel.WARN),
   });
