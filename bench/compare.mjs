@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A/B of bundles: serves each given bundle (its own Miniflare, port 8863+i) and runs the same
+// A/B of bundles: serves each given bundle (its own Miniflare, port BENCH_PORT+3+i) and runs the same
 // wrk scenario against them in alternating rounds, so a change is judged in one run.
 //   node bench/compare.mjs [read|write] name=path/to/index.js name2=path2 ...
 //   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_NO_RECORD=1
@@ -12,13 +12,14 @@ const [scenario = "read", ...specs] = process.argv.slice(2);
 if (!specs.length) throw new Error("usage: node bench/compare.mjs read|write name=bundle.js name2=bundle2.js");
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PORT = Number(process.env.BENCH_PORT ?? 8860) + 3;
 const servers = [];
 try {
   const runs = {};
   for (const [i, spec] of specs.entries()) {
     const [name, scriptPath] = spec.split("=");
     const secrets = benchSecrets();
-    const hush = await startHush({ port: 8863 + i, scriptPath, secrets, stateName: `compare-${i}` });
+    const hush = await startHush({ port: PORT + i, scriptPath, secrets, stateName: `compare-${i}` });
     servers.push(hush);
     const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
     await seedHush(hush.url, token, "bench/s", 200);
