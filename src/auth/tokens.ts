@@ -1,8 +1,8 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { auditInsert } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
-import type { Db } from "../db/client";
+import { prepared, type Db } from "../db/client";
 import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
 import { Problem } from "../http/problem";
@@ -53,7 +53,9 @@ export async function resolveToken(
   const tokenHash = await hashToken(token);
   if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
   if (!token.startsWith(TOKEN_PREFIX)) return { rejected: "unknown" };
-  const row = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash)).get();
+  const row = await prepared(db, "token-by-hash", (db) =>
+    db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
+  ).get({ tokenHash });
   if (!row) return { rejected: "unknown" };
   if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId };
   if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId };
