@@ -10,7 +10,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<void> {
   const db = database(env.DB);
   await purgeIdempotencyKeys(db, now).run();
   // Seal audit events whose request could not kick the sealer.
-  const pending = await db.all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE hash IS NULL`);
+  const pending = await db.all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`);
   for (const { tenant_id } of pending) {
     await env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenant_id)).seal(tenant_id);
   }
