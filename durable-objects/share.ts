@@ -39,7 +39,7 @@ interface Row extends Record<string, SqlStorageValue> {
 }
 
 /** Outstanding reveal nonces per share; the oldest is dropped beyond this. */
-const MAX_NONCES = 32;
+const MAX_NONCES = 100;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS share (

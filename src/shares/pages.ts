@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "../http/context";
+import { notFound } from "../http/problem";
 import { indexRoute } from "../http/routes-index";
 import { MAX_VIEWS, MAX_PASSPHRASE_ATTEMPTS, type ShareStatus } from "./model";
 import { MAX_ANONYMOUS_SHARE_BYTES, MAX_SHARE_BYTES, SHARE_ID } from "./schemas";
@@ -192,7 +193,7 @@ sharePages.get("/s/:id", async (c) => {
 
 sharePages.get("/assets/:name", (c) => {
   const asset = ASSETS[c.req.param("name")];
-  if (!asset) return c.notFound();
+  if (!asset) throw notFound("asset");
   return c.body(asset.body, 200, { "content-type": asset.type });
 });
 

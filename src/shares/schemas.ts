@@ -38,9 +38,10 @@ export const CreateE2eShareBody = z
     ciphertext: z
       .string()
       .min(base64UrlLength(E2E_OVERHEAD_BYTES + 1))
-      .max(base64UrlLength(MAX_SHARE_BYTES + E2E_OVERHEAD_BYTES))
       .regex(/^[A-Za-z0-9_-]+$/, "base64url without padding")
-      .openapi({ description: "base64url(iv || AES-256-GCM ciphertext with tag); see docs/shares.md" }),
+      .openapi({
+        description: `base64url(iv || AES-256-GCM ciphertext with tag); see docs/shares.md. At most ${MAX_ANONYMOUS_SHARE_BYTES} bytes of plaintext anonymously, ${MAX_SHARE_BYTES} with a token (else 413)`,
+      }),
     ...shareOptions,
   })
   .openapi("CreateShare");
