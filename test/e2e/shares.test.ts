@@ -151,7 +151,7 @@ describe("share pages in Chromium", () => {
     expect(await page.isVisible("#revealed")).toBe(false);
     const stillThere = await fetch(`${addr}/api/v1/shares/${id}/nonce`, { method: "POST" });
     expect(stillThere.status).toBe(200);
-    expect((await stillThere.json()).views_left).toBe(1);
+    expect(((await stillThere.json()) as { views_left: number }).views_left).toBe(1);
     await context.close();
   });
 

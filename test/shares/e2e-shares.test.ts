@@ -83,7 +83,7 @@ describe("POST /api/v1/shares (end-to-end mode)", () => {
   });
 
   it("requires a token when the operator sets SHARES_REQUIRE_TOKEN", async () => {
-    const strict = { ...env, SHARES_REQUIRE_TOKEN: "true" } as Env;
+    const strict = { ...env, SHARES_REQUIRE_TOKEN: "true" } as unknown as Env;
     const { ciphertext } = await encryptForShare("x");
     const call = async (headers: Record<string, string>) => {
       const ctx = createExecutionContext();

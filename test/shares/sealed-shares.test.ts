@@ -96,7 +96,7 @@ describe("POST /api/v1/secrets/shares/redeem", () => {
     const { createExecutionContext } = await import("cloudflare:test");
     const res = await app.fetch(
       new Request(`${BASE}/api/v1/secrets/shares/redeem`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) }),
-      { ...env, MASTER_KEYS: undefined } as Env,
+      { ...env, MASTER_KEYS: undefined } as unknown as Env,
       createExecutionContext(),
     );
     expect(res.status).toBe(503);
