@@ -183,7 +183,8 @@ export class ShareObject extends DurableObject<Env> {
       if (!found) return "nonce-invalid";
       if (found.expires_at <= now) return "nonce-expired";
     } else if (row.mode === "e2e") {
-      return "nonce-invalid";
+      // Only the token route reveals without a nonce, and an e2e share has no token.
+      return "token-invalid";
     }
     return undefined;
   }

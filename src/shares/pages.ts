@@ -178,7 +178,8 @@ const ASSETS: Record<string, { body: string; type: string }> = {
 
 /** The browser side of shares: the create page, the share page and their assets, all from the Worker. */
 export const sharePages = new Hono<AppEnv>();
-sharePages.use("*", pageHeaders, privateHeaders);
+// Mounted at "/", so a "*" middleware here would wrap every route of the app: name the paths.
+for (const path of ["/", "/share", "/s/*", "/assets/*"]) sharePages.use(path, pageHeaders, privateHeaders);
 
 const create = (c: import("hono").Context<AppEnv>) => c.html(createPage(tokenRequired(c.env)));
 sharePages.get("/", create);

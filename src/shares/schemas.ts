@@ -15,10 +15,15 @@ export const ShareIdParams = z.object({ id: ShareId.openapi({ param: { name: "id
 /** The bearer token of a server-sealed share: it names the share and carries 192 bits of secret. */
 export const SHARE_TOKEN = /^hshr_([A-Za-z0-9]{22})\.([A-Za-z0-9]{32})$/;
 
+/** Lone UTF-16 surrogates cannot be encoded as UTF-8: refuse them instead of storing U+FFFD. */
+const wellFormed = (s: string) => s.isWellFormed();
+const NOT_WELL_FORMED = "Must be valid Unicode (no lone surrogates)";
+
 const Passphrase = z
   .string()
   .min(1)
   .max(1024)
+  .refine(wellFormed, NOT_WELL_FORMED)
   .openapi({ description: "Optional: the recipient must also type this; 5 wrong attempts destroy the share" });
 
 const shareOptions = {
@@ -48,7 +53,11 @@ export const CreateE2eShareBody = z
 
 export const CreateSealedShareBody = z
   .strictObject({
-    value: z.string().min(1).openapi({ description: "UTF-8, at most 64 KiB; sealed by the server", example: "s3cr3t" }),
+    value: z
+      .string()
+      .min(1)
+      .refine(wellFormed, NOT_WELL_FORMED)
+      .openapi({ description: "UTF-8, at most 64 KiB; sealed by the server", example: "s3cr3t" }),
     ...shareOptions,
   })
   .openapi("CreateSealedShare");

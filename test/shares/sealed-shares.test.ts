@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, BASE, createTenant, expectProblem, tokenWith } from "../helpers";
-import { backdateExpiry, createSealed, indexRow, nonceFor, redeem, shareObject, storedRow } from "./share-helpers";
+import { backdateExpiry, createE2e, createSealed, indexRow, nonceFor, redeem, shareObject, storedRow } from "./share-helpers";
 
 describe("POST /api/v1/secrets/shares (server-sealed)", () => {
   it("returns the id, a bearer token shown once, a url and the expiry", async () => {
@@ -21,6 +21,7 @@ describe("POST /api/v1/secrets/shares (server-sealed)", () => {
     const { token } = await tokenWith(["secrets:read"]);
     expectProblem(await api("POST", "/api/v1/secrets/shares", { token, body: { value: "x" } }), 403);
     expectProblem(await api("POST", "/api/v1/secrets/shares", { body: { value: "" } }), 400);
+    expectProblem(await api("POST", "/api/v1/secrets/shares", { rawBody: '{"value": "\\ud800"}', headers: { "content-type": "application/json" } }), 400);
     expectProblem(await api("POST", "/api/v1/secrets/shares", { body: { value: "x".repeat(64 * 1024 + 1) } }), 413);
   });
 
@@ -72,6 +73,8 @@ describe("POST /api/v1/secrets/shares/redeem", () => {
     expectProblem(await redeem("not-a-token"), 400);
     expectProblem(await redeem(`hshr_${id}.${"A".repeat(32)}`), 403);
     expectProblem(await redeem(`hshr_${"B".repeat(22)}.${"A".repeat(32)}`), 404);
+    const e2e = await createE2e("no token for this one");
+    expectProblem(await redeem(`hshr_${e2e.id}.${"A".repeat(32)}`), 403);
     expectProblem(await api("POST", "/api/v1/secrets/shares/redeem", { token: null, body: { token, extra: 1 } }), 400);
     expect((await redeem(token)).status).toBe(200);
   });

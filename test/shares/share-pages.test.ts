@@ -137,6 +137,14 @@ describe("GET / and /share", () => {
   });
 });
 
+describe("headers elsewhere", () => {
+  it("leaves the rest of the app alone: /docs keeps its own policy", async () => {
+    const docs = await page("/docs");
+    expect(docs.headers.get("content-security-policy")).toBe("default-src 'none'; style-src 'unsafe-inline'");
+    expect((await page("/healthz")).headers.get("x-frame-options")).toBeNull();
+  });
+});
+
 describe("API headers", () => {
   it("marks share API responses private, unindexed and unframeable", async () => {
     const { id } = await createE2e("headers");
