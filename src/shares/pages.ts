@@ -6,10 +6,10 @@ import { indexRoute } from "../http/routes-index";
 import { MAX_VIEWS, MAX_PASSPHRASE_ATTEMPTS, type ShareStatus } from "./model";
 import { MAX_ANONYMOUS_SHARE_BYTES, MAX_SHARE_BYTES, SHARE_ID } from "./schemas";
 import { isoTime, shareStub, tokenRequired } from "./service";
-import commonJs from "./web/common.browser.js";
-import createJs from "./web/create.browser.js";
-import openJs from "./web/open.browser.js";
-import styleCss from "./web/style.css";
+import commonJs from "./web/common";
+import createJs from "./web/create";
+import openJs from "./web/open";
+import styleCss from "./web/style";
 
 /**
  * Same-origin scripts and styles only, no inline code, no framing, no third parties;

@@ -1,4 +1,7 @@
-// Helpers shared by the share pages. Plain browser JavaScript, no dependencies; served
+// The share pages' script, served as text by ../pages.ts: bundled into the Worker as a string
+// (no build step, no extra modules). Plain browser code without template literals, so it
+// sits in String.raw unchanged; keep it that way (no backticks, no "${").
+export default String.raw`// Helpers shared by the share pages. Plain browser JavaScript, no dependencies; served
 // by the Worker from /assets/share-common.js under a CSP that allows only same-origin scripts.
 "use strict";
 (() => {
@@ -92,3 +95,4 @@
 
   window.hushShare = Object.freeze({ toBase64Url, fromBase64Url, encrypt, decrypt, postJson, show, localizeTimes, copyFrom });
 })();
+`;

@@ -1,4 +1,7 @@
-// The create page (/ and /share): encrypts in the browser and sends only ciphertext.
+// The share pages' script, served as text by ../pages.ts: bundled into the Worker as a string
+// (no build step, no extra modules). Plain browser code without template literals, so it
+// sits in String.raw unchanged; keep it that way (no backticks, no "${").
+export default String.raw`// The create page (/ and /share): encrypts in the browser and sends only ciphertext.
 "use strict";
 (() => {
   const { encrypt, postJson, show, localizeTimes, copyFrom } = window.hushShare;
@@ -15,7 +18,7 @@
     error.hidden = true;
     const text = secret.value;
     if (!text) return show(error, "Type or paste the secret first.");
-    if (new TextEncoder().encode(text).length > maxBytes) return show(error, `The secret is too large (at most ${maxBytes} bytes).`);
+    if (new TextEncoder().encode(text).length > maxBytes) return show(error, "The secret is too large (at most " + maxBytes + " bytes).");
     button.disabled = true;
     button.textContent = "Encrypting…";
     try {
@@ -28,21 +31,21 @@
       const passphrase = document.getElementById("passphrase").value;
       if (passphrase) body.passphrase = passphrase;
       const token = document.getElementById("token");
-      const headers = token && token.value ? { authorization: `Bearer ${token.value.trim()}` } : {};
+      const headers = token && token.value ? { authorization: "Bearer " + token.value.trim() } : {};
       const res = await postJson("/api/v1/shares", body, headers);
       if (res.status !== 201) {
         const reason =
           res.status === 429
             ? "Too many secrets shared from your network just now; wait a minute and try again."
-            : res.data.detail || `The server refused (${res.status}).`;
+            : res.data.detail || "The server refused (" + res.status + ").";
         return show(error, reason);
       }
-      link.value = `${res.data.url}#${key}`;
+      link.value = res.data.url + "#" + key;
       const expires = document.getElementById("result-expires");
       expires.dateTime = res.data.expires_at;
       expires.textContent = res.data.expires_at;
       localizeTimes(result);
-      document.getElementById("result-views").textContent = body.max_views === 1 ? "once" : `${body.max_views} times`;
+      document.getElementById("result-views").textContent = body.max_views === 1 ? "once" : body.max_views + " times";
       secret.value = "";
       document.getElementById("passphrase").value = "";
       form.hidden = true;
@@ -65,3 +68,4 @@
     secret.focus();
   });
 })();
+`;

@@ -1,4 +1,7 @@
-/* Share pages: mobile first, no web fonts, no images, light and dark. */
+// The share pages' stylesheet, served as text by ../pages.ts: bundled into the Worker as a string
+// (no build step, no extra modules). Plain browser code without template literals, so it
+// sits in String.raw unchanged; keep it that way (no backticks, no "${").
+export default String.raw`/* Share pages: mobile first, no web fonts, no images, light and dark. */
 :root {
   color-scheme: light dark;
   --fg: #1d1d1f;
@@ -79,3 +82,4 @@ button:focus-visible, textarea:focus-visible, input:focus-visible, select:focus-
 .warning { border-left: 4px solid var(--danger); padding-left: .75rem; }
 [hidden] { display: none !important; }
 footer { margin-top: 2rem; color: var(--muted); font-size: .85rem; }
+`;

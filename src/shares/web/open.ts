@@ -1,4 +1,7 @@
-// The share page (/s/{id}): nothing is consumed until a person presses Reveal and then
+// The share pages' script, served as text by ../pages.ts: bundled into the Worker as a string
+// (no build step, no extra modules). Plain browser code without template literals, so it
+// sits in String.raw unchanged; keep it that way (no backticks, no "${").
+export default String.raw`// The share page (/s/{id}): nothing is consumed until a person presses Reveal and then
 // confirms. See docs/shares.md for what this does and does not stop.
 "use strict";
 (() => {
@@ -26,7 +29,7 @@
   }
 
   async function fetchNonce() {
-    const res = await postJson(`/api/v1/shares/${id}/nonce`);
+    const res = await postJson("/api/v1/shares/" + id + "/nonce");
     if (res.status === 200) {
       nonce = res.data.nonce;
       return true;
@@ -36,7 +39,7 @@
   }
 
   function gone(res) {
-    show(error, res.data.detail || `This secret is not available (${res.status}).`);
+    show(error, res.data.detail || "This secret is not available (" + res.status + ").");
     revealButton.hidden = true;
     confirmBox.hidden = true;
     if (passphrase) passphrase.disabled = true;
@@ -79,7 +82,7 @@
     const body = { nonce };
     if (passphrase && passphrase.value) body.passphrase = passphrase.value;
     if (sealed) body.token = secretPart;
-    const res = await postJson(`/api/v1/shares/${id}/reveal`, body);
+    const res = await postJson("/api/v1/shares/" + id + "/reveal", body);
     if (res.status === 200) return showSecret(res.data);
     const type = String(res.data.type || "");
     if (res.status === 403 && /nonce/.test(type) && retryNonce) {
@@ -112,7 +115,7 @@
     output.value = value;
     output.rows = Math.min(12, Math.max(3, value.split("\n").length + 1));
     document.getElementById("views-after").textContent =
-      data.views_left === 0 ? "This was the only view: the secret is now deleted from the server." : `It can be viewed ${data.views_left} more time(s).`;
+      data.views_left === 0 ? "This was the only view: the secret is now deleted from the server." : "It can be viewed " + data.views_left + " more time(s).";
     confirmBox.hidden = true;
     if (passphrase) passphrase.closest("div").hidden = true;
     document.getElementById("before").hidden = true;
@@ -124,3 +127,4 @@
 
   fetchNonce().catch(() => show(error, "Could not reach the server; check your connection and reload."));
 })();
+`;
