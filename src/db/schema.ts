@@ -242,3 +242,29 @@ export const approvalConsumptions = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.requestId] })],
 );
+
+// --- shares (issue 4): metadata for the creator; the payload lives only in the ShareObject ---
+
+export const shareIndex = sqliteTable(
+  "share_index",
+  {
+    /** Random 22-character id; also the ShareObject's name. */
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    /** e2e: the client encrypted (key in the link fragment); sealed: envelope-sealed by the API, redeemed by token. */
+    mode: text("mode", { enum: ["e2e", "sealed"] }).notNull(),
+    createdAt: time("created_at").notNull(),
+    /** Subject of the creating token, or "anonymous". */
+    createdBy: text("created_by").notNull(),
+    expiresAt: time("expires_at").notNull(),
+    maxViews: integer("max_views").notNull(),
+    viewsLeft: integer("views_left").notNull(),
+    state: text("state", { enum: ["active", "viewed", "expired", "revoked", "destroyed"] }).notNull(),
+    passphraseRequired: integer("passphrase_required", { mode: "boolean" }).notNull(),
+    /** Time of the latest successful view. */
+    viewedAt: time("viewed_at"),
+    /** When the share left the active state (viewed out, expired, revoked, destroyed). */
+    endedAt: time("ended_at"),
+  },
+  (t) => [index("share_index_tenant").on(t.tenantId, t.createdAt)],
+);
