@@ -11,6 +11,8 @@ import { idempotency } from "./http/idempotency";
 import { apiHeaders, limitBody, requestContext, requireJsonBody } from "./http/middleware";
 import { validationHook } from "./http/openapi";
 import { indexRoute } from "./http/routes-index";
+import { ephemeralApp } from "./leases/ephemeral";
+import { leasesApp } from "./leases/routes";
 import { secretsApp } from "./secrets/routes";
 
 const MiB = 1024 * 1024;
@@ -31,6 +33,8 @@ app.route("/", healthApp);
 app.route("/api/v1", authApp);
 app.route("/api/v1/secrets", secretsApp);
 app.route("/api/v1/audit", auditApp);
+app.route("/api/v1/secrets", leasesApp);
+app.route("/api/v1/ephemeral", ephemeralApp);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {

@@ -10,6 +10,9 @@ export const SCOPES = [
   "secrets:export",
   "audit:read",
   "tokens:admin",
+  "leases:read",
+  "leases:write",
+  "providers:admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -59,7 +59,7 @@ function requireRoot(principal: Principal, what: string): void {
 }
 
 /** A token may hand out only what it holds itself: no scope or path escalation. */
-function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined): void {
+export function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined): void {
   if (principal.isRoot) return;
   const missing = scopes.filter((s) => !principal.scopes.has(s));
   if (missing.length) throw forbidden(`A token cannot grant scopes it does not hold: ${missing.join(", ")}`);
