@@ -52,9 +52,9 @@ export const ephemeralApp = featureApp().openapi(createRoute_, async (c) => {
   const input = c.req.valid("json");
   const principal = c.get("principal");
   const scopes = [...new Set(input.scopes)];
-  // No escalation: the key gets at most what the caller holds.
-  checkGrant(principal, scopes, input.paths);
+  // No escalation: the key gets at most what the caller holds (and by default the caller's paths).
   const paths = input.paths ?? (principal.paths ? [...principal.paths] : null);
+  checkGrant(principal, scopes, paths ?? undefined);
   const provider = hushApiKeyProvider(({ actor }) => ({ subject: input.subject, scopes, paths, createdBy: actor }));
   const response = await issueLease(
     c,

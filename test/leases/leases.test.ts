@@ -1,8 +1,11 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { api, expectProblem, tokenWith } from "../helpers";
 import { WEBHOOK_SIGNING_KEY } from "./fixtures";
 import { issue, leaseRow, uniqueName, waitFor, webhookCalls, webhookProvider } from "./helpers";
+
+// Revocations travel through the real queue (batch timeout 1 s): allow for a few rounds.
+vi.setConfig({ testTimeout: 30_000 });
 
 describe("POST /api/v1/secrets/leases", () => {
   it("issues a credential once, then shows metadata only", async () => {

@@ -1,13 +1,16 @@
 import { createScheduledController, createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { leases, outbox } from "../../src/db/schema";
 import worker from "../../src/index";
 import { retryDelaySeconds } from "../../src/leases/revocations";
 import { RESEND_AFTER_MS } from "../../src/leases/sweeper";
 import { api } from "../helpers";
 import { db, deliver, issue, leaseRow, messageFor, revocationWithLostSend, waitFor, webhookCalls, webhookProvider } from "./helpers";
+
+// Revocations travel through the real queue (batch timeout 1 s): allow for a few rounds.
+vi.setConfig({ testTimeout: 30_000 });
 
 const outboxRows = (leaseId: string) => db().select().from(outbox).where(eq(outbox.leaseId, leaseId)).all();
 

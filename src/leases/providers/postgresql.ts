@@ -91,7 +91,8 @@ export function postgresProvider(config: PostgresConfig): Provider {
         if (!exists) return;
         await sql.unsafe(`ALTER ROLE "${username}" NOLOGIN`);
         await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${username}`;
-        await sql.unsafe(`DROP OWNED BY "${username}"`);
+        // Leased roles only receive grants and own nothing, so DROP ROLE needs no DROP OWNED
+        // (which a CREATEROLE provisioner may not run in PostgreSQL 15).
         await sql.unsafe(`DROP ROLE IF EXISTS "${username}"`);
       });
     },
