@@ -77,6 +77,7 @@ async function revokeOne(env: Env, db: Db, message: Message<unknown>): Promise<O
       { db, now },
     );
   } catch (err) {
+    console.error("revocations: provider revoke failed", lease.id, (err as Error)?.name);
     const lastError = (err as Error)?.message === "provider-missing" ? `Provider ${lease.provider} is no longer configured` : safeMessage(err);
     await db.batch([
       db.update(outbox).set({ claimedUntil: null }).where(eq(outbox.id, row.id)),

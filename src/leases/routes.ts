@@ -3,6 +3,7 @@ import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import type { Context } from "hono";
 import { authorize } from "../auth/access";
 import { actorOf } from "../audit/log";
+import type { BatchItem } from "../db/client";
 import { leaseProviders, leases, LEASE_STATES } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
@@ -399,16 +400,14 @@ export const leasesApp = featureApp()
         return { name, kind, status: error ? ("error" as const) : ("ok" as const), error, checked_at: new Date().toISOString() };
       }),
     );
-    await db.batch([
-      db.select({ name: leaseProviders.name }).from(leaseProviders).where(eq(leaseProviders.tenantId, tenantId)).limit(1),
-      ...items
-        .filter((item) => item.name !== EPHEMERAL_PROVIDER)
-        .map((item) =>
-          db
-            .update(leaseProviders)
-            .set({ healthStatus: item.status, healthError: item.error, healthCheckedAt: Date.parse(item.checked_at) })
-            .where(and(eq(leaseProviders.tenantId, tenantId), eq(leaseProviders.name, item.name))),
-        ),
-    ]);
+    const updates: BatchItem[] = items
+      .filter((item) => item.name !== EPHEMERAL_PROVIDER)
+      .map((item) =>
+        db
+          .update(leaseProviders)
+          .set({ healthStatus: item.status, healthError: item.error, healthCheckedAt: Date.parse(item.checked_at) })
+          .where(and(eq(leaseProviders.tenantId, tenantId), eq(leaseProviders.name, item.name))),
+      );
+    if (updates.length) await db.batch(updates as [BatchItem, ...BatchItem[]]);
     return c.json({ items }, 200);
   });
