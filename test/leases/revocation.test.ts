@@ -79,6 +79,18 @@ describe("LeaseObject alarm", () => {
 });
 
 describe("revocations consumer", () => {
+  it("takes ids only: a message carrying anything more is dropped without touching the provider", async () => {
+    const provider = await webhookProvider("ok");
+    const lease = await issue(provider);
+    const row = await revocationWithLostSend(lease.lease_id);
+    const withCredential = { ...messageFor(row), credential: lease.credential } as ReturnType<typeof messageFor>;
+    const result = await deliver("hush-revocations", [withCredential]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect((await webhookCalls(lease.lease_id)).revoke_attempts).toBe(0);
+    expect((await leaseRow(lease.lease_id)).state).toBe("revoking");
+    expect(Object.keys(messageFor(row)).sort()).toEqual(["lease_id", "outbox_id", "tenant_id"]);
+  });
+
   it("delivered the same message twice, revokes once and acks both", async () => {
     const provider = await webhookProvider("ok");
     const lease = await issue(provider);
