@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { actorOf } from "../audit/log";
 import { randomBytes, toHex } from "../crypto/encoding";
@@ -6,10 +7,8 @@ import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { Problem } from "../http/problem";
 import { leaseObject } from "../../durable-objects/lease";
-import type { Provider } from "./providers/types";
-import { safeMessage } from "./providers/types";
+import { safeMessage, type Provider } from "./providers/types";
 import { beginRevocation, leaseResource, leaseView, sendRevocation, type Lease } from "./store";
-import { eq } from "drizzle-orm";
 
 export interface IssueRequest {
   providerName: string;
