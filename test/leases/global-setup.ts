@@ -99,11 +99,19 @@ async function preparePostgres(): Promise<string> {
 
 export default async function setup(project: TestProject) {
   const server = webhookServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(WEBHOOK_PORT, "127.0.0.1", () => resolve());
-  });
-  project.provide("webhookUrl", `http://127.0.0.1:${WEBHOOK_PORT}`);
+  // The assigned port, or the next ones if another run holds it (parallel runs on one machine).
+  let port = 0;
+  for (const candidate of [WEBHOOK_PORT, ...Array.from({ length: 8 }, (_, i) => WEBHOOK_PORT + 1 + i), 0]) {
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(candidate, "127.0.0.1", () => resolve(true));
+    });
+    if (bound) {
+      port = (server.address() as { port: number }).port;
+      break;
+    }
+  }
+  project.provide("webhookUrl", `http://127.0.0.1:${port}`);
   project.provide("pgProvisionerUrl", await preparePostgres());
   return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }

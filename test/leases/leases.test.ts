@@ -126,7 +126,8 @@ describe("POST /api/v1/secrets/leases/revoke-prefix", () => {
 describe("POST /api/v1/secrets/providers", () => {
   it("seals the config and never returns it", async () => {
     const name = uniqueName("pg");
-    const connection = "postgres://admin:Sup3rSecretPw@db.internal:5432/app";
+    // Port 9 on loopback refuses at once: a later health check fails fast, without a DNS lookup.
+    const connection = "postgres://admin:Sup3rSecretPw@127.0.0.1:9/app";
     const res = await api("POST", "/api/v1/secrets/providers", {
       body: { name, kind: "postgresql", config: { connection_url: connection }, roles: { ro: { max_ttl_seconds: 600, grants: ["reader"] } } },
     });
