@@ -29,6 +29,8 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts"],
             exclude: ["test/e2e/**", "test/cli/**", "test/node/**"],
             setupFiles: ["./test/setup.ts"],
+            // A webhook receiver and a PostgreSQL role/database for the lease providers.
+            globalSetup: ["./test/leases/global-setup.ts"],
           },
         },
         {

@@ -13,6 +13,8 @@ import { idempotency } from "./http/idempotency";
 import { apiHeaders, limitBody, requestContext, requireJsonBody } from "./http/middleware";
 import { validationHook } from "./http/openapi";
 import { indexRoute } from "./http/routes-index";
+import { ephemeralApp } from "./leases/ephemeral";
+import { leasesApp } from "./leases/routes";
 import { secretsApp } from "./secrets/routes";
 import { serviceSecretsApp } from "./secrets/by-service";
 import { sharePages } from "./shares/pages";
@@ -48,6 +50,8 @@ app.route("/api/v1/audit", auditApp);
 app.route("/api/v1/secrets/shares", sealedSharesApp);
 app.route("/api/v1/shares", e2eSharesApp);
 app.route("/", sharePages);
+app.route("/api/v1/secrets", leasesApp);
+app.route("/api/v1/ephemeral", ephemeralApp);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {

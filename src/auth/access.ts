@@ -11,6 +11,9 @@ export const SCOPES = [
   "audit:read",
   "tokens:admin",
   "auth:admin",
+  "leases:read",
+  "leases:write",
+  "providers:admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -64,7 +64,7 @@ function requireRoot(principal: Principal, what: string): void {
 }
 
 /** A token may hand out only what it holds itself: no scope, policy or path escalation. */
-function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined, policies: string[] = []): void {
+export function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined, policies: string[] = []): void {
   if (principal.isRoot) return;
   // An auth admin may rewrite any policy anyway, so it may also hand any out.
   const authAdmin = denialOf(principal, "auth:admin", "token.create") === undefined;

@@ -268,3 +268,89 @@ export const shareIndex = sqliteTable(
   },
   (t) => [index("share_index_tenant").on(t.tenantId, t.createdAt)],
 );
+
+// --- Dynamic secrets (issue 5): providers, leases, the revocation outbox ---
+
+export const LEASE_STATES = ["issued", "revoking", "revoked", "expired", "failed"] as const;
+export type LeaseState = (typeof LEASE_STATES)[number];
+
+export const leaseProviders = sqliteTable(
+  "lease_providers",
+  {
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    kind: text("kind", { enum: ["hush-api-key", "postgresql", "webhook"] }).notNull(),
+    /** The whole kind-specific config (connection string, signing key...), sealed; never returned. */
+    config: bytes("config").notNull(),
+    /** Role name -> {max_ttl_seconds, scopes | grants}: plain, it holds no credential. */
+    roles: json<Record<string, ProviderRole>>("roles").notNull(),
+    createdAt: time("created_at").notNull(),
+    updatedAt: time("updated_at").notNull(),
+    healthStatus: text("health_status", { enum: ["ok", "error"] }),
+    /** A short message we wrote, never a provider's raw error (it may echo a connection string). */
+    healthError: text("health_error"),
+    healthCheckedAt: time("health_checked_at"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+export interface ProviderRole {
+  max_ttl_seconds: number;
+  /** hush-api-key: the scopes (and path globs) of the issued token. */
+  scopes?: string[];
+  paths?: string[];
+  /** postgresql: roles granted to the created login role. */
+  grants?: string[];
+}
+
+export const leases = sqliteTable(
+  "leases",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    provider: text("provider").notNull(),
+    kind: text("kind").notNull(),
+    role: text("role").notNull(),
+    state: text("state", { enum: LEASE_STATES }).notNull(),
+    /** What the provider calls the credential (login role name, token id); an identifier, not a secret. */
+    externalId: text("external_id"),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    expiresAt: time("expires_at").notNull(),
+    /** created_at + the role's max TTL: renewals stop here. */
+    maxExpiresAt: time("max_expires_at").notNull(),
+    /** Bumped by each revocation start; the outbox row of a revocation carries it. */
+    generation: integer("generation").notNull().default(0),
+    revokeReason: text("revoke_reason", { enum: ["revoked", "expired", "issue-failed"] }),
+    revokeRequestedAt: time("revoke_requested_at"),
+    revokedAt: time("revoked_at"),
+    failedAt: time("failed_at"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+  },
+  (t) => [
+    index("leases_tenant_state").on(t.tenantId, t.state, t.createdAt),
+    index("leases_tenant_provider").on(t.tenantId, t.provider, t.role),
+    index("leases_issued_expiry").on(t.expiresAt).where(sql`state = 'issued'`),
+  ],
+);
+
+export const outbox = sqliteTable(
+  "outbox",
+  {
+    /** `${lease_id}:${generation}`: a second start of the same revocation collides here. */
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    leaseId: text("lease_id").notNull(),
+    generation: integer("generation").notNull(),
+    createdAt: time("created_at").notNull(),
+    lastSentAt: time("last_sent_at").notNull(),
+    sends: integer("sends").notNull().default(1),
+    /** A consumer working on it holds it until then, so two deliveries never revoke twice. */
+    claimedUntil: time("claimed_until"),
+    deliveredAt: time("delivered_at"),
+    /** Set by the dead-letter consumer: retries exhausted, an operator must look. */
+    deadAt: time("dead_at"),
+  },
+  (t) => [index("outbox_pending").on(t.lastSentAt).where(sql`delivered_at IS NULL AND dead_at IS NULL`)],
+);
