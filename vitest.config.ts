@@ -21,6 +21,9 @@ export default defineConfig(async () => {
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations, MASTER_KEYS: TEST_MASTER_KEYS, ROOT_TOKEN: TEST_ROOT_TOKEN },
+                // A queue nothing consumes: the rewrap tests send the job's messages here and drive
+                // the consumer themselves, one message at a time (test/rotation).
+                queueProducers: { REWRAP_QUEUE: "hush-rewrap", REWRAP_PARKED: "hush-rewrap-parked" },
               },
             }),
           ],

@@ -11,7 +11,9 @@ import { idempotency } from "./http/idempotency";
 import { apiHeaders, limitBody, requestContext, requireJsonBody } from "./http/middleware";
 import { validationHook } from "./http/openapi";
 import { indexRoute } from "./http/routes-index";
+import { rewrapApp } from "./rotation/routes";
 import { secretsApp } from "./secrets/routes";
+import { transitApp } from "./transit/routes";
 
 const MiB = 1024 * 1024;
 
@@ -24,13 +26,20 @@ const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) =>
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 app.use("*", requestContext);
-app.use("/api/*", apiHeaders, limitBody(MiB), requireJsonBody);
+// Transit batches (1,000 items of ~1 KiB, base64) need more room than a secret write.
+const defaultBodyLimit = limitBody(MiB);
+const transitBodyLimit = limitBody(4 * MiB);
+const bodyLimitFor: MiddlewareHandler<AppEnv> = (c, next) =>
+  (c.req.path.startsWith("/api/v1/transit/") ? transitBodyLimit : defaultBodyLimit)(c, next);
+app.use("/api/*", apiHeaders, bodyLimitFor, requireJsonBody);
 app.use("/api/v1/*", authenticateUnlessPublic, idempotency);
 
 app.route("/", healthApp);
 app.route("/api/v1", authApp);
 app.route("/api/v1/secrets", secretsApp);
 app.route("/api/v1/audit", auditApp);
+app.route("/api/v1/transit", transitApp);
+app.route("/api/v1/sys", rewrapApp);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {

@@ -1,4 +1,5 @@
 import { app } from "./app";
+import { consumeRewrap } from "./rotation/job";
 import { sweep } from "./sweeper";
 
 export { AuditChain } from "../durable-objects/audit-chain";
@@ -7,5 +8,15 @@ export default {
   fetch: app.fetch,
   scheduled(controller, env, ctx) {
     ctx.waitUntil(sweep(env, controller.scheduledTime));
+  },
+  async queue(batch, env) {
+    switch (batch.queue) {
+      case "hush-rewrap":
+        return consumeRewrap(batch, env);
+      default:
+        // An unknown queue: leave its messages to retry (and dead-letter) rather than lose them.
+        console.error(JSON.stringify({ level: "error", queue: batch.queue, detail: "no consumer for this queue" }));
+        batch.retryAll();
+    }
   },
 } satisfies ExportedHandler<Env>;

@@ -10,6 +10,9 @@ export const SCOPES = [
   "secrets:export",
   "audit:read",
   "tokens:admin",
+  "transit:encrypt",
+  "transit:decrypt",
+  "transit:admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
