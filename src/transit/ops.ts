@@ -61,7 +61,11 @@ export class TransitKey {
     readonly row: TransitKeyRow,
     private readonly keyring: Keyring,
     private readonly db: Db,
-  ) {}
+    /** The latest version's row when the caller fetched it with the key (one query, not two). */
+    latest?: TransitVersionRow | null,
+  ) {
+    if (latest) this.rows.set(latest.version, latest);
+  }
 
   get type(): KeyType {
     return this.row.type;

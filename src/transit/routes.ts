@@ -10,7 +10,7 @@ import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
-import { findKey, listVersionMetadata, newVersionRow, type TransitKeyRow } from "./keys";
+import { findKey, findKeyVersion, listVersionMetadata, newVersionRow, type TransitKeyRow } from "./keys";
 import { decodeBase64Field, parseToken, TransitKey } from "./ops";
 import {
   CreateKeyBody,
@@ -71,7 +71,9 @@ async function operate<T extends object>(
   const keyring = loadKeyring(c.env.MASTER_KEYS);
   let result: { body: T; detail: Record<string, unknown> };
   try {
-    result = await run(new TransitKey(await existingKey(c, name), keyring, c.get("db")));
+    const found = await findKeyVersion(c.get("db"), c.get("principal").tenantId, name);
+    if (!found) throw notFound("transit key");
+    result = await run(new TransitKey(found.key, keyring, c.get("db"), found.version));
   } catch (err) {
     if (err instanceof Problem && err.status < 500) {
       await audit(c, { action, resource: resource(name), outcome: "failure", status: err.status, detail: { problem: err.type } });

@@ -44,7 +44,8 @@ async function call(workerEnv: Env, method: string, path: string, body?: unknown
 async function deliver(workerEnv: Env, body: unknown) {
   const batch = createMessageBatch("hush-rewrap", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body }]);
   const ctx = createExecutionContext();
-  await worker.queue!(batch as MessageBatch<unknown>, workerEnv, ctx);
+  const queue = worker.queue as ExportedHandlerQueueHandler<Env>;
+  await queue(batch as MessageBatch<unknown>, workerEnv, ctx);
   return getQueueResult(batch, ctx);
 }
 
@@ -199,7 +200,7 @@ describe("POST /api/v1/sys/rewrap (master-key rotation)", () => {
     await call(k2, "POST", "/api/v1/sys/rewrap");
     const before = await snapshot();
     // An isolate still on the old secret (active k1) gets the message.
-    const result = await deliver(envWith(env.MASTER_KEYS), await currentMessage());
+    const result = await deliver(envWith(env.MASTER_KEYS!), await currentMessage());
     expect(result.retryMessages).toHaveLength(1);
     expect(await snapshot()).toBe(before);
   });
