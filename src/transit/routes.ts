@@ -75,7 +75,7 @@ async function operate<T extends object>(
     if (!found) throw notFound("transit key");
     result = await run(new TransitKey(found.key, keyring, c.get("db"), found.version));
   } catch (err) {
-    if (err instanceof Problem && err.status < 500) {
+    if (err instanceof Problem) {
       await audit(c, { action, resource: resource(name), outcome: "failure", status: err.status, detail: { problem: err.type } });
     } else if (err instanceof IntegrityError) {
       await audit(c, { action: "integrity_failure", resource: resource(name), outcome: "failure", status: 500 });
