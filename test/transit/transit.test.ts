@@ -328,6 +328,15 @@ describe("access", () => {
   });
 });
 
+describe("GET /openapi.json", () => {
+  it("describes the transit and rewrap routes", async () => {
+    const doc = await api("GET", "/openapi.json", { token: null });
+    for (const path of ["/api/v1/transit/keys/{name}", "/api/v1/transit/encrypt/{name}", "/api/v1/transit/verify-signature/{name}", "/api/v1/sys/rewrap"]) {
+      expect(Object.keys(doc.body.paths), path).toContain(path);
+    }
+  });
+});
+
 describe("idempotent retries", () => {
   it("a retried rotate with the same Idempotency-Key rotates once", async () => {
     const name = await createKey("aes256-gcm");
