@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { approvalsApp } from "./approvals/routes";
 import { auditApp } from "./audit/routes";
 import { authApp } from "./auth/routes";
+import { identityApp } from "./auth/identity-routes";
 import { authenticate } from "./auth/tokens";
 import { healthApp } from "./health/routes";
 import type { AppEnv } from "./http/context";
@@ -13,12 +15,13 @@ import { validationHook } from "./http/openapi";
 import { indexRoute } from "./http/routes-index";
 import { rewrapApp } from "./rotation/routes";
 import { secretsApp } from "./secrets/routes";
+import { serviceSecretsApp } from "./secrets/by-service";
 import { transitApp } from "./transit/routes";
 
 const MiB = 1024 * 1024;
 
 /** Routes under /api/v1 that authenticate some other way (or not at all). */
-const PUBLIC_API_PATHS: RegExp[] = [];
+const PUBLIC_API_PATHS: RegExp[] = [/^\/api\/v1\/auth\/login$/];
 
 const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) =>
   PUBLIC_API_PATHS.some((re) => re.test(c.req.path)) ? next() : authenticate(c, next);
@@ -36,7 +39,10 @@ app.use("/api/v1/*", authenticateUnlessPublic, idempotency);
 
 app.route("/", healthApp);
 app.route("/api/v1", authApp);
+app.route("/api/v1/auth", identityApp);
 app.route("/api/v1/secrets", secretsApp);
+app.route("/api/v1/secrets", approvalsApp);
+app.route("/api/v1/secrets", serviceSecretsApp);
 app.route("/api/v1/audit", auditApp);
 app.route("/api/v1/transit", transitApp);
 app.route("/api/v1/sys", rewrapApp);

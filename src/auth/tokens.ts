@@ -1,12 +1,13 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { auditInsert } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
-import type { Db } from "../db/client";
+import { prepared, type Db } from "../db/client";
 import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
 import { Problem } from "../http/problem";
 import { SCOPES } from "./access";
+import { resolvePolicies } from "./policies";
 
 export const TOKEN_PREFIX = "hush_";
 
@@ -36,6 +37,8 @@ const rootPrincipal: Principal = Object.freeze({
   paths: null,
   isRoot: true,
   expiresAt: null,
+  policies: [],
+  rules: [],
 });
 
 export type TokenRejection = "unknown" | "revoked" | "expired";
@@ -50,7 +53,9 @@ export async function resolveToken(
   const tokenHash = await hashToken(token);
   if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
   if (!token.startsWith(TOKEN_PREFIX)) return { rejected: "unknown" };
-  const row = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash)).get();
+  const row = await prepared(db, "token-by-hash", (db) =>
+    db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
+  ).get({ tokenHash });
   if (!row) return { rejected: "unknown" };
   if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId };
   if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId };
@@ -63,8 +68,26 @@ export async function resolveToken(
       paths: row.paths,
       isRoot: false,
       expiresAt: row.expiresAt,
+      policies: row.policies ?? [],
+      // Resolved here, once per request; later checks only read them.
+      rules: await resolvePolicies(db, row.tenantId, row.policies ?? []),
     },
   };
+}
+
+/**
+ * Counts a failed authentication against the client's IP and the token's prefix
+ * (the Workers rate-limit binding). Past the limit the answer is 429 instead of 401,
+ * which slows guessing without telling a guesser anything new.
+ */
+export async function throttleFailedAuth(env: Env, ip: string | undefined, token: string | undefined): Promise<void> {
+  const keys = [`ip:${ip ?? "unknown"}`, ...(token ? [`prefix:${token.slice(0, 12)}`] : [])];
+  const outcomes = await Promise.all(keys.map((key) => env.AUTH_FAILURE_LIMITER.limit({ key })));
+  if (outcomes.some((o) => !o.success)) {
+    throw new Problem(429, "too-many-failed-attempts", "Too many failed authentication attempts; wait a minute before retrying", {}, {
+      "Retry-After": "60",
+    });
+  }
 }
 
 export const unauthorized = (detail: string) =>
@@ -78,9 +101,13 @@ export function bearerFrom(header: string | undefined): string | undefined {
 /** Requires a valid bearer token; expired and revoked tokens are refused at once. */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = bearerFrom(c.req.header("authorization"));
-  if (!token) throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
+  if (!token) {
+    await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), undefined);
+    throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
+  }
   const result = await resolveToken(c.env, c.get("db"), token);
   if ("rejected" in result) {
+    await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), token);
     if (result.tenantId && result.tokenId) {
       // The tenant is known from the row: record the attempt there (never the token).
       await auditInsert(

@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { and, eq, isNull } from "drizzle-orm";
-import { authorize, pathAllowed } from "../auth/access";
+import { requireApproval } from "../approvals/guard";
+import { authorize, pathAllowed, serviceMayRead } from "../auth/access";
 import { audit } from "../audit/log";
 import { fromBase64, fromUtf8, toBase64Url, utf8 } from "../crypto/encoding";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
@@ -51,6 +52,9 @@ async function readValue(c: Context<AppEnv>, path: string, query: z.infer<typeof
   };
   if (!found || found.secret.deletedAt !== null) throw await fail(notFound("secret"));
   const { secret, version } = found;
+  if (!serviceMayRead(principal, secret)) {
+    throw await fail(new Problem(403, "service-not-allowed", `${principal.subject} is not in this secret's allowed_services`), "denied");
+  }
   if (!version || version.state === "deleted") throw await fail(notFound("version"));
   if (version.state === "destroyed") throw await fail(new Problem(410, "version-destroyed", `Version ${version.version} was destroyed`));
   if (version.readableUntil !== null && version.readableUntil <= now) {
@@ -187,6 +191,7 @@ export const secretsApp = featureApp()
       description: input.description ?? null,
       tags: input.tags ?? [],
       expiresAt: toMillis(input.expires_at) ?? null,
+      allowedServices: input.allowed_services ?? null,
       createdAt: now,
       createdBy: principal.subject,
       updatedAt: now,
@@ -214,6 +219,8 @@ export const secretsApp = featureApp()
         current_version: current,
       });
     }
+    // Writing a new version of an existing secret is a rotation: dual control may guard it.
+    const approval = existing ? await requireApproval(c, "rotate", path) : [];
     const version = current + 1;
     const now = Date.now();
     const sealed = await sealVersion(keyring, principal.tenantId, path, version, input.value);
@@ -224,6 +231,7 @@ export const secretsApp = featureApp()
       ...(input.description !== undefined && { description: input.description }),
       ...(input.tags !== undefined && { tags: input.tags }),
       ...(input.expires_at !== undefined && { expiresAt: toMillis(input.expires_at) }),
+      ...(input.allowed_services !== undefined && { allowedServices: input.allowed_services }),
       updatedAt: now,
       updatedBy: principal.subject,
       deletedAt: null,
@@ -250,6 +258,7 @@ export const secretsApp = featureApp()
         description: null,
         tags: [],
         expiresAt: null,
+        allowedServices: null,
         createdAt: now,
         createdBy: principal.subject,
         ...changes,
@@ -257,7 +266,7 @@ export const secretsApp = featureApp()
       statements.push(db.insert(secrets).values(updated));
     }
     const response = { ...metadataView(updated), version };
-    await commit(c, statements, {
+    await commit(c, [...statements, ...approval], {
       audit: { action: existing ? "secret.write" : "secret.create", resource: resource(path), detail: { version } },
       response: { status: 200, body: response },
     });
@@ -275,6 +284,7 @@ export const secretsApp = featureApp()
     const db = c.get("db");
     const existing = await findSecret(db, principal.tenantId, path);
     if (!existing || existing.deletedAt !== null) throw notFound("secret");
+    const approval = await requireApproval(c, "delete", path);
     const now = Date.now();
     const response = { path, deleted_at: new Date(now).toISOString() };
     await commit(
@@ -284,6 +294,7 @@ export const secretsApp = featureApp()
           .update(secrets)
           .set({ deletedAt: now, updatedAt: now, updatedBy: principal.subject })
           .where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path), isNull(secrets.deletedAt))),
+        ...approval,
       ],
       { audit: { action: "secret.delete", resource: resource(path) }, response: { status: 200, body: response } },
     );
