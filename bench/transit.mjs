@@ -1,188 +1,119 @@
 #!/usr/bin/env node
-// Transit and master-key rotation benchmarks (issue 8).
+// Transit and master-key rotation (issue 8), on the production bundle served by Miniflare
+// (bench/lib, as `npm run bench`). Appends a section to bench/RESULTS.md.
 //
-//   node bench/transit.mjs                 start a local `wrangler dev` (ports 8870/8871) and run all
-//   HUSH_ADDR=… HUSH_TOKEN=… node bench/transit.mjs
-//                                          against a running server (transit only: the rewrap run
-//                                          needs to restart the server with a new MASTER_KEYS)
+//   node bench/transit.mjs
+//   BENCH_DURATION=10s  each wrk run        BENCH_ROUNDS=3          rounds (medians reported)
+//   BENCH_PORT=8870     Hush                BENCH_BATCHES=5         batch requests timed per operation
+//   BENCH_REWRAP_ROWS=2000 secrets re-wrapped    BENCH_NO_RECORD=1 print only
 //
-// Options (env): SECONDS (per closed-loop run, default 10), CONCURRENCY (default 16),
-// BATCHES (batch runs, default 5), REWRAP_ROWS (secrets to re-wrap, default 2000).
-// Prints one JSON line per measurement; paste the results into bench/RESULTS.md.
-import { spawn, spawnSync } from "node:child_process";
+// 1. Transit encrypt / decrypt of 1 KiB under wrk (10 connections, API token with transit
+//    scopes), alternating with an audited secret read as the same-run baseline.
+// 2. Batches of 1,000 x 1 KiB (encrypt, decrypt), timed one request at a time.
+// 3. Rewrap: secrets written under master key bench-1; Hush restarted on the same state with
+//    bench-2 active; POST /api/v1/sys/rewrap; polled until done: data keys per second.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { call, createToken, seedHush } from "./lib/api.mjs";
+import { appendSection, fmt, table } from "./lib/results.mjs";
+import { buildBundle, startHush } from "./lib/servers.mjs";
+import { alternate, ensureWrk, median, runWrk } from "./lib/wrk.mjs";
 
-const root = join(import.meta.dirname, "..");
-const wrangler = join(root, "node_modules", ".bin", "wrangler");
-const SECONDS = Number(process.env.SECONDS ?? 10);
-const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
-const BATCHES = Number(process.env.BATCHES ?? 5);
-const REWRAP_ROWS = Number(process.env.REWRAP_ROWS ?? 2000);
-const PORT = Number(process.env.PORT ?? 8870);
+const DURATION = process.env.BENCH_DURATION ?? "10s";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PORT = Number(process.env.BENCH_PORT ?? 8870);
+const BATCHES = Number(process.env.BENCH_BATCHES ?? 5);
+const REWRAP_ROWS = Number(process.env.BENCH_REWRAP_ROWS ?? 2000);
+const SECRETS = 200;
+const settings = Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_NO_RECORD");
+const command = `${settings.map(([k, v]) => `${k}=${v} `).join("")}node bench/transit.mjs`;
 
-const K1 = randomBytes(32).toString("base64");
-const K2 = randomBytes(32).toString("base64");
-const ROOT = `hush_${randomBytes(30).toString("base64url")}`;
+const [k1, k2] = [randomBytes(32).toString("base64"), randomBytes(32).toString("base64")];
+const ROOT_TOKEN = `hush_bench_root_${randomBytes(24).toString("base64url")}`;
+const before = { MASTER_KEYS: JSON.stringify({ active: "bench-1", keys: { "bench-1": k1 } }), ROOT_TOKEN };
+const after = { MASTER_KEYS: JSON.stringify({ active: "bench-2", keys: { "bench-1": k1, "bench-2": k2 } }), ROOT_TOKEN };
 
-function report(name, data) {
-  console.log(JSON.stringify({ bench: name, ...data }));
-}
+ensureWrk();
+console.log("building the production bundle");
+const bundle = process.env.BENCH_BUNDLE ?? buildBundle();
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+// Rows under bench-1 for the rewrap run, written first so the transit runs add none.
+let hush = await startHush({ port: PORT, scriptPath: bundle, secrets: before, stateName: "transit" });
+const writer = await createToken(hush.url, ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
+console.log(`seeding ${REWRAP_ROWS} secrets under bench-1`);
+await seedHush(hush.url, writer, "bench/r", REWRAP_ROWS);
+await hush.stop();
 
-async function call(addr, token, method, path, body) {
-  const res = await fetch(`${addr}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
-
-/** Closed loop: CONCURRENCY workers issue requests back to back for SECONDS. */
-async function closedLoop(name, request) {
-  const latencies = [];
-  let errors = 0;
-  const end = Date.now() + SECONDS * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < end) {
-        const t = performance.now();
-        try {
-          await request();
-          latencies.push(performance.now() - t);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  report(name, {
-    concurrency: CONCURRENCY,
-    requests: latencies.length,
-    errors,
-    req_per_s: Math.round(latencies.length / elapsed),
-    p50_ms: +percentile(latencies, 50).toFixed(1),
-    p99_ms: +percentile(latencies, 99).toFixed(1),
-  });
-}
-
-async function transit(addr, token) {
-  const key = `bench-${Date.now().toString(36)}`;
-  await call(addr, token, "POST", `/api/v1/transit/keys/${key}`, { type: "aes256-gcm" });
-  const plaintext = randomBytes(1024).toString("base64");
-  const { ciphertext } = await call(addr, token, "POST", `/api/v1/transit/encrypt/${key}`, { plaintext });
-  // Baseline on the same server: one secret read (token check, one D1 read, one audit write).
-  await call(addr, token, "POST", `/api/v1/secrets/store/bench/${key}`, { value: "baseline" }).catch(() => {});
-  await closedLoop("baseline: secret read", () => call(addr, token, "GET", `/api/v1/secrets/store/bench/${key}`));
-  await closedLoop("transit encrypt 1 KiB", () => call(addr, token, "POST", `/api/v1/transit/encrypt/${key}`, { plaintext }));
-  await closedLoop("transit decrypt 1 KiB", () => call(addr, token, "POST", `/api/v1/transit/decrypt/${key}`, { ciphertext }));
-
-  const items = Array.from({ length: 1000 }, () => ({ plaintext: randomBytes(1024).toString("base64") }));
-  for (const op of ["encrypt", "decrypt"]) {
-    const times = [];
-    let input = items;
-    for (let i = 0; i < BATCHES; i++) {
-      if (op === "decrypt") {
-        const encrypted = await call(addr, token, "POST", `/api/v1/transit/encrypt/${key}`, { batch_input: items });
-        input = encrypted.batch_results.map((r) => ({ ciphertext: r.ciphertext }));
-      }
-      const t = performance.now();
-      const out = await call(addr, token, "POST", `/api/v1/transit/${op}/${key}`, { batch_input: input });
-      times.push(performance.now() - t);
-      if (out.batch_results.length !== 1000) throw new Error("short batch");
-    }
-    times.sort((a, b) => a - b);
-    report(`transit ${op} batch of 1,000 x 1 KiB`, {
-      runs: BATCHES,
-      median_ms: +percentile(times, 50).toFixed(0),
-      max_ms: +times[times.length - 1].toFixed(0),
-      items_per_s: Math.round(1000 / (percentile(times, 50) / 1000)),
-    });
-  }
-}
-
-function startServer(persist, masterKeys) {
-  const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
-  let output = "";
-  const child = spawn(
-    wrangler,
-    [
-      "dev", "--ip", "127.0.0.1", "--port", String(PORT), "--inspector-port", String(PORT + 1),
-      "--persist-to", persist, "--show-interactive-dev-session=false",
-      "--var", `MASTER_KEYS:${masterKeys}`, "--var", `ROOT_TOKEN:${ROOT}`,
-    ],
-    { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const addr = `http://127.0.0.1:${PORT}`;
-  const ready = (async () => {
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
-      try {
-        if ((await fetch(`${addr}/healthz`)).status === 200) return;
-      } catch {}
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    throw new Error(`wrangler dev did not start:\n${output}`);
-  })();
-  const stop = async () => {
-    process.kill(-child.pid, "SIGTERM");
-    await new Promise((r) => child.once("exit", r));
-  };
-  return { addr, ready, stop };
-}
-
-async function rewrap(persist) {
-  // Rows under k1.
-  let server = startServer(persist, JSON.stringify({ active: "k1", keys: { k1: K1 } }));
-  await server.ready;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REWRAP_ROWS) {
-        const i = next++;
-        await call(server.addr, ROOT, "POST", `/api/v1/secrets/store/bench/rewrap/s${i}`, { value: `value ${i}` });
-      }
-    }),
-  );
-  await server.stop();
-
-  // k2 active, k1 still held: re-wrap everything.
-  server = startServer(persist, JSON.stringify({ active: "k2", keys: { k1: K1, k2: K2 } }));
-  await server.ready;
-  const t = performance.now();
-  let status = await call(server.addr, ROOT, "POST", "/api/v1/sys/rewrap");
+hush = await startHush({ port: PORT, scriptPath: bundle, secrets: after, stateName: "transit", keepState: true });
+try {
+  console.log("rewrap: bench-1 -> bench-2");
+  const t0 = performance.now();
+  let status = await call(hush.url, "POST", "/api/v1/sys/rewrap", { token: ROOT_TOKEN, expect: [202] });
   while (status.state !== "done") {
-    await new Promise((r) => setTimeout(r, 200));
-    status = await call(server.addr, ROOT, "GET", "/api/v1/sys/rewrap");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    status = await call(hush.url, "GET", "/api/v1/sys/rewrap", { token: ROOT_TOKEN });
   }
-  const seconds = (performance.now() - t) / 1000;
-  report("master-key rewrap", { rows: status.done, failed: status.failed, remaining: status.remaining, seconds: +seconds.toFixed(1), keys_per_s: Math.round(status.done / seconds) });
-  return server;
-}
+  const rewrapSeconds = (performance.now() - t0) / 1000;
+  if (status.remaining !== 0 || status.failed !== 0) throw new Error(`rewrap left rows behind: ${JSON.stringify(status)}`);
 
-if (process.env.HUSH_ADDR && process.env.HUSH_TOKEN) {
-  await transit(process.env.HUSH_ADDR, process.env.HUSH_TOKEN);
-} else {
-  const persist = mkdtempSync(join(tmpdir(), "hush-bench-"));
-  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "hush", "--local", "--persist-to", persist], { cwd: root, encoding: "utf8" });
-  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}${migrate.stderr}`);
-  const server = await rewrap(persist);
-  try {
-    await transit(server.addr, ROOT);
-  } finally {
-    await server.stop();
-    rmSync(persist, { recursive: true, force: true });
+  const token = await createToken(hush.url, ROOT_TOKEN, ["transit:admin", "transit:encrypt", "transit:decrypt", "secrets:read", "secrets:write"]);
+  await call(hush.url, "POST", "/api/v1/transit/keys/bench", { token, body: { type: "aes256-gcm" }, expect: [201] });
+  await seedHush(hush.url, token, "bench/s", SECRETS);
+  const plaintext = randomBytes(1024).toString("base64");
+  const { ciphertext } = await call(hush.url, "POST", "/api/v1/transit/encrypt/bench", { token, body: { plaintext } });
+
+  const post = (path, body) => (duration = DURATION) =>
+    runWrk({ url: hush.url, pid: hush.pid, script: "post.lua", duration, env: { BENCH_PATH: path, BENCH_BODY: JSON.stringify(body), BENCH_TOKEN: token } });
+  const encrypt = post("/api/v1/transit/encrypt/bench", { plaintext });
+  const decrypt = post("/api/v1/transit/decrypt/bench", { ciphertext });
+  const read = (duration = DURATION) =>
+    runWrk({ url: hush.url, pid: hush.pid, script: "read.lua", duration, env: { BENCH_PREFIX: "/api/v1/secrets/store/bench/s", BENCH_COUNT: String(SECRETS), BENCH_TOKEN: token } });
+
+  console.log("warming up");
+  for (const warm of [encrypt, decrypt, read]) await warm("3s");
+  console.log(`${ROUNDS} alternating rounds of ${DURATION}`);
+  const runs = await alternate(ROUNDS, { encrypt: () => encrypt(), decrypt: () => decrypt(), read: () => read() });
+
+  console.log(`batches of 1,000 x 1 KiB, ${BATCHES} each`);
+  const items = Array.from({ length: 1000 }, () => ({ plaintext: randomBytes(1024).toString("base64") }));
+  const batchTimes = { encrypt: [], decrypt: [] };
+  for (let i = 0; i < BATCHES; i++) {
+    let t = performance.now();
+    const encrypted = await call(hush.url, "POST", "/api/v1/transit/encrypt/bench", { token, body: { batch_input: items } });
+    batchTimes.encrypt.push(performance.now() - t);
+    const input = encrypted.batch_results.map((r) => ({ ciphertext: r.ciphertext }));
+    t = performance.now();
+    const decrypted = await call(hush.url, "POST", "/api/v1/transit/decrypt/bench", { token, body: { batch_input: input } });
+    batchTimes.decrypt.push(performance.now() - t);
+    if (decrypted.batch_results.some((r) => r.error)) throw new Error("a batch item failed");
   }
+
+  const cpu = (list) => median(list.map((r) => r.cpu_ms_per_req ?? NaN));
+  const row = (scenario, list) => ({
+    scenario,
+    "req/s (median)": fmt(median(list.map((r) => r.rps)), 0),
+    "p50 ms": fmt(median(list.map((r) => r.p50_ms)), 2),
+    "p99 ms": fmt(median(list.map((r) => r.p99_ms)), 2),
+    "workerd CPU ms/req": fmt(cpu(list), 2),
+    "non-2xx": list.reduce((n, r) => n + r.non2xx, 0),
+  });
+  const batchRow = (scenario, times) => ({
+    scenario,
+    "median ms": fmt(median(times), 0),
+    "max ms": fmt(Math.max(...times), 0),
+    "items/s": fmt(1000 / (median(times) / 1000), 0),
+  });
+  const body = `Load: \`${runs.encrypt[0].command.replace(/-s \S+/, "-s bench/wrk/post.lua")}\`, ${ROUNDS} rounds alternating transit encrypt, decrypt and an audited secret read (the same-run baseline); API token with transit scopes; plaintext 1 KiB (random), no context.
+
+${table([row("POST /transit/encrypt 1 KiB", runs.encrypt), row("POST /transit/decrypt 1 KiB", runs.decrypt), row("baseline: GET secret (same run)", runs.read)])}
+
+Batches (one request at a time, ${BATCHES} each, 1,000 items of 1 KiB):
+
+${table([batchRow("encrypt batch_input x 1,000", batchTimes.encrypt), batchRow("decrypt batch_input x 1,000", batchTimes.decrypt)])}
+
+Master-key rewrap (queue \`hush-rewrap\`, 100 rows per message, ${REWRAP_ROWS.toLocaleString("en")} secrets): ${status.done.toLocaleString("en")} data keys in ${fmt(rewrapSeconds, 2)} s = **${fmt(status.done / rewrapSeconds, 0)} data keys/s** (start to \`state: done\`, polled every 50 ms).
+`;
+  console.log(`\n${body}`);
+  if (process.env.BENCH_NO_RECORD !== "1") appendSection({ title: "Transit and master-key rewrap", command, body });
+} finally {
+  await hush.stop();
 }
