@@ -3,9 +3,10 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // Fixed test-only key material; real deployments set these with `wrangler secret put`.
+// k2 is held but not active: the master-key rotation tests (test/rotation) seal data under it.
 export const TEST_MASTER_KEYS = JSON.stringify({
   active: "k1",
-  keys: { k1: "q1Yl0n1X4mV5m3rXl0J8c2Zp0m9dW8l3cJ9v6yH2x0s=" },
+  keys: { k1: "q1Yl0n1X4mV5m3rXl0J8c2Zp0m9dW8l3cJ9v6yH2x0s=", k2: "s2QH57D+wqPMRwQBZd19TbvGSP6BbA3TOnXLUx+ckXQ=" },
 });
 export const TEST_ROOT_TOKEN = "hush_root_test_token_0123456789abcdefghij";
 
@@ -21,6 +22,9 @@ export default defineConfig(async () => {
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations, MASTER_KEYS: TEST_MASTER_KEYS, ROOT_TOKEN: TEST_ROOT_TOKEN },
+                // A queue nothing consumes: the rewrap tests send the job's messages here and drive
+                // the consumer themselves, one message at a time (test/rotation).
+                queueProducers: { REWRAP_PARKED: { queueName: "hush-rewrap-parked" } },
               },
             }),
           ],

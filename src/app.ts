@@ -19,6 +19,8 @@ import { secretsApp } from "./secrets/routes";
 import { serviceSecretsApp } from "./secrets/by-service";
 import { sharePages } from "./shares/pages";
 import { e2eSharesApp, sealedSharesApp } from "./shares/routes";
+import { rewrapApp } from "./rotation/routes";
+import { transitApp } from "./transit/routes";
 
 const MiB = 1024 * 1024;
 
@@ -37,7 +39,12 @@ const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) =>
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 app.use("*", requestContext);
-app.use("/api/*", apiHeaders, limitBody(MiB), requireJsonBody);
+// Transit batches (1,000 items of ~1 KiB, base64) need more room than a secret write.
+const defaultBodyLimit = limitBody(MiB);
+const transitBodyLimit = limitBody(4 * MiB);
+const bodyLimitFor: MiddlewareHandler<AppEnv> = (c, next) =>
+  (c.req.path.startsWith("/api/v1/transit/") ? transitBodyLimit : defaultBodyLimit)(c, next);
+app.use("/api/*", apiHeaders, bodyLimitFor, requireJsonBody);
 app.use("/api/v1/*", authenticateUnlessPublic, idempotency);
 
 app.route("/", healthApp);
@@ -52,6 +59,8 @@ app.route("/api/v1/shares", e2eSharesApp);
 app.route("/", sharePages);
 app.route("/api/v1/secrets", leasesApp);
 app.route("/api/v1/ephemeral", ephemeralApp);
+app.route("/api/v1/transit", transitApp);
+app.route("/api/v1/sys", rewrapApp);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {

@@ -4,6 +4,8 @@ interface HushSecrets {
   MASTER_KEYS?: string;
   /** The operator credential; administers tenant `default` and every tenant. */
   ROOT_TOKEN?: string;
+  /** Rows per master-key re-wrap message (default 100, at most 500). */
+  REWRAP_PAGE_SIZE?: string;
 }
 interface Env extends HushSecrets {}
 declare namespace Cloudflare {

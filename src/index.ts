@@ -1,5 +1,6 @@
 import { app } from "./app";
 import { consumeDeadLetters, consumeRevocations } from "./leases/revocations";
+import { consumeRewrap } from "./rotation/job";
 import { sweep } from "./sweeper";
 
 export { AuditChain } from "../durable-objects/audit-chain";
@@ -12,7 +13,17 @@ export default {
     ctx.waitUntil(sweep(env, controller.scheduledTime));
   },
   async queue(batch, env, ctx) {
-    if (batch.queue.endsWith("-dlq")) await consumeDeadLetters(batch, env, ctx);
-    else await consumeRevocations(batch, env, ctx);
+    switch (batch.queue) {
+      case "hush-revocations":
+        return consumeRevocations(batch, env, ctx);
+      case "hush-revocations-dlq":
+        return consumeDeadLetters(batch, env, ctx);
+      case "hush-rewrap":
+        return consumeRewrap(batch, env);
+      default:
+        // An unknown queue: leave its messages to retry (and dead-letter) rather than lose them.
+        console.error(JSON.stringify({ level: "error", queue: batch.queue, detail: "no consumer for this queue" }));
+        batch.retryAll();
+    }
   },
 } satisfies ExportedHandler<Env>;

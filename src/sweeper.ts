@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { database } from "./db/client";
 import { purgeIdempotencyKeys } from "./http/idempotency";
 import { expireMissedLeases, resendStaleRevocations } from "./leases/sweeper";
+import { resumeStalledRewrap } from "./rotation/job";
 
 /**
  * The cron sweeper: work that must happen even if no request comes. Each step is
@@ -13,6 +14,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<void> {
   // Leases: a lost queue send or a lost alarm only delays a revocation.
   await resendStaleRevocations(env, db, now);
   await expireMissedLeases(env, db, now);
+  await resumeStalledRewrap(env, now);
   // Seal audit events whose request could not kick the sealer.
   const pending = await db.all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`);
   for (const { tenant_id } of pending) {

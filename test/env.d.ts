@@ -1,5 +1,6 @@
 interface HushTestBindings {
   TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+  REWRAP_PARKED: Queue;
 }
 interface Env extends HushTestBindings {}
 declare namespace Cloudflare {

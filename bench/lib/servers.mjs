@@ -76,8 +76,10 @@ async function applySql(mf, binding, statements) {
 }
 
 /** Where D1 and Durable Object state live: bench/out/state/, or BENCH_STATE_DIR (e.g. a tmpfs). */
+const statePath = (name) => join(process.env.BENCH_STATE_DIR ?? join(OUT, "state"), name);
+
 function persistDir(name) {
-  const dir = join(process.env.BENCH_STATE_DIR ?? join(OUT, "state"), name);
+  const dir = statePath(name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   return dir;
@@ -92,7 +94,7 @@ function persistDir(name) {
  * // ... hush.url, hush.mf.getD1Database("DB") ...
  * await hush.stop();
  */
-export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush" }) {
+export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush", keepState = false }) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   // The bundle is one self-contained module, so wrangler's rules for extra modules do not apply
   // (and Miniflare 5 cannot convert them).
@@ -107,14 +109,15 @@ export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1",
     host,
     port,
     ...(inspectorPort && { inspectorPort }),
-    resourcePersistencePath: persistDir(stateName),
+    // keepState: restart on the state of an earlier startHush (e.g. with other MASTER_KEYS).
+    resourcePersistencePath: keepState ? statePath(stateName) : persistDir(stateName),
     cf: false,
     log: new Log(LogLevel.WARN),
   });
   const mf = new Miniflare(options);
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const pid = newWorkerdPid();
-  await applySql(mf, "DB", migrationStatements());
+  if (!keepState) await applySql(mf, "DB", migrationStatements());
   return { name: "hush", url, mf, pid, stop: () => mf.dispose() };
 }
 

@@ -14,6 +14,9 @@ export const SCOPES = [
   "leases:read",
   "leases:write",
   "providers:admin",
+  "transit:encrypt",
+  "transit:decrypt",
+  "transit:admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -4,7 +4,13 @@ const decoder = new TextDecoder("utf-8", { fatal: true } as TextDecoderConstruct
 export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
 
+// The native Uint8Array base64 methods (workerd has them) are ~10x faster than btoa over a
+// binary string, which matters for transit batches of 1,000 items.
+const nativeBase64 = Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array };
+const nativeToBase64 = (Uint8Array.prototype as unknown as { toBase64?: () => string }).toBase64;
+
 export function toBase64(bytes: Uint8Array): string {
+  if (nativeToBase64) return nativeToBase64.call(bytes);
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -15,6 +21,7 @@ export function toBase64(bytes: Uint8Array): string {
 /** Decodes standard or URL-safe base64; throws on anything else. */
 export function fromBase64(text: string): Uint8Array {
   const normal = text.replace(/-/g, "+").replace(/_/g, "/");
+  if (nativeBase64.fromBase64) return nativeBase64.fromBase64(normal);
   const binary = atob(normal.padEnd(normal.length + ((4 - (normal.length % 4)) % 4), "="));
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

@@ -41,6 +41,15 @@ const keyringUnavailable = () =>
     "The service has no usable master key configured (MASTER_KEYS); secret operations are disabled until an operator sets it",
   );
 
+/** A row still under a master key that MASTER_KEYS no longer holds: name the key, never crash blindly. */
+export const masterKeyRemoved = (keyId: string) =>
+  new Problem(
+    500,
+    "master-key-removed",
+    `This data is sealed under master key "${keyId}", which MASTER_KEYS no longer holds; add it back, then run POST /api/v1/sys/rewrap before removing it`,
+    { key_id: keyId },
+  );
+
 const keyrings = new Map<string, Keyring>();
 
 /** Parses MASTER_KEYS ({"active": id, "keys": {id: base64 32 bytes}}), failing closed with 503. */
@@ -94,7 +103,7 @@ function parseKeyring(raw: string): Keyring | undefined {
       let kek = keks.get(cacheKey);
       if (!kek) {
         const bytes = material.get(id);
-        if (!bytes) throw new Problem(500, "master-key-removed", "Data is sealed under a master key that is no longer configured");
+        if (!bytes) throw masterKeyRemoved(id);
         let base = baseKeys.get(id);
         if (!base) {
           base = crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveKey"]);

@@ -354,3 +354,63 @@ export const outbox = sqliteTable(
   },
   (t) => [index("outbox_pending").on(t.lastSentAt).where(sql`delivered_at IS NULL AND dead_at IS NULL`)],
 );
+
+// --- transit (issue 8): named encryption keys; the material of every version is sealed like a secret ---
+
+export const transitKeys = sqliteTable(
+  "transit_keys",
+  {
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    type: text("type", { enum: ["aes256-gcm", "hmac", "ed25519", "ecdsa-p256"] }).notNull(),
+    latestVersion: integer("latest_version").notNull(),
+    /** Ciphertexts, HMACs and signatures of older versions are refused. */
+    minDecryptionVersion: integer("min_decryption_version").notNull().default(1),
+    deletionAllowed: integer("deletion_allowed", { mode: "boolean" }).notNull().default(false),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    updatedAt: time("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+export const transitKeyVersions = sqliteTable(
+  "transit_key_versions",
+  {
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    version: integer("version").notNull(),
+    /** The key material (raw AES/HMAC key or PKCS#8 private key), sealed at ["transit", name, version]. */
+    ciphertext: bytes("ciphertext").notNull(),
+    iv: bytes("iv").notNull(),
+    wrappedKey: bytes("wrapped_key").notNull(),
+    keyId: text("key_id").notNull(),
+    /** Public half of a signing key (SPKI, base64); NULL for symmetric keys. Not secret. */
+    publicKey: text("public_key"),
+    createdAt: time("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name, t.version] })],
+);
+
+// --- master key rotation (issue 8): the one re-wrap job (a single row, id 1) ---
+
+export const rewrapJob = sqliteTable("rewrap_job", {
+  id: integer("id").primaryKey(),
+  /** Changes on every start; queue messages carry it, so a message of an older job is ignored. */
+  jobId: text("job_id").notNull(),
+  state: text("state", { enum: ["running", "done"] }).notNull(),
+  /** The active master key id when the job started: every data key is re-wrapped under it. */
+  targetKeyId: text("target_key_id").notNull(),
+  /** Position: index into SEALED_TABLES, the last primary key done there (JSON), and a step counter. */
+  tableIndex: integer("table_index").notNull(),
+  cursor: json<(string | number)[]>("cursor"),
+  step: integer("step").notNull(),
+  total: integer("total").notNull(),
+  done: integer("done").notNull(),
+  /** Rows that could not be re-wrapped (master key removed, or failed integrity); they stay as they were. */
+  failed: integer("failed").notNull(),
+  startedAt: time("started_at").notNull(),
+  startedBy: text("started_by").notNull(),
+  updatedAt: time("updated_at").notNull(),
+  finishedAt: time("finished_at"),
+});

@@ -20,7 +20,8 @@ interface StoredResponse {
   body: string;
 }
 
-const place = (key: string) => ["idempotency", key] as const;
+/** The place a stored response is sealed at (also used by the master-key re-wrap job). */
+export const idempotencyPlace = (key: string) => ["idempotency", key] as const;
 
 /**
  * `Idempotency-Key` on mutations: the same key and body replays the stored
@@ -95,7 +96,7 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
 export async function storeResponse(c: Context<AppEnv>, claim: IdempotencyClaim, status: number, body: string) {
   const tenantId = c.get("principal").tenantId;
   const stored: StoredResponse = { status, contentType: "application/json", body };
-  const sealed = await seal(loadKeyring(c.env.MASTER_KEYS), tenantId, place(claim.key), utf8(JSON.stringify(stored)));
+  const sealed = await seal(loadKeyring(c.env.MASTER_KEYS), tenantId, idempotencyPlace(claim.key), utf8(JSON.stringify(stored)));
   const statement = c
     .get("db")
     .update(idempotencyKeys)
@@ -105,7 +106,7 @@ export async function storeResponse(c: Context<AppEnv>, claim: IdempotencyClaim,
 }
 
 async function replay(c: Context<AppEnv>, tenantId: string, key: string, blob: Uint8Array): Promise<Response> {
-  const plain = await open(loadKeyring(c.env.MASTER_KEYS), tenantId, place(key), unpack(blob));
+  const plain = await open(loadKeyring(c.env.MASTER_KEYS), tenantId, idempotencyPlace(key), unpack(blob));
   const stored = JSON.parse(fromUtf8(plain)) as StoredResponse;
   c.header("Idempotent-Replayed", "true");
   if (stored.contentType) c.header("Content-Type", stored.contentType);
