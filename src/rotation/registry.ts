@@ -1,5 +1,6 @@
 import type { Place } from "../crypto/envelope";
 import { idempotencyPlace } from "../http/idempotency";
+import { providerPlace } from "../leases/providers";
 import { versionPlace } from "../secrets/store";
 import { transitPlace } from "../transit/keys";
 
@@ -50,6 +51,7 @@ export const SEALED_TABLES: readonly SealedTable[] = [
   columns("secret_versions", ["tenant_id", "path", "version"], ([, path, version]) => versionPlace(String(path), Number(version))),
   columns("transit_key_versions", ["tenant_id", "name", "version"], ([, name, version]) => transitPlace(String(name), Number(version))),
   packed("idempotency_keys", ["tenant_id", "key"], "response", ([, key]) => idempotencyPlace(String(key))),
+  packed("lease_providers", ["tenant_id", "name"], "config", ([, name]) => providerPlace(String(name))),
 ];
 
 /** SQL for a row's master key id (NULL when the row holds no sealed data, e.g. destroyed). */

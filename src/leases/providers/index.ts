@@ -68,7 +68,8 @@ export const ProviderBody = z
   .openapi("ProviderConfig");
 export type ProviderInput = z.infer<typeof ProviderBody>;
 
-const place = (name: string) => ["lease-provider", name] as const;
+export const providerPlace = (name: string) => ["lease-provider", name] as const;
+const place = providerPlace;
 
 export async function sealConfig(env: Env, tenantId: string, name: string, config: unknown): Promise<Uint8Array> {
   return pack(await seal(loadKeyring(env.MASTER_KEYS), tenantId, place(name), utf8(JSON.stringify(config ?? {}))));
