@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { database } from "./db/client";
 import { purgeIdempotencyKeys } from "./http/idempotency";
+import { rotateDueSecrets } from "./secrets/rotation";
 
 /**
  * The cron sweeper: work that must happen even if no request comes. Each step is
@@ -9,6 +10,8 @@ import { purgeIdempotencyKeys } from "./http/idempotency";
 export async function sweep(env: Env, now = Date.now()): Promise<void> {
   const db = database(env.DB);
   await purgeIdempotencyKeys(db, now).run();
+  // Before sealing, so the rotations' audit events are sealed in this same run.
+  await rotateDueSecrets(env, now);
   // Seal audit events whose request could not kick the sealer.
   const pending = await db.all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE hash IS NULL`);
   for (const { tenant_id } of pending) {

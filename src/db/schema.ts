@@ -60,8 +60,16 @@ export const secrets = sqliteTable(
     updatedAt: time("updated_at").notNull(),
     updatedBy: text("updated_by").notNull(),
     deletedAt: time("deleted_at"),
+    // Full secret store (issue 3)
+    /** How to make a new value ({length, charset}) for secrets created with `generate`; the sweeper uses it. */
+    generator: json<{ length: number; charset: string }>("generator"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.path] })],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.path] }),
+    // Full secret store (issue 3): the sweeper and the pending/expiring listings walk these.
+    index("secrets_next_rotation").on(t.nextRotationAt),
+    index("secrets_expires").on(t.tenantId, t.expiresAt),
+  ],
 );
 
 export const secretVersions = sqliteTable(
@@ -82,6 +90,9 @@ export const secretVersions = sqliteTable(
     /** After this time the version no longer reads by number (rotation grace period). */
     readableUntil: time("readable_until"),
     destroyedAt: time("destroyed_at"),
+    // Full secret store (issue 3)
+    /** The version this one republishes (recover); NULL for a freshly written value. */
+    sourceVersion: integer("source_version"),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.path, t.version] })],
 );

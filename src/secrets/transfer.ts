@@ -1,0 +1,163 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import { authorize, pathAllowed } from "../auth/access";
+import type { AuditInput } from "../audit/log";
+import { loadKeyring } from "../crypto/envelope";
+import type { BatchItem, Db } from "../db/client";
+import { secrets, secretVersions } from "../db/schema";
+import { commit } from "../http/commit";
+import { errorResponses, featureApp } from "../http/openapi";
+import { badRequest, Problem } from "../http/problem";
+import { afterCursor, json, metadataChanges, newSecretRow, pathCursor, valueFrom } from "./input";
+import { openAudited, secretResource } from "./read";
+import { ExportQuery, ImportBody, MAX_IMPORT_ENTRIES, SecretMetadata, SecretPath } from "./schemas";
+import { findSecretVersion, listSecrets, metadataView, sealVersion, type SecretRow } from "./store";
+
+
+/** D1 binds at most 100 parameters per statement; drizzle binds one per column of each row. */
+const D1_MAX_PARAMS = 100;
+
+function chunkedInserts<T extends typeof secrets | typeof secretVersions>(db: Db, table: T, rows: T["$inferInsert"][]): BatchItem[] {
+  const perStatement = Math.max(1, Math.floor(D1_MAX_PARAMS / Object.keys(getTableColumns(table)).length));
+  const statements: BatchItem[] = [];
+  for (let i = 0; i < rows.length; i += perStatement) {
+    statements.push(db.insert(table).values(rows.slice(i, i + perStatement) as never));
+  }
+  return statements;
+}
+
+const importRoute = createRoute({
+  method: "post",
+  path: "/store/import",
+  summary: "Import a tree of secrets at once: all or nothing, each as version 1; 409 if any path exists",
+  tags: ["secrets"],
+  request: { body: { required: true, content: { "application/json": { schema: ImportBody } } } },
+  responses: {
+    201: { description: "Imported (metadata only)", ...json(z.object({ imported: z.array(SecretMetadata.extend({ version: z.number().int() })) })) },
+    ...errorResponses(400, 401, 403, 409, 413, 415, 503),
+  },
+});
+
+const exportRoute = createRoute({
+  method: "get",
+  path: "/export",
+  summary: "Export metadata (and with include_values=true and secrets:export, values) in the import format",
+  tags: ["secrets"],
+  request: { query: ExportQuery },
+  responses: {
+    200: {
+      description: "A body POST /store/import accepts. More pages: Hush-Next-Cursor header; unreadable values: Hush-Export-Skipped",
+      ...json(z.object({ values: z.record(z.string(), z.record(z.string(), z.unknown())) })),
+    },
+    ...errorResponses(400, 401, 403, 503),
+  },
+});
+
+export const transferApp = featureApp()
+  .openapi(importRoute, async (c) => {
+    await authorize(c, "secrets:write", "secret.import");
+    const input = c.req.valid("json");
+    const entries = Object.entries(input.values);
+    if (entries.length > MAX_IMPORT_ENTRIES) {
+      throw new Problem(413, "too-many-entries", `An import holds at most ${MAX_IMPORT_ENTRIES} entries; split it`, { max_entries: MAX_IMPORT_ENTRIES });
+    }
+    if (entries.length === 0) throw badRequest("values is empty: nothing to import");
+    const prefix = (input.prefix ?? "").replace(/\/+$/, "");
+    const items = entries.map(([key, entry]) => ({ key, path: prefix ? `${prefix}/${key}` : key, entry: typeof entry === "string" ? { value: entry } : entry }));
+    const errors = items.flatMap(({ key, path }) => {
+      const parsed = SecretPath.safeParse(path);
+      return parsed.success ? [] : [{ field: `values.${key}`, code: "invalid_path", message: `${path}: ${parsed.error.issues[0]!.message}` }];
+    });
+    if (errors.length) throw new Problem(400, "validation-failed", "Some import paths are not valid; see `errors`", { errors });
+    const principal = c.get("principal");
+    const denied = items.find(({ path }) => !pathAllowed(principal, path));
+    if (denied) await authorize(c, "secrets:write", "secret.import", denied.path);
+    const db = c.get("db");
+    const keyring = loadKeyring(c.env.MASTER_KEYS);
+    const paths = items.map((i) => i.path);
+    // One bound parameter for all paths; soft-deleted paths exist too.
+    const taken = await db
+      .select({ path: secrets.path })
+      .from(secrets)
+      .where(and(eq(secrets.tenantId, principal.tenantId), sql`${secrets.path} IN (SELECT value FROM json_each(${JSON.stringify(paths)}))`))
+      .all();
+    if (taken.length) {
+      const conflicts = taken.map((t) => t.path).sort();
+      throw new Problem(409, "secrets-exist", `${conflicts.length} of the paths already exist; nothing was imported`, { conflicts });
+    }
+    const now = Date.now();
+    const secretRows: SecretRow[] = [];
+    const versionRows: (typeof secretVersions.$inferInsert)[] = [];
+    for (const { path, entry } of items) {
+      const { value, generator } = valueFrom(entry, path);
+      const sealed = await sealVersion(keyring, principal.tenantId, path, 1, value);
+      secretRows.push(newSecretRow(principal.tenantId, path, principal.subject, now, metadataChanges(entry), generator));
+      versionRows.push({
+        tenantId: principal.tenantId,
+        path,
+        version: 1,
+        ...sealed,
+        state: "live",
+        createdAt: now,
+        createdBy: principal.subject,
+        readableUntil: null,
+        destroyedAt: null,
+        sourceVersion: null,
+      });
+    }
+    const response = { imported: secretRows.map((row) => ({ ...metadataView(row), version: 1 })) };
+    await commit(c, [...chunkedInserts(db, secrets, secretRows), ...chunkedInserts(db, secretVersions, versionRows)], {
+      // One event for the whole import; it names every path (paths are not secret).
+      audit: { action: "secret.import", resource: prefix ? secretResource(prefix) : null, status: 201, detail: { count: paths.length, paths } },
+      response: { status: 201, body: response },
+    });
+    return c.json(response, 201);
+  })
+  .openapi(exportRoute, async (c) => {
+    await authorize(c, "secrets:read", "secret.export");
+    const query = c.req.valid("query");
+    const withValues = query.include_values === "true";
+    if (withValues) await authorize(c, "secrets:export", "secret.export");
+    const principal = c.get("principal");
+    const db = c.get("db");
+    if (withValues) loadKeyring(c.env.MASTER_KEYS);
+    const after = afterCursor(query.cursor);
+    const rows = await listSecrets(db, principal.tenantId, { prefix: query.prefix, includeDeleted: false, after, limit: query.limit });
+    const page = rows.slice(0, query.limit);
+    const values: Record<string, Record<string, unknown>> = {};
+    const skipped: string[] = [];
+    const events: AuditInput[] = [];
+    const now = Date.now();
+    const mayReadExpired = query.include_expired === "true" && principal.scopes.has("secrets:write");
+    for (const row of page.filter((r) => pathAllowed(principal, r.path))) {
+      const entry = importableMetadata(row);
+      if (withValues) {
+        const found = await findSecretVersion(db, principal.tenantId, row.path);
+        const version = found?.version;
+        const expired = row.expiresAt !== null && row.expiresAt <= now && !mayReadExpired;
+        const graceOver = version?.readableUntil != null && version.readableUntil <= now;
+        if (!version || version.state !== "live" || expired || graceOver) {
+          skipped.push(row.path);
+          continue;
+        }
+        entry.value = await openAudited(c, version);
+        events.push({ action: "secret.export", resource: secretResource(row.path), detail: { version: version.version } });
+      }
+      values[row.path] = entry;
+    }
+    if (events.length) await commit(c, [], { audit: events });
+    if (rows.length > query.limit) c.header("Hush-Next-Cursor", pathCursor(page[page.length - 1]!.path));
+    if (skipped.length) c.header("Hush-Export-Skipped", skipped.join(","));
+    return c.json({ values }, 200);
+  });
+
+/** Metadata in the shape an import entry takes (absent rather than null, so it re-imports). */
+function importableMetadata(row: SecretRow): Record<string, unknown> {
+  const entry: Record<string, unknown> = { type: row.type, tags: row.tags, rotation_policy: row.rotationPolicy, max_versions: row.maxVersions };
+  if (row.environment !== null) entry.environment = row.environment;
+  if (row.description !== null) entry.description = row.description;
+  if (row.expiresAt !== null) entry.expires_at = new Date(row.expiresAt).toISOString();
+  if (row.rotationDays !== null) entry.rotation_days = row.rotationDays;
+  if (row.customMetadata !== null) entry.custom_metadata = row.customMetadata;
+  return entry;
+}
