@@ -35,6 +35,33 @@ describe("routing of /store/... sub-resources", () => {
     expect(imported.status, imported.text).toBe(201);
   });
 
+  it("documents every new route in /openapi.json", async () => {
+    const doc = await api("GET", "/openapi.json", { token: null });
+    const paths = Object.keys(doc.body.paths);
+    for (const path of [
+      "/api/v1/secrets/store/{path}/versions",
+      "/api/v1/secrets/store/history/{path}",
+      "/api/v1/secrets/store/recover/{path}",
+      "/api/v1/secrets/store/undelete/{path}",
+      "/api/v1/secrets/store/destroy/{path}",
+      "/api/v1/secrets/store/{path}/metadata",
+      "/api/v1/secrets/store/{path}/rotate",
+      "/api/v1/secrets/store/import",
+      "/api/v1/secrets/export",
+      "/api/v1/secrets/rotation/pending",
+      "/api/v1/secrets/expiring",
+      "/api/v1/secrets/stats",
+    ]) {
+      expect(paths).toContain(path);
+    }
+  });
+
+  it("treats another method on a sub-resource as the generic route on a reserved path (400)", async () => {
+    const res = await api("DELETE", `${store(uniquePath("route405"))}/versions`);
+    expectProblem(res, 400);
+    expect(res.body.errors[0].message).toContain("may not end with");
+  });
+
   it.each(["a/versions", "a/metadata", "a/rotate", "history/a", "import/x"])("refuses to store a secret at the reserved path %s", async (path) => {
     const res = await api("PUT", store(path), { body: { value: "v" } });
     expectProblem(res, 400);
