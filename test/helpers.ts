@@ -16,7 +16,8 @@ export async function api<T = any>(
   path: string,
   options: { token?: string | null; body?: unknown; headers?: Record<string, string>; rawBody?: string } = {},
 ): Promise<ApiResponse<T>> {
-  const headers: Record<string, string> = { ...options.headers };
+  // A different client address per call, so failed-auth rate limits only bite where a test aims them.
+  const headers: Record<string, string> = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 250)}`, ...options.headers };
   const token = options.token === undefined ? ROOT : options.token;
   if (token) headers.authorization = `Bearer ${token}`;
   let body: string | undefined = options.rawBody;

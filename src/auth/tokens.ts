@@ -67,6 +67,21 @@ export async function resolveToken(
   };
 }
 
+/**
+ * Counts a failed authentication against the client's IP and the token's prefix
+ * (the Workers rate-limit binding). Past the limit the answer is 429 instead of 401,
+ * which slows guessing without telling a guesser anything new.
+ */
+export async function throttleFailedAuth(env: Env, ip: string | undefined, token: string | undefined): Promise<void> {
+  const keys = [`ip:${ip ?? "unknown"}`, ...(token ? [`prefix:${token.slice(0, 12)}`] : [])];
+  const outcomes = await Promise.all(keys.map((key) => env.AUTH_FAILURE_LIMITER.limit({ key })));
+  if (outcomes.some((o) => !o.success)) {
+    throw new Problem(429, "too-many-failed-attempts", "Too many failed authentication attempts; wait a minute before retrying", {}, {
+      "Retry-After": "60",
+    });
+  }
+}
+
 export const unauthorized = (detail: string) =>
   new Problem(401, "unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="hush"' });
 
@@ -78,9 +93,13 @@ export function bearerFrom(header: string | undefined): string | undefined {
 /** Requires a valid bearer token; expired and revoked tokens are refused at once. */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = bearerFrom(c.req.header("authorization"));
-  if (!token) throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
+  if (!token) {
+    await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), undefined);
+    throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
+  }
   const result = await resolveToken(c.env, c.get("db"), token);
   if ("rejected" in result) {
+    await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), token);
     if (result.tenantId && result.tokenId) {
       // The tenant is known from the row: record the attempt there (never the token).
       await auditInsert(
