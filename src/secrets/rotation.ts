@@ -6,6 +6,7 @@ import { loadKeyring } from "../crypto/envelope";
 import { database, type BatchItem } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import { isConstraintError } from "../http/commit";
+import { loggable } from "../http/errors";
 import { errorResponses, featureApp } from "../http/openapi";
 import { json } from "./input";
 import { secretResource } from "./read";
@@ -175,7 +176,10 @@ export async function rotateDueSecrets(env: Env, now: number): Promise<number> {
     } catch (err) {
       // A constraint error means another sweep wrote this version first; anything else
       // is logged (path only) and retried next run, without stopping the other rotations.
-      if (!isConstraintError(err)) console.error("automatic rotation failed", secret.tenantId, secret.path, err);
+      if (!isConstraintError(err)) {
+        const reason = err instanceof Error ? loggable(err) : { error: String(err) };
+        console.error(JSON.stringify({ level: "error", event: "automatic_rotation_failed", tenant: secret.tenantId, path: secret.path, ...reason }));
+      }
     }
   }
   return rotated;
