@@ -139,6 +139,7 @@ export const VersionsQuery = z.object({
 
 export const HistoryQuery = z.object({
   version: z.coerce.number().int().min(1),
+  include_expired: z.enum(["true", "false"]).optional(),
   resolve: z.enum(["true", "false"]).optional(),
 });
 

@@ -65,6 +65,18 @@ describe("POST /store/import", () => {
     expectProblem(await api("POST", IMPORT, { body: { prefix: uniquePath("impmany"), values: tooMany } }), 413);
   });
 
+  it("replays an import under the same Idempotency-Key instead of answering 409", async () => {
+    const prefix = uniquePath("impidem");
+    const request = { body: { prefix, values: { a: "1", b: "2" } }, headers: { "idempotency-key": `imp-${prefix}` } };
+    const first = await api("POST", IMPORT, request);
+    expect(first.status, first.text).toBe(201);
+    const again = await api("POST", IMPORT, request);
+    expect(again.status, again.text).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    expectProblem(await api("POST", IMPORT, { body: request.body }), 409);
+  });
+
   it("keeps the 1 MiB cap on every other route", async () => {
     const res = await api("PUT", `/api/v1/secrets/store/${uniquePath("cap")}`, { body: { value: "x", description: "d".repeat(1024 * 1024) } });
     expectProblem(res, 413);
