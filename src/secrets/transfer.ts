@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import { toHex } from "../crypto/encoding";
 import { authorize, pathAllowed } from "../auth/access";
 import type { AuditInput } from "../audit/log";
 import { loadKeyring } from "../crypto/envelope";
@@ -14,16 +15,71 @@ import { ExportQuery, ImportBody, MAX_IMPORT_ENTRIES, SecretMetadata, SecretPath
 import { findSecretVersion, listSecrets, metadataView, sealVersion, type SecretRow } from "./store";
 
 
-/** D1 binds at most 100 parameters per statement; drizzle binds one per column of each row. */
-const D1_MAX_PARAMS = 100;
+/**
+ * Rows go to D1 as one JSON array per statement (`INSERT ... SELECT FROM json_each(?)`),
+ * so 1,000 entries take a handful of statements instead of one per few rows (D1 binds
+ * at most 100 parameters per statement). Each array stays under D1's 2 MB limit for one
+ * bound value; blobs travel as hex and come back with unhex().
+ */
+const MAX_JSON_PARAM_CHARS = 1_500_000;
 
-function chunkedInserts<T extends typeof secrets | typeof secretVersions>(db: Db, table: T, rows: T["$inferInsert"][]): BatchItem[] {
-  const perStatement = Math.max(1, Math.floor(D1_MAX_PARAMS / Object.keys(getTableColumns(table)).length));
-  const statements: BatchItem[] = [];
-  for (let i = 0; i < rows.length; i += perStatement) {
-    statements.push(db.insert(table).values(rows.slice(i, i + perStatement) as never));
+function jsonChunks(rows: object[]): string[] {
+  const chunks: string[] = [];
+  let current: string[] = [];
+  let size = 2;
+  for (const row of rows) {
+    const text = JSON.stringify(row);
+    if (current.length && size + text.length + 1 > MAX_JSON_PARAM_CHARS) {
+      chunks.push(`[${current.join(",")}]`);
+      current = [];
+      size = 2;
+    }
+    current.push(text);
+    size += text.length + 1;
   }
-  return statements;
+  if (current.length) chunks.push(`[${current.join(",")}]`);
+  return chunks;
+}
+
+function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<ReturnType<typeof sealVersion>> }[]): BatchItem[] {
+  const first = rows[0]!.secret;
+  const { tenantId, createdAt: now, createdBy: actor } = first;
+  const secretRows = rows.map(({ secret: r }) => ({
+    p: r.path,
+    t: r.type,
+    e: r.environment,
+    d: r.description,
+    g: r.tags,
+    x: r.expiresAt,
+    rp: r.rotationPolicy,
+    rd: r.rotationDays,
+    n: r.nextRotationAt,
+    m: r.maxVersions,
+    cm: r.customMetadata,
+    gen: r.generator,
+  }));
+  const versionRows = rows.map(({ secret, sealed }) => ({
+    p: secret.path,
+    c: toHex(sealed.ciphertext),
+    i: toHex(sealed.iv),
+    w: toHex(sealed.wrappedKey),
+    k: sealed.keyId,
+  }));
+  const field = (name: string) => sql.raw(`json_extract(value, '$.${name}')`);
+  return [
+    ...jsonChunks(secretRows).map((chunk) =>
+      // Columns in the table's order (drizzle lists them all for INSERT ... SELECT).
+      db.insert(secrets).select(sql`SELECT ${tenantId}, ${field("p")}, 1, ${field("t")}, ${field("e")}, ${field("d")}, ${field("g")}, ${field("x")},
+          ${field("rp")}, ${field("rd")}, ${field("n")}, ${field("m")}, ${field("cm")}, ${now}, ${actor},
+          ${now}, ${actor}, NULL, ${field("gen")}
+        FROM json_each(${chunk})`),
+    ),
+    ...jsonChunks(versionRows).map((chunk) =>
+      db.insert(secretVersions).select(sql`SELECT ${tenantId}, ${field("p")}, 1, unhex(${field("c")}), unhex(${field("i")}),
+          unhex(${field("w")}), ${field("k")}, 'live', ${now}, ${actor}, NULL, NULL, NULL
+        FROM json_each(${chunk})`),
+    ),
+  ];
 }
 
 const importRoute = createRoute({
@@ -86,27 +142,14 @@ export const transferApp = featureApp()
       throw new Problem(409, "secrets-exist", `${conflicts.length} of the paths already exist; nothing was imported`, { conflicts });
     }
     const now = Date.now();
-    const secretRows: SecretRow[] = [];
-    const versionRows: (typeof secretVersions.$inferInsert)[] = [];
+    const rows: { secret: SecretRow; sealed: Awaited<ReturnType<typeof sealVersion>> }[] = [];
     for (const { path, entry } of items) {
       const { value, generator } = valueFrom(entry, path);
       const sealed = await sealVersion(keyring, principal.tenantId, path, 1, value);
-      secretRows.push(newSecretRow(principal.tenantId, path, principal.subject, now, metadataChanges(entry), generator));
-      versionRows.push({
-        tenantId: principal.tenantId,
-        path,
-        version: 1,
-        ...sealed,
-        state: "live",
-        createdAt: now,
-        createdBy: principal.subject,
-        readableUntil: null,
-        destroyedAt: null,
-        sourceVersion: null,
-      });
+      rows.push({ secret: newSecretRow(principal.tenantId, path, principal.subject, now, metadataChanges(entry), generator), sealed });
     }
-    const response = { imported: secretRows.map((row) => ({ ...metadataView(row), version: 1 })) };
-    await commit(c, [...chunkedInserts(db, secrets, secretRows), ...chunkedInserts(db, secretVersions, versionRows)], {
+    const response = { imported: rows.map(({ secret }) => ({ ...metadataView(secret), version: 1 })) };
+    await commit(c, insertImported(db, rows), {
       // One event for the whole import; it names every path (paths are not secret).
       audit: { action: "secret.import", resource: prefix ? secretResource(prefix) : null, status: 201, detail: { count: paths.length, paths } },
       response: { status: 201, body: response },
