@@ -66,9 +66,13 @@ export const secrets = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.path] }),
-    // Full secret store (issue 3): the sweeper and the pending/expiring listings walk these.
-    index("secrets_next_rotation").on(t.nextRotationAt),
+    // Full secret store (issue 3): /rotation/pending, /expiring and the sweeper walk these.
+    index("secrets_next_rotation").on(t.tenantId, t.nextRotationAt),
     index("secrets_expires").on(t.tenantId, t.expiresAt),
+    // Only what the sweeper may rotate, across tenants: overdue MANUAL secrets never slow it down.
+    index("secrets_automatic_rotation")
+      .on(t.nextRotationAt)
+      .where(sql`rotation_policy = 'AUTOMATIC' AND generator IS NOT NULL AND deleted_at IS NULL`),
   ],
 );
 

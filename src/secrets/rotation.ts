@@ -153,12 +153,20 @@ export async function rotateDueSecrets(env: Env, now: number): Promise<number> {
   const due = await db
     .select()
     .from(secrets)
-    .where(and(eq(secrets.rotationPolicy, "AUTOMATIC"), isNotNull(secrets.generator), isNull(secrets.deletedAt), lte(secrets.nextRotationAt, now)))
+    // Matches the partial index secrets_automatic_rotation.
+    .where(and(sql`rotation_policy = 'AUTOMATIC' AND generator IS NOT NULL AND deleted_at IS NULL`, lte(secrets.nextRotationAt, now)))
     .orderBy(asc(secrets.nextRotationAt))
     .limit(ROTATIONS_PER_SWEEP)
     .all();
   if (due.length === 0) return 0;
-  const keyring = loadKeyring(env.MASTER_KEYS); // throws without keys: nothing is rotated
+  let keyring: ReturnType<typeof loadKeyring>;
+  try {
+    keyring = loadKeyring(env.MASTER_KEYS);
+  } catch {
+    // Fail closed without stopping the rest of the sweep (audit sealing, purges).
+    console.error(JSON.stringify({ level: "error", event: "automatic_rotation_skipped", reason: "master key unavailable", due: due.length }));
+    return 0;
+  }
   let rotated = 0;
   for (const secret of due) {
     const version = secret.currentVersion + 1;
