@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { approvalsApp } from "./approvals/routes";
 import { auditApp } from "./audit/routes";
 import { authApp } from "./auth/routes";
+import { identityApp } from "./auth/identity-routes";
 import { authenticate } from "./auth/tokens";
 import { healthApp } from "./health/routes";
 import type { AppEnv } from "./http/context";
@@ -12,6 +14,7 @@ import { apiHeaders, limitBody, requestContext, requireJsonBody } from "./http/m
 import { validationHook } from "./http/openapi";
 import { indexRoute } from "./http/routes-index";
 import { secretsApp } from "./secrets/routes";
+import { serviceSecretsApp } from "./secrets/by-service";
 
 const MiB = 1024 * 1024;
 
@@ -23,7 +26,7 @@ const limitBodyByRoute: MiddlewareHandler<AppEnv> = (c, next) =>
   (largeBodyLimits.find(({ path }) => path.test(c.req.path))?.check ?? defaultBodyLimit)(c, next);
 
 /** Routes under /api/v1 that authenticate some other way (or not at all). */
-const PUBLIC_API_PATHS: RegExp[] = [];
+const PUBLIC_API_PATHS: RegExp[] = [/^\/api\/v1\/auth\/login$/];
 
 const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) =>
   PUBLIC_API_PATHS.some((re) => re.test(c.req.path)) ? next() : authenticate(c, next);
@@ -36,7 +39,10 @@ app.use("/api/v1/*", authenticateUnlessPublic, idempotency);
 
 app.route("/", healthApp);
 app.route("/api/v1", authApp);
+app.route("/api/v1/auth", identityApp);
 app.route("/api/v1/secrets", secretsApp);
+app.route("/api/v1/secrets", approvalsApp);
+app.route("/api/v1/secrets", serviceSecretsApp);
 app.route("/api/v1/audit", auditApp);
 
 let openApiJson: string | undefined;

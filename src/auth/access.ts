@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { audit } from "../audit/log";
-import type { AppEnv, Principal } from "../http/context";
+import type { AppEnv, Principal, ResolvedRule } from "../http/context";
 import { forbidden } from "../http/problem";
 
 export const SCOPES = [
@@ -10,8 +10,48 @@ export const SCOPES = [
   "secrets:export",
   "audit:read",
   "tokens:admin",
+  "auth:admin",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** What a policy rule can grant on a path (like Vault ACL capabilities). */
+export const CAPABILITIES = ["read", "write", "delete", "list", "share", "lease", "admin"] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/**
+ * The capability a scope check stands for, so tokens with scopes and tokens with
+ * policies pass the same `authorize` calls. Listing is its own capability; scopes
+ * other features add map by their prefix; anything else needs `admin`.
+ */
+export function capabilityOf(scope: string, action: string): Capability {
+  if (scope === "secrets:read" || scope === "secrets:export") return /\.list$/.test(action) ? "list" : "read";
+  if (scope === "secrets:write") return "write";
+  if (scope === "secrets:delete") return "delete";
+  if (scope.startsWith("shares:")) return "share";
+  if (scope.startsWith("leases:")) return "lease";
+  return "admin";
+}
+
+/** Capabilities that only make sense tenant-wide: a policy grants them with the path `*`. */
+const TENANT_WIDE = new Set<Capability>(["admin"]);
+
+function ruleCovers(rule: ResolvedRule, capability: Capability, path: string | undefined): boolean {
+  if (!rule.capabilities.includes(capability)) return false;
+  if (path !== undefined) return rule.paths.some((glob) => matchesGlob(glob, path));
+  // A check without a path (a listing, an admin route): an allow rule for a path capability
+  // lets the route run and its rows are filtered by path later; admin rules and deny rules
+  // count only when they name the whole tree.
+  if (rule.effect === "allow" && !TENANT_WIDE.has(capability)) return true;
+  return rule.paths.includes("*");
+}
+
+/** The policy whose deny rule refuses `capability` on `path`, if any (deny always wins). */
+export function deniedBy(principal: Principal, capability: Capability, path?: string): string | undefined {
+  return principal.rules?.find((rule) => rule.effect === "deny" && ruleCovers(rule, capability, path))?.policy;
+}
+
+const policyAllows = (principal: Principal, capability: Capability, path?: string) =>
+  principal.rules?.some((rule) => rule.effect === "allow" && ruleCovers(rule, capability, path)) ?? false;
 
 const globCache = new Map<string, RegExp>();
 
@@ -27,8 +67,27 @@ export function globToRegExp(glob: string): RegExp {
 
 export const matchesGlob = (glob: string, path: string) => globToRegExp(glob).test(path);
 
-export function pathAllowed(principal: Principal, path: string): boolean {
-  return principal.paths === null || principal.paths.some((glob) => matchesGlob(glob, path));
+const tokenPathsAllow = (principal: Principal, path: string) =>
+  principal.paths === null || principal.paths.some((glob) => matchesGlob(glob, path));
+
+/**
+ * Whether the principal may see `path` with `capability` (default: in a listing).
+ * Used to filter rows after the route's `authorize` passed.
+ */
+export function pathAllowed(principal: Principal, path: string, capability: Capability = "list"): boolean {
+  if (principal.isRoot) return true;
+  if (deniedBy(principal, capability, path)) return false;
+  const hasScopes = principal.scopes.size > 0;
+  return (hasScopes && tokenPathsAllow(principal, path)) || policyAllows(principal, capability, path);
+}
+
+/**
+ * Whether a `service:<name>` subject may read this secret: only if the secret lists
+ * the service in `allowed_services`. Other subjects are not affected.
+ */
+export function serviceMayRead(principal: Principal, secret: { allowedServices: string[] | null }): boolean {
+  if (!principal.subject.startsWith("service:")) return true;
+  return secret.allowedServices?.includes(principal.subject.slice("service:".length)) ?? false;
 }
 
 /** Whether every path `inner` matches is also matched by `outer` (conservative). */
@@ -39,23 +98,41 @@ export function globCovers(outer: string, inner: string): boolean {
   return outer === `${outerPrefix}*` ? innerPrefix.startsWith(outerPrefix) : outer === inner;
 }
 
+type Denial = { reason: "scope" | "path" | "policy-deny"; policy?: string; message: string };
+
+/** Why the principal may not do `action` (under `scope`) on `path`, or undefined if it may. */
+export function denialOf(principal: Principal, scope: string, action: string, path?: string): Denial | undefined {
+  if (principal.isRoot) return undefined;
+  const capability = capabilityOf(scope, action);
+  const deny = deniedBy(principal, capability, path);
+  if (deny) return { reason: "policy-deny", policy: deny, message: `Policy ${deny} denies ${capability}${path ? ` on ${path}` : ""}` };
+  if (principal.scopes.has(scope) && (path === undefined || tokenPathsAllow(principal, path))) return undefined;
+  if (policyAllows(principal, capability, path)) return undefined;
+  if (principal.scopes.has(scope) || policyAllows(principal, capability)) {
+    return { reason: "path", message: `This token may not ${capability} ${path}` };
+  }
+  return { reason: "scope", message: `This token lacks the ${scope} scope (capability ${capability})` };
+}
+
 /**
- * Checks scope and path for the current principal; a denial is audited, then 403.
+ * Checks scope (or the capability it maps to in the token's policies) and path for
+ * the current principal; a denial is audited, then 403. Deny rules win.
  * Tenant isolation is not decided here: queries filter by tenant, so another
  * tenant's resource is simply not found (404).
+ *
+ * @example
+ * await authorize(c, "secrets:write", "secret.write", path); // capability `write` on `path`
  */
 export async function authorize(c: Context<AppEnv>, scope: Scope, action: string, path?: string): Promise<void> {
   const principal = c.get("principal");
-  let reason: string | undefined;
-  if (!principal.scopes.has(scope)) reason = `This token lacks the ${scope} scope`;
-  else if (path !== undefined && !pathAllowed(principal, path)) reason = `This token may not access ${path}`;
-  if (!reason) return;
+  const denial = denialOf(principal, scope, action, path);
+  if (!denial) return;
   await audit(c, {
     action,
     resource: path === undefined ? null : `secret:${path}`,
     outcome: "denied",
     status: 403,
-    detail: { reason: principal.scopes.has(scope) ? "path" : "scope", scope },
+    detail: { reason: denial.reason, scope, capability: capabilityOf(scope, action), ...(denial.policy && { policy: denial.policy }) },
   });
-  throw forbidden(reason, { required_scope: scope });
+  throw forbidden(denial.message, { required_scope: scope, required_capability: capabilityOf(scope, action) });
 }

@@ -6,8 +6,9 @@ import { apiTokens, tenants } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
 import { errorResponses, featureApp } from "../http/openapi";
-import { forbidden, notFound, Problem } from "../http/problem";
-import { authorize, globCovers, SCOPES } from "./access";
+import { badRequest, forbidden, notFound, Problem } from "../http/problem";
+import { authorize, denialOf, globCovers, SCOPES } from "./access";
+import { PolicyName, unknownPolicies } from "./policies";
 import { hashToken, newToken } from "./tokens";
 
 const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "2-63 characters of a-z 0-9 -, starting with a letter or digit");
@@ -18,11 +19,13 @@ const MAX_TTL_SECONDS = 366 * 24 * 3600;
 const CreateTokenBody = z
   .strictObject({
     subject: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces"),
-    scopes: z.array(z.enum(SCOPES)).min(1),
+    scopes: z.array(z.enum(SCOPES)).default([]),
     paths: z.array(Glob).min(1).max(32).optional(),
+    policies: z.array(PolicyName).max(16).optional().openapi({ description: "Access policies the token carries" }),
     ttl_seconds: z.number().int().min(60).max(MAX_TTL_SECONDS).optional().openapi({ description: "Default 30 days" }),
     tenant: TenantId.optional().openapi({ description: "Root token only: create the token in another tenant" }),
   })
+  .refine((b) => b.scopes.length > 0 || (b.policies?.length ?? 0) > 0, { message: "Give at least one scope or policy", path: ["scopes"] })
   .openapi("CreateToken");
 
 const TokenMetadata = z
@@ -33,6 +36,7 @@ const TokenMetadata = z
     prefix: z.string(),
     scopes: z.array(z.string()),
     paths: z.array(z.string()).nullable(),
+    policies: z.array(z.string()),
     created_at: z.string(),
     created_by: z.string(),
     expires_at: z.string().nullable(),
@@ -48,6 +52,7 @@ const tokenView = (row: typeof apiTokens.$inferSelect) => ({
   prefix: row.prefix,
   scopes: row.scopes,
   paths: row.paths,
+  policies: row.policies ?? [],
   created_at: iso(row.createdAt)!,
   created_by: row.createdBy,
   expires_at: iso(row.expiresAt),
@@ -58,9 +63,13 @@ function requireRoot(principal: Principal, what: string): void {
   if (!principal.isRoot) throw forbidden(`Only the operator's root token may ${what}`);
 }
 
-/** A token may hand out only what it holds itself: no scope or path escalation. */
-function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined): void {
+/** A token may hand out only what it holds itself: no scope, policy or path escalation. */
+function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined, policies: string[] = []): void {
   if (principal.isRoot) return;
+  // An auth admin may rewrite any policy anyway, so it may also hand any out.
+  const authAdmin = denialOf(principal, "auth:admin", "token.create") === undefined;
+  const foreign = authAdmin ? [] : policies.filter((p) => !principal.policies?.includes(p));
+  if (foreign.length) throw forbidden(`A token cannot grant policies it does not hold: ${foreign.join(", ")}`);
   const missing = scopes.filter((s) => !principal.scopes.has(s));
   if (missing.length) throw forbidden(`A token cannot grant scopes it does not hold: ${missing.join(", ")}`);
   if (principal.paths === null) return;
@@ -152,7 +161,9 @@ export const authApp = featureApp()
       requireRoot(principal, "create tokens in another tenant");
       if (!(await tenantExists(c, tenantId))) throw notFound("tenant");
     }
-    checkGrant(principal, input.scopes, input.paths);
+    checkGrant(principal, input.scopes, input.paths, input.policies);
+    const unknown = await unknownPolicies(c.get("db"), tenantId, input.policies ?? []);
+    if (unknown.length) throw badRequest(`No such policies: ${unknown.join(", ")}`);
     const token = newToken();
     const now = Date.now();
     const row = {
@@ -163,6 +174,7 @@ export const authApp = featureApp()
       subject: input.subject,
       scopes: [...new Set(input.scopes)],
       paths: input.paths ?? null,
+      policies: input.policies ?? null,
       createdAt: now,
       createdBy: principal.subject,
       expiresAt: now + (input.ttl_seconds ?? DEFAULT_TTL_SECONDS) * 1000,
@@ -200,7 +212,7 @@ export const authApp = featureApp()
   .openapi(selfRoute, async (c) => {
     const p = c.get("principal");
     if (p.isRoot) {
-      return c.json({ id: "root", tenant: p.tenantId, subject: p.subject, scopes: [...p.scopes], paths: null, expires_at: null }, 200);
+      return c.json({ id: "root", tenant: p.tenantId, subject: p.subject, scopes: [...p.scopes], paths: null, policies: [], expires_at: null }, 200);
     }
     const row = await c.get("db").select().from(apiTokens).where(eq(apiTokens.id, p.tokenId)).get();
     if (!row) throw notFound("token");

@@ -1,12 +1,13 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { auditInsert } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
-import type { Db } from "../db/client";
+import { prepared, type Db } from "../db/client";
 import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
 import { Problem } from "../http/problem";
 import { SCOPES } from "./access";
+import { resolvePolicies } from "./policies";
 
 export const TOKEN_PREFIX = "hush_";
 
@@ -36,6 +37,8 @@ const rootPrincipal: Principal = Object.freeze({
   paths: null,
   isRoot: true,
   expiresAt: null,
+  policies: [],
+  rules: [],
 });
 
 export type TokenRejection = "unknown" | "revoked" | "expired";
@@ -50,7 +53,9 @@ export async function resolveToken(
   const tokenHash = await hashToken(token);
   if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
   if (!token.startsWith(TOKEN_PREFIX)) return { rejected: "unknown" };
-  const row = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, tokenHash)).get();
+  const row = await prepared(db, "token-by-hash", (db) =>
+    db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
+  ).get({ tokenHash });
   if (!row) return { rejected: "unknown" };
   if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId };
   if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId };
@@ -63,6 +68,9 @@ export async function resolveToken(
       paths: row.paths,
       isRoot: false,
       expiresAt: row.expiresAt,
+      policies: row.policies ?? [],
+      // Resolved here, once per request; later checks only read them.
+      rules: await resolvePolicies(db, row.tenantId, row.policies ?? []),
     },
   };
 }

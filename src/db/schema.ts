@@ -35,6 +35,8 @@ export const apiTokens = sqliteTable(
     createdBy: text("created_by").notNull(),
     expiresAt: time("expires_at"),
     revokedAt: time("revoked_at"),
+    /** identity (issue 6): names of access policies this token carries, resolved per request. */
+    policies: json<string[]>("policies"),
   },
   (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_tenant").on(t.tenantId, t.subject)],
 );
@@ -60,6 +62,8 @@ export const secrets = sqliteTable(
     updatedAt: time("updated_at").notNull(),
     updatedBy: text("updated_by").notNull(),
     deletedAt: time("deleted_at"),
+    /** identity (issue 6): services (`service:<name>` subjects) that may read it; NULL: none. */
+    allowedServices: json<string[]>("allowed_services"),
     // Full secret store (issue 3)
     /** How to make a new value ({length, charset}) for secrets created with `generate`; the sweeper uses it. */
     generator: json<{ length: number; charset: string }>("generator"),
@@ -141,4 +145,112 @@ export const idempotencyKeys = sqliteTable(
     createdAt: time("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index("idempotency_keys_created").on(t.createdAt)],
+);
+
+// ---- identity (issue 6): policies, JWT auth roles, dual-control approvals ----
+
+/** A rule of an access policy: capabilities on path globs; `deny` rules win over any allow. */
+export interface PolicyRule {
+  paths: string[];
+  capabilities: string[];
+  effect?: "allow" | "deny";
+}
+
+export const policies = sqliteTable(
+  "policies",
+  {
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    description: text("description"),
+    rules: json<PolicyRule[]>("rules").notNull(),
+    createdAt: time("created_at").notNull(),
+    updatedAt: time("updated_at").notNull(),
+    updatedBy: text("updated_by").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+export const authRoles = sqliteTable(
+  "auth_roles",
+  {
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    issuer: text("issuer").notNull(),
+    audience: json<string[]>("audience").notNull(),
+    /** Inline public JWKS (public keys only); or `jwks_url`. */
+    jwks: json<{ keys: Record<string, unknown>[] }>("jwks"),
+    jwksUrl: text("jwks_url"),
+    boundClaims: json<Record<string, string | string[]>>("bound_claims").notNull(),
+    /** Subject of the issued token; NULL: `jwt:<role>:<sub claim>`. */
+    tokenSubject: text("token_subject"),
+    tokenTtlSeconds: integer("token_ttl_seconds").notNull(),
+    maxTtlSeconds: integer("max_ttl_seconds").notNull(),
+    policies: json<string[]>("policies").notNull(),
+    createdAt: time("created_at").notNull(),
+    updatedAt: time("updated_at").notNull(),
+    updatedBy: text("updated_by").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+export const approvalPolicies = sqliteTable(
+  "approval_policies",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    paths: json<string[]>("paths").notNull(),
+    actions: json<string[]>("actions").notNull(),
+    approvalsRequired: integer("approvals_required").notNull(),
+    approverSubjects: json<string[]>("approver_subjects").notNull(),
+    approverPolicies: json<string[]>("approver_policies").notNull(),
+    requestTtlSeconds: integer("request_ttl_seconds").notNull(),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+export const approvalRequests = sqliteTable(
+  "approval_requests",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    policyId: text("policy_id").notNull(),
+    action: text("action").notNull(),
+    path: text("path").notNull(),
+    requester: text("requester").notNull(),
+    required: integer("required").notNull(),
+    received: integer("received").notNull().default(0),
+    /** pending -> approved -> consumed; expiry is read from `expires_at`. */
+    state: text("state", { enum: ["pending", "approved", "consumed"] }).notNull(),
+    createdAt: time("created_at").notNull(),
+    expiresAt: time("expires_at").notNull(),
+    consumedAt: time("consumed_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("approval_requests_open").on(t.tenantId, t.requester, t.action, t.path, t.state),
+  ],
+);
+
+export const approvalVotes = sqliteTable(
+  "approval_votes",
+  {
+    tenantId: text("tenant_id").notNull(),
+    requestId: text("request_id").notNull(),
+    approver: text("approver").notNull(),
+    at: time("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.requestId, t.approver] })],
+);
+
+/** One row per consumed approval: a second consumption breaks the primary key, so its batch fails. */
+export const approvalConsumptions = sqliteTable(
+  "approval_consumptions",
+  {
+    tenantId: text("tenant_id").notNull(),
+    requestId: text("request_id").notNull(),
+    at: time("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.requestId] })],
 );

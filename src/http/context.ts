@@ -10,6 +10,17 @@ export interface Principal {
   paths: readonly string[] | null;
   isRoot: boolean;
   expiresAt: number | null;
+  /** Names of the access policies the token carries (identity, issue 6). */
+  policies?: readonly string[];
+  /** Their rules, resolved once when the token is authenticated; tagged with the policy name. */
+  rules?: readonly ResolvedRule[];
+}
+
+export interface ResolvedRule {
+  policy: string;
+  paths: readonly string[];
+  capabilities: readonly string[];
+  effect: "allow" | "deny";
 }
 
 export interface IdempotencyClaim {

@@ -30,7 +30,8 @@ const place = (key: string) => ["idempotency", key] as const;
  */
 export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header("idempotency-key");
-  if (key === undefined || !MUTATING.has(c.req.method)) return next();
+  // Public routes (no principal, e.g. JWT login) have no tenant to key the record by.
+  if (key === undefined || !MUTATING.has(c.req.method) || !c.get("principal")) return next();
   if (!KEY.test(key)) {
     throw new Problem(400, "invalid-idempotency-key", "Idempotency-Key must be 1-255 printable ASCII characters");
   }

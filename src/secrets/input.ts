@@ -36,6 +36,7 @@ export function metadataChanges(input: MetadataInput): Partial<SecretRow> {
   if (input.rotation_days !== undefined) changes.rotationDays = input.rotation_days;
   if (input.max_versions !== undefined) changes.maxVersions = input.max_versions;
   if (input.custom_metadata !== undefined) changes.customMetadata = input.custom_metadata;
+  if (input.allowed_services !== undefined) changes.allowedServices = input.allowed_services;
   return changes;
 }
 
@@ -67,6 +68,7 @@ export function newSecretRow(
     updatedAt: now,
     updatedBy: actor,
     deletedAt: null,
+    allowedServices: null,
     generator: generator ?? null,
     ...changes,
   };

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNotNull, lt, lte, sql } from "drizzle-orm";
+import { requireApproval } from "../approvals/guard";
 import { authorize } from "../auth/access";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
@@ -150,6 +151,8 @@ export const lifecycleApp = featureApp()
     if (source.state === "destroyed") {
       throw new Problem(410, "version-destroyed", `Version ${source.version}, current at that time, was destroyed`);
     }
+    // Republishing an old value is a rotation: dual control may guard it.
+    const approval = await requireApproval(c, "rotate", path);
     const value = await openAudited(c, source);
     const now = Date.now();
     const version = existing.currentVersion + 1;
@@ -162,7 +165,7 @@ export const lifecycleApp = featureApp()
       sourceVersion: source.version,
     });
     const response = { ...metadataView(updated), version, recovered_from: source.version };
-    await commit(c, statements, {
+    await commit(c, [...statements, ...approval], {
       audit: { action: "secret.recover", resource: secretResource(path), detail: { version, from_version: source.version, at } },
       response: { status: 200, body: response },
     });
@@ -207,9 +210,10 @@ export const lifecycleApp = featureApp()
     const known = new Map(rows.map((r) => [r.version, r.state]));
     const missing = asked.filter((v) => !known.has(v));
     if (missing.length) throw new Problem(404, "version-not-found", `No such versions of ${path}: ${missing.join(", ")}`, { versions: missing });
+    const approval = await requireApproval(c, "destroy", path);
     const destroyed = asked.filter((v) => known.get(v) !== "destroyed");
     const response = { path, destroyed, already_destroyed: asked.filter((v) => known.get(v) === "destroyed") };
-    await commit(c, [destroyVersions(db, principal.tenantId, path, Date.now(), inAsked)], {
+    await commit(c, [destroyVersions(db, principal.tenantId, path, Date.now(), inAsked), ...approval], {
       audit: { action: "secret.destroy", resource: secretResource(path), detail: { versions: destroyed } },
       response: { status: 200, body: response },
     });
@@ -292,6 +296,7 @@ export const lifecycleApp = featureApp()
     const db = c.get("db");
     const keyring = loadKeyring(c.env.MASTER_KEYS);
     const existing = await existingSecret(c, path);
+    const approval = await requireApproval(c, "rotate", path);
     const now = Date.now();
     const previous = existing.currentVersion;
     const version = previous + 1;
@@ -312,7 +317,7 @@ export const lifecycleApp = featureApp()
       );
     }
     const response = { ...metadataView(updated), version, previous_readable_until: iso(readableUntil) };
-    await commit(c, statements, {
+    await commit(c, [...statements, ...approval], {
       audit: {
         action: "secret.rotate",
         resource: secretResource(path),

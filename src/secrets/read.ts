@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { authorize } from "../auth/access";
+import { authorize, serviceMayRead } from "../auth/access";
 import { audit, type AuditInput } from "../audit/log";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
 import { commit } from "../http/commit";
@@ -27,11 +27,11 @@ async function openReadable(c: Context<AppEnv>, path: string, options: OpenOptio
   loadKeyring(c.env.MASTER_KEYS); // fail closed (503) before touching the store
   const found = await findSecretVersion(c.get("db"), principal.tenantId, path, options.version);
   const now = Date.now();
-  const fail = async (problem: Problem) => {
+  const fail = async (problem: Problem, outcome: "failure" | "denied" = "failure") => {
     await audit(c, {
       action: options.action,
       resource: secretResource(path),
-      outcome: "failure",
+      outcome,
       status: problem.status,
       detail: { version: options.version ?? null },
     });
@@ -39,6 +39,9 @@ async function openReadable(c: Context<AppEnv>, path: string, options: OpenOptio
   };
   if (!found || found.secret.deletedAt !== null) throw await fail(notFound("secret"));
   const { secret, version } = found;
+  if (!serviceMayRead(principal, secret)) {
+    throw await fail(new Problem(403, "service-not-allowed", `${principal.subject} is not in this secret's allowed_services`, { path }), "denied");
+  }
   if (!version || version.state === "deleted") throw await fail(notFound("version"));
   if (version.state === "destroyed") throw await fail(new Problem(410, "version-destroyed", `Version ${version.version} was destroyed`));
   if (version.readableUntil !== null && version.readableUntil <= now) {

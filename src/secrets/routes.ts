@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, isNull } from "drizzle-orm";
+import { requireApproval } from "../approvals/guard";
 import { authorize, pathAllowed } from "../auth/access";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
@@ -146,6 +147,8 @@ export const secretsApp = featureApp()
         current_version: current,
       });
     }
+    // Writing a new version of an existing secret is a rotation: dual control may guard it.
+    const approval = existing ? await requireApproval(c, "rotate", path) : [];
     const version = current + 1;
     const now = Date.now();
     const sealed = await sealVersion(keyring, principal.tenantId, path, version, value);
@@ -164,7 +167,7 @@ export const secretsApp = featureApp()
       ];
     }
     const response = { ...metadataView(updated), version };
-    await commit(c, statements, {
+    await commit(c, [...statements, ...approval], {
       audit: { action: existing ? "secret.write" : "secret.create", resource: secretResource(path), detail: { version } },
       response: { status: 200, body: response },
     });
@@ -182,6 +185,7 @@ export const secretsApp = featureApp()
     const db = c.get("db");
     const existing = await findSecret(db, principal.tenantId, path);
     if (!existing || existing.deletedAt !== null) throw notFound("secret");
+    const approval = await requireApproval(c, "delete", path);
     const now = Date.now();
     const response = { path, deleted_at: new Date(now).toISOString() };
     await commit(
@@ -191,6 +195,7 @@ export const secretsApp = featureApp()
           .update(secrets)
           .set({ deletedAt: now, updatedAt: now, updatedBy: principal.subject })
           .where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path), isNull(secrets.deletedAt))),
+        ...approval,
       ],
       { audit: { action: "secret.delete", resource: secretResource(path) }, response: { status: 200, body: response } },
     );

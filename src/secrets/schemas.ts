@@ -43,6 +43,7 @@ export const PathParams = z.object({ path: SecretPath.openapi({ param: { name: "
 
 const Tag = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "Tags are 1-64 characters of A-Z a-z 0-9 . _ : -");
 const Environment = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "Lower-case name up to 32 characters, like production");
+export const ServiceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "Service names are 1-64 characters of a-z 0-9 . _ -");
 const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: "2027-01-01T00:00:00Z" });
 
 export const Generate = z
@@ -63,6 +64,9 @@ const metadataFields = {
   description: z.string().max(1024).optional(),
   tags: z.array(Tag).max(32).optional(),
   expires_at: Timestamp.nullable().optional(),
+  allowed_services: z.array(ServiceName).max(64).nullable().optional().openapi({
+    description: "Services (token subject service:<name>) that may read this secret; others with that subject form may not",
+  }),
   rotation_policy: z.enum(ROTATION_POLICIES).optional(),
   rotation_days: z.number().int().min(1).max(3650).nullable().optional(),
   max_versions: z.number().int().min(0).max(10_000).optional().openapi({ description: "0 keeps every version" }),
@@ -174,6 +178,7 @@ export const SecretMetadata = z
     updated_at: z.string(),
     updated_by: z.string(),
     deleted_at: z.string().nullable(),
+    allowed_services: z.array(z.string()).nullable(),
     rotation_policy: z.enum(ROTATION_POLICIES),
     rotation_days: z.number().int().nullable(),
     next_rotation_at: z.string().nullable(),

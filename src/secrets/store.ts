@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, gte, isNull, lt, lte, ne, sql, type SQL } from "drizzle-orm";
 import { fromUtf8, randomString, utf8, wipe } from "../crypto/encoding";
 import { IntegrityError, open, seal, type Keyring } from "../crypto/envelope";
-import type { BatchItem, Db } from "../db/client";
+import { prepared, type BatchItem, type Db } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import type { CHARSETS, GenerateSpec, ROTATION_POLICIES, SECRET_TYPES } from "./schemas";
 
@@ -24,6 +24,7 @@ export function metadataView(row: SecretRow) {
     updated_at: iso(row.updatedAt)!,
     updated_by: row.updatedBy,
     deleted_at: iso(row.deletedAt),
+    allowed_services: row.allowedServices ?? null,
     rotation_policy: row.rotationPolicy as (typeof ROTATION_POLICIES)[number],
     rotation_days: row.rotationDays,
     next_rotation_at: iso(row.nextRotationAt),
@@ -108,9 +109,9 @@ export function findVersion(db: Db, tenantId: string, path: string, version: num
 /** The place a version's ciphertext is bound to (see crypto/envelope.ts). */
 export const versionPlace = (path: string, version: number) => ["secret", path, version] as const;
 
-/** One secret with one of its versions (the current one by default): one indexed lookup. */
-export async function findSecretVersion(db: Db, tenantId: string, path: string, version?: number) {
-  const row = await db
+/** The secret row joined to one version: the current one, or the one numbered `version`. */
+const secretVersionQuery = (db: Db, byNumber: boolean) =>
+  db
     .select({ secret: secrets, version: secretVersions })
     .from(secrets)
     .leftJoin(
@@ -118,11 +119,18 @@ export async function findSecretVersion(db: Db, tenantId: string, path: string, 
       and(
         eq(secretVersions.tenantId, secrets.tenantId),
         eq(secretVersions.path, secrets.path),
-        eq(secretVersions.version, version ?? secrets.currentVersion),
+        eq(secretVersions.version, byNumber ? sql.placeholder("version") : secrets.currentVersion),
       ),
     )
-    .where(and(eq(secrets.tenantId, tenantId), eq(secrets.path, path)))
-    .get();
+    .where(and(eq(secrets.tenantId, sql.placeholder("tenantId")), eq(secrets.path, sql.placeholder("path"))))
+    .prepare();
+
+/** One secret with one of its versions (the current one by default): one indexed lookup. */
+export async function findSecretVersion(db: Db, tenantId: string, path: string, version?: number) {
+  const row =
+    version === undefined
+      ? await prepared(db, "secret-current-version", (db) => secretVersionQuery(db, false)).get({ tenantId, path })
+      : await prepared(db, "secret-numbered-version", (db) => secretVersionQuery(db, true)).get({ tenantId, path, version });
   return row ?? undefined;
 }
 

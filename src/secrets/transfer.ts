@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
 import { toHex } from "../crypto/encoding";
 import { authorize, pathAllowed } from "../auth/access";
 import type { AuditInput } from "../audit/log";
@@ -66,20 +66,52 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
     k: sealed.keyId,
   }));
   const field = (name: string) => sql.raw(`json_extract(value, '$.${name}')`);
+  const secretColumns: Record<string, SQL> = {
+    tenant_id: sql`${tenantId}`,
+    path: field("p"),
+    current_version: sql`1`,
+    type: field("t"),
+    environment: field("e"),
+    description: field("d"),
+    tags: field("g"),
+    expires_at: field("x"),
+    rotation_policy: field("rp"),
+    rotation_days: field("rd"),
+    next_rotation_at: field("n"),
+    max_versions: field("m"),
+    custom_metadata: field("cm"),
+    created_at: sql`${now}`,
+    created_by: sql`${actor}`,
+    updated_at: sql`${now}`,
+    updated_by: sql`${actor}`,
+    generator: field("gen"),
+  };
+  const versionColumns: Record<string, SQL> = {
+    tenant_id: sql`${tenantId}`,
+    path: field("p"),
+    version: sql`1`,
+    ciphertext: sql`unhex(${field("c")})`,
+    iv: sql`unhex(${field("i")})`,
+    wrapped_key: sql`unhex(${field("w")})`,
+    key_id: field("k"),
+    state: sql`'live'`,
+    created_at: sql`${now}`,
+    created_by: sql`${actor}`,
+  };
   return [
-    ...jsonChunks(secretRows).map((chunk) =>
-      // Columns in the table's order (drizzle lists them all for INSERT ... SELECT).
-      db.insert(secrets).select(sql`SELECT ${tenantId}, ${field("p")}, 1, ${field("t")}, ${field("e")}, ${field("d")}, ${field("g")}, ${field("x")},
-          ${field("rp")}, ${field("rd")}, ${field("n")}, ${field("m")}, ${field("cm")}, ${now}, ${actor},
-          ${now}, ${actor}, NULL, ${field("gen")}
-        FROM json_each(${chunk})`),
-    ),
-    ...jsonChunks(versionRows).map((chunk) =>
-      db.insert(secretVersions).select(sql`SELECT ${tenantId}, ${field("p")}, 1, unhex(${field("c")}), unhex(${field("i")}),
-          unhex(${field("w")}), ${field("k")}, 'live', ${now}, ${actor}, NULL, NULL, NULL
-        FROM json_each(${chunk})`),
-    ),
+    ...jsonChunks(secretRows).map((chunk) => db.insert(secrets).select(selectFromJson(secrets, secretColumns, chunk))),
+    ...jsonChunks(versionRows).map((chunk) => db.insert(secretVersions).select(selectFromJson(secretVersions, versionColumns, chunk))),
   ];
+}
+
+/**
+ * `SELECT <one expression per column, in the table's order> FROM json_each(?)`: drizzle's
+ * INSERT ... SELECT names every column of the table, so columns other features add
+ * (NULL here, like allowed_services) keep lining up.
+ */
+function selectFromJson(table: typeof secrets | typeof secretVersions, columns: Record<string, SQL>, json: string): SQL {
+  const list = Object.values(getTableColumns(table)).map((column) => columns[column.name] ?? sql`NULL`);
+  return sql`SELECT ${sql.join(list, sql`, `)} FROM json_each(${json})`;
 }
 
 const importRoute = createRoute({

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// A/B of bundles: serves each given bundle (its own Miniflare, port BENCH_PORT+3+i) and runs the same
+// wrk scenario against them in alternating rounds, so a change is judged in one run.
+//   node bench/compare.mjs [read|write] name=path/to/index.js name2=path2 ...
+//   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_NO_RECORD=1
+import { createToken, seedHush } from "./lib/api.mjs";
+import { appendSection, fmt, table } from "./lib/results.mjs";
+import { benchSecrets, startHush } from "./lib/servers.mjs";
+import { alternate, median, runWrk } from "./lib/wrk.mjs";
+
+const [scenario = "read", ...specs] = process.argv.slice(2);
+if (!specs.length) throw new Error("usage: node bench/compare.mjs read|write name=bundle.js name2=bundle2.js");
+const DURATION = process.env.BENCH_DURATION ?? "10s";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PORT = Number(process.env.BENCH_PORT ?? 8860) + 3;
+const servers = [];
+try {
+  const runs = {};
+  for (const [i, spec] of specs.entries()) {
+    const [name, scriptPath] = spec.split("=");
+    const secrets = benchSecrets();
+    const hush = await startHush({ port: PORT + i, scriptPath, secrets, stateName: `compare-${i}` });
+    servers.push(hush);
+    const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
+    await seedHush(hush.url, token, "bench/s", 200);
+    const env = { BENCH_PREFIX: "/api/v1/secrets/store/bench/s", BENCH_COUNT: "200", BENCH_TOKEN: token };
+    runs[name] = (duration = DURATION) => runWrk({ url: hush.url, pid: hush.pid, script: `${scenario}.lua`, duration, env });
+  }
+  for (const run of Object.values(runs)) await run("3s");
+  const results = await alternate(ROUNDS, Object.fromEntries(Object.entries(runs).map(([k, run]) => [k, () => run()])));
+  const rows = Object.entries(results).map(([name, rs]) => ({
+    bundle: name,
+    "req/s (median)": fmt(median(rs.map((r) => r.rps)), 0),
+    "per round": rs.map((r) => fmt(r.rps, 0)).join(", "),
+    "p50 ms": fmt(median(rs.map((r) => r.p50_ms)), 2),
+    "p99 ms": fmt(median(rs.map((r) => r.p99_ms)), 2),
+    "workerd CPU ms/req": fmt(median(rs.map((r) => r.cpu_ms_per_req ?? NaN)), 2),
+    "non-2xx": rs.reduce((n, r) => n + r.non2xx, 0),
+  }));
+  const body = `Scenario: ${scenario}.lua, wrk -t 1 -c 10 -d ${DURATION}, ${ROUNDS} alternating rounds.\n\n${table(rows)}\n\nBundles: ${specs.map((s) => `\`${s}\``).join(", ")}`;
+  console.log(body);
+  const settings = Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_NO_RECORD");
+  if (process.env.BENCH_NO_RECORD !== "1") {
+    appendSection({ title: `A/B: ${scenario}`, command: `${settings.map(([k, v]) => `${k}=${v} `).join("")}node bench/compare.mjs ${process.argv.slice(2).join(" ")}`, body });
+  }
+} finally {
+  for (const server of servers) await server.stop();
+}

@@ -1,0 +1,146 @@
+// Serves the production bundle and the floor Worker with Miniflare directly (no
+// `wrangler dev` proxy in the way), each on its own port with a fresh persisted D1.
+import { randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+export const ROOT = join(import.meta.dirname, "..", "..");
+export const OUT = join(ROOT, "bench", "out");
+
+/** Fresh random key material for one bench run (never the test or dev keys). */
+export function benchSecrets() {
+  return {
+    MASTER_KEYS: JSON.stringify({ active: "bench-1", keys: { "bench-1": randomBytes(32).toString("base64") } }),
+    ROOT_TOKEN: `hush_bench_root_${randomBytes(24).toString("base64url")}`,
+  };
+}
+
+/**
+ * Builds the bundle exactly as `npm run deploy` would upload it.
+ * @returns the bundle path
+ */
+export function buildBundle(outdir = join(OUT, "hush")) {
+  rmSync(outdir, { recursive: true, force: true });
+  execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return join(outdir, "index.js");
+}
+
+/** The SQL statements of every migration in `dir`, in order (drizzle-kit's breakpoints split them). */
+export function migrationStatements(dir = join(ROOT, "migrations")) {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".sql"))
+    .sort()
+    .flatMap((name) => readFileSync(join(dir, name), "utf8").split("--> statement-breakpoint"))
+    .map((sql) =>
+      sql
+        .split("\n")
+        .filter((line) => !line.trim().startsWith("--"))
+        .join("\n")
+        .trim(),
+    )
+    .filter(Boolean);
+}
+
+const claimed = new Set();
+/** The workerd process Miniflare just spawned for us (a child of this process), for CPU accounting. */
+function newWorkerdPid() {
+  const children = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([pid, comm]) => pid && comm === "workerd" && !claimed.has(pid));
+  const pid = children[0]?.[0];
+  if (pid) claimed.add(pid);
+  return pid ? Number(pid) : undefined;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
+export function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+async function applySql(mf, binding, statements) {
+  const db = await mf.getD1Database(binding);
+  await db.batch(statements.map((sql) => db.prepare(sql)));
+}
+
+/** Where D1 and Durable Object state live: bench/out/state/, or BENCH_STATE_DIR (e.g. a tmpfs). */
+function persistDir(name) {
+  const dir = join(process.env.BENCH_STATE_DIR ?? join(OUT, "state"), name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * The Hush bundle, configured from wrangler.toml, with MASTER_KEYS / ROOT_TOKEN and a
+ * fresh D1 (migrations applied).
+ *
+ * @example
+ * const hush = await startHush({ port: 8860, scriptPath: buildBundle(), secrets: benchSecrets() });
+ * // ... hush.url, hush.mf.getD1Database("DB") ...
+ * await hush.stop();
+ */
+export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush" }) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  // The bundle is one self-contained module, so wrangler's rules for extra modules do not apply
+  // (and Miniflare 5 cannot convert them).
+  const { modulesRules: _unused, ...fromConfig } = workerOptions;
+  const options = convertV4MiniflareOptions({
+    ...fromConfig,
+    name: "hush",
+    modules: true,
+    scriptPath,
+    rootPath: ROOT,
+    bindings: { ...workerOptions.bindings, ...secrets },
+    host,
+    port,
+    ...(inspectorPort && { inspectorPort }),
+    resourcePersistencePath: persistDir(stateName),
+    cf: false,
+    log: new Log(LogLevel.WARN),
+  });
+  const mf = new Miniflare(options);
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const pid = newWorkerdPid();
+  await applySql(mf, "DB", migrationStatements());
+  return { name: "hush", url, mf, pid, stop: () => mf.dispose() };
+}
+
+/** The floor Worker (bench/floor/worker.js): only the unavoidable work of an audited read. */
+export async function startFloor({ port, host = "127.0.0.1" }) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const options = convertV4MiniflareOptions({
+    name: "floor",
+    modules: true,
+    scriptPath: join(ROOT, "bench", "floor", "worker.js"),
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    d1Databases: { DB: "floor" },
+    host,
+    port,
+    resourcePersistencePath: persistDir("floor"),
+    cf: false,
+    log: new Log(LogLevel.WARN),
+  });
+  const mf = new Miniflare(options);
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const pid = newWorkerdPid();
+  await applySql(mf, "DB", [
+    "CREATE TABLE secrets (tenant_id TEXT NOT NULL, path TEXT NOT NULL, iv BLOB NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (tenant_id, path))",
+    "CREATE TABLE tokens (token_hash TEXT PRIMARY KEY, tenant_id TEXT NOT NULL)",
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, at INTEGER NOT NULL, action TEXT NOT NULL, resource TEXT NOT NULL)",
+  ]);
+  return { name: "floor", url, mf, pid, stop: () => mf.dispose() };
+}

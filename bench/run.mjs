@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// `npm run bench`: the production bundle served by Miniflare, against the floor Worker,
+// driven by wrk at concurrency 10. Appends the numbers to bench/RESULTS.md.
+//
+//   BENCH_DURATION=10s  each wrk run          BENCH_ROUNDS=3    alternating rounds per server
+//   BENCH_PORT=8860     Hush (floor: +1)      BENCH_SKIP_ROWS=1 skip the rows_read suite (vitest)
+//   BENCH_NO_RECORD=1   print, do not append to RESULTS.md
+//   BENCH_BUNDLE=path   serve this bundle instead of building one (A/B experiments)
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { call, createToken, seedFloor, seedHush } from "./lib/api.mjs";
+import { appendSection, fmt, table } from "./lib/results.mjs";
+import { benchSecrets, buildBundle, ROOT, startFloor, startHush } from "./lib/servers.mjs";
+import { alternate, ensureWrk, median, runWrk } from "./lib/wrk.mjs";
+
+const DURATION = process.env.BENCH_DURATION ?? "10s";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PORT = Number(process.env.BENCH_PORT ?? 8860);
+const SECRETS = 200;
+const KiB = 1024;
+const settings = Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_NO_RECORD");
+const command = `${settings.map(([k, v]) => `${k}=${v} `).join("")}npm run bench`;
+
+ensureWrk();
+if (!process.env.BENCH_BUNDLE) console.log("building the production bundle (wrangler deploy --dry-run --outdir bench/out/hush)");
+const bundle = process.env.BENCH_BUNDLE ?? buildBundle();
+const bundleBytes = readFileSync(bundle);
+const gzipKiB = gzipSync(bundleBytes).length / KiB;
+
+const secrets = benchSecrets();
+const hush = await startHush({ port: PORT, scriptPath: bundle, secrets });
+const floor = await startFloor({ port: PORT + 1 });
+try {
+  console.log(`Hush on ${hush.url}, floor on ${floor.url}; seeding ${SECRETS} secrets in each`);
+  const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
+  await seedHush(hush.url, token, "bench/s", SECRETS);
+  await seedFloor(floor.url, "bench/s", SECRETS);
+  await call(floor.url, "PUT", "/token", { token, expect: [204] });
+
+  const scenario = (server, script, prefix, extra = {}) => (duration = DURATION) =>
+    runWrk({ url: server.url, pid: server.pid, script, duration, env: { BENCH_PREFIX: prefix, BENCH_COUNT: String(SECRETS), ...extra } });
+  const hushRead = scenario(hush, "read.lua", "/api/v1/secrets/store/bench/s", { BENCH_TOKEN: token });
+  const floorRead = scenario(floor, "read.lua", "/read/bench/s");
+  const floorAuthRead = scenario(floor, "read.lua", "/read-auth/bench/s", { BENCH_TOKEN: token });
+  const hushWrite = scenario(hush, "write.lua", "/api/v1/secrets/store/bench/s", { BENCH_TOKEN: token });
+  const floorWrite = scenario(floor, "write.lua", "/write/bench/s");
+
+  console.log("warming up");
+  for (const warm of [hushRead, floorRead]) await warm("3s");
+
+  console.log(`reads: ${ROUNDS} alternating rounds of ${DURATION}`);
+  const reads = await alternate(ROUNDS, { hush: () => hushRead(), floor: () => floorRead(), floorAuth: () => floorAuthRead() });
+  console.log(`writes: ${ROUNDS} alternating rounds of ${DURATION}`);
+  const writes = await alternate(ROUNDS, { hush: () => hushWrite(), floor: () => floorWrite() });
+
+  const cpu = (runs) => median(runs.map((r) => r.cpu_ms_per_req ?? NaN));
+  const summary = (name, runs, floorRuns) => {
+    const rps = median(runs.map((r) => r.rps));
+    return {
+      scenario: name,
+      "req/s (median)": fmt(rps, 0),
+      "floor req/s": fmt(median(floorRuns.map((r) => r.rps)), 0),
+      "Hush/floor": fmt(rps / median(floorRuns.map((r) => r.rps)), 2),
+      "p50 ms": fmt(median(runs.map((r) => r.p50_ms)), 2),
+      "p99 ms": fmt(median(runs.map((r) => r.p99_ms)), 2),
+      "floor p50 / p99 ms": `${fmt(median(floorRuns.map((r) => r.p50_ms)), 2)} / ${fmt(median(floorRuns.map((r) => r.p99_ms)), 2)}`,
+      "workerd CPU ms/req (Hush / floor)": `${fmt(cpu(runs), 2)} / ${fmt(cpu(floorRuns), 2)}`,
+      "CPU ratio floor/Hush": fmt(cpu(floorRuns) / cpu(runs), 2),
+      "non-2xx": runs.reduce((n, r) => n + r.non2xx, 0),
+    };
+  };
+  const rows = [
+    summary("GET secret (API token, audited)", reads.hush, reads.floor),
+    { ...summary("GET secret vs floor with token lookup", reads.hush, reads.floorAuth), scenario: "(same, vs floor + token lookup)" },
+    summary("PUT next version", writes.hush, writes.floor),
+  ];
+  const perRound = (name, runs) => `${name}: ${runs.map((r) => fmt(r.rps, 0)).join(", ")} req/s`;
+
+  let rowsRead = "";
+  if (process.env.BENCH_SKIP_ROWS !== "1") {
+    console.log("D1 rows_read per secret read (vitest, test/perf/read-cost.test.ts)");
+    const run = spawnSync(`${ROOT}/node_modules/.bin/vitest`, ["run", "--project", "workers", "test/perf/read-cost.test.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, CI: "true" },
+      encoding: "utf8",
+    });
+    const lines = `${run.stdout}\n${run.stderr}`.split("\n").filter((l) => l.includes("READ_COST "));
+    const costs = lines.map((l) => JSON.parse(l.slice(l.indexOf("READ_COST ") + "READ_COST ".length)));
+    rowsRead = costs.length
+      ? table(costs.map((c) => ({ "versions in store": c.versions.toLocaleString("en"), "rows_read": c.total, "per statement": c.statements.map((s) => `${s.name} ${s.rows_read}`).join(", ") })))
+      : `(the read-cost suite printed nothing; exit ${run.status})\n\n\`\`\`\n${(run.stdout + run.stderr).slice(-2000)}\n\`\`\``;
+  }
+
+  const body = `Load: \`${reads.hush[0].command.replace(/-s \S+/, "-s bench/wrk/read.lua")}\` (and write.lua), ${ROUNDS} rounds alternating Hush and floor, ${SECRETS} secrets in turn; Hush with an API token scoped to \`bench/*\`.
+
+${table(rows)}
+
+Per round: ${perRound("Hush read", reads.hush)}; ${perRound("floor read", reads.floor)}; ${perRound("floor + token read", reads.floorAuth)}; ${perRound("Hush write", writes.hush)}; ${perRound("floor write", writes.floor)}.
+
+Bundle (\`wrangler deploy --dry-run\`): ${fmt(bundleBytes.length / KiB, 0)} KiB, gzip ${fmt(gzipKiB, 1)} KiB (target < 300 KiB).
+${rowsRead ? `\nD1 rows_read per audited secret read (token lookup + secret/version read + audit insert; target <= 3, flat):\n\n${rowsRead}\n` : ""}`;
+  console.log(`\n${body}`);
+  if (process.env.BENCH_NO_RECORD !== "1") appendSection({ title: "Secret read and write vs floor", command, body });
+} finally {
+  await hush.stop();
+  await floor.stop();
+}
