@@ -1,5 +1,5 @@
-// D1 cost of the store's bulk paths, measured from the query result meta in workerd
-// (numbers also printed for bench/RESULTS.md; see bench/store.mjs for the HTTP side).
+// D1 cost of the store's bulk paths (issue 3), measured from the query result meta in
+// workerd. Each test prints one `STORE_COST {json}` line that bench/store.mjs collects.
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { api, uniquePath } from "../helpers";
@@ -41,7 +41,7 @@ describe("D1 cost of the secret store", () => {
       expect(res.status, res.text.slice(0, 200)).toBe(201);
     });
     const ms = performance.now() - started;
-    console.log(`[bench] import 1000: ${ms.toFixed(0)} ms, ${cost.rowsWritten} D1 rows written in ${cost.statements} statements of one batch`);
+    console.log(`STORE_COST ${JSON.stringify({ measure: "import", entries: 1000, ms: Math.round(ms), rows_written: cost.rowsWritten, statements: cost.statements })}`);
     // Per entry: the secrets row, its primary-key index and two secondary indexes, the
     // version row and its primary-key index (6), plus the one audit event.
     expect(cost.rowsWritten).toBeGreaterThanOrEqual(2000);
@@ -99,7 +99,7 @@ describe("D1 cost of the secret store", () => {
     };
     const full = await rowsRead(1000);
     const page = await rowsRead(100);
-    console.log(`[bench] history listing of 1000 versions: ${full} D1 rows read for limit=1000, ${page} for limit=100 (token lookup included)`);
+    console.log(`STORE_COST ${JSON.stringify({ measure: "history", versions: 1000, rows_read_limit_1000: full, rows_read_limit_100: page })}`);
     expect(full).toBeLessThanOrEqual(1005);
     expect(page).toBeLessThanOrEqual(105);
   });
@@ -125,7 +125,6 @@ describe("D1 cost of the secret store", () => {
       plain.push(performance.now() - t);
     }
     plain.sort((a, b) => a - b);
-    console.log(`[bench] plain read in workerd (vitest): p50 ${plain[25]!.toFixed(1)} ms`);
-    console.log(`[bench] resolve 10-deep chain in workerd (vitest): p50 ${times[25]!.toFixed(1)} ms, p99 ${times[49]!.toFixed(1)} ms`);
+    console.log(`STORE_COST ${JSON.stringify({ measure: "resolve-in-vitest", resolve_p50_ms: times[25], plain_p50_ms: plain[25] })}`);
   });
 });
