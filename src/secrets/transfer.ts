@@ -57,6 +57,7 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
     m: r.maxVersions,
     cm: r.customMetadata,
     gen: r.generator,
+    al: r.allowedServices,
   }));
   const versionRows = rows.map(({ secret, sealed }) => ({
     p: secret.path,
@@ -85,6 +86,7 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
     updated_at: sql`${now}`,
     updated_by: sql`${actor}`,
     generator: field("gen"),
+    allowed_services: field("al"),
   };
   const versionColumns: Record<string, SQL> = {
     tenant_id: sql`${tenantId}`,
@@ -106,8 +108,8 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
 
 /**
  * `SELECT <one expression per column, in the table's order> FROM json_each(?)`: drizzle's
- * INSERT ... SELECT names every column of the table, so columns other features add
- * (NULL here, like allowed_services) keep lining up.
+ * INSERT ... SELECT names every column of the table, so a column another feature adds
+ * lines up (as NULL until it is mapped here).
  */
 function selectFromJson(table: typeof secrets | typeof secretVersions, columns: Record<string, SQL>, json: string): SQL {
   const list = Object.values(getTableColumns(table)).map((column) => columns[column.name] ?? sql`NULL`);
@@ -234,5 +236,6 @@ function importableMetadata(row: SecretRow): Record<string, unknown> {
   if (row.expiresAt !== null) entry.expires_at = new Date(row.expiresAt).toISOString();
   if (row.rotationDays !== null) entry.rotation_days = row.rotationDays;
   if (row.customMetadata !== null) entry.custom_metadata = row.customMetadata;
+  if (row.allowedServices !== null) entry.allowed_services = row.allowedServices;
   return entry;
 }

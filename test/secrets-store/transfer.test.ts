@@ -96,7 +96,7 @@ describe("GET /export", () => {
   it("exports metadata only by default, and values with include_values and secrets:export, audited per path, re-importable", async () => {
     const prefix = uniquePath("exp");
     await api("POST", IMPORT, {
-      body: { prefix, values: { a: "canary-exp-a", b: { value: "canary-exp-b", type: "API_KEY", description: "bee", custom_metadata: { o: "t" } } } },
+      body: { prefix, values: { a: "canary-exp-a", b: { value: "canary-exp-b", type: "API_KEY", description: "bee", custom_metadata: { o: "t" }, allowed_services: ["billing"] } } },
     });
     const meta = await api("GET", `/api/v1/secrets/export?prefix=${prefix}/`);
     expect(meta.status, meta.text).toBe(200);
@@ -118,7 +118,7 @@ describe("GET /export", () => {
     const reimport = await api("POST", IMPORT, { token: target.token, body: full.body });
     expect(reimport.status, reimport.text).toBe(201);
     const copy = await api("GET", `/api/v1/secrets/store/${prefix}/b`, { token: target.token });
-    expect(copy.body).toMatchObject({ value: "canary-exp-b", type: "API_KEY", description: "bee", custom_metadata: { o: "t" } });
+    expect(copy.body).toMatchObject({ value: "canary-exp-b", type: "API_KEY", description: "bee", custom_metadata: { o: "t" }, allowed_services: ["billing"] });
   });
 
   it("skips values it cannot hand out and names them in a header", async () => {
