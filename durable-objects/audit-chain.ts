@@ -12,9 +12,10 @@ const CHECKPOINT = 100;
 
 /**
  * One per tenant: the single writer of the audit hash chain. Requests insert events
- * in their own D1 batch; this object hashes them in sequence order soon after and
- * keeps the chain head in its own storage, outside D1, so that a rewrite of D1 alone
- * (even one that recomputes every hash) does not match the head.
+ * in their own D1 batch; this object numbers (`seq`, gapless) and hashes them in
+ * commit order soon after, and keeps the chain head in its own storage, outside D1,
+ * so that a rewrite of D1 alone (even one that recomputes every hash) does not match
+ * the head.
  */
 export class AuditChain extends DurableObject<Env> {
   private sealing: Promise<Head> | undefined;
@@ -43,8 +44,6 @@ export class AuditChain extends DurableObject<Env> {
         .bind(tenantId, expected, PAGE)
         .all<ChainRow>();
       for (const row of results) {
-        // An unhashed event right after the head was written after our seal pass.
-        if (row.seq > head.seq && row.seq === expected && row.hash === null) return { ok: true, checked: expected - 1 };
         if (row.seq !== expected) return { ok: false, checked: expected - 1, first_bad_seq: expected, reason: "missing-event" };
         const hash = await chainHash(previous, row);
         if (row.hash !== hash) return { ok: false, checked: expected - 1, first_bad_seq: row.seq, reason: "hash-mismatch" };
@@ -61,7 +60,8 @@ export class AuditChain extends DurableObject<Env> {
     }
     const checked = expected - 1;
     if (checked < head.seq) return { ok: false, checked, first_bad_seq: expected, reason: "truncated" };
-    if (checked === head.seq && head.seq > 0 && previous !== head.hash) {
+    if (checked > head.seq) return { ok: false, checked: head.seq, first_bad_seq: head.seq + 1, reason: "hash-mismatch" };
+    if (head.seq > 0 && previous !== head.hash) {
       return { ok: false, checked, first_bad_seq: head.seq - ((head.seq - 1) % CHECKPOINT), reason: "hash-mismatch" };
     }
     return { ok: true, checked };
@@ -71,36 +71,29 @@ export class AuditChain extends DurableObject<Env> {
     return (await this.ctx.storage.get<Head>("head")) ?? { seq: 0, hash: GENESIS };
   }
 
+  /** Numbers and hashes the tenant's unsealed events in commit (`n`) order. */
   private async sealPending(tenantId: string): Promise<Head> {
     let head = await this.head();
     for (;;) {
       const { results } = await this.env.DB.prepare(
-        "SELECT * FROM audit_events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        "SELECT * FROM audit_events WHERE tenant_id = ? AND seq IS NULL ORDER BY n LIMIT ?",
       )
-        .bind(tenantId, head.seq, PAGE)
+        .bind(tenantId, PAGE)
         .all<ChainRow>();
+      if (results.length === 0) return head;
       const updates: D1PreparedStatement[] = [];
       const checkpoints: Record<string, string> = {};
       let next = head;
       for (const row of results) {
-        // A gap or a hash we did not write means tampering: stop and let verify name it.
-        if (row.seq !== next.seq + 1) break;
-        const hash = await chainHash(next.hash, row);
-        if (row.hash !== null && row.hash !== hash) break;
-        if (row.hash === null) {
-          updates.push(
-            this.env.DB.prepare("UPDATE audit_events SET hash = ? WHERE tenant_id = ? AND seq = ? AND hash IS NULL").bind(
-              hash,
-              tenantId,
-              row.seq,
-            ),
-          );
-        }
-        if (row.seq % CHECKPOINT === 0) checkpoints[`checkpoint:${row.seq}`] = hash;
-        next = { seq: row.seq, hash };
+        const seq = next.seq + 1;
+        const hash = await chainHash(next.hash, { ...row, seq });
+        updates.push(
+          this.env.DB.prepare("UPDATE audit_events SET seq = ?, hash = ? WHERE n = ? AND seq IS NULL").bind(seq, hash, row.n),
+        );
+        if (seq % CHECKPOINT === 0) checkpoints[`checkpoint:${seq}`] = hash;
+        next = { seq, hash };
       }
-      if (next.seq === head.seq) return head;
-      if (updates.length) await this.env.DB.batch(updates);
+      await this.env.DB.batch(updates);
       await this.ctx.storage.put({ ...checkpoints, head: next });
       head = next;
       if (results.length < PAGE) return head;

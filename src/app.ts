@@ -15,6 +15,8 @@ import { validationHook } from "./http/openapi";
 import { indexRoute } from "./http/routes-index";
 import { secretsApp } from "./secrets/routes";
 import { serviceSecretsApp } from "./secrets/by-service";
+import { sharePages } from "./shares/pages";
+import { e2eSharesApp, sealedSharesApp } from "./shares/routes";
 
 const MiB = 1024 * 1024;
 
@@ -26,7 +28,13 @@ const limitBodyByRoute: MiddlewareHandler<AppEnv> = (c, next) =>
   (largeBodyLimits.find(({ path }) => path.test(c.req.path))?.check ?? defaultBodyLimit)(c, next);
 
 /** Routes under /api/v1 that authenticate some other way (or not at all). */
-const PUBLIC_API_PATHS: RegExp[] = [/^\/api\/v1\/auth\/login$/];
+const PUBLIC_API_PATHS: RegExp[] = [
+  /^\/api\/v1\/auth\/login$/,
+  // Shares: the link (nonce + key) or the share token is the credential; creation is rate-limited.
+  /^\/api\/v1\/shares\/?$/,
+  /^\/api\/v1\/shares\/[^/]+\/(?:nonce|reveal)\/?$/,
+  /^\/api\/v1\/secrets\/shares\/redeem\/?$/,
+];
 
 const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) =>
   PUBLIC_API_PATHS.some((re) => re.test(c.req.path)) ? next() : authenticate(c, next);
@@ -44,6 +52,9 @@ app.route("/api/v1/secrets", secretsApp);
 app.route("/api/v1/secrets", approvalsApp);
 app.route("/api/v1/secrets", serviceSecretsApp);
 app.route("/api/v1/audit", auditApp);
+app.route("/api/v1/secrets/shares", sealedSharesApp);
+app.route("/api/v1/shares", e2eSharesApp);
+app.route("/", sharePages);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {

@@ -13,7 +13,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<void> {
   // Before sealing, so the rotations' audit events are sealed in this same run.
   await rotateDueSecrets(env, now);
   // Seal audit events whose request could not kick the sealer.
-  const pending = await db.all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE hash IS NULL`);
+  const pending = await db.all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`);
   for (const { tenant_id } of pending) {
     await env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenant_id)).seal(tenant_id);
   }

@@ -2,6 +2,7 @@ import { sha256Hex } from "../crypto/encoding";
 
 /** The columns an event's hash covers, read raw from D1 so the text is exact. */
 export interface ChainRow {
+  n: number;
   tenant_id: string;
   seq: number;
   id: string;

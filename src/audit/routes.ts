@@ -5,9 +5,11 @@ import { auditEvents } from "../db/schema";
 import { errorResponses, featureApp } from "../http/openapi";
 import { SecretPath } from "../secrets/schemas";
 
+const sealer = (env: Env, tenantId: string) => env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenantId));
+
 const AuditEvent = z
   .object({
-    seq: z.number().int(),
+    seq: z.number().int().openapi({ description: "Gapless per tenant; the position in the hash chain" }),
     id: z.string(),
     at: z.string(),
     actor: z.string(),
@@ -74,26 +76,28 @@ export const auditApp = featureApp()
     await authorize(c, "audit:read", "audit.list");
     const query = c.req.valid("query");
     const tenantId = c.get("principal").tenantId;
+    // Number and hash what is pending first, so every listed event has its seq.
+    await sealer(c.env, tenantId).seal(tenantId);
     const where: (SQL | undefined)[] = [eq(auditEvents.tenantId, tenantId)];
     if (query.path) where.push(eq(auditEvents.resource, `secret:${SecretPath.safeParse(query.path).data ?? query.path}`));
     if (query.resource) where.push(eq(auditEvents.resource, query.resource));
     if (query.action) where.push(eq(auditEvents.action, query.action));
     if (query.actor) where.push(eq(auditEvents.actor, query.actor));
     if (query.failed_only === "true") where.push(ne(auditEvents.outcome, "success"));
-    if (query.cursor) where.push(lt(auditEvents.seq, query.cursor));
+    if (query.cursor) where.push(lt(auditEvents.n, query.cursor));
     const rows = await c
       .get("db")
       .select()
       .from(auditEvents)
       .where(and(...where))
-      .orderBy(desc(auditEvents.seq))
+      .orderBy(desc(auditEvents.n))
       .limit(query.limit + 1)
       .all();
     const page = rows.slice(0, query.limit);
     return c.json(
       {
         items: page.map((row) => ({
-          seq: row.seq,
+          seq: row.seq!,
           id: row.id,
           at: new Date(row.at).toISOString(),
           actor: row.actor,
@@ -105,7 +109,7 @@ export const auditApp = featureApp()
           detail: row.detail,
           hash: row.hash,
         })),
-        next_cursor: rows.length > query.limit ? page[page.length - 1]!.seq : null,
+        next_cursor: rows.length > query.limit ? page[page.length - 1]!.n : null,
       },
       200,
     );
@@ -113,6 +117,5 @@ export const auditApp = featureApp()
   .openapi(verifyRoute, async (c) => {
     await authorize(c, "audit:read", "audit.verify");
     const tenantId = c.get("principal").tenantId;
-    const chain = c.env.AUDIT_CHAIN.get(c.env.AUDIT_CHAIN.idFromName(tenantId));
-    return c.json(await chain.verify(tenantId), 200);
+    return c.json(await sealer(c.env, tenantId).verify(tenantId), 200);
   });

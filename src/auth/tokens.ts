@@ -114,7 +114,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
         c.get("db"),
         { tenantId: result.tenantId, actor: `token:${result.tokenId}`, requestId: c.get("requestId") },
         { action: "auth.reject", resource: `token:${result.tokenId}`, outcome: "denied", status: 401, detail: { reason: result.rejected } },
-      ).run();
+      );
     }
     throw unauthorized(
       result.rejected === "unknown"

@@ -108,9 +108,11 @@ export const secretVersions = sqliteTable(
 export const auditEvents = sqliteTable(
   "audit_events",
   {
+    /** Commit order across tenants (the rowid): taken without reading a row, so auditing costs no extra read. */
+    n: integer("n").primaryKey(),
     tenantId: text("tenant_id").notNull(),
-    /** Gapless per tenant; assigned inside the write's batch. */
-    seq: integer("seq").notNull(),
+    /** Gapless per tenant, assigned in `n` order by the AuditChain sealer; NULL for about a second after the write. */
+    seq: integer("seq"),
     id: text("id").notNull(),
     at: time("at").notNull(),
     actor: text("actor").notNull(),
@@ -121,13 +123,14 @@ export const auditEvents = sqliteTable(
     requestId: text("request_id").notNull(),
     /** Non-secret context (reason of a denial, version numbers); never a value or token. */
     detail: json<Record<string, unknown>>("detail"),
-    /** SHA-256 over the previous event's hash and this event; set by the AuditChain sealer. */
+    /** SHA-256 over the previous event's hash and this event; set with `seq` by the sealer. */
     hash: text("hash"),
   },
   (t) => [
-    primaryKey({ columns: [t.tenantId, t.seq] }),
-    index("audit_events_resource").on(t.tenantId, t.resource, t.seq),
-    index("audit_events_unsealed").on(t.tenantId, t.seq).where(sql`hash IS NULL`),
+    uniqueIndex("audit_events_seq").on(t.tenantId, t.seq),
+    index("audit_events_tenant").on(t.tenantId, t.n),
+    index("audit_events_resource").on(t.tenantId, t.resource, t.n),
+    index("audit_events_unsealed").on(t.tenantId, t.n).where(sql`seq IS NULL`),
   ],
 );
 
@@ -253,4 +256,30 @@ export const approvalConsumptions = sqliteTable(
     at: time("at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.requestId] })],
+);
+
+// --- shares (issue 4): metadata for the creator; the payload lives only in the ShareObject ---
+
+export const shareIndex = sqliteTable(
+  "share_index",
+  {
+    /** Random 22-character id; also the ShareObject's name. */
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    /** e2e: the client encrypted (key in the link fragment); sealed: envelope-sealed by the API, redeemed by token. */
+    mode: text("mode", { enum: ["e2e", "sealed"] }).notNull(),
+    createdAt: time("created_at").notNull(),
+    /** Subject of the creating token, or "anonymous". */
+    createdBy: text("created_by").notNull(),
+    expiresAt: time("expires_at").notNull(),
+    maxViews: integer("max_views").notNull(),
+    viewsLeft: integer("views_left").notNull(),
+    state: text("state", { enum: ["active", "viewed", "expired", "revoked", "destroyed"] }).notNull(),
+    passphraseRequired: integer("passphrase_required", { mode: "boolean" }).notNull(),
+    /** Time of the latest successful view. */
+    viewedAt: time("viewed_at"),
+    /** When the share left the active state (viewed out, expired, revoked, destroyed). */
+    endedAt: time("ended_at"),
+  },
+  (t) => [index("share_index_tenant").on(t.tenantId, t.createdAt)],
 );

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { actorOf, auditInsert, kickSealer, type AuditInput } from "../audit/log";
+import { actorOf, auditInsert, kickSealer, type AuditActor, type AuditInput } from "../audit/log";
 import type { BatchItem } from "../db/client";
 import type { AppEnv } from "./context";
 import { storeResponse } from "./idempotency";
@@ -15,10 +15,15 @@ import { Problem } from "./problem";
 export async function commit(
   c: Context<AppEnv>,
   statements: BatchItem[],
-  options: { audit: AuditInput | AuditInput[]; response?: { status: number; body: unknown } },
+  options: {
+    audit: AuditInput | AuditInput[];
+    response?: { status: number; body: unknown };
+    /** Who to record when the request has no principal (public routes such as share reveals). */
+    actor?: AuditActor;
+  },
 ): Promise<void> {
   const db = c.get("db");
-  const who = actorOf(c);
+  const who = options.actor ?? actorOf(c);
   const now = Date.now();
   const events = Array.isArray(options.audit) ? options.audit : [options.audit];
   const items: BatchItem[] = [...statements, ...events.map((event) => auditInsert(db, who, event, now))];

@@ -74,7 +74,7 @@ describe("dual-control approvals", () => {
     expect((await api("GET", `/api/v1/secrets/store/${path}`)).body.value).toBe("v2");
 
     const actions = await env.DB.prepare(
-      "SELECT action FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY seq",
+      "SELECT action FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n",
     )
       .bind(`approval:${id}`)
       .all<any>();

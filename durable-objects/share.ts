@@ -1,0 +1,280 @@
+import { DurableObject } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
+import { auditInsert } from "../src/audit/log";
+import { randomBytes, toBase64Url } from "../src/crypto/encoding";
+import { database } from "../src/db/client";
+import { shareIndex } from "../src/db/schema";
+import {
+  MAX_PASSPHRASE_ATTEMPTS,
+  NONCE_TTL_MS,
+  TOMBSTONE_MS,
+  type NewShare,
+  type NonceResult,
+  type RevealCredential,
+  type RevealFailureReason,
+  type RevealResult,
+  type RevokeResult,
+  type ShareState,
+  type ShareStatus,
+} from "../src/shares/model";
+import { candidateHash, sameBytes } from "../src/shares/passphrase";
+
+interface Row extends Record<string, SqlStorageValue> {
+  id: string;
+  tenant_id: string;
+  mode: "e2e" | "sealed";
+  payload: ArrayBuffer | null;
+  token_hash: string | null;
+  created_at: number;
+  expires_at: number;
+  max_views: number;
+  views_left: number;
+  state: ShareState;
+  viewed_at: number | null;
+  ended_at: number | null;
+  pass_salt: ArrayBuffer | null;
+  pass_hash: ArrayBuffer | null;
+  pass_iterations: number | null;
+  failed_attempts: number;
+}
+
+/** Outstanding reveal nonces per share; the oldest is dropped beyond this. */
+const MAX_NONCES = 100;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS share (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  payload BLOB,
+  token_hash TEXT,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  max_views INTEGER NOT NULL,
+  views_left INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  viewed_at INTEGER,
+  ended_at INTEGER,
+  pass_salt BLOB,
+  pass_hash BLOB,
+  pass_iterations INTEGER,
+  failed_attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+`;
+
+const statusOf = (row: Row): ShareStatus => ({
+  id: row.id,
+  tenantId: row.tenant_id,
+  mode: row.mode,
+  state: row.state,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  maxViews: row.max_views,
+  viewsLeft: row.views_left,
+  viewedAt: row.viewed_at,
+  endedAt: row.ended_at,
+  passphraseRequired: row.pass_hash !== null,
+});
+
+/**
+ * One per share: holds the payload (ciphertext only), the views left, the expiry and
+ * the passphrase verifier. Every state change is a synchronous block of SQL inside
+ * `transactionSync`, so no other call can interleave between the check and the
+ * change: under any number of concurrent reveals exactly `max_views` succeed, and the
+ * payload is deleted in the same transaction as the last successful read.
+ * The alarm at expiry deletes the payload; a tombstone (state, viewed at) stays for
+ * TOMBSTONE_MS so a late visitor learns what happened, then everything is deleted.
+ */
+export class ShareObject extends DurableObject<Env> {
+  private schemaReady = false;
+
+  private get sql() {
+    return this.ctx.storage.sql;
+  }
+
+  /** The share row, with a due expiry applied first (rows are truth, the alarm is a reminder). */
+  private current(now = Date.now()): Row | undefined {
+    if (!this.schemaReady) {
+      // Probing an unknown id must not create storage, so the schema is made only by `create`.
+      const exists = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'share'").toArray().length > 0;
+      if (!exists) return undefined;
+      this.schemaReady = true;
+    }
+    const row = this.sql.exec<Row>("SELECT * FROM share LIMIT 1").toArray()[0];
+    if (row && row.state === "active" && now >= row.expires_at) {
+      this.end("expired", now);
+      return this.sql.exec<Row>("SELECT * FROM share LIMIT 1").one();
+    }
+    return row;
+  }
+
+  /** Moves to a final state and deletes the payload and nonces in the same transaction. */
+  private end(state: Exclude<ShareState, "active">, now: number, viewed = false): void {
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "UPDATE share SET state = ?, payload = NULL, ended_at = ?, viewed_at = CASE WHEN ? THEN ? ELSE viewed_at END, views_left = CASE WHEN ? THEN 0 ELSE views_left END",
+        state,
+        now,
+        viewed ? 1 : 0,
+        now,
+        viewed ? 1 : 0,
+      );
+      this.sql.exec("DELETE FROM nonces");
+    });
+  }
+
+  async create(share: NewShare): Promise<ShareStatus> {
+    this.sql.exec(SCHEMA);
+    this.schemaReady = true;
+    if (this.current()) throw new Error("share id already in use");
+    this.sql.exec(
+      `INSERT INTO share (id, tenant_id, mode, payload, token_hash, created_at, expires_at, max_views, views_left, state,
+        pass_salt, pass_hash, pass_iterations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
+      share.id,
+      share.tenantId,
+      share.mode,
+      share.payload,
+      share.tokenHash,
+      share.createdAt,
+      share.expiresAt,
+      share.maxViews,
+      share.maxViews,
+      share.passphrase?.salt ?? null,
+      share.passphrase?.hash ?? null,
+      share.passphrase?.iterations ?? null,
+    );
+    await this.ctx.storage.setAlarm(share.expiresAt);
+    return statusOf(this.current()!);
+  }
+
+  /** State for pages and the creator; never consumes anything. */
+  async status(): Promise<ShareStatus | null> {
+    const row = this.current();
+    return row ? statusOf(row) : null;
+  }
+
+  /** A short-lived, single-use nonce the reveal must present (see docs/shares.md). */
+  async issueNonce(): Promise<NonceResult> {
+    const now = Date.now();
+    const row = this.current(now);
+    if (!row) return { ok: false, reason: "not-found" };
+    if (row.state !== "active") return { ok: false, reason: "gone", status: statusOf(row) };
+    const nonce = toBase64Url(randomBytes(24));
+    const expiresAt = now + NONCE_TTL_MS;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM nonces WHERE expires_at <= ?", now);
+      this.sql.exec(
+        "DELETE FROM nonces WHERE nonce NOT IN (SELECT nonce FROM nonces ORDER BY expires_at DESC LIMIT ?)",
+        MAX_NONCES - 1,
+      );
+      this.sql.exec("INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)", nonce, expiresAt);
+    });
+    return { ok: true, nonce, expiresAt, status: statusOf(row) };
+  }
+
+  private credentialFailure(row: Row, credential: RevealCredential, now: number): RevealFailureReason | undefined {
+    if (row.mode === "sealed") {
+      const given = new TextEncoder().encode(credential.tokenHash ?? "");
+      if (row.token_hash === null || !sameBytes(new TextEncoder().encode(row.token_hash), given)) return "token-invalid";
+    }
+    if (credential.nonce !== undefined) {
+      const found = this.sql.exec<{ expires_at: number }>("SELECT expires_at FROM nonces WHERE nonce = ?", credential.nonce).toArray()[0];
+      if (!found) return "nonce-invalid";
+      if (found.expires_at <= now) return "nonce-expired";
+    } else if (row.mode === "e2e") {
+      // Only the token route reveals without a nonce, and an e2e share has no token.
+      return "token-invalid";
+    }
+    return undefined;
+  }
+
+  /**
+   * Consumes one view and returns the payload, or says why not. A wrong passphrase
+   * counts an attempt (the fifth destroys the share) and leaves the nonce usable.
+   */
+  async reveal(credential: RevealCredential, passphrase?: string): Promise<RevealResult> {
+    const refuse = (reason: RevealFailureReason, row: Row | undefined, attemptsLeft?: number): RevealResult => ({
+      ok: false,
+      reason,
+      status: row ? statusOf(row) : null,
+      ...(attemptsLeft === undefined ? {} : { attemptsLeft }),
+    });
+    const first = this.current();
+    if (!first) return refuse("not-found", first);
+    if (first.state !== "active") return refuse("gone", first);
+    const early = this.credentialFailure(first, credential, Date.now());
+    if (early) return refuse(early, first);
+    let candidate: Uint8Array | undefined;
+    if (first.pass_hash !== null) {
+      if (passphrase === undefined) return refuse("passphrase-required", first);
+      candidate = await candidateHash(passphrase, { salt: new Uint8Array(first.pass_salt!), iterations: first.pass_iterations! });
+    }
+
+    // From here on nothing awaits: the checks are repeated on fresh state and the
+    // change is made in one transaction, so concurrent reveals are strictly ordered.
+    const now = Date.now();
+    const row = this.current(now);
+    if (!row) return refuse("not-found", row);
+    if (row.state !== "active") return refuse("gone", row);
+    const late = this.credentialFailure(row, credential, now);
+    if (late) return refuse(late, row);
+    if (row.pass_hash !== null && !sameBytes(candidate!, new Uint8Array(row.pass_hash))) {
+      const attempts = row.failed_attempts + 1;
+      if (attempts >= MAX_PASSPHRASE_ATTEMPTS) this.end("destroyed", now);
+      else this.sql.exec("UPDATE share SET failed_attempts = ?", attempts);
+      return refuse("wrong-passphrase", this.current(now), MAX_PASSPHRASE_ATTEMPTS - attempts);
+    }
+    const payload = new Uint8Array(row.payload!);
+    if (row.views_left <= 1) {
+      this.end("viewed", now, true);
+    } else {
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec("UPDATE share SET views_left = views_left - 1, viewed_at = ?", now);
+        if (credential.nonce !== undefined) this.sql.exec("DELETE FROM nonces WHERE nonce = ?", credential.nonce);
+      });
+    }
+    return { ok: true, payload, status: statusOf(this.current(now)!) };
+  }
+
+  /** Revokes an active share (idempotent on a revoked one); the payload goes at once. */
+  async revoke(): Promise<RevokeResult> {
+    const now = Date.now();
+    const row = this.current(now);
+    if (!row) return { ok: false, reason: "not-found" };
+    if (row.state === "active") this.end("revoked", now);
+    else if (row.state !== "revoked") return { ok: false, reason: "not-active", status: statusOf(row) };
+    return { ok: true, status: statusOf(this.current(now)!) };
+  }
+
+  /** At expiry: delete the payload and mark the index; after the tombstone period: delete everything. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const row = this.current(now);
+    if (!row) return;
+    if (row.state === "expired") await this.markIndexExpired(row);
+    if (now >= row.expires_at + TOMBSTONE_MS) {
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      this.schemaReady = false;
+      return;
+    }
+    await this.ctx.storage.setAlarm(row.state === "active" ? row.expires_at : row.expires_at + TOMBSTONE_MS);
+  }
+
+  /** Idempotent: a repeated alarm finds the index already marked and writes nothing. */
+  private async markIndexExpired(row: Row): Promise<void> {
+    const db = database(this.env.DB);
+    const where = and(eq(shareIndex.id, row.id), eq(shareIndex.state, "active"));
+    const pending = await db.select({ id: shareIndex.id }).from(shareIndex).where(where).get();
+    if (!pending) return;
+    await db.batch([
+      db.update(shareIndex).set({ state: "expired", endedAt: row.ended_at }).where(where),
+      auditInsert(
+        db,
+        { tenantId: row.tenant_id, actor: "system", requestId: `alarm:${row.id}` },
+        { action: "share.expire", resource: `share:${row.id}`, status: 200 },
+      ),
+    ]);
+  }
+}

@@ -1,0 +1,317 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import type { Context, MiddlewareHandler } from "hono";
+import { authorize } from "../auth/access";
+import { authenticate, unauthorized } from "../auth/tokens";
+import { actorOf } from "../audit/log";
+import { fromBase64, fromUtf8, randomString, sha256Hex, toBase64Url, utf8, wipe } from "../crypto/encoding";
+import { IntegrityError, loadKeyring, open, pack, seal, unpack } from "../crypto/envelope";
+import { shareIndex } from "../db/schema";
+import { commit } from "../http/commit";
+import type { AppEnv } from "../http/context";
+import { errorResponses, featureApp } from "../http/openapi";
+import { badRequest, notFound, Problem } from "../http/problem";
+import type { RevealCredential, ShareStatus } from "./model";
+import {
+  CreatedSealedShare,
+  CreatedShare,
+  CreateE2eShareBody,
+  CreateSealedShareBody,
+  E2E_OVERHEAD_BYTES,
+  MAX_ANONYMOUS_SHARE_BYTES,
+  MAX_SHARE_BYTES,
+  NonceResponse,
+  RedeemBody,
+  RedeemResponse,
+  RevealBody,
+  RevealResponse,
+  SHARE_TOKEN,
+  ShareIdParams,
+  ShareMetadata,
+} from "./schemas";
+import {
+  ANONYMOUS_TENANT,
+  anonymousActor,
+  createShare,
+  goneProblem,
+  isoTime,
+  newShareId,
+  recordShareEvent,
+  revealProblem,
+  shareResource,
+  sharePlace,
+  shareStub,
+  shareUrl,
+  shareView,
+  syncIndex,
+  tokenRequired,
+} from "./service";
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } });
+
+/** The share a well-formed token names, and the hash the object compares. */
+async function parseShareToken(token: string, id?: string): Promise<{ id: string; tokenHash: string }> {
+  const match = SHARE_TOKEN.exec(token);
+  if (!match || (id !== undefined && match[1] !== id)) throw badRequest("This is not a share token for this share");
+  return { id: match[1]!, tokenHash: await sha256Hex(token) };
+}
+
+/**
+ * Reveals through the object: a refusal is audited in the creator's tenant (when the
+ * share exists) and becomes its problem; a success returns the payload and status.
+ */
+async function revealOrThrow(c: Context<AppEnv>, id: string, action: string, credential: RevealCredential, passphrase?: string) {
+  const result = await shareStub(c.env, id).reveal(credential, passphrase);
+  if (result.ok) return result;
+  if (result.status) {
+    const problem = revealProblem(result.reason, result.status, result.attemptsLeft);
+    await recordShareEvent(c, result.status, {
+      action,
+      outcome: result.reason === "gone" ? "failure" : "denied",
+      status: problem.status,
+      detail: { reason: result.reason, ...(result.attemptsLeft === undefined ? {} : { attempts_left: result.attemptsLeft }) },
+    });
+    throw problem;
+  }
+  throw revealProblem(result.reason, null);
+}
+
+/** Opens a server-sealed payload; a failure is audited as an integrity failure. */
+async function openSealed(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array): Promise<string> {
+  const keyring = loadKeyring(c.env.MASTER_KEYS);
+  try {
+    const plain = await open(keyring, status.tenantId, sharePlace(status.id), unpack(payload));
+    const value = fromUtf8(plain);
+    wipe(plain);
+    return value;
+  } catch (err) {
+    if (err instanceof IntegrityError) {
+      await recordShareEvent(c, status, { action: "integrity_failure", outcome: "failure", status: 500 });
+    }
+    throw err;
+  }
+}
+
+// --- server-sealed mode (/api/v1/secrets/shares): for scripts, redeemed with a bearer token ---
+
+const createSealedRoute = createRoute({
+  method: "post",
+  path: "/",
+  summary: "Share a value once: the server seals it and returns a bearer token (shown once)",
+  tags: ["shares"],
+  request: body(CreateSealedShareBody),
+  responses: { 201: { description: "Created", ...json(CreatedSealedShare) }, ...errorResponses(400, 401, 403, 413, 415, 503) },
+});
+
+const redeemRoute = createRoute({
+  method: "post",
+  path: "/redeem",
+  summary: "Redeem a server-sealed share with its token (no API token needed); 410 once used up",
+  tags: ["shares"],
+  request: body(RedeemBody),
+  responses: { 200: { description: "The value", ...json(RedeemResponse) }, ...errorResponses(400, 403, 404, 410, 415, 503) },
+});
+
+const readShareRoute = createRoute({
+  method: "get",
+  path: "/{id}",
+  summary: "Metadata and state of a share this tenant created (never its value)",
+  tags: ["shares"],
+  request: { params: ShareIdParams },
+  responses: { 200: { description: "Metadata", ...json(ShareMetadata) }, ...errorResponses(400, 401, 403, 404) },
+});
+
+const revokeShareRoute = createRoute({
+  method: "delete",
+  path: "/{id}",
+  summary: "Revoke a share before it is read: its payload is deleted at once",
+  tags: ["shares"],
+  request: { params: ShareIdParams },
+  responses: { 200: { description: "Revoked", ...json(ShareMetadata) }, ...errorResponses(400, 401, 403, 404, 409) },
+});
+
+async function findOwnShare(c: Context<AppEnv>, id: string) {
+  const row = await c
+    .get("db")
+    .select()
+    .from(shareIndex)
+    .where(and(eq(shareIndex.id, id), eq(shareIndex.tenantId, c.get("principal").tenantId)))
+    .get();
+  if (!row) throw notFound("share");
+  return { row };
+}
+
+/** `/redeem` is public, so the routes that need a token check that one was given. */
+const requirePrincipal: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get("principal")) throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
+  await next();
+};
+
+export const sealedSharesApp = featureApp()
+  .openapi({ ...createSealedRoute, middleware: [requirePrincipal] }, async (c) => {
+    await authorize(c, "secrets:write", "share.create");
+    const input = c.req.valid("json");
+    const plain = utf8(input.value);
+    if (plain.length > MAX_SHARE_BYTES) {
+      throw new Problem(413, "value-too-large", `Shared values are limited to ${MAX_SHARE_BYTES} bytes of UTF-8`);
+    }
+    const keyring = loadKeyring(c.env.MASTER_KEYS);
+    const who = actorOf(c);
+    const id = newShareId();
+    const token = `hshr_${id}.${randomString(32)}`;
+    const payload = pack(await seal(keyring, who.tenantId, sharePlace(id), plain));
+    wipe(plain);
+    const created = await createShare(
+      c,
+      { id, mode: "sealed", payload, tokenHash: await sha256Hex(token), options: input, who },
+      (status) => ({
+        status: 201,
+        body: { id, token, url: `${shareUrl(c, id)}#${token}`, expires_at: isoTime(status.expiresAt)! },
+      }),
+    );
+    return c.json(created.body as z.infer<typeof CreatedSealedShare>, 201);
+  })
+  .openapi(redeemRoute, async (c) => {
+    const input = c.req.valid("json");
+    const { id, tokenHash } = await parseShareToken(input.token);
+    loadKeyring(c.env.MASTER_KEYS); // fail closed before a view is spent
+    const { payload, status } = await revealOrThrow(c, id, "share.redeem", { tokenHash }, input.passphrase);
+    const value = await openSealed(c, status, payload);
+    await recordShareEvent(c, status, { action: "share.redeem", detail: { views_left: status.viewsLeft } });
+    return c.json({ value, views_left: status.viewsLeft }, 200);
+  })
+  .openapi({ ...readShareRoute, middleware: [requirePrincipal] }, async (c) => {
+    const { id } = c.req.valid("param");
+    await authorize(c, "secrets:read", "share.read");
+    const { row } = await findOwnShare(c, id);
+    return c.json(shareView(row, await shareStub(c.env, id).status()), 200);
+  })
+  .openapi({ ...revokeShareRoute, middleware: [requirePrincipal] }, async (c) => {
+    const { id } = c.req.valid("param");
+    await authorize(c, "secrets:write", "share.revoke");
+    const { row } = await findOwnShare(c, id);
+    const result = await shareStub(c.env, id).revoke();
+    if (!result.ok) {
+      if (result.reason === "not-found") throw notFound("share");
+      const gone = goneProblem(result.status);
+      throw new Problem(409, "share-not-active", `Only an active share can be revoked. ${gone.detail}`, gone.extras);
+    }
+    const view = shareView(row, result.status);
+    await commit(c, [syncIndex(c.get("db"), result.status)], {
+      audit: { action: "share.revoke", resource: shareResource(id) },
+      response: { status: 200, body: view },
+    });
+    return c.json(view, 200);
+  });
+
+// --- end-to-end mode (/api/v1/shares): the client encrypts; the pinned contract in docs/shares.md ---
+
+const createE2eRoute = createRoute({
+  method: "post",
+  path: "/",
+  summary: "Store a client-encrypted share (public unless the operator requires a token; rate-limited per IP)",
+  tags: ["shares"],
+  request: body(CreateE2eShareBody),
+  responses: { 201: { description: "Created", ...json(CreatedShare) }, ...errorResponses(400, 401, 403, 413, 415, 429) },
+});
+
+const nonceRoute = createRoute({
+  method: "post",
+  path: "/{id}/nonce",
+  summary: "A short-lived single-use nonce for the reveal; never consumes the share",
+  tags: ["shares"],
+  request: { params: ShareIdParams },
+  responses: { 200: { description: "A nonce and the share's state", ...json(NonceResponse) }, ...errorResponses(400, 404, 410) },
+});
+
+const revealRoute = createRoute({
+  method: "post",
+  path: "/{id}/reveal",
+  summary: "Consume one view: returns the ciphertext (or, for a server-sealed share with its token, the value)",
+  tags: ["shares"],
+  request: { params: ShareIdParams, ...body(RevealBody) },
+  responses: { 200: { description: "The payload", ...json(RevealResponse) }, ...errorResponses(400, 403, 404, 410, 415, 503) },
+});
+
+/**
+ * Who may create: a request with a bearer token is authenticated and needs
+ * secrets:write; without one it is anonymous, refused when the operator set
+ * SHARES_REQUIRE_TOKEN, and otherwise rate-limited per client IP.
+ */
+const creatorGate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.header("authorization") !== undefined) {
+    return authenticate(c, async () => {
+      await authorize(c, "secrets:write", "share.create");
+      await next();
+    });
+  }
+  if (tokenRequired(c.env)) {
+    throw unauthorized('This server requires an API token to create shares: send "Authorization: Bearer <token>"');
+  }
+  const ip = c.req.header("cf-connecting-ip") ?? "unknown";
+  const { success } = await c.env.SHARE_CREATE_LIMITER.limit({ key: ip });
+  if (!success) {
+    throw new Problem(429, "rate-limited", "Too many shares created from this address; wait a minute and try again", {}, {
+      "Retry-After": "60",
+    });
+  }
+  await next();
+};
+
+export const e2eSharesApp = featureApp()
+  .openapi({ ...createE2eRoute, middleware: [creatorGate] }, async (c) => {
+    const input = c.req.valid("json");
+    let payload: Uint8Array;
+    try {
+      payload = fromBase64(input.ciphertext);
+    } catch {
+      throw badRequest("ciphertext is not valid base64url", { errors: [{ field: "ciphertext", code: "invalid_format" }] });
+    }
+    const principal = c.get("principal");
+    const limit = principal ? MAX_SHARE_BYTES : MAX_ANONYMOUS_SHARE_BYTES;
+    if (payload.length <= E2E_OVERHEAD_BYTES) throw badRequest("ciphertext is shorter than an IV, a tag and one byte");
+    if (payload.length > limit + E2E_OVERHEAD_BYTES) {
+      throw new Problem(413, "value-too-large", `Shares are limited to ${limit} bytes${principal ? "" : " without an API token"}`);
+    }
+    const who = principal ? actorOf(c) : anonymousActor(c, ANONYMOUS_TENANT);
+    const id = newShareId();
+    const created = await createShare(c, { id, mode: "e2e", payload, tokenHash: null, options: input, who }, (status) => ({
+      status: 201,
+      body: { id, url: shareUrl(c, id), expires_at: isoTime(status.expiresAt)! },
+    }));
+    return c.json(created.body as z.infer<typeof CreatedShare>, 201);
+  })
+  .openapi(nonceRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const result = await shareStub(c.env, id).issueNonce();
+    if (!result.ok) throw result.reason === "not-found" ? notFound("share") : goneProblem(result.status);
+    const { status } = result;
+    return c.json(
+      {
+        nonce: result.nonce,
+        nonce_expires_at: isoTime(result.expiresAt)!,
+        mode: status.mode,
+        passphrase_required: status.passphraseRequired,
+        expires_at: isoTime(status.expiresAt)!,
+        views_left: status.viewsLeft,
+      },
+      200,
+    );
+  })
+  .openapi(revealRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const input = c.req.valid("json");
+    const credential: RevealCredential = { nonce: input.nonce };
+    if (input.token !== undefined) {
+      credential.tokenHash = (await parseShareToken(input.token, id)).tokenHash;
+      loadKeyring(c.env.MASTER_KEYS); // fail closed before a view is spent
+    }
+    const { payload, status } = await revealOrThrow(c, id, "share.reveal", credential, input.passphrase);
+    const revealed =
+      status.mode === "e2e"
+        ? { ciphertext: toBase64Url(payload), views_left: status.viewsLeft }
+        : { value: await openSealed(c, status, payload), views_left: status.viewsLeft };
+    await recordShareEvent(c, status, { action: "share.reveal", detail: { views_left: status.viewsLeft } });
+    return c.json(revealed, 200);
+  });
