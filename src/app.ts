@@ -24,6 +24,17 @@ import { transitApp } from "./transit/routes";
 
 const MiB = 1024 * 1024;
 
+/** Routes that may send more than the default 1 MiB body (an import carries up to 1,000 values). */
+const LARGE_BODY_ROUTES: { path: RegExp; limit: number }[] = [
+  { path: /^\/api\/v1\/secrets\/store\/import$/, limit: 16 * MiB },
+  // Transit batches (1,000 items of ~1 KiB, base64) need more room than a secret write.
+  { path: /^\/api\/v1\/transit\//, limit: 4 * MiB },
+];
+const defaultBodyLimit = limitBody(MiB);
+const largeBodyLimits = LARGE_BODY_ROUTES.map(({ path, limit }) => ({ path, check: limitBody(limit) }));
+const limitBodyByRoute: MiddlewareHandler<AppEnv> = (c, next) =>
+  (largeBodyLimits.find(({ path }) => path.test(c.req.path))?.check ?? defaultBodyLimit)(c, next);
+
 /** Routes under /api/v1 that authenticate some other way (or not at all). */
 const PUBLIC_API_PATHS: RegExp[] = [
   /^\/api\/v1\/auth\/login$/,
@@ -39,12 +50,7 @@ const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) =>
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 app.use("*", requestContext);
-// Transit batches (1,000 items of ~1 KiB, base64) need more room than a secret write.
-const defaultBodyLimit = limitBody(MiB);
-const transitBodyLimit = limitBody(4 * MiB);
-const bodyLimitFor: MiddlewareHandler<AppEnv> = (c, next) =>
-  (c.req.path.startsWith("/api/v1/transit/") ? transitBodyLimit : defaultBodyLimit)(c, next);
-app.use("/api/*", apiHeaders, bodyLimitFor, requireJsonBody);
+app.use("/api/*", apiHeaders, limitBodyByRoute, requireJsonBody);
 app.use("/api/v1/*", authenticateUnlessPublic, idempotency);
 
 app.route("/", healthApp);

@@ -64,8 +64,20 @@ export const secrets = sqliteTable(
     deletedAt: time("deleted_at"),
     /** identity (issue 6): services (`service:<name>` subjects) that may read it; NULL: none. */
     allowedServices: json<string[]>("allowed_services"),
+    // Full secret store (issue 3)
+    /** How to make a new value ({length, charset}) for secrets created with `generate`; the sweeper uses it. */
+    generator: json<{ length: number; charset: string }>("generator"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.path] })],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.path] }),
+    // Full secret store (issue 3): /rotation/pending, /expiring and the sweeper walk these.
+    index("secrets_next_rotation").on(t.tenantId, t.nextRotationAt),
+    index("secrets_expires").on(t.tenantId, t.expiresAt),
+    // Only what the sweeper may rotate, across tenants: overdue MANUAL secrets never slow it down.
+    index("secrets_automatic_rotation")
+      .on(t.nextRotationAt)
+      .where(sql`rotation_policy = 'AUTOMATIC' AND generator IS NOT NULL AND deleted_at IS NULL`),
+  ],
 );
 
 export const secretVersions = sqliteTable(
@@ -86,6 +98,9 @@ export const secretVersions = sqliteTable(
     /** After this time the version no longer reads by number (rotation grace period). */
     readableUntil: time("readable_until"),
     destroyedAt: time("destroyed_at"),
+    // Full secret store (issue 3)
+    /** The version this one republishes (recover); NULL for a freshly written value. */
+    sourceVersion: integer("source_version"),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.path, t.version] })],
 );

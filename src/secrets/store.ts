@@ -1,8 +1,9 @@
-import { and, asc, eq, gt, gte, isNull, lt, sql, type SQL } from "drizzle-orm";
-import { fromUtf8, utf8, wipe } from "../crypto/encoding";
+import { and, asc, eq, gt, gte, isNull, lt, lte, ne, sql, type SQL } from "drizzle-orm";
+import { fromUtf8, randomString, utf8, wipe } from "../crypto/encoding";
 import { IntegrityError, open, seal, type Keyring } from "../crypto/envelope";
 import { prepared, type BatchItem, type Db } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
+import type { CHARSETS, GenerateSpec, ROTATION_POLICIES, SECRET_TYPES } from "./schemas";
 
 export type SecretRow = typeof secrets.$inferSelect;
 export type VersionRow = typeof secretVersions.$inferSelect;
@@ -13,7 +14,7 @@ export function metadataView(row: SecretRow) {
   return {
     path: row.path,
     current_version: row.currentVersion,
-    type: row.type as (typeof import("./schemas").SECRET_TYPES)[number],
+    type: row.type as (typeof SECRET_TYPES)[number],
     environment: row.environment,
     description: row.description,
     tags: row.tags,
@@ -24,7 +25,85 @@ export function metadataView(row: SecretRow) {
     updated_by: row.updatedBy,
     deleted_at: iso(row.deletedAt),
     allowed_services: row.allowedServices ?? null,
+    rotation_policy: row.rotationPolicy as (typeof ROTATION_POLICIES)[number],
+    rotation_days: row.rotationDays,
+    next_rotation_at: iso(row.nextRotationAt),
+    max_versions: row.maxVersions,
+    custom_metadata: row.customMetadata,
+    generated: row.generator as { length: number; charset: (typeof CHARSETS)[number] } | null,
   };
+}
+
+export const DAY_MS = 86_400_000;
+
+/** When a version written at `now` is due for rotation; null without rotation_days. */
+export const nextRotationAt = (rotationDays: number | null, now: number) => (rotationDays === null ? null : now + rotationDays * DAY_MS);
+
+const ALPHABETS: Record<(typeof CHARSETS)[number], string> = {
+  alnum: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+  hex: "0123456789abcdef",
+  base64url: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+  // Printable ASCII without the space.
+  ascii: Array.from({ length: 94 }, (_, i) => String.fromCharCode(0x21 + i)).join(""),
+};
+
+/** A fresh random value for `generate: {length, charset}` (unbiased; see randomString). */
+export const generateValue = (spec: GenerateSpec) => randomString(spec.length, ALPHABETS[spec.charset]);
+
+/**
+ * Crypto-shreds versions: ciphertext, IV and wrapped data key become NULL, so the
+ * value is gone for good; number, times and authors stay, marked destroyed.
+ */
+export function destroyVersions(db: Db, tenantId: string, path: string, now: number, which: SQL | undefined) {
+  return db
+    .update(secretVersions)
+    .set({ ciphertext: null, iv: null, wrappedKey: null, state: "destroyed", destroyedAt: now })
+    .where(and(eq(secretVersions.tenantId, tenantId), eq(secretVersions.path, path), ne(secretVersions.state, "destroyed"), which));
+}
+
+/** Destroys what falls outside `max_versions` once `newest` is written (0 keeps everything). */
+export function pruneBeyondMaxVersions(db: Db, tenantId: string, path: string, maxVersions: number, newest: number, now: number) {
+  if (maxVersions <= 0 || newest <= maxVersions) return [];
+  return [destroyVersions(db, tenantId, path, now, lte(secretVersions.version, newest - maxVersions))];
+}
+
+/**
+ * The statements that publish the next version of an existing secret: the sealed
+ * version, the secret row (guarded on the version it was read at, so a concurrent
+ * writer makes the batch fail instead of forking history), the new next_rotation_at
+ * and the max_versions pruning. Run them in one batch with the audit event.
+ */
+export function nextVersionStatements(
+  db: Db,
+  existing: SecretRow,
+  next: { version: number; sealed: Awaited<ReturnType<typeof sealVersion>>; now: number; actor: string; sourceVersion?: number },
+  changes: Partial<SecretRow> = {},
+) {
+  const updated: SecretRow = { ...existing, ...changes };
+  updated.currentVersion = next.version;
+  updated.updatedAt = next.now;
+  updated.updatedBy = next.actor;
+  updated.deletedAt = null;
+  updated.nextRotationAt = nextRotationAt(updated.rotationDays, next.now);
+  const { tenantId, path } = existing;
+  const statements: BatchItem[] = [
+    insertVersion(db, { tenantId, path, version: next.version, createdAt: next.now, createdBy: next.actor, sourceVersion: next.sourceVersion ?? null }, next.sealed),
+    db
+      .update(secrets)
+      .set({ ...changes, currentVersion: next.version, updatedAt: next.now, updatedBy: next.actor, deletedAt: null, nextRotationAt: updated.nextRotationAt })
+      .where(and(eq(secrets.tenantId, tenantId), eq(secrets.path, path), eq(secrets.currentVersion, existing.currentVersion))),
+    ...pruneBeyondMaxVersions(db, tenantId, path, updated.maxVersions, next.version, next.now),
+  ];
+  return { statements, updated };
+}
+
+/** A version row by number (any state), for history, recover and destroy. */
+export function findVersion(db: Db, tenantId: string, path: string, version: number) {
+  return db
+    .select()
+    .from(secretVersions)
+    .where(and(eq(secretVersions.tenantId, tenantId), eq(secretVersions.path, path), eq(secretVersions.version, version)))
+    .get();
 }
 
 /** The place a version's ciphertext is bound to (see crypto/envelope.ts). */
@@ -91,7 +170,7 @@ export async function openVersion(keyring: Keyring, version: VersionRow): Promis
 
 export function insertVersion(
   db: Db,
-  row: { tenantId: string; path: string; version: number; createdAt: number; createdBy: string },
+  row: { tenantId: string; path: string; version: number; createdAt: number; createdBy: string; sourceVersion?: number | null },
   sealed: Awaited<ReturnType<typeof sealVersion>>,
 ): BatchItem {
   return db.insert(secretVersions).values({ ...row, ...sealed, state: "live" });

@@ -1,0 +1,155 @@
+import type { Context } from "hono";
+import { authorize, serviceMayRead } from "../auth/access";
+import { audit, type AuditInput } from "../audit/log";
+import { IntegrityError, loadKeyring } from "../crypto/envelope";
+import { commit } from "../http/commit";
+import type { AppEnv } from "../http/context";
+import { notFound, Problem } from "../http/problem";
+import { SecretPath } from "./schemas";
+import { findSecretVersion, metadataView, openVersion, type VersionRow } from "./store";
+
+export const secretResource = (path: string) => `secret:${path}`;
+
+interface OpenOptions {
+  version?: number;
+  /** include_expired=true was asked (it only counts for a token with secrets:write). */
+  includeExpired: boolean;
+  action: string;
+}
+
+/**
+ * Loads and opens one value. Every refusal is audited here; the successful read is
+ * left for the caller to audit, so that a read with references commits all its
+ * events together, before any value leaves.
+ */
+async function openReadable(c: Context<AppEnv>, path: string, options: OpenOptions) {
+  const principal = c.get("principal");
+  loadKeyring(c.env.MASTER_KEYS); // fail closed (503) before touching the store
+  const found = await findSecretVersion(c.get("db"), principal.tenantId, path, options.version);
+  const now = Date.now();
+  const fail = async (problem: Problem, outcome: "failure" | "denied" = "failure") => {
+    await audit(c, {
+      action: options.action,
+      resource: secretResource(path),
+      outcome,
+      status: problem.status,
+      detail: { version: options.version ?? null },
+    });
+    return problem;
+  };
+  if (!found || found.secret.deletedAt !== null) throw await fail(notFound("secret"));
+  const { secret, version } = found;
+  if (!serviceMayRead(principal, secret)) {
+    throw await fail(new Problem(403, "service-not-allowed", `${principal.subject} is not in this secret's allowed_services`, { path }), "denied");
+  }
+  if (!version || version.state === "deleted") throw await fail(notFound("version"));
+  if (version.state === "destroyed") throw await fail(new Problem(410, "version-destroyed", `Version ${version.version} was destroyed`));
+  if (version.readableUntil !== null && version.readableUntil <= now) {
+    throw await fail(new Problem(410, "version-expired", `Version ${version.version} is past its grace period`));
+  }
+  if (secret.expiresAt !== null && secret.expiresAt <= now && !(options.includeExpired && principal.scopes.has("secrets:write"))) {
+    throw await fail(
+      new Problem(410, "secret-expired", "The secret has expired; a token with secrets:write may read it with include_expired=true"),
+    );
+  }
+  return { secret, version, value: await openAudited(c, version) };
+}
+
+/** Opens a version's value; a ciphertext that fails its integrity check is audited, then a 500. */
+export async function openAudited(c: Context<AppEnv>, version: VersionRow): Promise<string> {
+  try {
+    return await openVersion(loadKeyring(c.env.MASTER_KEYS), version);
+  } catch (err) {
+    if (err instanceof IntegrityError) {
+      await audit(c, { action: "integrity_failure", resource: secretResource(version.path), outcome: "failure", status: 500, detail: { version: version.version } });
+    }
+    throw err;
+  }
+}
+
+/** Reads one value (the current one or `version`), expanding references when asked; audited before it leaves. */
+export async function readValue(
+  c: Context<AppEnv>,
+  path: string,
+  query: { version?: number; include_expired?: "true" | "false"; resolve?: "true" | "false" },
+  action = "secret.read",
+) {
+  const { secret, version, value } = await openReadable(c, path, {
+    version: query.version,
+    includeExpired: query.include_expired === "true",
+    action,
+  });
+  const events: AuditInput[] = [{ action, resource: secretResource(path), detail: { version: version.version } }];
+  const resolved = query.resolve === "true" ? await expandReferences(c, path, value, events) : value;
+  await commit(c, [], { audit: events });
+  return {
+    ...metadataView(secret),
+    version: version.version,
+    value: resolved,
+    version_created_at: new Date(version.createdAt).toISOString(),
+    version_created_by: version.createdBy,
+  };
+}
+
+/** `${secret.some/path}`: the path is everything up to the closing brace, checked afterwards. */
+const REFERENCE = /\$\{secret\.([^}]*)\}/g;
+export const MAX_REFERENCE_DEPTH = 10;
+const MAX_RESOLVED_BYTES = 1024 * 1024;
+
+/**
+ * Expands references recursively (docs/secret-store.md#references): at most
+ * MAX_REFERENCE_DEPTH levels, each referenced path read with the caller's own
+ * rights in the caller's tenant and audited (events are pushed onto `events`).
+ * A cycle is 409 with `cycle` listing the paths in order, ending where it started.
+ */
+export async function expandReferences(c: Context<AppEnv>, rootPath: string, value: string, events: AuditInput[]): Promise<string> {
+  const expanded = new Map<string, string>();
+
+  const resolvePath = async (ref: string, stack: string[]): Promise<string> => {
+    const seen = stack.indexOf(ref);
+    if (seen >= 0) {
+      const cycle = [...stack.slice(seen), ref];
+      throw new Problem(409, "reference-cycle", `The references form a cycle: ${cycle.join(" -> ")}`, { cycle });
+    }
+    if (!SecretPath.safeParse(ref).success) {
+      throw new Problem(422, "reference-invalid", `The reference \${secret.${ref}} does not name a valid path`, { path: ref });
+    }
+    if (stack.length > MAX_REFERENCE_DEPTH) {
+      throw new Problem(422, "reference-too-deep", `References nest deeper than ${MAX_REFERENCE_DEPTH} levels at ${ref}`, {
+        path: ref,
+        max_depth: MAX_REFERENCE_DEPTH,
+      });
+    }
+    const cached = expanded.get(ref);
+    if (cached !== undefined) return cached;
+    await authorize(c, "secrets:read", "secret.read", ref);
+    let target: Awaited<ReturnType<typeof openReadable>>;
+    try {
+      target = await openReadable(c, ref, { includeExpired: false, action: "secret.read" });
+    } catch (err) {
+      if (err instanceof Problem && err.status === 404) {
+        throw new Problem(422, "reference-missing", `The referenced secret ${ref} does not exist`, { path: ref });
+      }
+      if (err instanceof Problem) throw new Problem(err.status, err.type, `${ref}: ${err.detail ?? err.title}`, { path: ref });
+      throw err;
+    }
+    events.push({ action: "secret.read", resource: secretResource(ref), detail: { version: target.version.version, via: rootPath } });
+    const result = await expand(target.value, [...stack, ref]);
+    expanded.set(ref, result);
+    return result;
+  };
+
+  const expand = async (text: string, stack: string[]): Promise<string> => {
+    const refs = [...new Set(Array.from(text.matchAll(REFERENCE), (m) => m[1]!))];
+    if (refs.length === 0) return text;
+    const values = new Map<string, string>();
+    for (const ref of refs) values.set(ref, await resolvePath(ref, stack));
+    const out = text.replace(REFERENCE, (_, ref: string) => values.get(ref)!);
+    if (out.length > MAX_RESOLVED_BYTES) {
+      throw new Problem(422, "reference-too-large", `The expanded value is larger than ${MAX_RESOLVED_BYTES} characters`);
+    }
+    return out;
+  };
+
+  return expand(value, [rootPath]);
+}
