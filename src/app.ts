@@ -12,6 +12,7 @@ import { apiHeaders, limitBody, requestContext, requireJsonBody } from "./http/m
 import { validationHook } from "./http/openapi";
 import { indexRoute } from "./http/routes-index";
 import { secretsApp } from "./secrets/routes";
+import { vaultApp } from "./vault/routes";
 
 const MiB = 1024 * 1024;
 
@@ -38,6 +39,7 @@ app.route("/", healthApp);
 app.route("/api/v1", authApp);
 app.route("/api/v1/secrets", secretsApp);
 app.route("/api/v1/audit", auditApp);
+app.route("/v1", vaultApp);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {
