@@ -21,6 +21,7 @@ import { sharePages } from "./shares/pages";
 import { e2eSharesApp, sealedSharesApp } from "./shares/routes";
 import { rewrapApp } from "./rotation/routes";
 import { transitApp } from "./transit/routes";
+import { vaultApp } from "./vault/routes";
 
 const MiB = 1024 * 1024;
 
@@ -67,6 +68,7 @@ app.route("/api/v1/secrets", leasesApp);
 app.route("/api/v1/ephemeral", ephemeralApp);
 app.route("/api/v1/transit", transitApp);
 app.route("/api/v1/sys", rewrapApp);
+app.route("/v1", vaultApp);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {

@@ -101,6 +101,9 @@ export const secretVersions = sqliteTable(
     // Full secret store (issue 3)
     /** The version this one republishes (recover); NULL for a freshly written value. */
     sourceVersion: integer("source_version"),
+    // Vault KV v2 subset (issue 8)
+    /** When this one version was soft-deleted (Vault `delete`); it reads 404 until undeleted. */
+    deletedAt: time("deleted_at"),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.path, t.version] })],
 );

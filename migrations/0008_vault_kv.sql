@@ -1,0 +1,1 @@
+ALTER TABLE `secret_versions` ADD `deleted_at` integer;
