@@ -95,7 +95,15 @@ export function parseImport(text, format, progress) {
 /** An environment variable name for a path: app/db-password -> APP_DB_PASSWORD. */
 export const envName = (path) => path.replace(/[^A-Za-z0-9_]/g, "_").replace(/^(\d)/, "_$1").toUpperCase();
 
-const quoteEnv = (value) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+/**
+ * Quotes a value so dotenv reads it back unchanged: single quotes are literal; double
+ * quotes only when the value has a single quote (dotenv turns \\n inside them into a newline).
+ */
+function quoteEnv(path, value) {
+  if (!value.includes("'")) return `'${value}'`;
+  if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value}"`;
+  throw usageError(`${path}: this value cannot be written as a .env line`, "Export it as --format json or yaml");
+}
 
 /**
  * Writes exported entries as JSON, YAML (both re-importable) or .env lines.
@@ -105,7 +113,7 @@ export function formatExport(values, format) {
   if (format === "json") return `${JSON.stringify(values, null, 2)}\n`;
   if (format === "yaml") return YAML.stringify(values);
   return Object.entries(values)
-    .map(([path, entry]) => `${envName(path)}=${quoteEnv(typeof entry === "string" ? entry : String(entry.value ?? ""))}`)
+    .map(([path, entry]) => `${envName(path)}=${quoteEnv(path, typeof entry === "string" ? entry : String(entry.value ?? ""))}`)
     .join("\n")
     .concat("\n");
 }

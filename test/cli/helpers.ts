@@ -39,7 +39,8 @@ export function cliEnv(options: RunOptions = {}): Record<string, string> {
 
 /** Starts `hush <args>` and returns the child, for tests that signal it. */
 export function start(args: string[], options: RunOptions = {}): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { env: cliEnv(options), stdio: ["pipe", "pipe", "pipe"] });
+  // detached: a session without a controlling terminal, so prompts fail instead of waiting on /dev/tty.
+  return spawn(process.execPath, [CLI, ...args], { env: cliEnv(options) as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"], detached: true });
 }
 
 /** Collects a started CLI's output and exit. */
