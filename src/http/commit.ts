@@ -40,5 +40,5 @@ export async function commit(
 
 export function isConstraintError(err: unknown): boolean {
   const text = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? "")}` : "";
-  return /UNIQUE constraint failed|PRIMARY KEY constraint failed|SQLITE_CONSTRAINT/i.test(text);
+  return /UNIQUE constraint failed|PRIMARY KEY constraint failed/i.test(text);
 }

@@ -26,8 +26,7 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof IntegrityError) {
     return render(c, new Problem(500, "integrity-failure", "Stored data failed its integrity check; the event was audited"));
   }
-  // Log the name and stack only: messages of third-party errors may quote input.
-  console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), error: err.name, stack: err.stack }));
+  console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), ...loggable(err) }));
   return render(c, new Problem(500, "internal-error", "An unexpected error occurred; quote the request id when reporting it"));
 };
 
@@ -44,3 +43,14 @@ export const onNotFound: NotFoundHandler<AppEnv> = (c) => {
   }
   return render(c, new Problem(404, "not-found", `No route for ${c.req.method} ${path}`));
 };
+
+/**
+ * What of an unexpected error may reach the log: drizzle quotes the bound
+ * parameters of a failed query, so they are cut; the SQL and the frames stay.
+ */
+export function loggable(err: Error): { error: string; message: string; frames: string[] } {
+  const message = err.message.replace(/\nparams:[\s\S]*$/, "").slice(0, 500);
+  const cause = err.cause instanceof Error ? ` (cause: ${err.cause.message.replace(/\nparams:[\s\S]*$/, "").slice(0, 300)})` : "";
+  const frames = (err.stack ?? "").split("\n").filter((line) => line.startsWith("    at ")).slice(0, 12).map((l) => l.trim());
+  return { error: err.name, message: message + cause, frames };
+}

@@ -5,6 +5,6 @@ describe("the dev server used by client suites", () => {
     const addr = inject("hushAddr");
     const res = await fetch(`${addr}/api/v1/tokens/self`, { headers: { authorization: `Bearer ${inject("hushRootToken")}` } });
     expect(res.status).toBe(200);
-    expect((await res.json()).subject).toBe("root");
+    expect(((await res.json()) as { subject: string }).subject).toBe("root");
   });
 });

@@ -1,0 +1,192 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { sha256Hex } from "../../src/crypto/encoding";
+import { loggable } from "../../src/http/errors";
+import { api, expectProblem, uniquePath } from "../helpers";
+
+const store = (path: string) => `/api/v1/secrets/store/${path}`;
+
+describe("bad input always gets a 4xx problem document", () => {
+  const cases: { name: string; method: string; path: string; body?: unknown; raw?: string; headers?: Record<string, string>; status: number }[] = [
+    // URL parsers resolve a literal /../ before sending, so the hostile forms arrive encoded.
+    { name: "a path with .. behind encoded slashes", method: "POST", path: store("app%2F..%2Fetc"), body: { value: "x" }, status: 400 },
+    { name: "a path with an empty segment", method: "POST", path: store("app//x"), body: { value: "x" }, status: 400 },
+    { name: "a path with a leading slash", method: "POST", path: store("/app"), body: { value: "x" }, status: 400 },
+    { name: "a path with a trailing slash", method: "POST", path: store("app/"), body: { value: "x" }, status: 400 },
+    { name: "a path with spaces", method: "POST", path: store("app/my%20key"), body: { value: "x" }, status: 400 },
+    { name: "a path with percent-encoded dots", method: "POST", path: store("app%2F%2E%2E%2Fx"), body: { value: "x" }, status: 400 },
+    { name: "a path of 257 characters", method: "POST", path: store("a".repeat(257)), body: { value: "x" }, status: 400 },
+    { name: "a path of unicode", method: "POST", path: store("app/ключ"), body: { value: "x" }, status: 400 },
+    { name: "a reserved first segment", method: "POST", path: store("history/x"), body: { value: "x" }, status: 400 },
+    { name: "a value of 64 KiB + 1", method: "POST", path: store(uniquePath()), body: { value: "x".repeat(65537) }, status: 413 },
+    { name: "a body over 1 MiB", method: "POST", path: store(uniquePath()), raw: JSON.stringify({ value: "x".repeat(1_100_000) }), headers: { "content-type": "application/json" }, status: 413 },
+    { name: "a number as the value", method: "POST", path: store(uniquePath()), body: { value: 42 }, status: 400 },
+    { name: "an empty value", method: "POST", path: store(uniquePath()), body: { value: "" }, status: 400 },
+    { name: "a missing value", method: "POST", path: store(uniquePath()), body: { type: "API_KEY" }, status: 400 },
+    { name: "an extra field", method: "POST", path: store(uniquePath()), body: { value: "x", tenant_id: "other" }, status: 400 },
+    { name: "an attempt to set the version", method: "POST", path: store(uniquePath()), body: { value: "x", version: 9 }, status: 400 },
+    { name: "an unknown type", method: "POST", path: store(uniquePath()), body: { value: "x", type: "PASSWORD" }, status: 400 },
+    { name: "a bad expires_at", method: "POST", path: store(uniquePath()), body: { value: "x", expires_at: "tomorrow" }, status: 400 },
+    { name: "tags that are not strings", method: "POST", path: store(uniquePath()), body: { value: "x", tags: [1, 2] }, status: 400 },
+    { name: "a JSON array body", method: "POST", path: store(uniquePath()), body: ["x"], status: 400 },
+    { name: "a JSON null body", method: "POST", path: store(uniquePath()), raw: "null", headers: { "content-type": "application/json" }, status: 400 },
+    { name: "malformed JSON", method: "POST", path: store(uniquePath()), raw: '{"value": "x"', headers: { "content-type": "application/json" }, status: 400 },
+    { name: "a text/plain body", method: "POST", path: store(uniquePath()), raw: "value=x", headers: { "content-type": "text/plain" }, status: 415 },
+    { name: "a form body", method: "POST", path: store(uniquePath()), raw: "value=x", headers: { "content-type": "application/x-www-form-urlencoded" }, status: 415 },
+    { name: "a body without content type", method: "PUT", path: store(uniquePath()), raw: '{"value":"x"}', status: 415 },
+    { name: "a negative cas", method: "PUT", path: store(uniquePath()), body: { value: "x", cas: -1 }, status: 400 },
+    { name: "a version of zero", method: "GET", path: `${store("app/x")}?version=0`, status: 400 },
+    { name: "a version that is not a number", method: "GET", path: `${store("app/x")}?version=latest`, status: 400 },
+    { name: "a list limit of 5000", method: "GET", path: "/api/v1/secrets/store?limit=5000", status: 400 },
+    { name: "a bad token id", method: "DELETE", path: "/api/v1/tokens/../../x", status: 404 },
+    { name: "an unknown scope", method: "POST", path: "/api/v1/tokens", body: { subject: "x", scopes: ["root"] }, status: 400 },
+    { name: "a token TTL of 1 second", method: "POST", path: "/api/v1/tokens", body: { subject: "x", scopes: ["secrets:read"], ttl_seconds: 1 }, status: 400 },
+    { name: "an Idempotency-Key with spaces", method: "POST", path: store(uniquePath()), body: { value: "x" }, headers: { "idempotency-key": "a b" }, status: 400 },
+    { name: "an unknown route", method: "GET", path: "/api/v1/nothing-here", status: 404 },
+    { name: "an unsupported method", method: "PATCH", path: "/api/v1/tokens", body: {}, status: 405 },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name} -> ${c.status}`, async () => {
+      const res = await api(c.method, c.path, { body: c.body, rawBody: c.raw, headers: c.headers });
+      expectProblem(res, c.status);
+      expect(res.text).not.toMatch(/\bat .*\.(ts|js):\d+/); // no stack trace
+    });
+  }
+
+  it("lists every invalid field in a validation error", async () => {
+    const res = await api("POST", store(uniquePath()), { body: { value: 1, type: "NOPE", extra: true } });
+    expectProblem(res, 400);
+    const fields = res.body.errors.map((e: { field: string }) => e.field).sort();
+    expect(fields).toEqual(expect.arrayContaining(["type", "value"]));
+    expect(res.body.errors.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("405 names the allowed methods", async () => {
+    const res = await api("PATCH", "/api/v1/tokens", { body: {} });
+    expect(res.headers.get("allow")).toBe("GET, HEAD, POST");
+  });
+});
+
+describe("request ids", () => {
+  it("echoes a well-formed X-Request-Id and makes one otherwise", async () => {
+    const echoed = await api("GET", "/api/v1/tokens/self", { headers: { "x-request-id": "trace-123" } });
+    expect(echoed.headers.get("x-request-id")).toBe("trace-123");
+    const made = await api("GET", "/api/v1/tokens/self", { headers: { "x-request-id": "bad id with spaces" } });
+    expect(made.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);
+    const problem = await api("GET", "/api/v1/nope", { headers: { "x-request-id": "trace-404" } });
+    expect(problem.body.request_id).toBe("trace-404");
+    expect(problem.headers.get("x-request-id")).toBe("trace-404");
+  });
+
+  it("API responses are never cached", async () => {
+    const res = await api("GET", "/api/v1/tokens/self");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+});
+
+describe("Idempotency-Key", () => {
+  it("replays the stored response without a second write", async () => {
+    const path = uniquePath("idem");
+    await api("POST", store(path), { body: { value: "v1" } });
+    const headers = { "idempotency-key": `rotate-${path}` };
+    const first = await api("PUT", store(path), { body: { value: "v2" }, headers });
+    const second = await api("PUT", store(path), { body: { value: "v2" }, headers });
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual(first.body);
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    expect((await api("GET", store(path))).body.current_version).toBe(2);
+    const events = await api("GET", `/api/v1/audit?path=${path}&action=secret.write`);
+    expect(events.body.items).toHaveLength(1);
+  });
+
+  it("replays a created token, sealed at rest", async () => {
+    const headers = { "idempotency-key": `token-${crypto.randomUUID()}` };
+    const first = await api("POST", "/api/v1/tokens", { body: { subject: "idem", scopes: ["secrets:read"] }, headers });
+    const again = await api("POST", "/api/v1/tokens", { body: { subject: "idem", scopes: ["secrets:read"] }, headers });
+    expect(again.body.token).toBe(first.body.token);
+    const stored = await env.DB.prepare("SELECT response FROM idempotency_keys WHERE key = ?").bind(headers["idempotency-key"]).first<{ response: ArrayBuffer }>();
+    expect(new TextDecoder().decode(new Uint8Array(stored!.response))).not.toContain(first.body.token);
+  });
+
+  it("the same key with another body is 422", async () => {
+    const path = uniquePath("idem");
+    const headers = { "idempotency-key": `k-${path}` };
+    expect((await api("POST", store(path), { body: { value: "a" }, headers })).status).toBe(201);
+    expectProblem(await api("POST", store(path), { body: { value: "b" }, headers }), 422);
+  });
+
+  it("a request still in flight with the same key is 409; a claim left by a dead request is taken over", async () => {
+    const path = uniquePath("idem");
+    const key = `inflight-${path}`;
+    const body = JSON.stringify({ value: "a" });
+    const fingerprint = await sha256Hex(JSON.stringify(["POST", store(path), "root", body]));
+    const claim = env.DB.prepare("INSERT OR REPLACE INTO idempotency_keys (tenant_id, key, fingerprint, state, created_at) VALUES ('default', ?, ?, 'in_flight', ?)");
+    await claim.bind(key, fingerprint, Date.now()).run();
+    const busy = await api("POST", store(path), { rawBody: body, headers: { "idempotency-key": key, "content-type": "application/json" } });
+    expectProblem(busy, 409);
+    expect(busy.headers.get("retry-after")).toBe("1");
+    expectProblem(await api("GET", store(path)), 404);
+
+    await claim.bind(key, fingerprint, Date.now() - 120_000).run();
+    const retried = await api("POST", store(path), { rawBody: body, headers: { "idempotency-key": key, "content-type": "application/json" } });
+    expect(retried.status).toBe(201);
+    expect((await api("GET", store(path))).body.value).toBe("a");
+  });
+
+  it("a failed request releases its key so a retry runs", async () => {
+    const path = uniquePath("idem");
+    const headers = { "idempotency-key": `retry-${path}` };
+    await api("POST", store(path), { body: { value: "exists" } });
+    expectProblem(await api("PUT", store(path), { body: { value: "b", cas: 5 }, headers }), 409);
+    expect((await api("PUT", store(path), { body: { value: "b", cas: 5 }, headers })).status).toBe(409);
+    const ok = await api("PUT", store(path), { body: { value: "b", cas: 1 }, headers: { "idempotency-key": `retry2-${path}` } });
+    expect(ok.body.version).toBe(2);
+  });
+});
+
+describe("logging of unexpected errors", () => {
+  it("drops the bound parameters that drizzle quotes in its messages", () => {
+    const err = new Error('Failed query: insert into "x" values (?)\nparams: super-secret-value');
+    const logged = JSON.stringify(loggable(err));
+    expect(logged).toContain("Failed query");
+    expect(logged).not.toContain("super-secret-value");
+  });
+});
+
+describe("documentation and health", () => {
+  it("/openapi.json describes every route from the zod schemas", async () => {
+    const res = await api("GET", "/openapi.json", { token: null });
+    expect(res.status).toBe(200);
+    const paths = Object.keys(res.body.paths);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "/api/v1/secrets/store",
+        "/api/v1/secrets/store/{path}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/tokens/self",
+        "/api/v1/tenants",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
+        "/healthz",
+      ]),
+    );
+    expect(Object.keys(res.body.paths["/api/v1/secrets/store/{path}"]).sort()).toEqual(["delete", "get", "post", "put"]);
+    expect(res.body.components.schemas.CreateSecret.required).toContain("value");
+  });
+
+  it("/docs renders the routes without any script", async () => {
+    const res = await api("GET", "/docs", { token: null });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain("/api/v1/secrets/store/{path}");
+    expect(res.text).not.toContain("<script");
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+  });
+
+  it("/healthz reports store, master key and version", async () => {
+    const res = await api("GET", "/healthz", { token: null });
+    expect(res.body).toEqual({ status: "ok", store: "ok", master_key: "configured", version: "0.1.0" });
+  });
+});
