@@ -169,12 +169,23 @@ export function register(program) {
 
   command(program, "history <path>", "list the versions of a secret (never values)")
     .action(async (path, opts) => {
-      const result = await api().get(`${store(path)}/versions`);
-      const versions = result.items ?? result.versions ?? [];
-      if (opts.json) return printJson(result);
+      const versions = [];
+      let cursor;
+      do {
+        const page = await api().get(`${store(path)}/versions`, { query: { limit: 1000, cursor } });
+        versions.push(...(page.items ?? []));
+        cursor = page.next_cursor;
+      } while (cursor);
+      if (opts.json) return printJson({ path, items: versions });
       printTable(
-        ["version", "state", "created", "created by"],
-        versions.map((v) => [v.version, v.state, shortTime(v.created_at), v.created_by]),
+        ["version", "state", "created", "created by", "note"],
+        versions.map((v) => [
+          v.version,
+          v.state,
+          shortTime(v.created_at),
+          v.created_by,
+          v.source_version ? `copy of version ${v.source_version}` : v.readable_until ? `readable until ${shortTime(v.readable_until)}` : null,
+        ]),
       );
     });
 

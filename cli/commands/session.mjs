@@ -6,14 +6,14 @@ import { api, command } from "../lib/context.mjs";
 import { CliError, EXIT, usageError } from "../lib/errors.mjs";
 import { info, printFields, printJson, prompt, readStdin, shortTime } from "../lib/output.mjs";
 
-async function tokenFromJwt(client, role, jwtFile) {
+async function tokenFromJwt(client, role, jwtFile, tenant) {
   let jwt;
   try {
     jwt = readFileSync(jwtFile, "utf8").trim();
   } catch (err) {
     throw usageError(`Cannot read ${jwtFile}: ${err.code ?? err.message}`);
   }
-  const result = await client.post("/api/v1/auth/login", { role, jwt }, { auth: false }).catch((err) => {
+  const result = await client.post("/api/v1/auth/login", { role, jwt, ...(tenant ? { tenant } : {}) }, { auth: false }).catch((err) => {
     if (err.status === 401) {
       throw new CliError(`The server did not accept the JWT for role ${role}`, {
         hint: "Check the role name and that the JWT is current and meant for this server (its issuer, audience and claims must match the role)",
@@ -31,6 +31,7 @@ export function register(program) {
     .option("--token-stdin", "read the token from stdin")
     .option("--role <role>", "exchange a JWT for a token with this auth role")
     .option("--jwt-file <file>", "the JWT to exchange (with --role)")
+    .option("--tenant <tenant>", "the tenant of the role (with --role; default: default)")
     .action(async (opts) => {
       if (Boolean(opts.role) !== Boolean(opts.jwtFile)) throw usageError("--role and --jwt-file go together");
       const file = configPath();
@@ -43,7 +44,7 @@ export function register(program) {
       addr = normalizeAddr(addr);
       const settings = { addr, tokenSource: "the token you gave" };
       let token;
-      if (opts.role) token = await tokenFromJwt(new ApiClient(settings), opts.role, opts.jwtFile);
+      if (opts.role) token = await tokenFromJwt(new ApiClient(settings), opts.role, opts.jwtFile, opts.tenant);
       else if (opts.tokenStdin) token = (await readStdin()).trim();
       else {
         token = (await prompt("Token (not shown): ", { hidden: true }))?.trim();

@@ -51,6 +51,12 @@ export function register(program) {
       const { origin, id, key } = parseShareLink(link);
       const base = `/api/v1/shares/${encodeURIComponent(id)}`;
       const gone = (err) => {
+        if (err.status === 403) {
+          throw new CliError("Wrong passphrase", {
+            hint: "Check it with the sender; after 5 wrong attempts the share is destroyed",
+            exitCode: EXIT.denied,
+          });
+        }
         if (err.status === 410 || err.status === 404) {
           throw new CliError(`This share was already viewed, has expired or never existed`, {
             hint: "Ask the sender for a new link",

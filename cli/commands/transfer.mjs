@@ -62,11 +62,23 @@ export function register(program) {
       if (opts.includeValues && !opts.output && process.stdout.isTTY) {
         info("Warning: printing secret values to the terminal; they may stay in its scrollback. Use --output FILE.");
       }
-      const result = await api().get("/api/v1/secrets/export", { query: { prefix: opts.prefix, include_values: opts.includeValues && "true" } });
-      const text = opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatExport(exportedValues(result), opts.format);
+      // Pages follow the Hush-Next-Cursor header; paths whose value could not be read are named in Hush-Export-Skipped.
+      const values = {};
+      const skipped = [];
+      let cursor;
+      do {
+        const page = await api().request("GET", "/api/v1/secrets/export", {
+          query: { prefix: opts.prefix, include_values: opts.includeValues && "true", cursor },
+        });
+        Object.assign(values, exportedValues(page.body));
+        skipped.push(...(page.headers.get("hush-export-skipped")?.split(",").filter(Boolean) ?? []));
+        cursor = page.headers.get("hush-next-cursor");
+      } while (cursor);
+      if (skipped.length) info(`Warning: ${skipped.length} value(s) could not be exported (expired, or past their grace period): ${skipped.join(", ")}`);
+      const text = opts.json ? `${JSON.stringify({ values, skipped }, null, 2)}\n` : formatExport(values, opts.format);
       if (opts.output) {
         writeFileSync(opts.output, text, { mode: 0o600 });
-        info(`Wrote ${Object.keys(exportedValues(result)).length} secrets to ${opts.output}`);
+        info(`Wrote ${Object.keys(values).length} secrets to ${opts.output}`);
       } else process.stdout.write(text);
     });
 }

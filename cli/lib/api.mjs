@@ -17,6 +17,9 @@ export function hintFor(status, problem, settings) {
       ? "Log in with `hush login`, or set HUSH_TOKEN"
       : `The token from ${settings.tokenSource} was not accepted (expired, revoked or mistyped): run \`hush login\` or set HUSH_TOKEN to a valid token`;
   }
+  if (status === 403 && problem?.approval_request_id) {
+    return `This action needs approval: ask approvers to approve request ${problem.approval_request_id}, then run the same command again`;
+  }
   if (status === 403) return "Ask an administrator for a token with the needed scope or path (`hush status` lists yours)";
   if (status === 404 && detail.startsWith("No route for")) {
     return `The server at ${settings.addr} does not offer this endpoint: it runs an older Hush; upgrade the server`;
@@ -105,7 +108,7 @@ export class ApiClient {
     }
     if (response.ok || allow.includes(response.status)) {
       if (parsed === undefined) throw new CliError(`The server at ${base} did not answer with JSON`, { hint: "Check that HUSH_ADDR points at a Hush server" });
-      return { status: response.status, body: parsed };
+      return { status: response.status, body: parsed, headers: response.headers };
     }
     const problem = parsed ?? {};
     const what = problem.detail ?? problem.title ?? `HTTP ${response.status}`;

@@ -7,7 +7,6 @@ import { usageError } from "./errors.mjs";
 
 export const FORMATS = ["env", "json", "yaml"];
 const PATH = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
-const ENTRY_FIELDS = new Set(["value", "type", "tags", "expires_at", "environment", "description"]);
 
 /** The format from --format or the file name (.env, *.env, .json, .yaml/.yml). */
 export function detectFormat(file, format) {
@@ -31,16 +30,18 @@ export function checkPath(path) {
 function entryFrom(path, raw) {
   if (typeof raw === "string") return raw;
   if (typeof raw === "number" || typeof raw === "boolean") return String(raw);
-  const unknown = Object.keys(raw).filter((k) => !ENTRY_FIELDS.has(k));
-  if (unknown.length) throw usageError(`${path}: unknown field(s) ${unknown.join(", ")}`, `An entry may have ${[...ENTRY_FIELDS].join(", ")}`);
+  // The server checks the other fields (type, tags, rotation_policy, ...) and names any it rejects.
+  if ("generate" in raw && !("value" in raw)) return { ...raw };
   if (typeof raw.value !== "string" && typeof raw.value !== "number") throw usageError(`${path}: "value" must be a string`);
   const entry = { ...raw, value: String(raw.value) };
   if (entry.expires_at instanceof Date) entry.expires_at = entry.expires_at.toISOString();
   return entry;
 }
 
+const isEntry = (raw) => "value" in raw || "generate" in raw;
+
 /**
- * Flattens a parsed JSON/YAML document: a leaf is a string or an object with `value`;
+ * Flattens a parsed JSON/YAML document: a leaf is a string or an object with `value` (or `generate`);
  * any other object is a folder whose keys join the path with "/".
  */
 function flatten(node, prefix, out) {
@@ -50,7 +51,7 @@ function flatten(node, prefix, out) {
   for (const [key, raw] of Object.entries(node)) {
     const path = prefix ? `${prefix}/${key}` : key;
     if (raw === null || raw === undefined || Array.isArray(raw)) throw usageError(`${path}: a value must be a string or an object with "value"`);
-    if (typeof raw === "object" && !(raw instanceof Date) && !("value" in raw)) flatten(raw, path, out);
+    if (typeof raw === "object" && !(raw instanceof Date) && !isEntry(raw)) flatten(raw, path, out);
     else out[path] = entryFrom(path, raw);
   }
   return out;
@@ -81,7 +82,7 @@ export function parseImport(text, format, progress) {
   paths.forEach((path, i) => {
     const value = typeof values[path] === "string" ? values[path] : values[path].value;
     if (!checkPath(path)) bad.push(`${path}: not a valid path`);
-    else if (value.length === 0) bad.push(`${path}: empty value`);
+    else if (value !== undefined && value.length === 0) bad.push(`${path}: empty value`);
     progress?.(i + 1, paths.length);
   });
   if (bad.length) {

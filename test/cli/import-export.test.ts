@@ -50,11 +50,15 @@ describe("import parsing (no server)", () => {
     expect(err.details).toEqual(["bad path!: not a valid path"]);
   });
 
-  it("rejects unparsable files, empty files, arrays and unknown fields", () => {
+  it("keeps entries that ask the server to generate their value", () => {
+    expect(parseImport('{"a": {"b": {"generate": {"length": 16}, "tags": ["x"]}}}', "json")).toEqual({ "a/b": { generate: { length: 16 }, tags: ["x"] } });
+  });
+
+  it("rejects unparsable files, empty files and arrays", () => {
     expect(usageErrorOf(() => parseImport("{", "json")).message).toContain("does not parse");
     expect(usageErrorOf(() => parseImport("a: [1, 2]", "yaml")).message).toContain("a: a value must be");
     expect(usageErrorOf(() => parseImport("# nothing\n", "env")).message).toContain("no entries");
-    expect(usageErrorOf(() => parseImport('{"x": {"value": "v", "colour": "red"}}', "json")).message).toContain("unknown field(s) colour");
+    expect(usageErrorOf(() => parseImport('{"x": {"value": ""}}', "json")).details).toEqual(["x: empty value"]);
   });
 
   it("tells the format from the file name or --format", () => {

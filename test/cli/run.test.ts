@@ -2,7 +2,20 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { inject } from "vitest";
 import { finish, hush, start, unique } from "./helpers";
+
+/** A hush-api-key lease provider with one role, configured through the API (operator only). */
+async function apiKeyProvider(): Promise<string> {
+  const name = `cli-keys-${Date.now().toString(36)}`;
+  const res = await fetch(`${inject("hushAddr")}/api/v1/secrets/providers`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${inject("hushRootToken")}`, "content-type": "application/json" },
+    body: JSON.stringify({ name, kind: "hush-api-key", roles: { reader: { max_ttl_seconds: 3600, scopes: ["secrets:read"] } } }),
+  });
+  if (res.status !== 201) throw new Error(`provider: ${res.status} ${await res.text()}`);
+  return name;
+}
 
 const node = process.execPath;
 
@@ -83,13 +96,17 @@ describe("hush run", () => {
   it.skip("issues a lease for the child and revokes it when the child exits", async () => {
     // needs POST /api/v1/secrets/leases (+ /{id}/revoke, GET /{id}) and the hush-api-key provider from issue 5
     const out = join(mkdtempSync(join(tmpdir(), "hush-run-")), "lease.json");
-    const script = `require("fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify({ id: process.env.HUSH_LEASE_ID, credential: process.env.HUSH_LEASE_CREDENTIAL }))`;
-    const result = await hush(["run", "--lease", "hush-api-key/default", "--lease-ttl", "10m", "--", node, "-e", script]);
+    const script = `require("fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify({ id: process.env.HUSH_LEASE_ID, credential: process.env.HUSH_LEASE_CREDENTIAL, token: process.env.HUSH_LEASE_TOKEN }))`;
+    const provider = await apiKeyProvider();
+    const result = await hush(["run", "--lease", `${provider}/reader`, "--lease-ttl", "10m", "--", node, "-e", script]);
     expect(result.code, result.stderr).toBe(0);
     const seen = JSON.parse(readFileSync(out, "utf8"));
     expect(seen.id).toBeTruthy();
-    expect(seen.credential).toBeTruthy();
-    expect(result.stdout + result.stderr).not.toContain(seen.credential);
+    expect(seen.token).toMatch(/^hush_/);
+    expect(JSON.parse(seen.credential).token).toBe(seen.token);
+    expect(result.stdout + result.stderr).not.toContain(seen.token);
+    // The child's token was revoked when it exited.
+    expect((await hush(["list"], { token: seen.token })).code).toBe(4);
     const lease = JSON.parse((await hush(["lease", "get", seen.id, "--json"])).stdout);
     expect(["revoking", "revoked"]).toContain(lease.state);
   });
@@ -98,12 +115,16 @@ describe("hush run", () => {
 describe("hush lease", () => {
   it.skip("issues, shows, renews and revokes a lease", async () => {
     // needs POST/GET /api/v1/secrets/leases, POST /{id}/renew and /{id}/revoke with the hush-api-key provider from issue 5
-    const issued = JSON.parse((await hush(["lease", "issue", "hush-api-key/default", "--ttl", "10m", "--json"])).stdout);
+    const provider = await apiKeyProvider();
+    const issued = JSON.parse((await hush(["lease", "issue", `${provider}/reader`, "--ttl", "10m", "--json"])).stdout);
     const id = issued.lease_id;
+    expect(issued.credential.token).toMatch(/^hush_/);
     expect(id).toBeTruthy();
     const got = await hush(["lease", "get", id, "--json"]);
     expect(JSON.parse(got.stdout).state).toBe("issued");
-    expect(got.stdout).not.toContain(JSON.stringify(issued.credential ?? issued.token));
+    expect(got.stdout).not.toContain(issued.credential.token);
+    const human = await hush(["lease", "issue", `${provider}/reader`, "--ttl", "10m"]);
+    expect(human.stdout).toMatch(/token\s+hush_/);
     expect((await hush(["lease", "renew", id, "--extend", "5m"])).code).toBe(0);
     expect((await hush(["lease", "revoke", id])).code).toBe(0);
     expect(["revoking", "revoked"]).toContain(JSON.parse((await hush(["lease", "get", id, "--json"])).stdout).state);

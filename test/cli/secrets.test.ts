@@ -122,11 +122,11 @@ describe("hush history / recover / undelete / destroy", () => {
     await hush(["rotate", path, "--stdin"], { input: "second-value" });
     const history = await hush(["history", path]);
     expect(history.code, history.stderr).toBe(0);
-    expect(history.stdout).toMatch(/^VERSION\s+STATE\s+CREATED\s+CREATED BY\n/);
+    expect(history.stdout).toMatch(/^VERSION\s+STATE\s+CREATED\s+CREATED BY\s+NOTE\n/);
     expect(history.stdout).toMatch(/\n2\s+live\s/);
     expect(history.stdout).not.toContain("first-value");
     const json = JSON.parse((await hush(["history", path, "--json"])).stdout);
-    expect((json.items ?? json.versions).map((v: { version: number }) => v.version).sort()).toEqual([1, 2]);
+    expect(json.items.map((v: { version: number }) => v.version).sort()).toEqual([1, 2]);
   });
 
   it.skip("recovers the version current at a time as the next version", async () => {

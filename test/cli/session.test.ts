@@ -82,13 +82,20 @@ describe("hush login / status / logout", () => {
   });
 
   it.skip("login --role --jwt-file exchanges a JWT for a token", async () => {
-    // needs POST /api/v1/auth/login (and POST /api/v1/auth/roles to set up a role) from issue 6
+    // needs POST /api/v1/auth/login (and PUT /api/v1/auth/policies/{name}, POST /api/v1/auth/roles to set up a role) from issue 6
+    const admin = { authorization: `Bearer ${inject("hushRootToken")}`, "content-type": "application/json" };
+    const policy = await fetch(`${inject("hushAddr")}/api/v1/auth/policies/cli-read`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({ rules: [{ paths: ["*"], capabilities: ["read", "list"] }] }),
+    });
+    expect(policy.status).toBe(200);
     const { generateKeyPair, exportJWK, SignJWT } = await import("jose");
     const { publicKey, privateKey } = await generateKeyPair("ES256");
     const jwk = { ...(await exportJWK(publicKey)), kid: "cli-test", alg: "ES256" };
     const role = await fetch(`${inject("hushAddr")}/api/v1/auth/roles`, {
       method: "POST",
-      headers: { authorization: `Bearer ${inject("hushRootToken")}`, "content-type": "application/json" },
+      headers: admin,
       body: JSON.stringify({
         name: "cli-ci",
         issuer: "https://issuer.test",
@@ -96,7 +103,7 @@ describe("hush login / status / logout", () => {
         jwks: { keys: [jwk] },
         bound_claims: { repository: "acme/app" },
         token_ttl_seconds: 600,
-        policies: ["default"],
+        policies: ["cli-read"],
       }),
     });
     expect(role.status).toBe(201);
@@ -114,6 +121,9 @@ describe("hush login / status / logout", () => {
     const login = await hush(["login", "--addr", inject("hushAddr"), "--role", "cli-ci", "--jwt-file", jwtFile], { token: null, env: { XDG_CONFIG_HOME: home } });
     expect(login.code, login.stderr).toBe(0);
     expect(statSync(join(home, "hush", "config.json")).mode & 0o777).toBe(0o600);
+    const status = await hush(["status", "--json"], { token: null, env: { XDG_CONFIG_HOME: home, HUSH_ADDR: undefined } });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).tenant).toBe("default");
     const bad = await hush(["login", "--addr", inject("hushAddr"), "--role", "no-such-role", "--jwt-file", jwtFile], { token: null, env: { XDG_CONFIG_HOME: home } });
     expect(bad.code).toBe(4);
   });
