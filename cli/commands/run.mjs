@@ -107,7 +107,12 @@ export function register(program) {
       const env = { ...process.env, ...Object.fromEntries(entries), ...lease?.env };
 
       const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
-      const forward = (signal) => child.kill(signal);
+      // In a terminal, Ctrl-C and Ctrl-\ already reach the child (same foreground process group):
+      // forwarding them too would deliver them twice, which many programs read as "force quit".
+      const interactive = process.stdin.isTTY;
+      const forward = (signal) => {
+        if (!(interactive && (signal === "SIGINT" || signal === "SIGQUIT"))) child.kill(signal);
+      };
       for (const signal of FORWARDED) process.on(signal, forward);
       const outcome = await new Promise((resolve) => {
         child.on("error", (err) => resolve({ error: err }));

@@ -70,6 +70,21 @@ describe("hush run", () => {
     expect(result.code).toBe(42);
   });
 
+  it("forwards SIGINT outside a terminal (a supervisor's stop)", async () => {
+    const path = unique("sigint");
+    await hush(["set", path, "--stdin"], { input: "sigint-value" });
+    const child = start([
+      "run", "--secret", `X=${path}`, "--", node, "-e",
+      "process.on('SIGINT', () => { console.log('child got SIGINT'); process.exit(5) }); console.log('ready'); setInterval(() => {}, 1000)",
+    ]);
+    const done = finish(child);
+    await new Promise<void>((resolve) => child.stdout!.on("data", (d) => String(d).includes("ready") && resolve()));
+    child.kill("SIGINT");
+    const result = await done;
+    expect(result.stdout).toContain("child got SIGINT");
+    expect(result.code).toBe(5);
+  });
+
   it("exits 128 + n when the child dies of signal n", async () => {
     const path = unique("killed");
     await hush(["set", path, "--stdin"], { input: "killed-value" });
