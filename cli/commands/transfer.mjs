@@ -7,6 +7,8 @@ import { detectFormat, FORMATS, formatExport, parseImport } from "../lib/formats
 import { info, printJson, printTable } from "../lib/output.mjs";
 
 const LARGE = 200;
+/** The server applies one import request all or nothing and takes at most this many entries. */
+const MAX_ENTRIES = 1000;
 
 /** Turns the export response into path -> value|{value,...}, whatever its outer shape. */
 function exportedValues(result) {
@@ -42,6 +44,9 @@ export function register(program) {
       const values = parseImport(text, format, progress);
       bar?.stop();
       const count = Object.keys(values).length;
+      if (count > MAX_ENTRIES) {
+        throw usageError(`${file} has ${count} entries; one import takes at most ${MAX_ENTRIES}`, "Split the file (each part is imported all or nothing)");
+      }
       if (count >= LARGE && process.stderr.isTTY && !opts.json) info(`Importing ${count} secrets in one request...`);
       const body = { values, ...(opts.prefix ? { prefix: opts.prefix } : {}) };
       const result = await api().post("/api/v1/secrets/store/import", body);

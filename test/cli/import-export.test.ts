@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { detectFormat, formatExport, parseImport } from "../../cli/lib/formats.mjs";
@@ -82,6 +83,15 @@ describe("import parsing (no server)", () => {
 });
 
 describe("hush import (client side)", () => {
+  it("a file over the 1,000-entry limit exits 2 before anything is sent", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hush-import-"));
+    const file = join(dir, "big.env");
+    writeFileSync(file, Array.from({ length: 1001 }, (_, i) => `KEY_${i}=value-${i}`).join("\n"));
+    const result = await hush(["import", file, "--prefix", unique("big")]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("1001 entries; one import takes at most 1000");
+  });
+
   it("a file with an invalid path exits 2 before anything is sent", async () => {
     const result = await hush(["import", join(FIXTURES, "bad-path.json"), "--prefix", unique("bad")]);
     expect(result.code).toBe(2);
