@@ -1,0 +1,132 @@
+// `hush run`: a child process with secrets in its environment (never in argv, never
+// printed), signals forwarded, and the child's exit code returned.
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { encodePath } from "../lib/api.mjs";
+import { api, command } from "../lib/context.mjs";
+import { CliError, usageError } from "../lib/errors.mjs";
+import { envName } from "../lib/formats.mjs";
+import { info, parseDuration } from "../lib/output.mjs";
+import { listAll } from "./secrets.mjs";
+
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LEASE_FIELDS = new Set(["lease_id", "id", "provider", "role", "state", "expires_at", "issued_at", "renewable", "ttl_seconds", "max_ttl_seconds"]);
+
+const collect = (value, previous) => [...previous, value];
+
+/** NAME -> path from --secret NAME=path and from every path under --prefix. */
+async function secretPaths(opts) {
+  const mapping = new Map();
+  if (opts.prefix) {
+    const prefix = opts.prefix.replace(/\/?$/, "/");
+    for (const s of await listAll({ prefix })) mapping.set(envName(s.path.slice(prefix.length)), s.path);
+  }
+  for (const pair of opts.secret) {
+    const eq = pair.indexOf("=");
+    const name = pair.slice(0, eq);
+    if (eq < 1 || !ENV_NAME.test(name) || eq === pair.length - 1) {
+      throw usageError(`--secret ${pair} is not NAME=path`, "Write --secret DB_PASSWORD=app/db/password");
+    }
+    mapping.set(name, pair.slice(eq + 1));
+  }
+  if (mapping.size === 0 && !opts.lease) throw usageError("Nothing to inject", "Add --secret NAME=path, --prefix P or --lease provider/role");
+  return mapping;
+}
+
+/** Environment variables for a lease's credential: HUSH_LEASE_ID, HUSH_LEASE_<FIELD>, HUSH_LEASE_CREDENTIAL. */
+export function leaseEnv(lease) {
+  const credential = lease.credential ?? Object.fromEntries(Object.entries(lease).filter(([k]) => !LEASE_FIELDS.has(k)));
+  const env = { HUSH_LEASE_ID: lease.lease_id ?? lease.id, HUSH_LEASE_EXPIRES_AT: lease.expires_at ?? "" };
+  if (typeof credential === "string") {
+    env.HUSH_LEASE_CREDENTIAL = credential;
+  } else {
+    env.HUSH_LEASE_CREDENTIAL = JSON.stringify(credential);
+    for (const [key, value] of Object.entries(credential)) {
+      if (typeof value === "string" || typeof value === "number") env[`HUSH_LEASE_${envName(key)}`] = String(value);
+    }
+  }
+  return env;
+}
+
+/** Issues a lease and keeps it alive until stop() revokes it. */
+async function startLease(spec, ttlSeconds) {
+  const slash = spec.indexOf("/");
+  if (slash < 1 || slash === spec.length - 1) throw usageError(`--lease ${spec} is not provider/role`, "Write --lease postgresql/readonly");
+  const body = { provider: spec.slice(0, slash), role: spec.slice(slash + 1), ...(ttlSeconds ? { ttl_seconds: ttlSeconds } : {}) };
+  const lease = await api().post("/api/v1/secrets/leases", body);
+  const id = lease.lease_id ?? lease.id;
+  const base = `/api/v1/secrets/leases/${encodeURIComponent(id)}`;
+  let timer;
+  const schedule = (expiresAt) => {
+    const left = Date.parse(expiresAt) - Date.now();
+    if (!lease.renewable || !(left > 0)) return;
+    // Renew at two thirds of the remaining time, so one failed attempt still leaves time.
+    timer = setTimeout(async () => {
+      try {
+        const renewed = await api().post(`${base}/renew`, { extend_seconds: ttlSeconds ?? Math.max(60, Math.round(left / 1000)) });
+        schedule(renewed.expires_at);
+      } catch (err) {
+        info(`Warning: could not renew lease ${id}: ${err.message}`);
+      }
+    }, Math.max(1000, (left * 2) / 3));
+    timer.unref();
+  };
+  schedule(lease.expires_at);
+  return {
+    env: leaseEnv(lease),
+    async stop() {
+      clearTimeout(timer);
+      try {
+        await api().post(`${base}/revoke`, {});
+      } catch (err) {
+        info(`Warning: could not revoke lease ${id} (it expires on its own at ${lease.expires_at}): ${err.message}`);
+      }
+    },
+  };
+}
+
+export function register(program) {
+  command(program, "run", "run a command with secrets in its environment")
+    .argument("<command...>", "the command and its arguments (after --)")
+    .option("--secret <NAME=path>", "inject a secret as NAME (repeatable)", collect, [])
+    .option("--prefix <prefix>", "inject every secret under a prefix, named from the rest of its path (db/password -> DB_PASSWORD)")
+    .option("--resolve", "expand ${secret.other/path} references")
+    .option("--lease <provider/role>", "issue a lease for the child, renew it while it runs, revoke it when it exits")
+    .option("--lease-ttl <duration>", "the lease's time to live, like 1h")
+    .passThroughOptions()
+    .action(async (argv, opts) => {
+      const mapping = await secretPaths(opts);
+      const entries = await Promise.all(
+        [...mapping].map(async ([name, path]) => {
+          const secret = await api().get(`/api/v1/secrets/store/${encodePath(path)}`, { query: { resolve: opts.resolve && "true" } });
+          return [name, secret.value];
+        }),
+      );
+      const lease = opts.lease ? await startLease(opts.lease, opts.leaseTtl && parseDuration(opts.leaseTtl, "--lease-ttl")) : null;
+      const env = { ...process.env, ...Object.fromEntries(entries), ...lease?.env };
+
+      const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
+      // In a terminal, Ctrl-C and Ctrl-\ already reach the child (same foreground process group):
+      // forwarding them too would deliver them twice, which many programs read as "force quit".
+      const interactive = process.stdin.isTTY;
+      const forward = (signal) => {
+        if (!(interactive && (signal === "SIGINT" || signal === "SIGQUIT"))) child.kill(signal);
+      };
+      for (const signal of FORWARDED) process.on(signal, forward);
+      const outcome = await new Promise((resolve) => {
+        child.on("error", (err) => resolve({ error: err }));
+        child.on("exit", (code, signal) => resolve({ code, signal }));
+      });
+      for (const signal of FORWARDED) process.off(signal, forward);
+      await lease?.stop();
+      if (outcome.error) {
+        throw new CliError(`Could not start ${argv[0]}: ${outcome.error.code ?? outcome.error.message}`, {
+          hint: outcome.error.code === "ENOENT" ? "Check the command name and your PATH" : undefined,
+          exitCode: outcome.error.code === "ENOENT" ? 127 : 126,
+        });
+      }
+      // Shell convention: a child killed by a signal exits 128 + its number.
+      process.exitCode = outcome.signal ? 128 + (constants.signals[outcome.signal] ?? 0) : outcome.code;
+    });
+}

@@ -1,0 +1,226 @@
+// The everyday secret commands: get, set, list, rotate, history, recover, delete, undelete, destroy.
+import { randomInt } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { encodePath } from "../lib/api.mjs";
+import { api, command } from "../lib/context.mjs";
+import { CliError, usageError } from "../lib/errors.mjs";
+import { confirm, info, mask, parseDuration, parseList, parsePositiveInt, parseTime, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
+
+const store = (path) => `/api/v1/secrets/store/${encodePath(path)}`;
+const SECRET_TYPES = ["API_KEY", "DATABASE_CREDENTIAL", "OAUTH_TOKEN", "CERTIFICATE", "ENCRYPTION_KEY", "WEBHOOK_SECRET", "CUSTOM"];
+
+const CHARSETS = {
+  alnum: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+  hex: "0123456789abcdef",
+  base64url: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+  ascii: Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i)).join(""),
+};
+
+/** A random value from a CSPRNG, without modulo bias (randomInt is uniform). */
+export function generateValue(length = 32, charset = "alnum") {
+  const chars = CHARSETS[charset];
+  if (!chars) throw usageError(`--charset ${charset} is not one of ${Object.keys(CHARSETS).join(", ")}`);
+  return Array.from({ length }, () => chars[randomInt(chars.length)]).join("");
+}
+
+/**
+ * The value to write, from exactly one of: the argument, --from-file, --stdin.
+ * Stdin loses one trailing newline (what `echo` adds); a file is taken as it is.
+ */
+export async function valueFrom(argument, opts) {
+  const sources = [argument !== undefined, Boolean(opts.fromFile), Boolean(opts.stdin)].filter(Boolean).length;
+  if (sources !== 1) throw usageError("Give the value exactly one way: as an argument, with --from-file F, or with --stdin", "--stdin or --from-file keeps the value out of shell history");
+  let value;
+  if (opts.fromFile) {
+    try {
+      value = readFileSync(opts.fromFile, "utf8");
+    } catch (err) {
+      throw usageError(`Cannot read ${opts.fromFile}: ${err.code ?? err.message}`);
+    }
+  } else if (opts.stdin) {
+    value = process.stdin.isTTY ? await prompt("Value (not shown): ", { hidden: true }) : (await readStdin()).replace(/\r?\n$/, "");
+  } else {
+    value = argument;
+    if (process.stderr.isTTY) info("Note: a value on the command line stays in shell history; --stdin or --from-file avoids that.");
+  }
+  if (!value) throw usageError("The value is empty");
+  return value;
+}
+
+function metadataBody(opts) {
+  const body = {};
+  if (opts.type) {
+    const type = opts.type.toUpperCase();
+    if (!SECRET_TYPES.includes(type)) throw usageError(`--type ${opts.type} is not one of ${SECRET_TYPES.join(", ")}`);
+    body.type = type;
+  }
+  if (opts.env) body.environment = opts.env;
+  if (opts.tags !== undefined) body.tags = parseList(opts.tags);
+  if (opts.description !== undefined) body.description = opts.description;
+  if (opts.expires) body.expires_at = opts.expires === "never" ? null : parseTime(opts.expires, "--expires", { future: true });
+  return body;
+}
+
+function printWritten(result, verb, opts) {
+  if (opts.json) return printJson(result);
+  process.stdout.write(`${verb} ${result.path}: version ${result.version ?? result.current_version}\n`);
+}
+
+function printSecret(secret, opts) {
+  if (opts.json) return printJson(secret);
+  if (opts.raw) {
+    process.stdout.write(process.stdout.isTTY ? `${secret.value}\n` : secret.value);
+    return;
+  }
+  printFields([
+    ["path", secret.path],
+    ["version", `${secret.version}${secret.version !== secret.current_version ? ` (current: ${secret.current_version})` : ""}`],
+    ["type", secret.type],
+    ["environment", secret.environment],
+    ["tags", secret.tags],
+    ["description", secret.description],
+    ["expires", shortTime(secret.expires_at)],
+    ["written", `${shortTime(secret.version_created_at)} by ${secret.version_created_by}`],
+    ["value", opts.showFull ? secret.value : mask(secret.value)],
+  ]);
+}
+
+/** Every page of the secret list. */
+export async function listAll(query) {
+  const items = [];
+  let cursor;
+  do {
+    const page = await api().get("/api/v1/secrets/store", { query: { ...query, limit: 1000, cursor } });
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
+
+export function register(program) {
+  command(program, "get <path>", "show a secret: metadata and the value masked except its last 3 characters")
+    .option("--version <n>", "a specific version")
+    .option("--resolve", "expand ${secret.other/path} references")
+    .option("--show-full", "show the whole value")
+    .option("--raw", "print the value only, for pipes")
+    .action(async (path, opts) => {
+      const query = { version: opts.version && parsePositiveInt(opts.version, "--version"), resolve: opts.resolve && "true" };
+      printSecret(await api().get(store(path), { query }), opts);
+    });
+
+  command(program, "set <path> [value]", "write a secret (creates it, or writes its next version)")
+    .option("--from-file <file>", "read the value from a file")
+    .option("--stdin", "read the value from stdin (a hidden prompt on a terminal)")
+    .option("--type <type>", `one of ${SECRET_TYPES.join(", ")}`)
+    .option("--env <environment>", "environment name, like production")
+    .option("--tags <a,b>", "comma-separated tags")
+    .option("--description <text>", "what the secret is for")
+    .option("--expires <when>", "expiry: a duration from now (30d) or an RFC 3339 time; `never` clears it")
+    .action(async (path, value, opts) => {
+      const body = { value: await valueFrom(value, opts), ...metadataBody(opts) };
+      printWritten(await api().put(store(path), body), "Wrote", opts);
+    });
+
+  command(program, "list", "list secrets (metadata only)")
+    .option("--prefix <prefix>", "only paths starting with this")
+    .option("--pattern <glob>", "only paths matching a glob like 'api-key-*'")
+    .option("--tags <a,b>", "only secrets with all these tags")
+    .option("--type <type>", "only this type")
+    .option("--env <environment>", "only this environment")
+    .option("--include-deleted", "include soft-deleted secrets")
+    .action(async (opts) => {
+      const tags = parseList(opts.tags);
+      const items = (
+        await listAll({
+          prefix: opts.prefix,
+          pattern: opts.pattern,
+          tag: tags[0],
+          type: opts.type?.toUpperCase(),
+          environment: opts.env,
+          include_deleted: opts.includeDeleted && "true",
+        })
+      ).filter((s) => tags.every((t) => s.tags.includes(t)));
+      if (opts.json) return printJson({ items });
+      if (items.length === 0) return info("No secrets match.");
+      printTable(
+        ["path", "version", "type", "environment", "tags", "updated"],
+        items.map((s) => [s.path + (s.deleted_at ? " (deleted)" : ""), s.current_version, s.type, s.environment, s.tags.join(","), shortTime(s.updated_at)]),
+      );
+    });
+
+  command(program, "rotate <path> [value]", "write the next version of a secret")
+    .option("--generate [length]", "generate a random value (default 32 characters)")
+    .option("--charset <set>", "for --generate: alnum, hex, base64url or ascii", "alnum")
+    .option("--from-file <file>", "read the value from a file")
+    .option("--stdin", "read the value from stdin")
+    .option("--expire-old <duration>", "the previous version stays readable by number for this long (like 30d)")
+    .action(async (path, value, opts) => {
+      if (opts.generate !== undefined && (value !== undefined || opts.fromFile || opts.stdin)) {
+        throw usageError("--generate makes the value; do not give one too");
+      }
+      const newValue = opts.generate !== undefined
+        ? generateValue(opts.generate === true ? 32 : parsePositiveInt(opts.generate, "--generate"), opts.charset)
+        : await valueFrom(value, opts);
+      const result = opts.expireOld
+        ? await api().post(`${store(path)}/rotate`, { value: newValue, expire_old_after_seconds: parseDuration(opts.expireOld, "--expire-old") })
+        : await api().put(store(path), { value: newValue });
+      printWritten(result, "Rotated", opts);
+    });
+
+  command(program, "history <path>", "list the versions of a secret (never values)")
+    .action(async (path, opts) => {
+      const versions = [];
+      let cursor;
+      do {
+        const page = await api().get(`${store(path)}/versions`, { query: { limit: 1000, cursor } });
+        versions.push(...(page.items ?? []));
+        cursor = page.next_cursor;
+      } while (cursor);
+      if (opts.json) return printJson({ path, items: versions });
+      printTable(
+        ["version", "state", "created", "created by", "note"],
+        versions.map((v) => [
+          v.version,
+          v.state,
+          shortTime(v.created_at),
+          v.created_by,
+          v.source_version ? `copy of version ${v.source_version}` : v.readable_until ? `readable until ${shortTime(v.readable_until)}` : null,
+        ]),
+      );
+    });
+
+  command(program, "recover <path>", "republish the version that was current at a time, as the next version")
+    .requiredOption("--at <time>", "an RFC 3339 time, or a duration ago like 2h")
+    .action(async (path, opts) => {
+      const result = await api().post(`/api/v1/secrets/store/recover/${encodePath(path)}`, { at: parseTime(opts.at, "--at") });
+      printWritten(result, "Recovered", opts);
+    });
+
+  command(program, "delete <path>", "soft-delete a secret (its versions are kept; `hush undelete` brings it back)")
+    .option("-y, --yes", "do not ask for confirmation")
+    .action(async (path, opts) => {
+      if (!(await confirm(`Delete ${path}?`, opts.yes))) throw new CliError("Not deleted", { exitCode: 1 });
+      const result = await api().delete(store(path));
+      if (opts.json) return printJson(result);
+      process.stdout.write(`Deleted ${path} (recoverable with \`hush undelete ${path}\`)\n`);
+    });
+
+  command(program, "undelete <path>", "restore a soft-deleted secret")
+    .action(async (path, opts) => {
+      const result = await api().post(`/api/v1/secrets/store/undelete/${encodePath(path)}`, {});
+      if (opts.json) return printJson(result);
+      process.stdout.write(`Restored ${path}\n`);
+    });
+
+  command(program, "destroy <path>", "destroy versions for good (their keys are shredded)")
+    .requiredOption("--versions <n,m>", "comma-separated version numbers")
+    .option("-y, --yes", "do not ask for confirmation")
+    .action(async (path, opts) => {
+      const versions = parseList(opts.versions).map((v) => parsePositiveInt(v, "--versions"));
+      if (versions.length === 0) throw usageError("--versions needs at least one version number");
+      if (!(await confirm(`Destroy version(s) ${versions.join(", ")} of ${path} for good?`, opts.yes))) throw new CliError("Nothing destroyed");
+      const result = await api().post(`/api/v1/secrets/store/destroy/${encodePath(path)}`, { versions });
+      if (opts.json) return printJson(result);
+      process.stdout.write(`Destroyed version(s) ${versions.join(", ")} of ${path}\n`);
+    });
+}

@@ -1,0 +1,104 @@
+// `hush login`, `hush logout`, `hush status` and `hush health`.
+import { readFileSync } from "node:fs";
+import { ApiClient } from "../lib/api.mjs";
+import { configPath, DEFAULT_ADDR, normalizeAddr, readConfigFile, removeConfigFile, resolveSettings, writeConfigFile } from "../lib/config.mjs";
+import { api, command } from "../lib/context.mjs";
+import { CliError, EXIT, usageError } from "../lib/errors.mjs";
+import { info, printFields, printJson, prompt, readStdin, shortTime } from "../lib/output.mjs";
+
+async function tokenFromJwt(client, role, jwtFile, tenant) {
+  let jwt;
+  try {
+    jwt = readFileSync(jwtFile, "utf8").trim();
+  } catch (err) {
+    throw usageError(`Cannot read ${jwtFile}: ${err.code ?? err.message}`);
+  }
+  const result = await client.post("/api/v1/auth/login", { role, jwt, ...(tenant ? { tenant } : {}) }, { auth: false }).catch((err) => {
+    if (err.status === 401) {
+      throw new CliError(`The server did not accept the JWT for role ${role}`, {
+        hint: "Check the role name and that the JWT is current and meant for this server (its issuer, audience and claims must match the role)",
+        exitCode: EXIT.denied,
+      });
+    }
+    throw err;
+  });
+  return result.token;
+}
+
+export function register(program) {
+  command(program, "login", "save the server address and a token in the config file (mode 0600)")
+    .option("--addr <url>", "the server's address")
+    .option("--token-stdin", "read the token from stdin")
+    .option("--role <role>", "exchange a JWT for a token with this auth role")
+    .option("--jwt-file <file>", "the JWT to exchange (with --role)")
+    .option("--tenant <tenant>", "the tenant of the role (with --role; default: default)")
+    .action(async (opts) => {
+      if (Boolean(opts.role) !== Boolean(opts.jwtFile)) throw usageError("--role and --jwt-file go together");
+      const file = configPath();
+      const saved = readConfigFile(file);
+      let addr = opts.addr ?? process.env.HUSH_ADDR;
+      if (!addr) {
+        const fallback = saved.addr ?? DEFAULT_ADDR;
+        addr = (await prompt(`Hush address [${fallback}]: `))?.trim() || fallback;
+      }
+      addr = normalizeAddr(addr);
+      const settings = { addr, tokenSource: "the token you gave" };
+      let token;
+      if (opts.role) token = await tokenFromJwt(new ApiClient(settings), opts.role, opts.jwtFile, opts.tenant);
+      else if (opts.tokenStdin) token = (await readStdin()).trim();
+      else {
+        token = (await prompt("Token (not shown): ", { hidden: true }))?.trim();
+        if (token === undefined) throw usageError("No terminal to ask for the token on", "Use --token-stdin, or --role R --jwt-file F");
+      }
+      if (!token) throw usageError("The token is empty");
+      const self = await new ApiClient({ ...settings, token }).get("/api/v1/tokens/self");
+      writeConfigFile({ addr, token, subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null }, file);
+      if (opts.json) return printJson({ addr, subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null, config: file });
+      process.stdout.write(`Logged in to ${addr} as ${self.subject} (tenant ${self.tenant}); saved to ${file}\n`);
+      if (process.env.HUSH_TOKEN) info("Note: HUSH_TOKEN is set and takes precedence over the saved token.");
+    });
+
+  command(program, "logout", "forget the saved token").action(async (opts) => {
+    const file = configPath();
+    removeConfigFile(file);
+    if (opts.json) return printJson({ config: file, removed: true });
+    process.stdout.write(`Removed ${file}\n`);
+  });
+
+  command(program, "status", "show the address, tenant, token subject, scopes and expiry in use").action(async (opts) => {
+    const settings = resolveSettings();
+    const self = await api().get("/api/v1/tokens/self");
+    const status = {
+      addr: settings.addr,
+      addr_source: settings.addrSource,
+      token_source: settings.tokenSource,
+      tenant: self.tenant,
+      subject: self.subject,
+      token_id: self.id,
+      scopes: self.scopes,
+      paths: self.paths ?? null,
+      expires_at: self.expires_at ?? null,
+    };
+    if (opts.json) return printJson(status);
+    printFields([
+      ["address", `${status.addr} (from ${status.addr_source})`],
+      ["token", `${self.prefix ? `${self.prefix}... ` : ""}(from ${status.token_source})`],
+      ["tenant", status.tenant],
+      ["subject", status.subject],
+      ["scopes", status.scopes],
+      ["paths", status.paths ?? "all"],
+      ["expires", shortTime(status.expires_at) ?? "never"],
+    ]);
+  });
+
+  command(program, "health", "check that the server, its store and its master key are ready").action(async (opts) => {
+    const { status, body } = await api().request("GET", "/healthz", { auth: false, allow: [503] });
+    if (opts.json) printJson(body);
+    else printFields([["status", body.status], ["store", body.store], ["master key", body.master_key], ["version", body.version]]);
+    if (status !== 200) {
+      throw new CliError(`${api().settings.addr} is degraded`, {
+        hint: body.master_key !== "configured" ? "Set the MASTER_KEYS secret on the Worker" : "The store (D1) is not answering: check the Worker's D1 binding",
+      });
+    }
+  });
+}
