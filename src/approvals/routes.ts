@@ -7,12 +7,10 @@ import { randomBytes, toHex } from "../crypto/encoding";
 import { approvalPolicies, approvalRequests, approvalVotes } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { errorResponses, featureApp } from "../http/openapi";
+import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { forbidden, notFound, Problem } from "../http/problem";
 import { DEFAULT_REQUEST_TTL_SECONDS, GUARDED_ACTIONS, mayApprove, requestState, type ApprovalRequestRow } from "./guard";
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const Subject = z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces");
 
 const ApprovalPolicyBody = z

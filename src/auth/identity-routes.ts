@@ -6,15 +6,13 @@ import { randomBytes, toHex } from "../crypto/encoding";
 import { apiTokens, authRoles, policies, tenants } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { errorResponses, featureApp } from "../http/openapi";
+import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
 import { authorize } from "./access";
 import { checkPublicJwks, verifyRoleJwt, type VerifyResult } from "./jwt";
 import { PolicyName, PolicyRuleSchema, unknownPolicies } from "./policies";
 import { hashToken, newToken, unauthorized } from "./tokens";
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
-const iso = (ms: number) => new Date(ms).toISOString();
 const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "A tenant id");
 
 // ---- policies ----

@@ -5,7 +5,7 @@ import { toHex, randomBytes } from "../crypto/encoding";
 import { apiTokens, tenants } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
-import { errorResponses, featureApp } from "../http/openapi";
+import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, forbidden, notFound, Problem } from "../http/problem";
 import { authorize, denialOf, globCovers, SCOPES } from "./access";
 import { PolicyName, unknownPolicies } from "./policies";
@@ -44,7 +44,6 @@ const TokenMetadata = z
   })
   .openapi("TokenMetadata");
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const tokenView = (row: typeof apiTokens.$inferSelect) => ({
   id: row.id,
   tenant: row.tenantId,
@@ -82,7 +81,6 @@ async function tenantExists(c: Context<AppEnv>, id: string): Promise<boolean> {
   return (await c.get("db").select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id)).get()) !== undefined;
 }
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const createTokenRoute = createRoute({
   method: "post",

@@ -1,4 +1,4 @@
-import { OpenAPIHono, type Hook } from "@hono/zod-openapi";
+import { OpenAPIHono, type Hook, type z } from "@hono/zod-openapi";
 import type { AppEnv } from "./context";
 import { Problem } from "./problem";
 
@@ -34,3 +34,15 @@ export const problemContent = {
 
 export const errorResponses = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [String(s), { description: "Problem document (RFC 9457)", content: problemContent }]));
+
+/** OpenAPI snippet: a JSON body or response of `schema`. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+/** OpenAPI snippet: a required JSON request body of `schema`. */
+export const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } });
+
+/** Milliseconds since the epoch as RFC 3339 (null stays null), as every response shows times. */
+export function iso(ms: number): string;
+export function iso(ms: number | null | undefined): string | null;
+export function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+}

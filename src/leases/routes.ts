@@ -7,7 +7,7 @@ import type { BatchItem } from "../db/client";
 import { leaseProviders, leases, LEASE_STATES } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { errorResponses, featureApp } from "../http/openapi";
+import { body, errorResponses, featureApp, iso, json } from "../http/openapi";
 import { notFound, Problem } from "../http/problem";
 import { leaseObject } from "../../durable-objects/lease";
 import { issueLease } from "./issue";
@@ -15,8 +15,6 @@ import { EPHEMERAL_PROVIDER, ProviderBody, resolveProvider, RoleName, sealConfig
 import { safeMessage } from "./providers/types";
 import { beginRevocation, findLease, leaseResource, leaseView, revocationStatements, sendRevocation, type Lease } from "./store";
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } });
 
 const LeaseId = z.string().regex(/^lease_[0-9a-f]{24}$/, "Not a lease id");
 const ProviderRef = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "A provider name");
@@ -57,7 +55,6 @@ const ProviderMetadata = z
   })
   .openapi("ProviderMetadata");
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const providerView = (row: typeof leaseProviders.$inferSelect) => ({
   name: row.name,
   kind: row.kind,

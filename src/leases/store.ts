@@ -3,6 +3,7 @@ import { auditInsert, type AuditActor, type AuditInput } from "../audit/log";
 import { isConstraintError } from "../http/commit";
 import type { BatchItem, Db } from "../db/client";
 import { leases, outbox } from "../db/schema";
+import { iso } from "../http/openapi";
 
 export type Lease = typeof leases.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
@@ -15,7 +16,6 @@ export interface RevocationMessage {
   tenant_id: string;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** What the API shows of a lease: metadata only; the credential was returned once, at issue. */
 export const leaseView = (row: Lease) => ({

@@ -6,7 +6,7 @@ import { loadKeyring } from "../crypto/envelope";
 import { rewrapJob } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { errorResponses, featureApp } from "../http/openapi";
+import { errorResponses, featureApp, iso } from "../http/openapi";
 import { forbidden } from "../http/problem";
 import { countByKey, notUnder, readJob, type JobRow, type RewrapMessage } from "./job";
 
@@ -26,7 +26,6 @@ const RewrapStatus = z
   })
   .openapi("RewrapStatus");
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 function requireRoot(c: Context<AppEnv>): void {
   if (!c.get("principal").isRoot) throw forbidden("Only the operator's root token may run a master-key re-wrap");

@@ -77,8 +77,7 @@ export function newSecretRow(
 }
 
 /** OpenAPI snippets for route definitions. */
-export const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
-export const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } });
+export { body, json } from "../http/openapi";
 
 /** Listings page by path: the cursor is the last path of the previous page, base64url. */
 export const pathCursor = (path: string) => toBase64Url(utf8(path));

@@ -6,7 +6,7 @@ import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import { commit } from "../http/commit";
-import { errorResponses, featureApp } from "../http/openapi";
+import { errorResponses, featureApp, iso } from "../http/openapi";
 import { notFound, Problem } from "../http/problem";
 import { body, json, metadataChanges, valueFrom } from "./input";
 import { openAudited, readValue, secretResource } from "./read";
@@ -33,7 +33,6 @@ import {
   sealVersion,
 } from "./store";
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const WrittenVersion = SecretMetadata.extend({ version: z.number().int() });
 
 /*

@@ -4,11 +4,11 @@ import { IntegrityError, open, seal, type Keyring } from "../crypto/envelope";
 import { prepared, type BatchItem, type Db } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import type { CHARSETS, GenerateSpec, ROTATION_POLICIES, SECRET_TYPES } from "./schemas";
+import { iso } from "../http/openapi";
 
 export type SecretRow = typeof secrets.$inferSelect;
 export type VersionRow = typeof secretVersions.$inferSelect;
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function metadataView(row: SecretRow) {
   return {

@@ -9,7 +9,7 @@ import { IntegrityError, loadKeyring, open, pack, seal, unpack } from "../crypto
 import { shareIndex } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { errorResponses, featureApp } from "../http/openapi";
+import { body, errorResponses, featureApp, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
 import type { RevealCredential, ShareStatus } from "./model";
 import {
@@ -47,8 +47,6 @@ import {
   tokenRequired,
 } from "./service";
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } });
 
 /** The share a well-formed token names, and the hash the object compares. */
 async function parseShareToken(token: string, id?: string): Promise<{ id: string; tokenHash: string }> {

@@ -15,6 +15,7 @@ import {
   type ShareStatus,
 } from "./model";
 import { makeVerifier } from "./passphrase";
+import { iso } from "../http/openapi";
 
 /** Anonymous shares belong to the operator's tenant, so the root token can see and revoke them. */
 export const ANONYMOUS_TENANT = "default";
@@ -26,7 +27,6 @@ export const shareResource = (id: string) => `share:${id}`;
 /** The place a server-sealed payload is bound to (see crypto/envelope.ts). */
 export const sharePlace = (id: string) => ["share", id] as const;
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The audit actor for callers without a token: the share link is their only credential. */
 export const anonymousActor = (c: Context<AppEnv>, tenantId: string): AuditActor => ({

@@ -8,7 +8,7 @@ import { IntegrityError, loadKeyring } from "../crypto/envelope";
 import { transitKeys, transitKeyVersions } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { errorResponses, featureApp } from "../http/openapi";
+import { body, errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
 import { findKey, findKeyVersion, listVersionMetadata, newVersionRow, type TransitKeyRow } from "./keys";
 import { decodeBase64Field, parseToken, TransitKey } from "./ops";
@@ -32,9 +32,6 @@ import {
 } from "./schemas";
 
 const resource = (name: string) => `transit:${name}`;
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, ...json(schema) } });
-const iso = (ms: number) => new Date(ms).toISOString();
 const TRANSIT_SCOPES: Scope[] = ["transit:admin", "transit:encrypt", "transit:decrypt"];
 
 async function metadataView(c: Context<AppEnv>, row: TransitKeyRow, versions?: { version: number; createdAt: number; publicKey: string | null }[]) {
