@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { database } from "./db/client";
+import { loggable } from "./http/errors";
 import { purgeIdempotencyKeys } from "./http/idempotency";
 import { expireMissedLeases, resendStaleRevocations } from "./leases/sweeper";
 import { resumeStalledRewrap } from "./rotation/job";
@@ -7,19 +8,33 @@ import { rotateDueSecrets } from "./secrets/rotation";
 
 /**
  * The cron sweeper: work that must happen even if no request comes. Each step is
- * idempotent, so an overlapping or repeated run changes nothing.
+ * idempotent, so an overlapping or repeated run changes nothing, and each runs even
+ * when an earlier one fails (a failure is logged; the next run tries again).
  */
 export async function sweep(env: Env, now = Date.now()): Promise<void> {
   const db = database(env.DB);
-  await purgeIdempotencyKeys(db, now).run();
-  // Leases: a lost queue send or a lost alarm only delays a revocation.
-  await resendStaleRevocations(env, db, now);
-  await expireMissedLeases(env, db, now);
-  await resumeStalledRewrap(env, now);
-  // Before sealing, so the rotations' audit events are sealed in this same run.
-  await rotateDueSecrets(env, now);
-  // Seal audit events whose request could not kick the sealer.
-  const pending = await db.all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`);
+  const steps: [string, () => Promise<unknown>][] = [
+    ["purge idempotency keys", () => purgeIdempotencyKeys(db, now).run()],
+    // Leases: a lost queue send or a lost alarm only delays a revocation.
+    ["resend stale revocations", () => resendStaleRevocations(env, db, now)],
+    ["expire missed leases", () => expireMissedLeases(env, db, now)],
+    ["resume stalled rewrap", () => resumeStalledRewrap(env, now)],
+    // Before sealing, so the rotations' audit events are sealed in this same run.
+    ["rotate due secrets", () => rotateDueSecrets(env, now)],
+    ["seal audit chains", () => sealPendingAuditEvents(env)],
+  ];
+  for (const [step, run] of steps) {
+    try {
+      await run();
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", sweeper_step: step, ...loggable(err as Error) }));
+    }
+  }
+}
+
+/** Seals audit events whose request could not kick the sealer. */
+async function sealPendingAuditEvents(env: Env): Promise<void> {
+  const pending = await database(env.DB).all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`);
   for (const { tenant_id } of pending) {
     await env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenant_id)).seal(tenant_id);
   }

@@ -45,3 +45,23 @@ describe("a D1 batch that fails on its last statement", () => {
     expect(await count("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ? AND action = 'secret.write'", `secret:${path}`)).toBe(1);
   });
 });
+
+describe("the cron sweeper", () => {
+  it("runs every step even when an earlier one fails", async () => {
+    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
+    const worker = (await import("../../src/index")).default;
+    await env.DB.prepare("INSERT INTO audit_events (tenant_id, id, at, actor, action, outcome, status, request_id) VALUES ('sweeper-t', 'e1', 1, 'a', 'test.event', 'success', 200, 'r')").run();
+    await env.DB.exec("CREATE TRIGGER fail_purge BEFORE DELETE ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    await env.DB.prepare("INSERT INTO idempotency_keys (tenant_id, key, fingerprint, state, created_at) VALUES ('sweeper-t', 'old', 'f', 'done', 0)").run();
+    try {
+      const ctx = createExecutionContext();
+      await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "*/5 * * * *" }), env, ctx);
+      await waitOnExecutionContext(ctx);
+    } finally {
+      await env.DB.exec("DROP TRIGGER fail_purge");
+    }
+    // The purge failed, yet the last step sealed the pending event.
+    expect(await count("SELECT COUNT(*) AS n FROM idempotency_keys WHERE tenant_id = 'sweeper-t'")).toBe(1);
+    expect(await count("SELECT seq AS n FROM audit_events WHERE tenant_id = 'sweeper-t'")).toBe(1);
+  });
+});
