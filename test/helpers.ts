@@ -61,3 +61,18 @@ export function expectProblem(res: ApiResponse, status: number) {
     throw new Error(`malformed problem document: ${res.text}`);
   }
 }
+
+/**
+ * Sends until the first 429, at most 2 x `limit` times. Rate-limit windows are fixed
+ * minutes, so a run that straddles a window boundary may pass up to 2 x limit - 1
+ * requests before the first 429; callers assert `passed.length` is in [limit, 2 x limit).
+ */
+export async function sendUntilLimited(limit: number, send: () => Promise<ApiResponse>) {
+  const passed: number[] = [];
+  for (let i = 0; i < 2 * limit; i++) {
+    const res = await send();
+    if (res.status === 429) return { passed, limited: res };
+    passed.push(res.status);
+  }
+  throw new Error(`no 429 after ${2 * limit} requests: ${passed.join(",")}`);
+}

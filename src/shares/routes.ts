@@ -62,6 +62,7 @@ async function parseShareToken(token: string, id?: string): Promise<{ id: string
 async function revealOrThrow(c: Context<AppEnv>, id: string, action: string, credential: RevealCredential, passphrase?: string) {
   const result = await shareStub(c.env, id).reveal(credential, passphrase);
   if (result.ok) return result;
+  if (result.reason !== "gone") await throttleFailedRedeem(c);
   if (result.status) {
     const problem = revealProblem(result.reason, result.status, result.attemptsLeft);
     await recordShareEvent(c, result.status, {
@@ -73,6 +74,20 @@ async function revealOrThrow(c: Context<AppEnv>, id: string, action: string, cre
     throw problem;
   }
   throw revealProblem(result.reason, null);
+}
+
+/**
+ * Counts a refused redemption (unknown share, bad token or nonce, wrong passphrase)
+ * against the client's IP; past the limit the answer is 429. An already-viewed share
+ * (410) does not count: a crowd opening a real link is not guessing.
+ */
+async function throttleFailedRedeem(c: Context<AppEnv>): Promise<void> {
+  const { success } = await c.env.SHARE_REDEEM_LIMITER.limit({ key: c.req.header("cf-connecting-ip") ?? "unknown" });
+  if (!success) {
+    throw new Problem(429, "rate-limited", "Too many failed redemptions from this address; wait a minute and try again", {}, {
+      "Retry-After": "60",
+    });
+  }
 }
 
 /** Opens a server-sealed payload; a failure is audited as an integrity failure. */

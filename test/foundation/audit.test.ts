@@ -51,7 +51,7 @@ describe("audit log", () => {
     for (let i = 0; i < 5; i++) await api("POST", store(uniquePath("chain")), { token, body: { value: `v${i}` } });
     const res = await api("GET", "/api/v1/audit/verify", { token });
     expect(res.body).toEqual({ ok: true, checked: 5 });
-    const hashes = await env.DB.prepare("SELECT hash FROM audit_events WHERE tenant_id = (SELECT tenant_id FROM api_tokens WHERE subject = 'audit-ok-admin') ORDER BY seq").all<{ hash: string }>();
+    const hashes = await env.DB.prepare("SELECT hash FROM audit_events WHERE tenant_id = (SELECT tenant_id FROM api_tokens WHERE subject = 'audit-ok-admin') ORDER BY n").all<{ hash: string }>();
     expect(hashes.results.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
   });
 
@@ -86,7 +86,7 @@ describe("audit log", () => {
     // An attacker with D1 access edits event 2 and recomputes every hash after it.
     await env.DB.prepare("UPDATE audit_events SET actor = 'forged' WHERE tenant_id = ? AND seq = 2").bind(id).run();
     const { chainHash, GENESIS } = await import("../../src/audit/chain");
-    const rows = (await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(id).all()).results as any[];
+    const rows = (await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY n").bind(id).all()).results as any[];
     let previous = GENESIS;
     for (const row of rows) {
       previous = await chainHash(previous, row);

@@ -168,7 +168,7 @@ describe("POST /api/v1/sys/rewrap (master-key rotation)", () => {
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
 
     // The finish is audited, without any value.
-    const events = await env.DB.prepare("SELECT action, detail FROM audit_events WHERE action LIKE 'sys.rewrap.%' ORDER BY seq").all<{ action: string; detail: string }>();
+    const events = await env.DB.prepare("SELECT action, detail FROM audit_events WHERE action LIKE 'sys.rewrap.%' ORDER BY n").all<{ action: string; detail: string }>();
     expect(events.results.map((e) => e.action)).toEqual(["sys.rewrap.start", "sys.rewrap.resume", "sys.rewrap.finish"]);
   });
 

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
-import { api, BASE, expectProblem, tokenWith } from "../helpers";
+import { api, BASE, expectProblem, tokenWith, sendUntilLimited } from "../helpers";
 import { createE2e, decryptShare, encryptForShare, freshIp, indexRow, nonceFor, reveal, storedRow } from "./share-helpers";
 
 /** `[[ratelimits]] SHARE_CREATE_LIMITER` in wrangler.toml. */
@@ -58,12 +58,11 @@ describe("POST /api/v1/shares (end-to-end mode)", () => {
   it("rate-limits anonymous creation per client IP, not token holders", async () => {
     const ip = freshIp();
     const { ciphertext } = await encryptForShare("rate");
-    const statuses: number[] = [];
-    for (let i = 0; i < ANONYMOUS_LIMIT_PER_MINUTE; i++) {
-      statuses.push((await api("POST", "/api/v1/shares", { token: null, body: { ciphertext }, headers: { "cf-connecting-ip": ip } })).status);
-    }
-    expect(statuses).toEqual(Array(ANONYMOUS_LIMIT_PER_MINUTE).fill(201));
-    const limited = await api("POST", "/api/v1/shares", { token: null, body: { ciphertext }, headers: { "cf-connecting-ip": ip } });
+    const { passed, limited } = await sendUntilLimited(ANONYMOUS_LIMIT_PER_MINUTE, () =>
+      api("POST", "/api/v1/shares", { token: null, body: { ciphertext }, headers: { "cf-connecting-ip": ip } }),
+    );
+    expect(passed.length).toBeGreaterThanOrEqual(ANONYMOUS_LIMIT_PER_MINUTE);
+    expect(new Set(passed)).toEqual(new Set([201]));
     expectProblem(limited, 429);
     expect(limited.headers.get("retry-after")).toBe("60");
     const other = await api("POST", "/api/v1/shares", { token: null, body: { ciphertext }, headers: { "cf-connecting-ip": freshIp() } });
@@ -230,7 +229,7 @@ describe("passphrases", () => {
     expect(after.body.state).toBe("destroyed");
     expect((await storedRow(id))?.payload).toBeNull();
     expect(await indexRow(id)).toMatchObject({ state: "destroyed" });
-    const events = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY seq")
+    const events = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY n")
       .bind(`share:${id}`)
       .all<{ action: string; outcome: string; detail: string }>();
     expect(events.results.filter((e) => e.action === "share.reveal" && e.outcome === "denied")).toHaveLength(5);

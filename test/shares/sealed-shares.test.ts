@@ -235,7 +235,7 @@ describe("what is stored", () => {
       );
       for (const needle of [token, secretPart, value, passphrase]) expect(dump, `${needle} found in ${name}`).not.toContain(needle);
     }
-    const events = await env.DB.prepare("SELECT action, outcome FROM audit_events WHERE resource = ? ORDER BY seq").bind(`share:${id}`).all();
+    const events = await env.DB.prepare("SELECT action, outcome FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${id}`).all();
     expect(events.results).toEqual([
       { action: "share.create", outcome: "success" },
       { action: "share.redeem", outcome: "denied" },
