@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { leases, outbox } from "../../src/db/schema";
 import { api, expectProblem, uniquePath } from "../helpers";
 import { db, deliver, issue, leaseRow, messageFor, revocationWithLostSend, waitFor, webhookCalls, webhookProvider } from "../leases/helpers";
@@ -10,6 +10,7 @@ import { userTables } from "./tenant-fixture";
 
 vi.setConfig({ testTimeout: 30_000 });
 let faultsInjected = 0;
+afterAll(() => console.info(`faults: ${faultsInjected} injected in this file (evictions, a throwing consumer, failed audit writes)`));
 
 describe("a LeaseObject evicted mid-lease", () => {
   it("keeps its due time and alarm across the eviction, and the alarm still expires the lease", async () => {
@@ -123,7 +124,6 @@ describe("when the audit write fails", () => {
     expect((await api("POST", "/api/v1/secrets/shares/redeem", { token: null, body: { token: share.token } })).body.value).toBe("audited-share");
     expect((await leaseRow(lease.lease_id)).state).toBe("issued");
     expectProblem(await api("GET", `/api/v1/secrets/store/${path}`), 404);
-    console.info(`faults: ${faultsInjected} injected in this file (evictions, a throwing consumer, failed audit writes)`);
   });
 });
 
