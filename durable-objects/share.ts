@@ -237,6 +237,17 @@ export class ShareObject extends DurableObject<Env> {
     return { ok: true, payload, status: statusOf(this.current(now)!) };
   }
 
+  /**
+   * Gives back a view that was spent but never delivered: the Worker could not write its audit
+   * event, so it answered with an error instead of the value. Revoked, expired and destroyed
+   * shares stay as they are.
+   */
+  async restoreView(payload: Uint8Array): Promise<void> {
+    const row = this.current();
+    if (!row || (row.state !== "active" && row.state !== "viewed")) return;
+    this.sql.exec("UPDATE share SET state = 'active', payload = COALESCE(payload, ?), ended_at = NULL, views_left = views_left + 1", payload);
+  }
+
   /** Revokes an active share (idempotent on a revoked one); the payload goes at once. */
   async revoke(): Promise<RevokeResult> {
     const now = Date.now();

@@ -15,6 +15,14 @@ export function checkValueSize(value: string, path?: string): void {
   }
 }
 
+/** True when every string (and key) inside a JSON value is well-formed Unicode. */
+export function isWellFormedJson(data: unknown): boolean {
+  if (typeof data === "string") return data.isWellFormed();
+  if (Array.isArray(data)) return data.every(isWellFormedJson);
+  if (data !== null && typeof data === "object") return Object.entries(data).every(([key, item]) => key.isWellFormed() && isWellFormedJson(item));
+  return true;
+}
+
 /** The value to seal: the one sent, or a fresh random one for `generate` (remembered for automatic rotation). */
 export function valueFrom(input: { value?: string; generate?: GenerateSpec }, path?: string) {
   if (input.generate) return { value: generateValue(input.generate), generator: input.generate };

@@ -78,8 +78,12 @@ export type MetadataInput = Omit<{ [K in keyof typeof metadataFields]?: z.infer<
   description?: string | null;
 };
 
+// A lone UTF-16 surrogate cannot be encoded as UTF-8: it would be stored as U+FFFD and read back changed.
+export const isWellFormedValue = (s: string) => s.isWellFormed();
+export const NOT_WELL_FORMED = "Must be valid Unicode (no lone surrogates)";
+
 const valueFields = {
-  value: z.string().min(1).optional().openapi({ description: "UTF-8, at most 64 KiB", example: "s3cr3t" }),
+  value: z.string().min(1).refine(isWellFormedValue, NOT_WELL_FORMED).optional().openapi({ description: "UTF-8, at most 64 KiB", example: "s3cr3t" }),
   generate: Generate.optional(),
 };
 const oneValueSource = (body: { value?: string; generate?: unknown }) => (body.value === undefined) !== (body.generate === undefined);

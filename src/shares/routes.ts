@@ -90,6 +90,19 @@ async function throttleFailedRedeem(c: Context<AppEnv>): Promise<void> {
   }
 }
 
+/**
+ * The ShareObject spends the view before the Worker can audit it; if the audit event cannot be
+ * written, the value is not sent (fail closed) and the view is given back to the share.
+ */
+async function recordRevealOrGiveBack(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array, action: string) {
+  try {
+    await recordShareEvent(c, status, { action, detail: { views_left: status.viewsLeft } });
+  } catch (err) {
+    await shareStub(c.env, status.id).restoreView(payload);
+    throw err;
+  }
+}
+
 /** Opens a server-sealed payload; a failure is audited as an integrity failure. */
 async function openSealed(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array): Promise<string> {
   const keyring = loadKeyring(c.env.MASTER_KEYS);
@@ -191,7 +204,7 @@ export const sealedSharesApp = featureApp()
     loadKeyring(c.env.MASTER_KEYS); // fail closed before a view is spent
     const { payload, status } = await revealOrThrow(c, id, "share.redeem", { tokenHash }, input.passphrase);
     const value = await openSealed(c, status, payload);
-    await recordShareEvent(c, status, { action: "share.redeem", detail: { views_left: status.viewsLeft } });
+    await recordRevealOrGiveBack(c, status, payload, "share.redeem");
     return c.json({ value, views_left: status.viewsLeft }, 200);
   })
   .openapi({ ...readShareRoute, middleware: [requirePrincipal] }, async (c) => {
@@ -325,6 +338,6 @@ export const e2eSharesApp = featureApp()
       status.mode === "e2e"
         ? { ciphertext: toBase64Url(payload), views_left: status.viewsLeft }
         : { value: await openSealed(c, status, payload), views_left: status.viewsLeft };
-    await recordShareEvent(c, status, { action: "share.reveal", detail: { views_left: status.viewsLeft } });
+    await recordRevealOrGiveBack(c, status, payload, "share.reveal");
     return c.json(revealed, 200);
   });

@@ -13,7 +13,7 @@ import { loggable } from "../http/errors";
 import { idempotency } from "../http/idempotency";
 import { apiHeaders, limitBody } from "../http/middleware";
 import { Problem } from "../http/problem";
-import { checkValueSize, newSecretRow } from "../secrets/input";
+import { checkValueSize, isWellFormedJson, newSecretRow } from "../secrets/input";
 import { openAudited, secretResource } from "../secrets/read";
 import { SecretPath } from "../secrets/schemas";
 import { destroyVersions, findSecret, findSecretVersion, insertVersion, listSecrets, nextVersionStatements, sealVersion } from "../secrets/store";
@@ -168,6 +168,8 @@ async function writeData(c: Context<AppEnv>, path: string, data: Record<string, 
   const principal = c.get("principal");
   const db = c.get("db");
   const keyring = loadKeyring(c.env.MASTER_KEYS);
+  // JSON.stringify escapes a lone surrogate, so check the strings themselves.
+  if (!isWellFormedJson(data)) throw vaultError(400, "data must be valid Unicode (no lone surrogates)");
   const value = JSON.stringify(data);
   checkValueSize(value, path);
   const existing = await findSecret(db, principal.tenantId, path);
