@@ -7,7 +7,7 @@ import { secrets, secretVersions } from "../db/schema";
 import { commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
 import { forbidden } from "../http/problem";
-import { ServiceName } from "./schemas";
+import { Environment, ServiceName } from "./schemas";
 import { openVersion } from "./store";
 
 /** A service's whole configuration in one call; more than this is a sign of a mis-scoped service. */
@@ -21,7 +21,7 @@ const serviceRoute = createRoute({
   request: {
     params: z.object({ service: ServiceName.openapi({ param: { name: "service", in: "path" } }) }),
     query: z.object({
-      environment: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "Lower-case name up to 32 characters").optional(),
+      environment: Environment.optional(),
     }),
   },
   responses: {

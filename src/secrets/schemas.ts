@@ -42,7 +42,7 @@ export const SecretPath = z
 export const PathParams = z.object({ path: SecretPath.openapi({ param: { name: "path", in: "path" } }) });
 
 const Tag = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "Tags are 1-64 characters of A-Z a-z 0-9 . _ : -");
-const Environment = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "Lower-case name up to 32 characters, like production");
+export const Environment = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "Lower-case name up to 32 characters, like production");
 export const ServiceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "Service names are 1-64 characters of a-z 0-9 . _ -");
 const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: "2027-01-01T00:00:00Z" });
 
