@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { auditChain } from "./audit/log";
 import { database } from "./db/client";
 import { loggable } from "./http/errors";
 import { purgeIdempotencyKeys } from "./http/idempotency";
@@ -36,6 +37,6 @@ export async function sweep(env: Env, now = Date.now()): Promise<void> {
 async function sealPendingAuditEvents(env: Env): Promise<void> {
   const pending = await database(env.DB).all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`);
   for (const { tenant_id } of pending) {
-    await env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenant_id)).seal(tenant_id);
+    await auditChain(env, tenant_id).seal(tenant_id);
   }
 }

@@ -74,7 +74,7 @@ export function kickSealer(env: Env, ctx: { waitUntil(p: Promise<unknown>): void
   const now = Date.now();
   if ((lastKick.get(tenantId) ?? 0) > now - 1000) return;
   lastKick.set(tenantId, now);
-  const stub = env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenantId));
+  const stub = auditChain(env, tenantId);
   ctx.waitUntil(stub.seal(tenantId).catch(() => lastKick.delete(tenantId)));
 }
 
@@ -83,3 +83,6 @@ export async function audit(c: Context<AppEnv>, event: AuditInput, who: AuditAct
   await auditInsert(c.get("db"), who, event);
   kickSealer(c.env, c.executionCtx, who.tenantId);
 }
+
+/** The tenant's AuditChain object: the single writer of its hash chain. */
+export const auditChain = (env: Env, tenantId: string) => env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenantId));

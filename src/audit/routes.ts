@@ -1,11 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt, ne, type SQL } from "drizzle-orm";
 import { authorize } from "../auth/access";
+import { auditChain } from "./log";
 import { auditEvents } from "../db/schema";
 import { errorResponses, featureApp } from "../http/openapi";
 import { SecretPath } from "../secrets/schemas";
-
-const sealer = (env: Env, tenantId: string) => env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenantId));
 
 const AuditEvent = z
   .object({
@@ -77,7 +76,7 @@ export const auditApp = featureApp()
     const query = c.req.valid("query");
     const tenantId = c.get("principal").tenantId;
     // Number and hash what is pending first, so every listed event has its seq.
-    await sealer(c.env, tenantId).seal(tenantId);
+    await auditChain(c.env, tenantId).seal(tenantId);
     const where: (SQL | undefined)[] = [eq(auditEvents.tenantId, tenantId)];
     if (query.path) where.push(eq(auditEvents.resource, `secret:${SecretPath.safeParse(query.path).data ?? query.path}`));
     if (query.resource) where.push(eq(auditEvents.resource, query.resource));
@@ -117,5 +116,5 @@ export const auditApp = featureApp()
   .openapi(verifyRoute, async (c) => {
     await authorize(c, "audit:read", "audit.verify");
     const tenantId = c.get("principal").tenantId;
-    return c.json(await sealer(c.env, tenantId).verify(tenantId), 200);
+    return c.json(await auditChain(c.env, tenantId).verify(tenantId), 200);
   });
