@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { auditInsert } from "../audit/log";
+import { recordChange } from "../audit/unit-of-work";
 import { IntegrityError, loadKeyring, pack, rewrap, unpack, type Keyring } from "../crypto/envelope";
 import { database } from "../db/client";
 import { loggable } from "../http/errors";
@@ -158,12 +158,14 @@ export async function processStep(env: Env, message: RewrapMessage): Promise<Ste
   const results = await db.batch([...updates, advance]);
   if (!results[results.length - 1]!.meta.changes) return "stale";
   if (finished) {
-    await auditInsert(
+    // Only the step that finished the job (its advance changed the row) records the finish.
+    await recordChange(
       database(db),
       { tenantId: "default", actor: "system:rewrap", requestId: `rewrap_${job.job_id}` },
+      [],
       { action: "sys.rewrap.finish", resource: `rewrap:${job.job_id}`, detail: { target_key_id: job.target_key_id, total: job.total, done: job.done + updates.length, failed: job.failed + failed } },
-      now,
-    ).run();
+      { now },
+    );
     return "finished";
   }
   await env.REWRAP_QUEUE.send({ job: job.job_id, step: job.step + 1 } satisfies RewrapMessage);
