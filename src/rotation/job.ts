@@ -2,8 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { recordChange } from "../audit/unit-of-work";
 import { IntegrityError, loadKeyring, pack, rewrap, unpack, type Keyring } from "../crypto/envelope";
 import { database } from "../db/client";
-import { loggable } from "../http/errors";
-import { Problem } from "../http/problem";
+import { loggable, problemOf } from "../http/errors";
 import { keyIdSql, SEALED_TABLES, type RowKey, type SealedTable } from "./registry";
 
 /** Rows re-wrapped per queue message: one D1 batch of this many updates plus the job's own. */
@@ -186,7 +185,8 @@ export async function consumeRewrap(batch: MessageBatch<unknown>, env: Env): Pro
       if (outcome === "wrong-active-key") message.retry({ delaySeconds: 60 });
       else message.ack();
     } catch (err) {
-      const reason = err instanceof Problem ? { error: err.type, message: err.detail ?? "" } : loggable(err as Error);
+      const problem = problemOf(err);
+      const reason = problem ? { error: problem.type, message: problem.detail ?? "" } : loggable(err as Error);
       console.error(JSON.stringify({ level: "error", rewrap: "step failed", job: parsed.data.job, step: parsed.data.step, ...reason }));
       message.retry({ delaySeconds: 10 });
     }
