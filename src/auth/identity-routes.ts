@@ -8,12 +8,11 @@ import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
+import { Glob, Subject, TenantId } from "../http/rules";
 import { authorize } from "./access";
 import { checkPublicJwks, verifyRoleJwt, type VerifyResult } from "./jwt";
 import { PolicyName, PolicyRuleSchema, unknownPolicies } from "./policies";
 import { hashToken, newToken, unauthorized } from "./tokens";
-
-const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "A tenant id");
 
 // ---- policies ----
 
@@ -82,7 +81,7 @@ const deletePolicyRoute = createRoute({
 
 const RoleName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "1-64 characters of a-z 0-9 _ -");
 const ClaimName = z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII");
-const ClaimValue = z.string().min(1).max(512);
+const ClaimValue = Glob(512);
 const Jwk = z.looseObject({ kty: z.enum(["RSA", "EC", "OKP"]), kid: z.string().max(256).optional() });
 
 /** https only, except loopback (local development and tests). */
@@ -107,7 +106,7 @@ const RoleBody = z
       .record(ClaimName, z.union([ClaimValue, z.array(ClaimValue).min(1).max(64)]))
       .refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= 32, "Bind 1-32 claims (without them any token of the issuer would log in)")
       .openapi({ description: "claim (or /json/pointer) -> exact value, list of values, or glob with *" }),
-    token_subject: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/).optional().openapi({
+    token_subject: Subject.optional().openapi({
       description: "Subject of issued tokens, e.g. service:ai-service. Default jwt:<role>:<sub>",
     }),
     token_ttl_seconds: TTL.default(3600),
