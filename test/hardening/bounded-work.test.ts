@@ -59,3 +59,39 @@ describe("reference expansion is sized before it is built", () => {
     expect(over.body.type).toMatch(/reference-too-large$/);
   });
 });
+
+describe("path globs match in linear time and are capped at creation", () => {
+  it("a many-star glob against a long path answers in milliseconds", async () => {
+    // On a backtracking regex this glob against 120 characters of `a` pins the isolate for minutes.
+    const { token } = await tokenWith(["secrets:read"], { paths: ["*a*a*a*a*a*a*a*b"] });
+    const started = performance.now();
+    const res = await api("GET", store(`a${"a".repeat(119)}`), { token });
+    const elapsed = performance.now() - started;
+    expectProblem(res, 403);
+    expect(elapsed).toBeLessThan(1000);
+  });
+
+  it("a glob with more than 8 stars or over 256 characters is a 400 naming the rule, wherever globs are created", async () => {
+    const nineStars = "*a".repeat(9);
+    const long = `app/${"x".repeat(253)}`;
+    const rejected = async (path: string, body: unknown, message: RegExp) => {
+      const res = await api(path.startsWith("/api/v1/auth/policies") ? "PUT" : "POST", path, { body });
+      expectProblem(res, 400);
+      expect(res.body.errors.map((e: { message: string }) => e.message).join("; "), path).toMatch(message);
+    };
+    await rejected("/api/v1/tokens", { subject: "globber", scopes: ["secrets:read"], paths: [nineStars] }, /at most 8 \*/);
+    await rejected("/api/v1/tokens", { subject: "globber", scopes: ["secrets:read"], paths: [long] }, /at most 256 characters/);
+    await rejected("/api/v1/auth/policies/globby", { rules: [{ paths: [nineStars], capabilities: ["read"] }] }, /at most 8 \*/);
+    await rejected("/api/v1/ephemeral/api-keys", { subject: "globber", scopes: ["secrets:read"], paths: [nineStars] }, /at most 8 \*/);
+    await rejected(
+      "/api/v1/secrets/approvals/policies",
+      { paths: [nineStars], actions: ["delete"], approvals_required: 1, approvers: { subjects: ["alice"] } },
+      /at most 8 \*/,
+    );
+    const role = { name: "globby", issuer: "https://issuer.example", audience: "hush", jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] }, policies: ["globby-ok"] };
+    await rejected("/api/v1/auth/roles", { ...role, bound_claims: { sub: nineStars } }, /at most 8 \*/);
+    // Eight stars and 256 characters are still fine.
+    const ok = await api("POST", "/api/v1/tokens", { body: { subject: "globber", scopes: ["secrets:read"], paths: ["*a".repeat(8), `app/${"x".repeat(252)}`] } });
+    expect(ok.status, ok.text).toBe(201);
+  });
+});
