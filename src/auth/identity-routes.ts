@@ -12,7 +12,7 @@ import { Glob, Subject, TenantId } from "../http/rules";
 import { authorize } from "./access";
 import { checkPublicJwks, verifyRoleJwt, type VerifyResult } from "./jwt";
 import { PolicyName, PolicyRuleSchema, unknownPolicies } from "./policies";
-import { hashToken, newToken, unauthorized } from "./tokens";
+import { auditRefusal, hashToken, newToken, pastLimit, tooManyFailures, unauthorized } from "./tokens";
 
 // ---- policies ----
 
@@ -208,11 +208,12 @@ const loginRoute = createRoute({
   method: "post",
   path: "/login",
   summary: "Exchange a signed JWT (CI OIDC token, Kubernetes service account token) for a short-lived Hush token",
-  description: "No bearer token. Any verification failure is 401 with one generic message; the reason is audited.",
+  description:
+    "No bearer token. Any verification failure is 401 with one generic message; the reason is audited. Failures are rate-limited per client IP and per role: past the limit the answer is 429 with Retry-After.",
   tags: ["auth"],
   security: [],
   request: { body: { required: true, ...json(LoginBody) } },
-  responses: { 200: { description: "A Hush token, shown once", ...json(LoginResponse) }, ...errorResponses(400, 401, 415) },
+  responses: { 200: { description: "A Hush token, shown once", ...json(LoginResponse) }, ...errorResponses(400, 401, 415, 429) },
 });
 
 const LOGIN_FAILED = "Login failed: the token was not accepted for this role";
@@ -363,11 +364,21 @@ export const identityApp = featureApp()
     const role = await findRole(c, tenantId, input.role);
     const result: VerifyResult = role ? await verifyRoleJwt(input.jwt, role) : { ok: false, reason: "unknown-role" };
     if (!result.ok) {
+      // Failures count per client IP (with other failed authentication) and per role name asked
+      // for (known or not, so a 429 says nothing about which roles exist). Past either limit the
+      // answer is 429 and only the first refusal of the window is audited.
+      const [ipLimited, roleLimited] = await Promise.all([
+        pastLimit(c.env.AUTH_FAILURE_LIMITER, [`ip:${c.req.header("cf-connecting-ip") ?? "unknown"}`]),
+        pastLimit(c.env.LOGIN_FAILURE_LIMITER, [`role:${tenantId}/${input.role}`]),
+      ]);
+      const limited = ipLimited || roleLimited;
       // The reason is for the operator's audit log only; the caller learns nothing about which check failed.
       const tenantKnown = role || (await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).get());
-      if (tenantKnown) {
-        await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: 401, detail: { reason: result.reason, ...(result.claim && { claim: result.claim }) } }, who);
+      if (tenantKnown && (!limited || (await auditRefusal(c.env, `login:${tenantId}/${input.role}`)))) {
+        const detail = { reason: result.reason, ...(result.claim && { claim: result.claim }), ...(limited && { rate_limited: true }) };
+        await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: limited ? 429 : 401, detail }, who);
       }
+      if (limited) throw tooManyFailures();
       throw unauthorized(LOGIN_FAILED);
     }
     const r = role!;
