@@ -374,9 +374,15 @@ export const identityApp = featureApp()
       const limited = ipLimited || roleLimited;
       // The reason is for the operator's audit log only; the caller learns nothing about which check failed.
       const tenantKnown = role || (await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).get());
-      if (tenantKnown && (!limited || (await auditRefusal(c.env, `login:${tenantId}/${input.role}`)))) {
-        const detail = { reason: result.reason, ...(result.claim && { claim: result.claim }), ...(limited && { rate_limited: true }) };
-        await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: limited ? 429 : 401, detail }, who);
+      if (tenantKnown) {
+        // At most LOGIN_AUDIT_LIMITER failures a minute per tenant are audited (many IPs and role
+        // names cannot flood the log either), then one event saying the rest were not.
+        const budget = !limited && !(await pastLimit(c.env.LOGIN_AUDIT_LIMITER, [`tenant:${tenantId}`]));
+        if (budget || (await auditRefusal(c.env, `login:${tenantId}`))) {
+          const unaudited = budget ? undefined : ipLimited ? "ip-limit" : roleLimited ? "role-limit" : "audit-limit";
+          const detail = { reason: result.reason, ...(result.claim && { claim: result.claim }), ...(unaudited && { rate_limited: unaudited }) };
+          await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: limited ? 429 : 401, detail }, who);
+        }
       }
       if (limited) throw tooManyFailures();
       throw unauthorized(LOGIN_FAILED);

@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { api, expectProblem, tokenWith, uniquePath } from "../helpers";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { api, expectProblem, sendUntilLimited, tokenWith, uniquePath, type ApiResponse } from "../helpers";
+import { AUDIENCE, ISSUER, signingKey, signJwt, uniqueName, type SigningKey } from "../identity/helpers";
+import { tenantWithAdmin } from "./tenant-fixture";
 
 /**
  * Work an input can cause is bounded before it is done (issue 12, "Bounded work"):
@@ -93,5 +96,116 @@ describe("path globs match in linear time and are capped at creation", () => {
     // Eight stars and 256 characters are still fine.
     const ok = await api("POST", "/api/v1/tokens", { body: { subject: "globber", scopes: ["secrets:read"], paths: ["*a".repeat(8), `app/${"x".repeat(252)}`] } });
     expect(ok.status, ok.text).toBe(201);
+  });
+});
+
+describe("failed machine logins are rate-limited and cannot flood the audit log", () => {
+  let tenant: string;
+  let key: SigningKey;
+  let role: string;
+  const loginAs = (jwt: string, extra: { role?: string; ip?: string; tenant?: string } = {}) =>
+    api("POST", "/api/v1/auth/login", {
+      token: null,
+      headers: extra.ip ? { "cf-connecting-ip": extra.ip } : {},
+      body: { role: extra.role ?? role, jwt, tenant: extra.tenant ?? tenant },
+    });
+  const loginEvents = async (tenantId: string) =>
+    (
+      await env.DB.prepare("SELECT status, outcome, request_id, detail FROM audit_events WHERE tenant_id = ? AND action = 'auth.login'")
+        .bind(tenantId)
+        .all<{ status: number; outcome: string; request_id: string; detail: string }>()
+    ).results;
+  const count = (responses: ApiResponse[], status: number) => responses.filter((r) => r.status === status).length;
+
+  beforeAll(async () => {
+    let admin: string;
+    ({ tenant, token: admin } = await tenantWithAdmin("login"));
+    key = await signingKey("EdDSA");
+    const policy = uniqueName("login-p");
+    expect((await api("PUT", `/api/v1/auth/policies/${policy}`, { token: admin, body: { rules: [{ paths: ["ci/*"], capabilities: ["read"] }] } })).status).toBe(200);
+    role = uniqueName("gha");
+    const created = await api("POST", "/api/v1/auth/roles", {
+      token: admin,
+      body: { name: role, issuer: ISSUER, audience: AUDIENCE, jwks: { keys: [key.publicJwk] }, bound_claims: { repository: "acme/api" }, policies: [policy] },
+    });
+    expect(created.status, created.text).toBe(201);
+  });
+
+  it("failed logins past the limit answer 429 and stop writing audit events", async () => {
+    const bad = await signJwt(key, { repository: "acme/other" });
+    // From a different client address each time: the per-role limit (30 a minute) bites.
+    const { passed, limited } = await sendUntilLimited(30, () => loginAs(bad));
+    expect(passed.length).toBeGreaterThanOrEqual(30);
+    expect(new Set(passed)).toEqual(new Set([401]));
+    expectProblem(limited, 429);
+    expect(limited.headers.get("retry-after")).toBe("60");
+    const more: ApiResponse[] = [];
+    for (let i = 0; i < 10; i++) more.push(await loginAs(bad));
+    expect(count(more, 429)).toBeGreaterThan(0);
+
+    const events = await loginEvents(tenant);
+    // One event per 401; the refusals wrote one event for the window (two if a window boundary split the run).
+    expect(events.filter((e) => e.status === 401).length).toBe(passed.length + count(more, 401));
+    const refusals = events.filter((e) => e.status === 429);
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    expect(refusals.length).toBeLessThanOrEqual(2);
+    expect(JSON.parse(refusals[0]!.detail)).toMatchObject({ reason: "bound-claim", rate_limited: "role-limit" });
+
+    // A good login is not limited, and is audited.
+    const ok = await loginAs(await signJwt(key));
+    expect(ok.status, ok.text).toBe(200);
+    const success = (await loginEvents(tenant)).filter((e) => e.request_id === ok.headers.get("x-request-id"));
+    expect(success).toMatchObject([{ outcome: "success", status: 200 }]);
+  });
+
+  it("failed logins from one client address are limited across role names", async () => {
+    const { tenant: other } = await tenantWithAdmin("login-ip");
+    const ip = "203.0.113.77";
+    const jwt = await signJwt(key);
+    // A fresh (unknown) role name each time: only the per-IP limit (10 a minute) applies.
+    const { passed, limited } = await sendUntilLimited(10, () => loginAs(jwt, { role: uniqueName("nope"), ip, tenant: other }));
+    expect(passed.length).toBeGreaterThanOrEqual(10);
+    expect(new Set(passed)).toEqual(new Set([401]));
+    expectProblem(limited, 429);
+    const events = await loginEvents(other);
+    expect(events.filter((e) => e.status === 401).length).toBe(passed.length);
+    expect(events.filter((e) => e.status === 429).length).toBeLessThanOrEqual(2);
+    // Another address is not limited.
+    expectProblem(await loginAs(jwt, { role: uniqueName("nope"), ip: "203.0.113.78", tenant: other }), 401);
+  });
+
+  it("many addresses and role names together write at most 100 failed-login events a minute per tenant", async () => {
+    const { tenant: other } = await tenantWithAdmin("login-flood");
+    const jwt = await signJwt(key);
+    const answers: ApiResponse[] = [];
+    // 210 attempts span at most two rate-limit windows, so at least one window goes past 100.
+    for (let i = 0; i < 210; i++) answers.push(await loginAs(jwt, { role: uniqueName("flood"), tenant: other }));
+    expect(count(answers, 401)).toBeGreaterThan(200);
+    const events = await loginEvents(other);
+    expect(events.length).toBeLessThan(count(answers, 401));
+    expect(events.filter((e) => JSON.parse(e.detail).rate_limited === undefined).length).toBeLessThanOrEqual(200);
+    const notices = events.filter((e) => JSON.parse(e.detail).rate_limited === "audit-limit");
+    expect(notices.length).toBeGreaterThanOrEqual(1);
+    expect(notices.length).toBeLessThanOrEqual(2);
+  }, 30_000);
+
+  it("a revoked token used past the limit answers 429 and stops writing auth.reject events", async () => {
+    const { token, id } = await tokenWith(["secrets:read"]);
+    expect((await api("DELETE", `/api/v1/tokens/${id}`)).status).toBe(200);
+    // Random client addresses, one token: its prefix is what gets limited.
+    const { passed, limited } = await sendUntilLimited(10, () => api("GET", "/api/v1/tokens/self", { token }));
+    expect(new Set(passed)).toEqual(new Set([401]));
+    expectProblem(limited, 429);
+    const more: ApiResponse[] = [];
+    for (let i = 0; i < 10; i++) more.push(await api("GET", "/api/v1/tokens/self", { token }));
+    expect(count(more, 429)).toBeGreaterThan(0);
+    const events = (
+      await env.DB.prepare("SELECT status, detail FROM audit_events WHERE action = 'auth.reject' AND resource = ?").bind(`token:${id}`).all<{ status: number; detail: string }>()
+    ).results;
+    expect(events.filter((e) => e.status === 401).length).toBe(passed.length + count(more, 401));
+    const refusals = events.filter((e) => e.status === 429);
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    expect(refusals.length).toBeLessThanOrEqual(2);
+    expect(JSON.parse(refusals[0]!.detail)).toEqual({ reason: "revoked", rate_limited: true });
   });
 });
