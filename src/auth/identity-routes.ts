@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { audit, auditInsert, kickSealer, type AuditActor } from "../audit/log";
+import { audit, type AuditActor } from "../audit/log";
 import { randomBytes, toHex } from "../crypto/encoding";
 import { apiTokens, authRoles, policies, tenants } from "../db/schema";
 import { commit } from "../http/commit";
@@ -410,15 +410,10 @@ export const identityApp = featureApp()
       entity: `login:${r.name}:${String(result.claims.sub ?? "unknown").slice(0, 200)}`,
       parentId: null,
     };
-    await db.batch([
-      db.insert(apiTokens).values(row),
-      auditInsert(db, who, {
-        action: "auth.login",
-        resource: `auth_role:${r.name}`,
-        detail: { token_id: row.id, subject: row.subject, policies: row.policies, ttl_seconds: ttl },
-      }, now),
-    ]);
-    kickSealer(c.env, c.executionCtx, tenantId);
+    await commit(c, [db.insert(apiTokens).values(row)], {
+      audit: { action: "auth.login", resource: `auth_role:${r.name}`, detail: { token_id: row.id, subject: row.subject, policies: row.policies, ttl_seconds: ttl } },
+      actor: who,
+    });
     return c.json(
       { token, token_id: row.id, tenant: tenantId, subject: row.subject, policies: row.policies, expires_at: iso(row.expiresAt), ttl_seconds: ttl },
       200,

@@ -35,9 +35,13 @@ export function checkTopLevelSubject(subject: string, field = "subject"): void {
   }
 }
 
-/** The subject of a token minted by `parent`: under the parent's own (`dev/alice` from `dev`). */
-export function childSubject(parent: Principal, asked: string): string {
-  if (parent.isRoot) {
+/**
+ * The subject of a token minted by `parent`: under the parent's own (`dev/alice` from `dev`).
+ * Root names top-level identities, except for its own credentials (`ownCredential`: leases,
+ * ephemeral keys), which nest under `root` like anyone's.
+ */
+export function childSubject(parent: Principal, asked: string, ownCredential = false): string {
+  if (parent.isRoot && !ownCredential) {
     checkTopLevelSubject(asked);
     return asked;
   }
@@ -81,11 +85,12 @@ export type TokenRow = typeof apiTokens.$inferSelect;
  */
 export async function mintToken(
   parent: Principal,
-  input: Grant & { tenantId: string; subject: string; expiresAt: number; id?: string },
+  input: Grant & { tenantId: string; subject: string; expiresAt: number; id?: string; /** A credential of the parent itself (lease, ephemeral key). */ ownCredential?: boolean },
   now = Date.now(),
 ): Promise<{ row: TokenRow; token: string }> {
   checkGrant(parent, input);
-  const subject = childSubject(parent, input.subject);
+  const ownCredential = input.ownCredential ?? false;
+  const subject = childSubject(parent, input.subject, ownCredential);
   const token = newToken();
   const row: TokenRow = {
     id: input.id ?? `tok_${toHex(randomBytes(12))}`,
@@ -100,7 +105,7 @@ export async function mintToken(
     createdBy: parent.subject,
     expiresAt: parent.expiresAt === null ? input.expiresAt : Math.min(input.expiresAt, parent.expiresAt),
     revokedAt: null,
-    entity: parent.isRoot ? `subject:${subject}` : parent.entity,
+    entity: parent.isRoot && !ownCredential ? `subject:${subject}` : parent.entity,
     parentId: parent.isRoot ? null : parent.tokenId,
   };
   return { row, token };

@@ -1,6 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
-import { auditInsert } from "../audit/log";
+import { audit } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
 import { prepared, type Db } from "../db/client";
 import { apiTokens } from "../db/schema";
@@ -134,9 +134,8 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     // The tenant is known from the row: record the attempt there (never the token); past the
     // limit only the first refusal of the window, so a revoked token cannot flood the log.
     if (result.tenantId && result.tokenId && (!limited || (await auditRefusal(c.env, `token:${result.tokenId}`)))) {
-      await auditInsert(
-        c.get("db"),
-        { tenantId: result.tenantId, actor: `token:${result.tokenId}`, requestId: c.get("requestId") },
+      await audit(
+        c,
         {
           action: "auth.reject",
           resource: `token:${result.tokenId}`,
@@ -144,6 +143,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
           status: limited ? 429 : 401,
           detail: { reason: result.rejected, ...(limited && { rate_limited: true }) },
         },
+        { tenantId: result.tenantId, actor: `token:${result.tokenId}`, requestId: c.get("requestId") },
       );
     }
     if (limited) throw tooManyFailures();

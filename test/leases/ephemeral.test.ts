@@ -11,7 +11,8 @@ describe("POST /api/v1/ephemeral/api-keys", () => {
     const subject = uniqueName("ci-job");
     const res = await api("POST", "/api/v1/ephemeral/api-keys", { body: { subject, scopes: ["secrets:read"], ttl_seconds: 2 } });
     expect(res.status, res.text).toBe(201);
-    expect(res.body).toMatchObject({ subject, scopes: ["secrets:read"] });
+    // Root's own key nests under root (auth/identity.ts).
+    expect(res.body).toMatchObject({ subject: `root/${subject}`, scopes: ["secrets:read"] });
     expect(res.body.id).toMatch(/^tok_/);
     expect(res.body.lease_id).toMatch(/^lease_/);
     const token = res.body.token as string;
@@ -28,12 +29,12 @@ describe("POST /api/v1/ephemeral/api-keys", () => {
       const row = await leaseRow(res.body.lease_id);
       return row.state === "expired" && row;
     });
-    const tokens = await api("GET", `/api/v1/tokens?subject=${subject}&include_revoked=true`);
+    const tokens = await api("GET", `/api/v1/tokens?subject=root/${subject}&include_revoked=true`);
     const row = tokens.body.items.find((t: { id: string }) => t.id === res.body.id);
     expect(row.revoked_at).not.toBeNull();
     expect(Date.parse(row.revoked_at)).toBeGreaterThanOrEqual(Date.parse(res.body.expires_at));
     expect(lease.revokedAt).toBeGreaterThanOrEqual(Date.parse(row.revoked_at));
-    expect((await api("GET", `/api/v1/tokens?subject=${subject}`)).body.items).toHaveLength(0);
+    expect((await api("GET", `/api/v1/tokens?subject=root/${subject}`)).body.items).toHaveLength(0);
   });
 
   it("grants no more than the caller holds, and needs leases:write", async () => {

@@ -233,7 +233,11 @@ describe("trust regressions (issue 12)", () => {
       expectProblem(res, 400);
       expect(res.text).toContain("reserved");
     }
-    expectProblem(await api("POST", "/api/v1/ephemeral/api-keys", { body: { subject: "root", scopes: ["secrets:read"] } }), 400);
+    // Root's own credentials nest under root: an ephemeral key it names "root" is root/root, not root.
+    const rootKey = await api("POST", "/api/v1/ephemeral/api-keys", { body: { subject: "root", scopes: ["secrets:read"] } });
+    expect(rootKey.status, rootKey.text).toBe(201);
+    expect(rootKey.body.subject).toBe("root/root");
+    expectProblem(await api("POST", "/api/v1/tenants", { token: rootKey.body.token, body: { id: uniqueName("t5").toLowerCase() } }), 403);
     const fakeRoot = await mint({ subject: "root", policies: [approvers] }, mallory.token);
     const fakeSystem = await mint({ subject: "system", policies: [approvers] }, mallory.token);
     expect(fakeRoot.subject).toBe(`${tag}-mallory/root`);
