@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { actorOf, auditInsert, kickSealer, type AuditActor, type AuditInput } from "../audit/log";
 import type { BatchItem } from "../db/client";
 import type { AppEnv } from "./context";
-import { storeResponse } from "./idempotency";
+import { storeResponse, storedBody } from "./idempotency";
 import { Problem } from "./problem";
 
 /**
@@ -17,7 +17,13 @@ export async function commit(
   statements: BatchItem[],
   options: {
     audit: AuditInput | AuditInput[];
-    response?: { status: number; body: unknown };
+    /**
+     * The response to store under an Idempotency-Key. `oneTime` names the fields that carry a
+     * one-time credential (a new token, a lease credential, decrypted plaintext, a share token):
+     * they are left out of the stored record, which says `credential_already_issued: true`
+     * instead, so a replay returns the metadata and never the credential (see `storedBody`).
+     */
+    response?: { status: number; body: unknown; oneTime?: readonly string[] };
     /** Who to record when the request has no principal (public routes such as share reveals). */
     actor?: AuditActor;
   },
@@ -29,7 +35,8 @@ export async function commit(
   const items: BatchItem[] = [...statements, ...events.map((event) => auditInsert(db, who, event, now))];
   const claim = c.get("idempotency");
   if (claim && options.response) {
-    items.push((await storeResponse(c, claim, options.response.status, JSON.stringify(options.response.body))).statement);
+    const { status, body, oneTime } = options.response;
+    items.push((await storeResponse(c, claim, status, JSON.stringify(storedBody(body, oneTime)))).statement);
   }
   try {
     await db.batch(items as [BatchItem, ...BatchItem[]]);

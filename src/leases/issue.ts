@@ -82,7 +82,8 @@ export async function issueLease(c: Context<AppEnv>, request: IssueRequest, extr
       status: 201,
       detail: { provider: providerName, role: roleName, ttl_seconds: ttlSeconds, external_id: issued.externalId },
     },
-    response: { status: 201, body: response },
+    // The credential is returned once; a replay gets the lease's metadata (docs/storage.md).
+    response: { status: 201, body: response, oneTime: ["credential"] },
   });
   return response;
 }

@@ -194,6 +194,7 @@ export const sealedSharesApp = featureApp()
       (status) => ({
         status: 201,
         body: { id, token, url: `${shareUrl(c, id)}#${token}`, expires_at: isoTime(status.expiresAt)! },
+        oneTime: ["token", "url"], // the url carries the token in its fragment
       }),
     );
     return c.json(created.body as z.infer<typeof CreatedSealedShare>, 201);

@@ -49,7 +49,7 @@ export interface ShareOptions {
 export async function createShare(
   c: Context<AppEnv>,
   input: { id: string; mode: ShareMode; payload: Uint8Array; tokenHash: string | null; options: ShareOptions; who: AuditActor },
-  response: (status: ShareStatus) => { status: 201; body: Record<string, unknown> },
+  response: (status: ShareStatus) => { status: 201; body: Record<string, unknown>; oneTime?: readonly string[] },
 ) {
   const now = Date.now();
   const { options, who } = input;
