@@ -32,7 +32,10 @@ async function guardingPolicy(c: Context<AppEnv>, action: GuardedAction, path: s
     .reduce<ApprovalPolicyRow | undefined>((best, p) => (!best || p.approvalsRequired > best.approvalsRequired ? p : best), undefined);
 }
 
-/** Whether `principal` may approve under `policy`: a listed subject, or a holder of a listed policy. */
+/**
+ * Whether `principal` may approve under `policy`: a listed subject, or a holder of a listed
+ * policy. Subjects cannot be forged (auth/identity.ts), and votes count once per entity.
+ */
 export function mayApprove(principal: Principal, policy: Pick<ApprovalPolicyRow, "approverSubjects" | "approverPolicies">): boolean {
   return (
     policy.approverSubjects.includes(principal.subject) ||
@@ -99,6 +102,7 @@ export async function requireApproval(c: Context<AppEnv>, action: GuardedAction,
       action,
       path,
       requester: principal.subject,
+      requesterEntity: principal.entity,
       required: policy.approvalsRequired,
       received: 0,
       state: "pending",

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Context } from "hono";
-import { authorize, denialOf } from "../auth/access";
+import { allows, authorize } from "../auth/access";
 import { PathGlob, PolicyName } from "../auth/policies";
 import { randomBytes, toHex } from "../crypto/encoding";
 import { approvalPolicies, approvalRequests, approvalVotes } from "../db/schema";
@@ -162,7 +162,7 @@ const requestView = (request: ApprovalRequestRow, votes: { approver: string; at:
   approvers: votes.map((v) => ({ subject: v.approver, at: iso(v.at)! })),
 });
 
-const isAuthAdmin = (c: Context<AppEnv>) => denialOf(c.get("principal"), "auth:admin", "approval.read") === undefined;
+const isAuthAdmin = (c: Context<AppEnv>) => allows(c.get("principal"), "auth:admin", "approval.read");
 
 export const approvalsApp = featureApp()
   .openapi(createPolicyRoute, async (c) => {
@@ -242,20 +242,24 @@ export const approvalsApp = featureApp()
       await commit(c, [], { audit: { action: "approval.approve", resource, outcome: "denied", status: problem.status, detail: { reason } } });
       return problem;
     };
-    if (request.requester === principal.subject) throw await refuse(forbidden("The requester can never approve their own request"), "self-approval");
+    // By entity: a token the requester minted (or another login of the same person) is still the requester.
+    if (request.requester === principal.subject || request.requesterEntity === principal.entity) {
+      throw await refuse(forbidden("The requester can never approve their own request, with any of its tokens"), "self-approval");
+    }
     if (!policy || !mayApprove(principal, policy)) throw await refuse(forbidden("This token is not an approver for this request"), "not-approver");
     const state = requestState(request);
     if (state === "expired") throw await refuse(new Problem(410, "approval-expired", "The request has expired; retry the action to open a new one"), "expired");
     if (state === "consumed") throw await refuse(new Problem(410, "approval-consumed", "The approval was already used"), "consumed");
-    const already = votes.some((v) => v.approver === principal.subject);
+    const already = votes.some((v) => v.approverEntity === principal.entity);
     const now = Date.now();
     const where = and(eq(approvalRequests.tenantId, principal.tenantId), eq(approvalRequests.id, request.id));
-    const count = sql`(SELECT COUNT(*) FROM approval_votes WHERE tenant_id = ${principal.tenantId} AND request_id = ${request.id})`;
+    // Distinct entities: one person's many tokens are one approval.
+    const count = sql`(SELECT COUNT(DISTINCT approver_entity) FROM approval_votes WHERE tenant_id = ${principal.tenantId} AND request_id = ${request.id})`;
     // The count is recomputed from the votes table inside the batch, so concurrent approvals cannot lose or double a vote.
     await commit(
       c,
       [
-        db.insert(approvalVotes).values({ tenantId: principal.tenantId, requestId: request.id, approver: principal.subject, at: now }).onConflictDoNothing(),
+        db.insert(approvalVotes).values({ tenantId: principal.tenantId, requestId: request.id, approver: principal.subject, approverEntity: principal.entity, at: now }).onConflictDoNothing(),
         db
           .update(approvalRequests)
           .set({ received: count, state: sql`CASE WHEN ${count} >= ${approvalRequests.required} THEN 'approved' ELSE ${approvalRequests.state} END` })

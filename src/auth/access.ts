@@ -41,18 +41,62 @@ export function capabilityOf(scope: string, action: string): Capability {
 /** Capabilities that only make sense tenant-wide: a policy grants them with the path `*`. */
 const TENANT_WIDE = new Set<Capability>(["admin"]);
 
+/**
+ * What an operation acts on. Policy rules match `pathOf(resource)`: a secret's path,
+ * a lease role as `provider/role`, a transit key's name. A token's own `paths` limit
+ * the secret tree only. `tenant` is a check without an item: a listing before its rows
+ * are decided one by one, or a tenant-wide administrative action.
+ */
+export type Resource =
+  | { kind: "secret"; path: string }
+  | { kind: "lease-role"; provider: string; role: string }
+  | { kind: "transit-key"; name: string }
+  | { kind: "tenant" };
+
+export const onSecret = (path: string): Resource => ({ kind: "secret", path });
+export const onLeaseRole = (provider: string, role: string): Resource => ({ kind: "lease-role", provider, role });
+export const onTransitKey = (name: string): Resource => ({ kind: "transit-key", name });
+export const TENANT: Resource = Object.freeze({ kind: "tenant" });
+
+export function pathOf(resource: Resource): string | undefined {
+  switch (resource.kind) {
+    case "secret":
+      return resource.path;
+    case "lease-role":
+      return `${resource.provider}/${resource.role}`;
+    case "transit-key":
+      return resource.name;
+    case "tenant":
+      return undefined;
+  }
+}
+
+/** How a resource is named in audit events. */
+export function auditName(resource: Resource): string | null {
+  switch (resource.kind) {
+    case "secret":
+      return `secret:${resource.path}`;
+    case "lease-role":
+      return `lease_role:${resource.provider}/${resource.role}`;
+    case "transit-key":
+      return `transit_key:${resource.name}`;
+    case "tenant":
+      return null;
+  }
+}
+
 function ruleCovers(rule: ResolvedRule, capability: Capability, path: string | undefined): boolean {
   if (!rule.capabilities.includes(capability)) return false;
   if (path !== undefined) return rule.paths.some((glob) => matchesGlob(glob, path));
-  // A check without a path (a listing, an admin route): an allow rule for a path capability
-  // lets the route run and its rows are filtered by path later; admin rules and deny rules
+  // A check without an item (a listing, an admin route): an allow rule for a path capability
+  // lets the route run and its rows are decided one by one later; admin rules and deny rules
   // count only when they name the whole tree.
   if (rule.effect === "allow" && !TENANT_WIDE.has(capability)) return true;
   return rule.paths.includes("*");
 }
 
 /** The policy whose deny rule refuses `capability` on `path`, if any (deny always wins). */
-export function deniedBy(principal: Principal, capability: Capability, path?: string): string | undefined {
+function deniedBy(principal: Principal, capability: Capability, path?: string): string | undefined {
   return principal.rules?.find((rule) => rule.effect === "deny" && ruleCovers(rule, capability, path))?.policy;
 }
 
@@ -76,26 +120,6 @@ export const matchesGlob = (glob: string, path: string) => globToRegExp(glob).te
 const tokenPathsAllow = (principal: Principal, path: string) =>
   principal.paths === null || principal.paths.some((glob) => matchesGlob(glob, path));
 
-/**
- * Whether the principal may see `path` with `capability` (default: in a listing).
- * Used to filter rows after the route's `authorize` passed.
- */
-export function pathAllowed(principal: Principal, path: string, capability: Capability = "list"): boolean {
-  if (principal.isRoot) return true;
-  if (deniedBy(principal, capability, path)) return false;
-  const hasScopes = principal.scopes.size > 0;
-  return (hasScopes && tokenPathsAllow(principal, path)) || policyAllows(principal, capability, path);
-}
-
-/**
- * Whether a `service:<name>` subject may read this secret: only if the secret lists
- * the service in `allowed_services`. Other subjects are not affected.
- */
-export function serviceMayRead(principal: Principal, secret: { allowedServices: string[] | null }): boolean {
-  if (!principal.subject.startsWith("service:")) return true;
-  return secret.allowedServices?.includes(principal.subject.slice("service:".length)) ?? false;
-}
-
 /** Whether every path `inner` matches is also matched by `outer` (conservative). */
 export function globCovers(outer: string, inner: string): boolean {
   if (!outer.includes("*")) return outer === inner;
@@ -104,41 +128,57 @@ export function globCovers(outer: string, inner: string): boolean {
   return outer === `${outerPrefix}*` ? innerPrefix.startsWith(outerPrefix) : outer === inner;
 }
 
-type Denial = { reason: "scope" | "path" | "policy-deny"; policy?: string; message: string };
-
-/** Why the principal may not do `action` (under `scope`) on `path`, or undefined if it may. */
-export function denialOf(principal: Principal, scope: string, action: string, path?: string): Denial | undefined {
-  if (principal.isRoot) return undefined;
-  const capability = capabilityOf(scope, action);
-  const deny = deniedBy(principal, capability, path);
-  if (deny) return { reason: "policy-deny", policy: deny, message: `Policy ${deny} denies ${capability}${path ? ` on ${path}` : ""}` };
-  if (principal.scopes.has(scope) && (path === undefined || tokenPathsAllow(principal, path))) return undefined;
-  if (policyAllows(principal, capability, path)) return undefined;
-  if (principal.scopes.has(scope) || policyAllows(principal, capability)) {
-    return { reason: "path", message: `This token may not ${capability} ${path}` };
-  }
-  return { reason: "scope", message: `This token lacks the ${scope} scope (capability ${capability})` };
-}
+export type Denial = { reason: "scope" | "path" | "policy-deny"; policy?: string; message: string };
+export type Decision = { allow: true } | ({ allow: false } & Denial);
+const ALLOW: Decision = Object.freeze({ allow: true });
 
 /**
- * Checks scope (or the capability it maps to in the token's policies) and path for
- * the current principal; a denial is audited, then 403. Deny rules win.
- * Tenant isolation is not decided here: queries filter by tenant, so another
- * tenant's resource is simply not found (404).
+ * The one access decision. May `principal` do `action` (under `scope`) on `resource`?
+ * A scope stands for a capability (`capabilityOf`); the token passes if it holds the
+ * scope (within its `paths`, for secrets) or one of its policies allows the capability
+ * on the resource, and no deny rule of its policies covers it. Deny wins. Pure: no I/O,
+ * so operations over many items call it once per item.
+ *
+ * Tenant isolation is not decided here: queries filter by tenant, so another tenant's
+ * resource is simply not found (404).
  *
  * @example
- * await authorize(c, "secrets:write", "secret.write", path); // capability `write` on `path`
+ * decide(principal, "secrets:read", "secret.export", onSecret("app/db")).allow
  */
-export async function authorize(c: Context<AppEnv>, scope: Scope, action: string, path?: string): Promise<void> {
-  const principal = c.get("principal");
-  const denial = denialOf(principal, scope, action, path);
-  if (!denial) return;
+export function decide(principal: Principal, scope: Scope, action: string, resource: Resource = TENANT): Decision {
+  if (principal.isRoot) return ALLOW;
+  const capability = capabilityOf(scope, action);
+  const path = pathOf(resource);
+  const deny = deniedBy(principal, capability, path);
+  if (deny) return { allow: false, reason: "policy-deny", policy: deny, message: `Policy ${deny} denies ${capability}${path ? ` on ${path}` : ""}` };
+  const held = principal.scopes.has(scope);
+  if (held && (resource.kind !== "secret" || tokenPathsAllow(principal, resource.path))) return ALLOW;
+  if (policyAllows(principal, capability, path)) return ALLOW;
+  if (held || policyAllows(principal, capability)) return { allow: false, reason: "path", message: `This token may not ${capability} ${path}` };
+  return { allow: false, reason: "scope", message: `This token lacks the ${scope} scope (capability ${capability})` };
+}
+
+/** `decide(...).allow`, for filters over many items. */
+export const allows = (principal: Principal, scope: Scope, action: string, resource?: Resource) =>
+  decide(principal, scope, action, resource).allow;
+
+/**
+ * `decide` for the current request: a denial is audited, then 403.
+ *
+ * @example
+ * await authorize(c, "secrets:write", "secret.write", onSecret(path));
+ */
+export async function authorize(c: Context<AppEnv>, scope: Scope, action: string, resource: Resource | string = TENANT): Promise<void> {
+  const target = typeof resource === "string" ? onSecret(resource) : resource;
+  const decision = decide(c.get("principal"), scope, action, target);
+  if (decision.allow) return;
+  const capability = capabilityOf(scope, action);
   await audit(c, {
     action,
-    resource: path === undefined ? null : `secret:${path}`,
+    resource: auditName(target),
     outcome: "denied",
     status: 403,
-    detail: { reason: denial.reason, scope, capability: capabilityOf(scope, action), ...(denial.policy && { policy: denial.policy }) },
+    detail: { reason: decision.reason, scope, capability, ...(decision.policy && { policy: decision.policy }) },
   });
-  throw forbidden(denial.message, { required_scope: scope, required_capability: capabilityOf(scope, action) });
+  throw forbidden(decision.message, { required_scope: scope, required_capability: capability });
 }

@@ -9,6 +9,7 @@ import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
 import { authorize } from "./access";
+import { checkTopLevelSubject } from "./identity";
 import { checkPublicJwks, verifyRoleJwt, type VerifyResult } from "./jwt";
 import { PolicyName, PolicyRuleSchema, unknownPolicies } from "./policies";
 import { hashToken, newToken, unauthorized } from "./tokens";
@@ -306,6 +307,7 @@ export const identityApp = featureApp()
       if (problem) throw badRequest(`jwks: ${problem}`);
     }
     await requireKnownPolicies(c, input.policies);
+    if (input.token_subject) checkTopLevelSubject(input.token_subject, "token_subject");
     if (await findRole(c, principal.tenantId, input.name)) {
       throw new Problem(409, "role-exists", `Role ${input.name} already exists; delete it first to replace it`);
     }
@@ -388,6 +390,9 @@ export const identityApp = featureApp()
       createdBy: `role:${r.name}`,
       expiresAt: now + ttl * 1000,
       revokedAt: null,
+      // One entity per person (role and JWT subject), whatever subject the role gives the token.
+      entity: `login:${r.name}:${String(result.claims.sub ?? "unknown").slice(0, 200)}`,
+      parentId: null,
     };
     await db.batch([
       db.insert(apiTokens).values(row),

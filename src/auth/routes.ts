@@ -7,9 +7,9 @@ import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, forbidden, notFound, Problem } from "../http/problem";
-import { authorize, denialOf, globCovers, SCOPES } from "./access";
+import { authorize, SCOPES } from "./access";
+import { mintToken, revokeWithDescendants } from "./identity";
 import { PolicyName, unknownPolicies } from "./policies";
-import { hashToken, newToken } from "./tokens";
 
 const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "2-63 characters of a-z 0-9 -, starting with a letter or digit");
 const Glob = z.string().min(1).max(256).regex(/^[A-Za-z0-9._\/*-]+$/, "Path globs use path characters and *");
@@ -41,6 +41,8 @@ const TokenMetadata = z
     created_by: z.string(),
     expires_at: z.string().nullable(),
     revoked_at: z.string().nullable(),
+    entity: z.string().openapi({ description: "The root- or login-issued identity behind the token" }),
+    parent_id: z.string().nullable().openapi({ description: "The token that minted this one; revoking it revokes this one" }),
   })
   .openapi("TokenMetadata");
 
@@ -56,25 +58,12 @@ const tokenView = (row: typeof apiTokens.$inferSelect) => ({
   created_by: row.createdBy,
   expires_at: iso(row.expiresAt),
   revoked_at: iso(row.revokedAt),
+  entity: row.entity,
+  parent_id: row.parentId,
 });
 
 function requireRoot(principal: Principal, what: string): void {
   if (!principal.isRoot) throw forbidden(`Only the operator's root token may ${what}`);
-}
-
-/** A token may hand out only what it holds itself: no scope, policy or path escalation. */
-export function checkGrant(principal: Principal, scopes: string[], paths: string[] | undefined, policies: string[] = []): void {
-  if (principal.isRoot) return;
-  // An auth admin may rewrite any policy anyway, so it may also hand any out.
-  const authAdmin = denialOf(principal, "auth:admin", "token.create") === undefined;
-  const foreign = authAdmin ? [] : policies.filter((p) => !principal.policies?.includes(p));
-  if (foreign.length) throw forbidden(`A token cannot grant policies it does not hold: ${foreign.join(", ")}`);
-  const missing = scopes.filter((s) => !principal.scopes.has(s));
-  if (missing.length) throw forbidden(`A token cannot grant scopes it does not hold: ${missing.join(", ")}`);
-  if (principal.paths === null) return;
-  if (!paths) throw forbidden("This token is limited to paths; the new token must name paths within them");
-  const outside = paths.filter((p) => !principal.paths!.some((own) => globCovers(own, p)));
-  if (outside.length) throw forbidden(`A token cannot grant paths outside its own: ${outside.join(", ")}`);
 }
 
 async function tenantExists(c: Context<AppEnv>, id: string): Promise<boolean> {
@@ -159,28 +148,18 @@ export const authApp = featureApp()
       requireRoot(principal, "create tokens in another tenant");
       if (!(await tenantExists(c, tenantId))) throw notFound("tenant");
     }
-    checkGrant(principal, input.scopes, input.paths, input.policies);
     const unknown = await unknownPolicies(c.get("db"), tenantId, input.policies ?? []);
     if (unknown.length) throw badRequest(`No such policies: ${unknown.join(", ")}`);
-    const token = newToken();
     const now = Date.now();
-    const row = {
-      id: `tok_${toHex(randomBytes(12))}`,
-      tenantId,
-      tokenHash: await hashToken(token),
-      prefix: token.slice(0, 9),
-      subject: input.subject,
-      scopes: [...new Set(input.scopes)],
-      paths: input.paths ?? null,
-      policies: input.policies ?? null,
-      createdAt: now,
-      createdBy: principal.subject,
-      expiresAt: now + (input.ttl_seconds ?? DEFAULT_TTL_SECONDS) * 1000,
-      revokedAt: null,
-    };
+    // Nested subject, grants within the caller's, expiry no later than the caller's (identity.ts).
+    const { row, token } = await mintToken(
+      principal,
+      { tenantId, subject: input.subject, scopes: input.scopes, paths: input.paths, policies: input.policies, expiresAt: now + (input.ttl_seconds ?? DEFAULT_TTL_SECONDS) * 1000 },
+      now,
+    );
     const response = { ...tokenView(row), token };
     await commit(c, [c.get("db").insert(apiTokens).values(row)], {
-      audit: { action: "token.create", resource: `token:${row.id}`, status: 201, detail: { subject: row.subject, scopes: row.scopes, tenant: tenantId } },
+      audit: { action: "token.create", resource: `token:${row.id}`, status: 201, detail: { subject: row.subject, scopes: row.scopes, tenant: tenantId, parent: row.parentId } },
       response: { status: 201, body: response, oneTime: ["token"] },
     });
     return c.json(response, 201);
@@ -226,7 +205,8 @@ export const authApp = featureApp()
     if (!row || (row.tenantId !== principal.tenantId && !principal.isRoot)) throw notFound("token");
     const now = row.revokedAt ?? Date.now();
     const response = tokenView({ ...row, revokedAt: now });
-    await commit(c, [db.update(apiTokens).set({ revokedAt: now }).where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))], {
+    // Every token minted under it goes with it.
+    await commit(c, [revokeWithDescendants(db, row.tenantId, id, now)], {
       audit: { action: "token.revoke", resource: `token:${id}` },
       response: { status: 200, body: response },
     });

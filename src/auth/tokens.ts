@@ -7,6 +7,7 @@ import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
 import { Problem } from "../http/problem";
 import { SCOPES } from "./access";
+import { serviceOf } from "./identity";
 import { resolvePolicies } from "./policies";
 
 export const TOKEN_PREFIX = "hush_";
@@ -33,6 +34,8 @@ const rootPrincipal: Principal = Object.freeze({
   tokenId: "root",
   tenantId: "default",
   subject: "root",
+  entity: "root",
+  service: null,
   scopes: new Set<string>(SCOPES),
   paths: null,
   isRoot: true,
@@ -64,6 +67,8 @@ export async function resolveToken(
       tokenId: row.id,
       tenantId: row.tenantId,
       subject: row.subject,
+      entity: row.entity || `subject:${row.subject}`,
+      service: serviceOf(row.subject),
       scopes: new Set(row.scopes),
       paths: row.paths,
       isRoot: false,

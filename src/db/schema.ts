@@ -37,8 +37,16 @@ export const apiTokens = sqliteTable(
     revokedAt: time("revoked_at"),
     /** identity (issue 6): names of access policies this token carries, resolved per request. */
     policies: json<string[]>("policies"),
+    /** trust (issue 12): the root- or login-issued identity behind the token (docs/security.md). */
+    entity: text("entity").notNull().default(""),
+    /** The token that created this one; NULL for root- and login-issued tokens. Revoked with it. */
+    parentId: text("parent_id"),
   },
-  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_tenant").on(t.tenantId, t.subject)],
+  (t) => [
+    uniqueIndex("api_tokens_hash").on(t.tokenHash),
+    index("api_tokens_tenant").on(t.tenantId, t.subject),
+    index("api_tokens_parent").on(t.parentId),
+  ],
 );
 
 export const secrets = sqliteTable(
@@ -225,6 +233,8 @@ export const approvalRequests = sqliteTable(
     action: text("action").notNull(),
     path: text("path").notNull(),
     requester: text("requester").notNull(),
+    /** trust (issue 12): the requester's entity; it can never approve its own request. */
+    requesterEntity: text("requester_entity").notNull().default(""),
     required: integer("required").notNull(),
     received: integer("received").notNull().default(0),
     /** pending -> approved -> consumed; expiry is read from `expires_at`. */
@@ -245,6 +255,8 @@ export const approvalVotes = sqliteTable(
     tenantId: text("tenant_id").notNull(),
     requestId: text("request_id").notNull(),
     approver: text("approver").notNull(),
+    /** trust (issue 12): votes count once per entity, however many tokens it minted. */
+    approverEntity: text("approver_entity").notNull().default(""),
     at: time("at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.requestId, t.approver] })],

@@ -4,7 +4,18 @@ export interface Principal {
   /** `root` for the operator token, otherwise the api_tokens row id. */
   tokenId: string;
   tenantId: string;
+  /**
+   * Who this is: nested under its creator's subject (`dev/alice` from `dev`), so only
+   * root and login roles name top-level subjects (see docs/security.md).
+   */
   subject: string;
+  /**
+   * The root-issued or login-issued identity behind the token, shared by every token
+   * it minted. Dual control counts entities, not subjects.
+   */
+  entity: string;
+  /** The service a `service:<name>` subject (or one nested under it) is bound to. */
+  service: string | null;
   scopes: ReadonlySet<string>;
   /** Path globs the token is limited to; null means the whole tree. */
   paths: readonly string[] | null;

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authorize, SCOPES } from "../auth/access";
-import { checkGrant } from "../auth/routes";
+import { authorize, onLeaseRole, SCOPES } from "../auth/access";
+import { checkGrant } from "../auth/identity";
 import { errorResponses, featureApp } from "../http/openapi";
 import { issueLease } from "./issue";
 import { EPHEMERAL_PROVIDER, EPHEMERAL_ROLE } from "./providers";
@@ -48,14 +48,14 @@ const createRoute_ = createRoute({
 });
 
 export const ephemeralApp = featureApp().openapi(createRoute_, async (c) => {
-  await authorize(c, "leases:write", "ephemeral.create");
+  await authorize(c, "leases:write", "ephemeral.create", onLeaseRole(EPHEMERAL_PROVIDER, EPHEMERAL_ROLE));
   const input = c.req.valid("json");
   const principal = c.get("principal");
   const scopes = [...new Set(input.scopes)];
-  // No escalation: the key gets at most what the caller holds (and by default the caller's paths).
+  // No escalation: the key is minted under the caller, with at most what it holds (by default its paths).
   const paths = input.paths ?? (principal.paths ? [...principal.paths] : null);
-  checkGrant(principal, scopes, paths ?? undefined);
-  const provider = hushApiKeyProvider(({ actor }) => ({ subject: input.subject, scopes, paths, createdBy: actor }));
+  checkGrant(principal, { scopes, paths });
+  const provider = hushApiKeyProvider(() => ({ subject: input.subject, scopes, paths }));
   const response = await issueLease(
     c,
     {
@@ -66,9 +66,10 @@ export const ephemeralApp = featureApp().openapi(createRoute_, async (c) => {
       role: { max_ttl_seconds: EPHEMERAL_MAX_TTL_SECONDS },
       ttlSeconds: input.ttl_seconds,
     },
-    (lease) => ({ id: tokenIdOf(lease.id), subject: input.subject, scopes, paths }),
+    (lease) => ({ id: tokenIdOf(lease.id), scopes, paths }),
   );
   const { credential, ...rest } = response;
-  const body = { ...rest, token: (credential as { token: string }).token };
+  const { token, subject } = credential as { token: string; subject: string };
+  const body = { ...rest, subject, token };
   return c.json(body as typeof body & { id: string; subject: string; scopes: string[]; paths: string[] | null }, 201);
 });

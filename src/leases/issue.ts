@@ -60,11 +60,12 @@ export async function issueLease(c: Context<AppEnv>, request: IssueRequest, extr
   const ref = { id: lease.id, tenantId: lease.tenantId, role: roleName, externalId: null, expiresAt: lease.expiresAt };
   let issued;
   try {
-    issued = await provider.issue(ref, { db, now, role, roleName, actor: principal.subject });
+    issued = await provider.issue(ref, { db, now, role, roleName, actor: principal.subject, principal });
   } catch (err) {
     // Undo whatever the provider may have made halfway, by the usual revocation path.
     const row = await beginRevocation(db, lease, "issue-failed", actorOf(c), now);
     if (row) await sendRevocation(c.env, row);
+    if (err instanceof Problem && err.status < 500) throw err;
     throw new Problem(502, "provider-failed", `Provider ${providerName} could not issue a credential: ${safeMessage(err)}`, {
       lease_id: lease.id,
     });

@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray } from "drizzle-orm";
 import type { Context } from "hono";
-import { authorize } from "../auth/access";
+import { allows, authorize, onLeaseRole } from "../auth/access";
+import { checkGrant } from "../auth/identity";
 import { actorOf } from "../audit/log";
 import type { BatchItem } from "../db/client";
 import { leaseProviders, leases, LEASE_STATES } from "../db/schema";
@@ -64,9 +65,12 @@ const providerView = (row: typeof leaseProviders.$inferSelect) => ({
   health: { status: row.healthStatus, error: row.healthError, checked_at: iso(row.healthCheckedAt) },
 });
 
-async function leaseOr404(c: Context<AppEnv>, id: string): Promise<{ lease: Lease }> {
+/** The lease, after `lease` was decided on its own provider/role; 404 for another tenant's. */
+async function authorizedLease(c: Context<AppEnv>, scope: "leases:read" | "leases:write", action: string, id: string): Promise<{ lease: Lease }> {
+  await authorize(c, scope, action);
   const { lease } = await findLease(c.get("db"), c.get("principal").tenantId, id);
   if (!lease) throw notFound("lease");
+  await authorize(c, scope, action, onLeaseRole(lease.provider, lease.role));
   return { lease };
 }
 
@@ -189,8 +193,8 @@ const HEALTH_TIMEOUT_MS = 10_000;
 
 export const leasesApp = featureApp()
   .openapi(issueRoute, async (c) => {
-    await authorize(c, "leases:write", "lease.issue");
     const input = c.req.valid("json");
+    await authorize(c, "leases:write", "lease.issue", onLeaseRole(input.provider, input.role));
     if (input.provider === EPHEMERAL_PROVIDER) {
       throw new Problem(400, "use-ephemeral-endpoint", "Ephemeral API keys are issued by POST /api/v1/ephemeral/api-keys");
     }
@@ -198,6 +202,8 @@ export const leasesApp = featureApp()
     if (!resolved) throw notFound("provider");
     const role = resolved.roles[input.role];
     if (!role) throw new Problem(404, "not-found", `Provider ${input.provider} has no role ${input.role}`);
+    // A Hush token from a lease never holds more than the caller does.
+    if (resolved.kind === "hush-api-key") checkGrant(c.get("principal"), { scopes: role.scopes ?? [], paths: role.paths ?? null });
     const response = await issueLease(c, {
       providerName: resolved.name,
       kind: resolved.kind,
@@ -226,7 +232,8 @@ export const leasesApp = featureApp()
       .orderBy(desc(leases.createdAt))
       .limit(query.limit)
       .all();
-    return c.json({ items: rows.map(leaseView) }, 200);
+    const principal = c.get("principal");
+    return c.json({ items: rows.filter((l) => allows(principal, "leases:read", "lease.list", onLeaseRole(l.provider, l.role))).map(leaseView) }, 200);
   })
   .openapi(revokePrefixRoute, async (c) => {
     await authorize(c, "leases:write", "lease.revoke_prefix");
@@ -248,9 +255,11 @@ export const leasesApp = featureApp()
       .limit(1000)
       .all();
     const who = actorOf(c);
+    const principal = c.get("principal");
     const started: string[] = [];
     // One batch per lease: each revocation lands whole, and a large prefix cannot exceed a batch limit.
-    for (const lease of matching) {
+    // Each lease is decided on its own provider/role: a prefix never reaches past what the caller may revoke.
+    for (const lease of matching.filter((l) => allows(principal, "leases:write", "lease.revoke", onLeaseRole(l.provider, l.role)))) {
       const row = await beginRevocation(db, lease, "revoked", who);
       if (!row) continue;
       started.push(lease.id);
@@ -265,13 +274,11 @@ export const leasesApp = featureApp()
     return c.json(response, 202);
   })
   .openapi(getRoute, async (c) => {
-    await authorize(c, "leases:read", "lease.read");
-    const { lease } = await leaseOr404(c, c.req.valid("param").id);
+    const { lease } = await authorizedLease(c, "leases:read", "lease.read", c.req.valid("param").id);
     return c.json(leaseView(lease), 200);
   })
   .openapi(renewRoute, async (c) => {
-    await authorize(c, "leases:write", "lease.renew");
-    const { lease } = await leaseOr404(c, c.req.valid("param").id);
+    const { lease } = await authorizedLease(c, "leases:write", "lease.renew", c.req.valid("param").id);
     const { extend_seconds } = c.req.valid("json");
     const now = Date.now();
     if (lease.state !== "issued" || lease.expiresAt <= now) {
@@ -313,8 +320,7 @@ export const leasesApp = featureApp()
     return c.json(leaseView(renewed), 200);
   })
   .openapi(revokeRoute, async (c) => {
-    await authorize(c, "leases:write", "lease.revoke");
-    const { lease } = await leaseOr404(c, c.req.valid("param").id);
+    const { lease } = await authorizedLease(c, "leases:write", "lease.revoke", c.req.valid("param").id);
     const db = c.get("db");
     const change = revocationStatements(db, lease, "revoked");
     if (!change) {
@@ -331,6 +337,10 @@ export const leasesApp = featureApp()
   .openapi(configureProviderRoute, async (c) => {
     await authorize(c, "providers:admin", "provider.configure");
     const input = c.req.valid("json");
+    // A role that issues Hush tokens can only carry grants its configurer holds.
+    if (input.kind === "hush-api-key") {
+      for (const role of Object.values(input.roles)) checkGrant(c.get("principal"), { scopes: role.scopes, paths: role.paths ?? null });
+    }
     const tenantId = c.get("principal").tenantId;
     const db = c.get("db");
     const where = and(eq(leaseProviders.tenantId, tenantId), eq(leaseProviders.name, input.name));

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
-import { authorize, pathAllowed, serviceMayRead } from "../auth/access";
+import { authorize } from "../auth/access";
 import type { AuditInput } from "../audit/log";
 import { loadKeyring } from "../crypto/envelope";
 import { secrets, secretVersions } from "../db/schema";
@@ -8,7 +8,8 @@ import { commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
 import { forbidden } from "../http/problem";
 import { Environment, ServiceName } from "./schemas";
-import { openVersion } from "./store";
+import { openAudited } from "./read";
+import { readRefusal } from "./read-rule";
 
 /** A service's whole configuration in one call; more than this is a sign of a mis-scoped service. */
 const MAX_SERVICE_SECRETS = 200;
@@ -42,10 +43,10 @@ export const serviceSecretsApp = featureApp().openapi(serviceRoute, async (c) =>
   const { environment } = c.req.valid("query");
   await authorize(c, "secrets:read", "secret.read_service");
   const principal = c.get("principal");
-  if (principal.subject.startsWith("service:") && principal.subject !== `service:${service}`) {
-    throw forbidden(`${principal.subject} may only read its own secrets`);
+  if (principal.service !== null && principal.service !== service) {
+    throw forbidden(`${principal.subject} is bound to service ${principal.service} and may only read its secrets`);
   }
-  const keyring = loadKeyring(c.env.MASTER_KEYS);
+  loadKeyring(c.env.MASTER_KEYS);
   const now = Date.now();
   const rows = await c
     .get("db")
@@ -71,9 +72,9 @@ export const serviceSecretsApp = featureApp().openapi(serviceRoute, async (c) =>
   const values: Record<string, string> = {};
   const events: AuditInput[] = [];
   for (const { secret, version } of rows) {
-    // Policies (deny rules, path limits) still apply to every path.
-    if (!pathAllowed(principal, secret.path, "read") || !serviceMayRead(principal, secret)) continue;
-    values[secret.path] = await openVersion(keyring, version);
+    // The read rule decides every path (access, deny rules, allowed_services, expiry, state).
+    if (readRefusal(principal, "service", secret.path, { secret, version }, {}, now)) continue;
+    values[secret.path] = await openAudited(c, version);
     events.push({ action: "secret.read", resource: `secret:${secret.path}`, detail: { version: version.version, service } });
   }
   await commit(c, [], {

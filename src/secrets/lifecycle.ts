@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, isNotNull, lt, lte, sql } from "drizzle-orm";
-import { requireApproval } from "../approvals/guard";
 import { authorize } from "../auth/access";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
@@ -8,6 +7,7 @@ import { secrets, secretVersions } from "../db/schema";
 import { commit } from "../http/commit";
 import { errorResponses, featureApp, iso } from "../http/openapi";
 import { notFound, Problem } from "../http/problem";
+import { guardDestroy, guardMaxVersions, guardNewVersion } from "./dual-control";
 import { body, json, metadataChanges, valueFrom } from "./input";
 import { openAudited, readValue, secretResource } from "./read";
 import {
@@ -127,8 +127,7 @@ async function existingSecret(c: Parameters<typeof authorize>[0], path: string, 
 export const lifecycleApp = featureApp()
   .openapi(historyRoute, async (c) => {
     const { path } = c.req.valid("param");
-    await authorize(c, "secrets:read", "secret.history", path);
-    return c.json(await readValue(c, path, c.req.valid("query"), "secret.history"), 200);
+    return c.json(await readValue(c, path, c.req.valid("query"), "history"), 200);
   })
   .openapi(recoverRoute, async (c) => {
     const { path } = c.req.valid("param");
@@ -151,7 +150,7 @@ export const lifecycleApp = featureApp()
       throw new Problem(410, "version-destroyed", `Version ${source.version}, current at that time, was destroyed`);
     }
     // Republishing an old value is a rotation: dual control may guard it.
-    const approval = await requireApproval(c, "rotate", path);
+    const approval = await guardNewVersion(c, path, existing);
     const value = await openAudited(c, source);
     const now = Date.now();
     const version = existing.currentVersion + 1;
@@ -209,7 +208,7 @@ export const lifecycleApp = featureApp()
     const known = new Map(rows.map((r) => [r.version, r.state]));
     const missing = asked.filter((v) => !known.has(v));
     if (missing.length) throw new Problem(404, "version-not-found", `No such versions of ${path}: ${missing.join(", ")}`, { versions: missing });
-    const approval = await requireApproval(c, "destroy", path);
+    const approval = await guardDestroy(c, path);
     const destroyed = asked.filter((v) => known.get(v) !== "destroyed");
     const response = { path, destroyed, already_destroyed: asked.filter((v) => known.get(v) === "destroyed") };
     await commit(c, [destroyVersions(db, principal.tenantId, path, Date.now(), inAsked), ...approval], {
@@ -267,6 +266,8 @@ export const lifecycleApp = featureApp()
     const found = await findSecretVersion(db, principal.tenantId, path);
     if (!found || found.secret.deletedAt !== null) throw notFound("secret");
     const { secret } = found;
+    // A lower max_versions destroys history: it needs what destroying needs.
+    const approval = await guardMaxVersions(c, secret, input.max_versions, secret.currentVersion);
     const now = Date.now();
     const changes = { ...metadataChanges(input), updatedAt: now, updatedBy: principal.subject };
     const updated = { ...secret, ...changes };
@@ -278,6 +279,7 @@ export const lifecycleApp = featureApp()
         .set(changes)
         .where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path), eq(secrets.currentVersion, secret.currentVersion))),
       ...pruneBeyondMaxVersions(db, principal.tenantId, path, updated.maxVersions, secret.currentVersion, now),
+      ...approval,
     ];
     const response = metadataView(updated);
     await commit(c, statements, {
@@ -295,7 +297,7 @@ export const lifecycleApp = featureApp()
     const db = c.get("db");
     const keyring = loadKeyring(c.env.MASTER_KEYS);
     const existing = await existingSecret(c, path);
-    const approval = await requireApproval(c, "rotate", path);
+    const approval = await guardNewVersion(c, path, existing);
     const now = Date.now();
     const previous = existing.currentVersion;
     const version = previous + 1;

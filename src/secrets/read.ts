@@ -1,59 +1,14 @@
 import type { Context } from "hono";
-import { authorize, serviceMayRead } from "../auth/access";
 import { audit, type AuditInput } from "../audit/log";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { notFound, Problem } from "../http/problem";
+import { Problem } from "../http/problem";
+import { PURPOSES, releaseValue } from "./read-rule";
 import { SecretPath } from "./schemas";
-import { findSecretVersion, metadataView, openVersion, type VersionRow } from "./store";
+import { metadataView, openVersion, type VersionRow } from "./store";
 
 export const secretResource = (path: string) => `secret:${path}`;
-
-interface OpenOptions {
-  version?: number;
-  /** include_expired=true was asked (it only counts for a token with secrets:write). */
-  includeExpired: boolean;
-  action: string;
-}
-
-/**
- * Loads and opens one value. Every refusal is audited here; the successful read is
- * left for the caller to audit, so that a read with references commits all its
- * events together, before any value leaves.
- */
-async function openReadable(c: Context<AppEnv>, path: string, options: OpenOptions) {
-  const principal = c.get("principal");
-  loadKeyring(c.env.MASTER_KEYS); // fail closed (503) before touching the store
-  const found = await findSecretVersion(c.get("db"), principal.tenantId, path, options.version);
-  const now = Date.now();
-  const fail = async (problem: Problem, outcome: "failure" | "denied" = "failure") => {
-    await audit(c, {
-      action: options.action,
-      resource: secretResource(path),
-      outcome,
-      status: problem.status,
-      detail: { version: options.version ?? null },
-    });
-    return problem;
-  };
-  if (!found || found.secret.deletedAt !== null) throw await fail(notFound("secret"));
-  const { secret, version } = found;
-  if (!serviceMayRead(principal, secret)) {
-    throw await fail(new Problem(403, "service-not-allowed", `${principal.subject} is not in this secret's allowed_services`, { path }), "denied");
-  }
-  if (!version || version.state === "deleted") throw await fail(notFound("version"));
-  if (version.state === "destroyed") throw await fail(new Problem(410, "version-destroyed", `Version ${version.version} was destroyed`));
-  if (version.readableUntil !== null && version.readableUntil <= now) {
-    throw await fail(new Problem(410, "version-expired", `Version ${version.version} is past its grace period`));
-  }
-  if (secret.expiresAt !== null && secret.expiresAt <= now && !(options.includeExpired && principal.scopes.has("secrets:write"))) {
-    throw await fail(
-      new Problem(410, "secret-expired", "The secret has expired; a token with secrets:write may read it with include_expired=true"),
-    );
-  }
-  return { secret, version, value: await openAudited(c, version) };
-}
 
 /** Opens a version's value; a ciphertext that fails its integrity check is audited, then a 500. */
 export async function openAudited(c: Context<AppEnv>, version: VersionRow): Promise<string> {
@@ -72,13 +27,13 @@ export async function readValue(
   c: Context<AppEnv>,
   path: string,
   query: { version?: number; include_expired?: "true" | "false"; resolve?: "true" | "false" },
-  action = "secret.read",
+  purpose: "read" | "history" = "read",
 ) {
-  const { secret, version, value } = await openReadable(c, path, {
+  const { secret, version, value } = await releaseValue(c, path, purpose, {
     version: query.version,
     includeExpired: query.include_expired === "true",
-    action,
   });
+  const action = PURPOSES[purpose].action;
   const events: AuditInput[] = [{ action, resource: secretResource(path), detail: { version: version.version } }];
   const resolved = query.resolve === "true" ? await expandReferences(c, path, value, events) : value;
   await commit(c, [], { audit: events });
@@ -122,10 +77,10 @@ export async function expandReferences(c: Context<AppEnv>, rootPath: string, val
     }
     const cached = expanded.get(ref);
     if (cached !== undefined) return cached;
-    await authorize(c, "secrets:read", "secret.read", ref);
-    let target: Awaited<ReturnType<typeof openReadable>>;
+    let target: Awaited<ReturnType<typeof releaseValue>>;
     try {
-      target = await openReadable(c, ref, { includeExpired: false, action: "secret.read" });
+      // Each reference is read with the caller's own rights, by the same rule as a direct read.
+      target = await releaseValue(c, ref, "reference");
     } catch (err) {
       if (err instanceof Problem && err.status === 404) {
         throw new Problem(422, "reference-missing", `The referenced secret ${ref} does not exist`, { path: ref });

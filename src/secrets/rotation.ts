@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, isNotNull, isNull, lte, sql } from "drizzle-orm";
-import { authorize, pathAllowed } from "../auth/access";
+import { authorize } from "../auth/access";
+import { listable } from "./read-rule";
 import { auditInsert } from "../audit/log";
 import { loadKeyring } from "../crypto/envelope";
 import { database, type BatchItem } from "../db/client";
@@ -71,7 +72,7 @@ export const rotationApp = featureApp()
       .orderBy(asc(secrets.nextRotationAt))
       .limit(MAX_LISTED)
       .all();
-    return c.json({ items: rows.filter((r) => pathAllowed(principal, r.path)).map(metadataView) }, 200);
+    return c.json({ items: rows.filter((r) => listable(principal, r.path)).map(metadataView) }, 200);
   })
   .openapi(expiringRoute, async (c) => {
     await authorize(c, "secrets:read", "secret.list");
@@ -86,7 +87,7 @@ export const rotationApp = featureApp()
       .limit(MAX_LISTED)
       .all();
     return c.json(
-      { items: rows.filter((r) => pathAllowed(principal, r.path)).map((r) => ({ ...metadataView(r), expired: r.expiresAt! <= now })) },
+      { items: rows.filter((r) => listable(principal, r.path)).map((r) => ({ ...metadataView(r), expired: r.expiresAt! <= now })) },
       200,
     );
   })
@@ -121,7 +122,7 @@ export const rotationApp = featureApp()
     };
     const counted = new Set<string>();
     for (const row of rows) {
-      if (!pathAllowed(principal, row.path)) continue;
+      if (!listable(principal, row.path)) continue;
       counted.add(row.path);
       if (row.deletedAt !== null) {
         stats.deleted++;

@@ -1,13 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, isNull } from "drizzle-orm";
-import { requireApproval } from "../approvals/guard";
-import { authorize, pathAllowed } from "../auth/access";
+import { authorize } from "../auth/access";
+import { listable } from "./read-rule";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
 import { secrets } from "../db/schema";
 import { commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
+import { guardDelete, guardMaxVersions, guardNewVersion } from "./dual-control";
 import { lifecycleApp } from "./lifecycle";
 import { rotationApp } from "./rotation";
 import { transferApp } from "./transfer";
@@ -104,7 +105,7 @@ export const secretsApp = featureApp()
     const more = rows.length > query.limit;
     return c.json(
       {
-        items: page.filter((row) => pathAllowed(principal, row.path)).map(metadataView),
+        items: page.filter((row) => listable(principal, row.path)).map(metadataView),
         next_cursor: more ? pathCursor(page[page.length - 1]!.path) : null,
       },
       200,
@@ -146,12 +147,12 @@ export const secretsApp = featureApp()
         current_version: current,
       });
     }
-    // Writing a new version of an existing secret is a rotation: dual control may guard it.
-    const approval = existing ? await requireApproval(c, "rotate", path) : [];
     const version = current + 1;
+    const changes = metadataChanges(input);
+    // Writing a new version of an existing secret is a rotation; a lower max_versions destroys history.
+    const approval = [...(await guardNewVersion(c, path, existing)), ...(await guardMaxVersions(c, existing, changes.maxVersions, version))];
     const now = Date.now();
     const sealed = await sealVersion(keyring, principal.tenantId, path, version, value);
-    const changes = metadataChanges(input);
     // A value sent by hand ends automatic generation; a generated one (re)starts it.
     changes.generator = generator ?? null;
     let statements: BatchItem[];
@@ -174,7 +175,7 @@ export const secretsApp = featureApp()
   })
   .openapi(readSecretRoute, async (c) => {
     const { path } = c.req.valid("param");
-    await authorize(c, "secrets:read", "secret.read", path);
+    // The read rule decides access too (read-rule.ts).
     return c.json(await readValue(c, path, c.req.valid("query")), 200);
   })
   .openapi(deleteSecretRoute, async (c) => {
@@ -184,7 +185,7 @@ export const secretsApp = featureApp()
     const db = c.get("db");
     const existing = await findSecret(db, principal.tenantId, path);
     if (!existing || existing.deletedAt !== null) throw notFound("secret");
-    const approval = await requireApproval(c, "delete", path);
+    const approval = await guardDelete(c, path);
     const now = Date.now();
     const response = { path, deleted_at: new Date(now).toISOString() };
     await commit(

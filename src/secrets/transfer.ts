@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
 import { toHex } from "../crypto/encoding";
-import { authorize, pathAllowed } from "../auth/access";
+import { authorize, onSecret } from "../auth/access";
 import type { AuditInput } from "../audit/log";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem, Db } from "../db/client";
@@ -10,7 +10,8 @@ import { commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
 import { badRequest, Problem } from "../http/problem";
 import { afterCursor, json, metadataChanges, newSecretRow, pathCursor, valueFrom } from "./input";
-import { openAudited, secretResource } from "./read";
+import { secretResource } from "./read";
+import { listable, readRefusal, releaseValue } from "./read-rule";
 import { ExportQuery, ImportBody, MAX_IMPORT_ENTRIES, SecretMetadata, SecretPath } from "./schemas";
 import { findSecretVersion, listSecrets, metadataView, sealVersion, type SecretRow } from "./store";
 
@@ -159,9 +160,9 @@ export const transferApp = featureApp()
       return parsed.success ? [] : [{ field: `values.${key}`, code: "invalid_path", message: `${path}: ${parsed.error.issues[0]!.message}` }];
     });
     if (errors.length) throw new Problem(400, "validation-failed", "Some import paths are not valid; see `errors`", { errors });
+    // Values in need `write` on each path (deny rules included), decided per item.
+    for (const { path } of items) await authorize(c, "secrets:write", "secret.import", onSecret(path));
     const principal = c.get("principal");
-    const denied = items.find(({ path }) => !pathAllowed(principal, path));
-    if (denied) await authorize(c, "secrets:write", "secret.import", denied.path);
     const db = c.get("db");
     const keyring = loadKeyring(c.env.MASTER_KEYS);
     const paths = items.map((i) => i.path);
@@ -204,25 +205,27 @@ export const transferApp = featureApp()
     const values: Record<string, Record<string, unknown>> = {};
     const skipped: string[] = [];
     const events: AuditInput[] = [];
+    const approvals: BatchItem[] = [];
     const now = Date.now();
-    const mayReadExpired = query.include_expired === "true" && principal.scopes.has("secrets:write");
-    for (const row of page.filter((r) => pathAllowed(principal, r.path))) {
+    const options = { includeExpired: query.include_expired === "true" };
+    for (const row of page.filter((r) => listable(principal, r.path))) {
       const entry = importableMetadata(row);
       if (withValues) {
+        // Values out follow the read rule per item (access with `read`, allowed_services,
+        // expiry, grace, state); a value it refuses is skipped, never sent.
         const found = await findSecretVersion(db, principal.tenantId, row.path);
-        const version = found?.version;
-        const expired = row.expiresAt !== null && row.expiresAt <= now && !mayReadExpired;
-        const graceOver = version?.readableUntil != null && version.readableUntil <= now;
-        if (!version || version.state !== "live" || expired || graceOver) {
+        if (readRefusal(principal, "export", row.path, found, options, now)) {
           skipped.push(row.path);
           continue;
         }
-        entry.value = await openAudited(c, version);
+        const { value, version, approval } = await releaseValue(c, row.path, "export", { ...options, found });
+        approvals.push(...approval);
+        entry.value = value;
         events.push({ action: "secret.export", resource: secretResource(row.path), detail: { version: version.version } });
       }
       values[row.path] = entry;
     }
-    if (events.length) await commit(c, [], { audit: events });
+    if (events.length) await commit(c, approvals, { audit: events });
     if (rows.length > query.limit) c.header("Hush-Next-Cursor", pathCursor(page[page.length - 1]!.path));
     if (skipped.length) c.header("Hush-Export-Skipped", skipped.join(","));
     return c.json({ values }, 200);

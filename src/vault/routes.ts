@@ -2,7 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { authorize, pathAllowed, serviceMayRead } from "../auth/access";
+import { authorize } from "../auth/access";
 import { bearerFrom, resolveToken, throttleFailedAuth } from "../auth/tokens";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
@@ -14,7 +14,9 @@ import { idempotency } from "../http/idempotency";
 import { apiHeaders, limitBody } from "../http/middleware";
 import { Problem } from "../http/problem";
 import { checkValueSize, isWellFormedJson, newSecretRow } from "../secrets/input";
-import { openAudited, secretResource } from "../secrets/read";
+import { guardDelete, guardDestroy, guardMaxVersions, guardNewVersion } from "../secrets/dual-control";
+import { secretResource } from "../secrets/read";
+import { listable, readRefusal, refuse, releaseValue } from "../secrets/read-rule";
 import { SecretPath } from "../secrets/schemas";
 import { destroyVersions, findSecret, findSecretVersion, insertVersion, listSecrets, nextVersionStatements, sealVersion } from "../secrets/store";
 import { allVersions, childKeys, dataFromValue, secretMetadata, setVersionsDeleted, versionMetadata } from "./kv";
@@ -145,20 +147,24 @@ vaultApp.get("/sys/internal/ui/mounts/secret/*", mountInfo);
 
 vaultApp.get("/secret/data/:path{.+}", async (c) => {
   const path = vaultPath(c.req.param("path"));
-  await authorize(c, "secrets:read", "secret.read", path);
   const versionParam = c.req.query("version");
   const version = versionParam && versionParam !== "0" ? Number(versionParam) : undefined;
   if (version !== undefined && !(Number.isInteger(version) && version > 0)) throw vaultError(400, "invalid version");
+  const principal = c.get("principal");
   loadKeyring(c.env.MASTER_KEYS);
-  const found = await findSecretVersion(c.get("db"), c.get("principal").tenantId, path, version);
-  if (!found || found.secret.deletedAt !== null || !found.version) return c.json({ errors: [] }, 404);
-  const { secret, version: row } = found;
-  if (row.state !== "live") {
-    // Vault answers a deleted or destroyed version with 404 and its metadata.
-    return c.json(envelope(c, { data: null, metadata: versionMetadata(secret, row) }), 404);
+  // The native read rule decides; only the answer's shape is Vault's.
+  const found = await findSecretVersion(c.get("db"), principal.tenantId, path, version);
+  const refusal = readRefusal(principal, "vault", path, found);
+  if (refusal) {
+    const problem = await refuse(c, refusal, path, "vault", version);
+    if ((refusal.reason === "version-deleted" || refusal.reason === "version-destroyed") && found?.version) {
+      // Vault answers a deleted or destroyed version with 404 and its metadata.
+      return c.json(envelope(c, { data: null, metadata: versionMetadata(found.secret, found.version) }), 404);
+    }
+    if (problem.status === 404) return c.json({ errors: [] }, 404);
+    throw problem.status === 403 ? vaultError(403, `permission denied: ${problem.detail}`) : vaultError(problem.status, problem.detail ?? problem.title);
   }
-  if (!serviceMayRead(c.get("principal"), secret)) throw vaultError(403, "permission denied: this service is not in the secret's allowed_services");
-  const value = await openAudited(c, row);
+  const { secret, version: row, value } = await releaseValue(c, path, "vault", { version, found });
   await commit(c, [], { audit: { action: "secret.read", resource: secretResource(path), detail: { version: row.version, via: "vault" } } });
   return c.json(envelope(c, { data: dataFromValue(value), metadata: versionMetadata(secret, row) }));
 });
@@ -176,6 +182,8 @@ async function writeData(c: Context<AppEnv>, path: string, data: Record<string, 
   const current = existing && existing.deletedAt === null ? existing.currentVersion : existing?.currentVersion ?? 0;
   if (cas !== undefined && cas !== current) throw vaultError(400, "check-and-set parameter did not match the current version");
   const version = current + 1;
+  // The same dual control as the native API: a new version of an existing secret is a rotation.
+  const approval = await guardNewVersion(c, path, existing);
   const now = Date.now();
   const sealed = await sealVersion(keyring, principal.tenantId, path, version, value);
   let statements: BatchItem[];
@@ -193,7 +201,7 @@ async function writeData(c: Context<AppEnv>, path: string, data: Record<string, 
     destroyed: false,
     version,
   });
-  await commit(c, statements, {
+  await commit(c, [...statements, ...approval], {
     audit: { action: existing ? action : "secret.create", resource: secretResource(path), detail: { version, via: "vault" } },
     response: { status: 200, body },
   });
@@ -224,12 +232,17 @@ vaultApp.patch("/secret/data/:path{.+}", async (c) => {
   const path = vaultPath(c.req.param("path"));
   await authorize(c, "secrets:write", "secret.write", path);
   const { data: patch, cas } = dataAndCas(await jsonBody(c));
+  // A patch merges into the current value, so it reads it: by the read rule, like any read.
   const found = await findSecretVersion(c.get("db"), c.get("principal").tenantId, path);
-  if (!found || found.secret.deletedAt !== null || !found.version || found.version.state !== "live") return c.json({ errors: [] }, 404);
-  if (!serviceMayRead(c.get("principal"), found.secret)) throw vaultError(403, "permission denied: this service is not in the secret's allowed_services");
-  const current = dataFromValue(await openAudited(c, found.version));
-  const merged = mergePatch(current, patch) as Record<string, unknown>;
-  return writeData(c, path, merged, cas ?? found.secret.currentVersion, "secret.write");
+  const refusal = readRefusal(c.get("principal"), "vault", path, found);
+  if (refusal) {
+    const problem = await refuse(c, refusal, path, "vault");
+    if (problem.status === 404 || problem.status === 410) return c.json({ errors: [] }, 404);
+    throw vaultError(problem.status, `permission denied: ${problem.detail}`);
+  }
+  const { value, secret } = await releaseValue(c, path, "vault", { found });
+  const merged = mergePatch(dataFromValue(value), patch) as Record<string, unknown>;
+  return writeData(c, path, merged, cas ?? secret.currentVersion, "secret.write");
 });
 
 function mergePatch(target: unknown, patch: unknown): unknown {
@@ -254,7 +267,8 @@ vaultApp.delete("/secret/data/:path{.+}", async (c) => {
   const secret = await secretFor(c, path);
   if (!secret) return noContent(c); // Vault: deleting nothing succeeds
   const db = c.get("db");
-  await commit(c, [setVersionsDeleted(db, secret.tenantId, path, [secret.currentVersion], Date.now())], {
+  const approval = await guardDelete(c, path);
+  await commit(c, [setVersionsDeleted(db, secret.tenantId, path, [secret.currentVersion], Date.now()), ...approval], {
     audit: { action: "secret.delete_versions", resource: secretResource(path), detail: { versions: [secret.currentVersion], via: "vault" } },
     response: { status: 204, body: "" },
   });
@@ -281,7 +295,9 @@ for (const [op, { scope, action }] of Object.entries(versionOps) as [keyof typeo
         op === "destroy"
           ? destroyVersions(db, secret.tenantId, path, now, inArray(secretVersions.version, versions))
           : setVersionsDeleted(db, secret.tenantId, path, versions, op === "delete" ? now : null);
-      await commit(c, [statement], {
+      // Undelete brings old values back to reading, as recover does: the rotate approval.
+      const approval = await (op === "destroy" ? guardDestroy(c, path) : op === "delete" ? guardDelete(c, path) : guardNewVersion(c, path, secret));
+      await commit(c, [statement, ...approval], {
         audit: { action, resource: secretResource(path), detail: { versions, via: "vault" } },
         response: { status: 204, body: "" },
       });
@@ -304,7 +320,7 @@ async function listFolder(c: Context<AppEnv>, rawFolder: string) {
     if (rows.length <= 1000) break;
     after = rows[999]!.path;
   }
-  const keys = childKeys(prefix, paths.filter((p) => pathAllowed(principal, p)));
+  const keys = childKeys(prefix, paths.filter((p) => listable(principal, p)));
   if (keys.length === 0) return c.json({ errors: [] }, 404);
   return c.json(envelope(c, { keys }));
 }
@@ -343,10 +359,12 @@ for (const method of ["post", "put"] as const) {
     const db = c.get("db");
     const secret = await secretFor(c, path);
     if (!secret) throw vaultError(404, "no secret at this path; write data first");
+    // A lower max_versions destroys history, as natively.
+    const approval = await guardMaxVersions(c, secret, changes.maxVersions, secret.currentVersion);
     const now = Date.now();
     await commit(
       c,
-      [db.update(secrets).set({ ...changes, updatedAt: now, updatedBy: principal.subject }).where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path)))],
+      [db.update(secrets).set({ ...changes, updatedAt: now, updatedBy: principal.subject }).where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path))), ...approval],
       { audit: { action: "secret.metadata", resource: secretResource(path), detail: { via: "vault" } }, response: { status: 204, body: "" } },
     );
     return noContent(c);
@@ -361,9 +379,12 @@ vaultApp.delete("/secret/metadata/:path{.+}", async (c) => {
   const db = c.get("db");
   const secret = await findSecret(db, principal.tenantId, path);
   if (!secret) return noContent(c);
+  // Every version goes for good: the destroy approval, as a native destroy.
+  const approval = await guardDestroy(c, path);
   await commit(
     c,
     [
+      ...approval,
       db.delete(secretVersions).where(and(eq(secretVersions.tenantId, principal.tenantId), eq(secretVersions.path, path))),
       db.delete(secrets).where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path))),
     ],

@@ -1,5 +1,5 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
-import { hashToken, newToken } from "../../auth/tokens";
+import { mintToken } from "../../auth/identity";
 import { apiTokens } from "../../db/schema";
 import type { Provider, ProviderContext } from "./types";
 
@@ -7,40 +7,30 @@ import type { Provider, ProviderContext } from "./types";
 export const tokenIdOf = (leaseId: string) => `tok_${leaseId.slice("lease_".length)}`;
 
 export interface ApiKeyGrant {
+  /** Nested under the caller's subject when the token is minted. */
   subject: string;
   scopes: string[];
   paths: string[] | null;
-  createdBy: string;
 }
 
 /**
- * Short-lived Hush API tokens. The token row is written in the lease's own batch, and
- * expiry is enforced twice: at auth time by expires_at, and by the lease setting revoked_at.
+ * Short-lived Hush API tokens, minted under the caller (identity.ts): within the caller's
+ * grants, no later than the caller's expiry, revoked with it. The token row is written in
+ * the lease's own batch, and expiry is enforced twice: at auth time by expires_at, and by
+ * the lease setting revoked_at.
  */
 export function hushApiKeyProvider(grant: (ctx: ProviderContext) => ApiKeyGrant): Provider {
   return {
     async issue(lease, ctx) {
-      const { db, now } = ctx;
-      const { subject, scopes, paths, createdBy } = grant(ctx);
-      const token = newToken();
-      const id = tokenIdOf(lease.id);
-      const row = {
-        id,
-        tenantId: lease.tenantId,
-        tokenHash: await hashToken(token),
-        prefix: token.slice(0, 9),
-        subject,
-        scopes,
-        paths,
-        createdAt: now,
-        createdBy,
-        expiresAt: lease.expiresAt,
-        revokedAt: null,
-      };
+      const { row, token } = await mintToken(
+        ctx.principal,
+        { ...grant(ctx), tenantId: lease.tenantId, expiresAt: lease.expiresAt, id: tokenIdOf(lease.id) },
+        ctx.now,
+      );
       return {
-        credential: { token, token_id: id, subject, scopes },
-        externalId: id,
-        statements: [db.insert(apiTokens).values(row)],
+        credential: { token, token_id: row.id, subject: row.subject, scopes: row.scopes },
+        externalId: row.id,
+        statements: [ctx.db.insert(apiTokens).values(row)],
       };
     },
     async revoke(lease, { db, now }) {
@@ -51,10 +41,12 @@ export function hushApiKeyProvider(grant: (ctx: ProviderContext) => ApiKeyGrant)
         .run();
     },
     async renew(lease, { db }) {
+      // Never past the token that minted it.
+      const parentExpiry = sql`(SELECT p.expires_at FROM api_tokens p WHERE p.id = ${apiTokens.parentId})`;
       return [
         db
           .update(apiTokens)
-          .set({ expiresAt: lease.expiresAt })
+          .set({ expiresAt: sql`MIN(${lease.expiresAt}, COALESCE(${parentExpiry}, ${lease.expiresAt}))` })
           .where(and(eq(apiTokens.id, tokenIdOf(lease.id)), eq(apiTokens.tenantId, lease.tenantId), isNull(apiTokens.revokedAt))),
       ];
     },

@@ -108,11 +108,10 @@ export async function resolveProvider(env: Env, db: Db, tenantId: string, name: 
 function buildProvider(name: string, kind: string, config: unknown): Provider {
   switch (kind) {
     case "hush-api-key":
-      return hushApiKeyProvider(({ roleName, role, actor }) => ({
+      return hushApiKeyProvider(({ roleName, role }) => ({
         subject: `lease:${name}/${roleName}`,
         scopes: role.scopes ?? [],
         paths: role.paths ?? null,
-        createdBy: actor,
       }));
     case "postgresql":
       return postgresProvider(config as PostgresConfig);

@@ -1,5 +1,6 @@
 import type { BatchItem, Db } from "../../db/client";
 import type { ProviderRole } from "../../db/schema";
+import type { Principal } from "../../http/context";
 
 /** What a provider knows about the lease it acts on: identifiers only. */
 export interface LeaseRef {
@@ -26,6 +27,8 @@ export interface ProviderContext {
   roleName: string;
   /** Subject of the caller asking for the credential. */
   actor: string;
+  /** The caller: a credential that is a Hush token is minted under it (auth/identity.ts). */
+  principal: Principal;
 }
 
 /**
