@@ -2,16 +2,15 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { allows, authorize } from "../auth/access";
-import { PathGlob, PolicyName } from "../auth/policies";
+import { PolicyName } from "../auth/policies";
 import { randomBytes, toHex } from "../crypto/encoding";
 import { approvalPolicies, approvalRequests, approvalVotes } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { forbidden, notFound, Problem } from "../http/problem";
+import { PathGlob, Subject } from "../http/rules";
 import { DEFAULT_REQUEST_TTL_SECONDS, GUARDED_ACTIONS, mayApprove, requestState, type ApprovalRequestRow } from "./guard";
-
-const Subject = z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces");
 
 const ApprovalPolicyBody = z
   .strictObject({

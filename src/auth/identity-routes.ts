@@ -8,13 +8,12 @@ import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
+import { Glob, Subject, TenantId } from "../http/rules";
 import { authorize } from "./access";
 import { checkTopLevelSubject } from "./identity";
 import { checkPublicJwks, verifyRoleJwt, type VerifyResult } from "./jwt";
 import { PolicyName, PolicyRuleSchema, unknownPolicies } from "./policies";
-import { hashToken, newToken, unauthorized } from "./tokens";
-
-const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "A tenant id");
+import { auditRefusal, hashToken, newToken, pastLimit, tooManyFailures, unauthorized } from "./tokens";
 
 // ---- policies ----
 
@@ -83,7 +82,7 @@ const deletePolicyRoute = createRoute({
 
 const RoleName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "1-64 characters of a-z 0-9 _ -");
 const ClaimName = z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII");
-const ClaimValue = z.string().min(1).max(512);
+const ClaimValue = Glob(512);
 const Jwk = z.looseObject({ kty: z.enum(["RSA", "EC", "OKP"]), kid: z.string().max(256).optional() });
 
 /** https only, except loopback (local development and tests). */
@@ -108,7 +107,7 @@ const RoleBody = z
       .record(ClaimName, z.union([ClaimValue, z.array(ClaimValue).min(1).max(64)]))
       .refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= 32, "Bind 1-32 claims (without them any token of the issuer would log in)")
       .openapi({ description: "claim (or /json/pointer) -> exact value, list of values, or glob with *" }),
-    token_subject: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/).optional().openapi({
+    token_subject: Subject.optional().openapi({
       description: "Subject of issued tokens, e.g. service:ai-service. Default jwt:<role>:<sub>",
     }),
     token_ttl_seconds: TTL.default(3600),
@@ -210,11 +209,12 @@ const loginRoute = createRoute({
   method: "post",
   path: "/login",
   summary: "Exchange a signed JWT (CI OIDC token, Kubernetes service account token) for a short-lived Hush token",
-  description: "No bearer token. Any verification failure is 401 with one generic message; the reason is audited.",
+  description:
+    "No bearer token. Any verification failure is 401 with one generic message; the reason is audited. Failures are rate-limited per client IP and per role: past the limit the answer is 429 with Retry-After.",
   tags: ["auth"],
   security: [],
   request: { body: { required: true, ...json(LoginBody) } },
-  responses: { 200: { description: "A Hush token, shown once", ...json(LoginResponse) }, ...errorResponses(400, 401, 415) },
+  responses: { 200: { description: "A Hush token, shown once", ...json(LoginResponse) }, ...errorResponses(400, 401, 415, 429) },
 });
 
 const LOGIN_FAILED = "Login failed: the token was not accepted for this role";
@@ -366,11 +366,27 @@ export const identityApp = featureApp()
     const role = await findRole(c, tenantId, input.role);
     const result: VerifyResult = role ? await verifyRoleJwt(input.jwt, role) : { ok: false, reason: "unknown-role" };
     if (!result.ok) {
+      // Failures count per client IP (with other failed authentication) and per role name asked
+      // for (known or not, so a 429 says nothing about which roles exist). Past either limit the
+      // answer is 429 and only the first refusal of the window is audited.
+      const [ipLimited, roleLimited] = await Promise.all([
+        pastLimit(c.env.AUTH_FAILURE_LIMITER, [`ip:${c.req.header("cf-connecting-ip") ?? "unknown"}`]),
+        pastLimit(c.env.LOGIN_FAILURE_LIMITER, [`role:${tenantId}/${input.role}`]),
+      ]);
+      const limited = ipLimited || roleLimited;
       // The reason is for the operator's audit log only; the caller learns nothing about which check failed.
       const tenantKnown = role || (await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).get());
       if (tenantKnown) {
-        await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: 401, detail: { reason: result.reason, ...(result.claim && { claim: result.claim }) } }, who);
+        // At most LOGIN_AUDIT_LIMITER failures a minute per tenant are audited (many IPs and role
+        // names cannot flood the log either), then one event saying the rest were not.
+        const budget = !limited && !(await pastLimit(c.env.LOGIN_AUDIT_LIMITER, [`tenant:${tenantId}`]));
+        if (budget || (await auditRefusal(c.env, `login:${tenantId}`))) {
+          const unaudited = budget ? undefined : ipLimited ? "ip-limit" : roleLimited ? "role-limit" : "audit-limit";
+          const detail = { reason: result.reason, ...(result.claim && { claim: result.claim }), ...(unaudited && { rate_limited: unaudited }) };
+          await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: limited ? 429 : 401, detail }, who);
+        }
       }
+      if (limited) throw tooManyFailures();
       throw unauthorized(LOGIN_FAILED);
     }
     const r = role!;

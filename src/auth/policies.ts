@@ -3,12 +3,12 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { policies } from "../db/schema";
 import type { ResolvedRule } from "../http/context";
+import { PathGlob } from "../http/rules";
 import { CAPABILITIES } from "./access";
 
 export const PolicyName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "1-64 characters of a-z 0-9 _ -, starting with a letter or digit");
-export const PathGlob = z.string().min(1).max(256).regex(/^[A-Za-z0-9._\/*-]+$/, "Path globs use path characters and *");
 
 export const PolicyRuleSchema = z
   .strictObject({

@@ -7,18 +7,17 @@ import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, forbidden, notFound, Problem } from "../http/problem";
+import { PathGlob as Glob, Subject, TenantId } from "../http/rules";
 import { authorize, SCOPES } from "./access";
 import { mintToken, revokeWithDescendants } from "./identity";
 import { PolicyName, unknownPolicies } from "./policies";
 
-const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "2-63 characters of a-z 0-9 -, starting with a letter or digit");
-const Glob = z.string().min(1).max(256).regex(/^[A-Za-z0-9._\/*-]+$/, "Path globs use path characters and *");
 const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
 const MAX_TTL_SECONDS = 366 * 24 * 3600;
 
 const CreateTokenBody = z
   .strictObject({
-    subject: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces"),
+    subject: Subject,
     scopes: z.array(z.enum(SCOPES)).default([]),
     paths: z.array(Glob).min(1).max(32).optional(),
     policies: z.array(PolicyName).max(16).optional().openapi({ description: "Access policies the token carries" }),

@@ -80,19 +80,37 @@ export async function resolveToken(
   };
 }
 
+/** Counts one failure under each key of `limiter`; whether any of them is now past its limit. */
+export async function pastLimit(limiter: RateLimit, keys: string[]): Promise<boolean> {
+  const outcomes = await Promise.all(keys.map((key) => limiter.limit({ key })));
+  return outcomes.some((o) => !o.success);
+}
+
+export const tooManyFailures = () =>
+  new Problem(429, "too-many-failed-attempts", "Too many failed authentication attempts; wait a minute before retrying", {}, {
+    "Retry-After": "60",
+  });
+
+/**
+ * Whether a refused (rate-limited) attempt under `key` is still audited: only the first of each
+ * window, so a caller who keeps failing cannot flood the audit log.
+ */
+export async function auditRefusal(env: Env, key: string): Promise<boolean> {
+  return (await env.AUTH_REFUSAL_AUDIT_LIMITER.limit({ key })).success;
+}
+
+const failedAuthKeys = (ip: string | undefined, token: string | undefined) => [
+  `ip:${ip ?? "unknown"}`,
+  ...(token ? [`prefix:${token.slice(0, 12)}`] : []),
+];
+
 /**
  * Counts a failed authentication against the client's IP and the token's prefix
  * (the Workers rate-limit binding). Past the limit the answer is 429 instead of 401,
  * which slows guessing without telling a guesser anything new.
  */
 export async function throttleFailedAuth(env: Env, ip: string | undefined, token: string | undefined): Promise<void> {
-  const keys = [`ip:${ip ?? "unknown"}`, ...(token ? [`prefix:${token.slice(0, 12)}`] : [])];
-  const outcomes = await Promise.all(keys.map((key) => env.AUTH_FAILURE_LIMITER.limit({ key })));
-  if (outcomes.some((o) => !o.success)) {
-    throw new Problem(429, "too-many-failed-attempts", "Too many failed authentication attempts; wait a minute before retrying", {}, {
-      "Retry-After": "60",
-    });
-  }
+  if (await pastLimit(env.AUTH_FAILURE_LIMITER, failedAuthKeys(ip, token))) throw tooManyFailures();
 }
 
 export const unauthorized = (detail: string) =>
@@ -112,15 +130,23 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   const result = await resolveToken(c.env, c.get("db"), token);
   if ("rejected" in result) {
-    await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), token);
-    if (result.tenantId && result.tokenId) {
-      // The tenant is known from the row: record the attempt there (never the token).
+    const limited = await pastLimit(c.env.AUTH_FAILURE_LIMITER, failedAuthKeys(c.req.header("cf-connecting-ip"), token));
+    // The tenant is known from the row: record the attempt there (never the token); past the
+    // limit only the first refusal of the window, so a revoked token cannot flood the log.
+    if (result.tenantId && result.tokenId && (!limited || (await auditRefusal(c.env, `token:${result.tokenId}`)))) {
       await auditInsert(
         c.get("db"),
         { tenantId: result.tenantId, actor: `token:${result.tokenId}`, requestId: c.get("requestId") },
-        { action: "auth.reject", resource: `token:${result.tokenId}`, outcome: "denied", status: 401, detail: { reason: result.rejected } },
+        {
+          action: "auth.reject",
+          resource: `token:${result.tokenId}`,
+          outcome: "denied",
+          status: limited ? 429 : 401,
+          detail: { reason: result.rejected, ...(limited && { rate_limited: true }) },
+        },
       );
     }
+    if (limited) throw tooManyFailures();
     throw unauthorized(
       result.rejected === "unknown"
         ? "The token is not valid; check HUSH_TOKEN or ask an operator for a new one"

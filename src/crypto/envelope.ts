@@ -1,4 +1,3 @@
-import { Problem } from "../http/problem";
 import { fromBase64, randomBytes, utf8, wipe } from "./encoding";
 
 /**
@@ -34,25 +33,28 @@ export class IntegrityError extends Error {
   }
 }
 
-const keyringUnavailable = () =>
-  new Problem(
-    503,
-    "master-key-unavailable",
-    "The service has no usable master key configured (MASTER_KEYS); secret operations are disabled until an operator sets it",
-  );
+/** MASTER_KEYS is missing or malformed: secret operations fail closed (http/errors.ts answers 503). */
+export class KeyringUnavailableError extends Error {
+  constructor() {
+    super("no usable master key configured");
+    this.name = "KeyringUnavailableError";
+  }
+}
 
-/** A row still under a master key that MASTER_KEYS no longer holds: name the key, never crash blindly. */
-export const masterKeyRemoved = (keyId: string) =>
-  new Problem(
-    500,
-    "master-key-removed",
-    `This data is sealed under master key "${keyId}", which MASTER_KEYS no longer holds; add it back, then run POST /api/v1/sys/rewrap before removing it`,
-    { key_id: keyId },
-  );
+/** A row is still under a master key that MASTER_KEYS no longer holds (http/errors.ts names the key). */
+export class MasterKeyRemovedError extends Error {
+  constructor(readonly keyId: string) {
+    super(`sealed under removed master key ${keyId}`);
+    this.name = "MasterKeyRemovedError";
+  }
+}
+
+const keyringUnavailable = () => new KeyringUnavailableError();
+export const masterKeyRemoved = (keyId: string) => new MasterKeyRemovedError(keyId);
 
 const keyrings = new Map<string, Keyring>();
 
-/** Parses MASTER_KEYS ({"active": id, "keys": {id: base64 32 bytes}}), failing closed with 503. */
+/** Parses MASTER_KEYS ({"active": id, "keys": {id: base64 32 bytes}}), failing closed (KeyringUnavailableError). */
 export function loadKeyring(raw: string | undefined): Keyring {
   if (!raw) throw keyringUnavailable();
   const cached = keyrings.get(raw);

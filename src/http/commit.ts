@@ -1,5 +1,6 @@
 import type { Context } from "hono";
-import { actorOf, auditInsert, kickSealer, type AuditActor, type AuditInput } from "../audit/log";
+import { actorOf, type AuditActor, type AuditInput } from "../audit/log";
+import { recordChange } from "../audit/unit-of-work";
 import type { BatchItem } from "../db/client";
 import type { AppEnv } from "./context";
 import { storeResponse, storedBody } from "./idempotency";
@@ -7,7 +8,7 @@ import { Problem } from "./problem";
 
 /**
  * Commits a change, its audit events and (under an Idempotency-Key) the response
- * in one D1 batch: all of it lands or none of it does.
+ * in one D1 batch: all of it lands or none of it does (the request's `recordChange`).
  *
  * @example
  * await commit(c, [insertVersion], { audit: { action: "secret.write", resource }, response: { status: 201, body } });
@@ -28,18 +29,15 @@ export async function commit(
     actor?: AuditActor;
   },
 ): Promise<void> {
-  const db = c.get("db");
   const who = options.actor ?? actorOf(c);
-  const now = Date.now();
-  const events = Array.isArray(options.audit) ? options.audit : [options.audit];
-  const items: BatchItem[] = [...statements, ...events.map((event) => auditInsert(db, who, event, now))];
   const claim = c.get("idempotency");
+  const after: BatchItem[] = [];
   if (claim && options.response) {
     const { status, body, oneTime } = options.response;
-    items.push((await storeResponse(c, claim, status, JSON.stringify(storedBody(body, oneTime)))).statement);
+    after.push((await storeResponse(c, claim, status, JSON.stringify(storedBody(body, oneTime)))).statement);
   }
   try {
-    await db.batch(items as [BatchItem, ...BatchItem[]]);
+    await recordChange(c.get("db"), who, statements, options.audit, { after, kick: { env: c.env, ctx: c.executionCtx } });
   } catch (err) {
     if (isConstraintError(err)) {
       throw new Problem(409, "conflict", "The resource changed while this request ran; read it again and retry");
@@ -47,7 +45,6 @@ export async function commit(
     throw err;
   }
   if (claim && options.response) claim.stored = true;
-  kickSealer(c.env, c.executionCtx, who.tenantId);
 }
 
 export function isConstraintError(err: unknown): boolean {

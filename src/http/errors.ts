@@ -1,7 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { IntegrityError } from "../crypto/envelope";
+import { IntegrityError, KeyringUnavailableError, MasterKeyRemovedError } from "../crypto/envelope";
 import type { AppEnv } from "./context";
 import { Problem, problemResponse } from "./problem";
 import { allowedMethods } from "./routes-index";
@@ -14,17 +14,33 @@ function render(c: Context<AppEnv>, problem: Problem): Response {
   return response;
 }
 
+/** Domain errors of the shared machinery (crypto), as the problems a client sees. */
+export function problemOf(err: unknown): Problem | undefined {
+  if (err instanceof Problem) return err;
+  if (err instanceof KeyringUnavailableError) {
+    return new Problem(503, "master-key-unavailable", "The service has no usable master key configured (MASTER_KEYS); secret operations are disabled until an operator sets it");
+  }
+  if (err instanceof MasterKeyRemovedError) {
+    return new Problem(
+      500,
+      "master-key-removed",
+      `This data is sealed under master key "${err.keyId}", which MASTER_KEYS no longer holds; add it back, then run POST /api/v1/sys/rewrap before removing it`,
+      { key_id: err.keyId },
+    );
+  }
+  if (err instanceof IntegrityError) return new Problem(500, "integrity-failure", "Stored data failed its integrity check; the event was audited");
+  return undefined;
+}
+
 /** The one exit for errors: problem documents for clients, details only in the log. */
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  if (err instanceof Problem) return render(c, err);
+  const problem = problemOf(err);
+  if (problem) return render(c, problem);
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     const type = status === 400 ? "malformed-request" : status === 413 ? "body-too-large" : "http-error";
     // Hono's own messages ("Malformed JSON in request body") carry no user data.
     return render(c, new Problem(status, type, err.message || undefined));
-  }
-  if (err instanceof IntegrityError) {
-    return render(c, new Problem(500, "integrity-failure", "Stored data failed its integrity check; the event was audited"));
   }
   console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), ...loggable(err) }));
   return render(c, new Problem(500, "internal-error", "An unexpected error occurred; quote the request id when reporting it"));

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { authorize, onLeaseRole, SCOPES } from "../auth/access";
 import { checkGrant } from "../auth/identity";
 import { errorResponses, featureApp } from "../http/openapi";
+import { PathGlob as Glob, Subject } from "../http/rules";
 import { issueLease } from "./issue";
 import { EPHEMERAL_PROVIDER, EPHEMERAL_ROLE } from "./providers";
 import { hushApiKeyProvider, tokenIdOf } from "./providers/hush-api-key";
@@ -9,11 +10,9 @@ import { hushApiKeyProvider, tokenIdOf } from "./providers/hush-api-key";
 /** Ephemeral keys live a day at most, renewals included. */
 export const EPHEMERAL_MAX_TTL_SECONDS = 24 * 3600;
 
-const Glob = z.string().min(1).max(256).regex(/^[A-Za-z0-9._\/*-]+$/, "Path globs use path characters and *");
-
 const CreateBody = z
   .strictObject({
-    subject: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces"),
+    subject: Subject,
     scopes: z.array(z.enum(SCOPES)).min(1),
     paths: z.array(Glob).min(1).max(32).optional(),
     ttl_seconds: z.number().int().min(1).max(EPHEMERAL_MAX_TTL_SECONDS).default(3600),

@@ -1,6 +1,7 @@
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { z } from "zod";
-import { auditInsert, kickSealer } from "../audit/log";
+import { kickSealer } from "../audit/log";
+import { recordChange } from "../audit/unit-of-work";
 import { database, type Db } from "../db/client";
 import { leases, outbox } from "../db/schema";
 import { resolveProvider } from "./providers";
@@ -89,7 +90,7 @@ async function revokeOne(env: Env, db: Db, message: Message<unknown>): Promise<O
     return { retry: retryDelaySeconds(message.attempts) };
   }
   const done = Date.now();
-  await db.batch([
+  await recordChange(db, who, [
     db
       .update(leases)
       .set({
@@ -100,12 +101,11 @@ async function revokeOne(env: Env, db: Db, message: Message<unknown>): Promise<O
       })
       .where(and(eq(leases.id, lease.id), eq(leases.generation, row.generation), eq(leases.state, "revoking"))),
     db.update(outbox).set({ deliveredAt: done, claimedUntil: null }).where(eq(outbox.id, row.id)),
-    auditInsert(db, who, {
-      action: "lease.revoked",
-      resource: leaseResource(lease.id),
-      detail: { provider: lease.provider, role: lease.role, reason: lease.revokeReason, attempts: message.attempts },
-    }, done),
-  ]);
+  ], {
+    action: "lease.revoked",
+    resource: leaseResource(lease.id),
+    detail: { provider: lease.provider, role: lease.role, reason: lease.revokeReason, attempts: message.attempts },
+  }, { now: done });
   return { ack: true };
 }
 
@@ -136,24 +136,30 @@ async function markFailed(db: Db, message: Message<unknown>): Promise<void> {
   const { lease } = await findLease(db, row.tenantId, row.leaseId);
   const now = Date.now();
   const current = lease && lease.generation === row.generation && lease.state === "revoking";
-  await db.batch([
-    db.update(outbox).set({ deadAt: now, claimedUntil: null }).where(and(eq(outbox.id, row.id), isNull(outbox.deadAt))),
-    ...(current
-      ? [
-          db
-            .update(leases)
-            .set({ state: "failed", failedAt: now })
-            .where(and(eq(leases.id, lease.id), eq(leases.generation, row.generation), eq(leases.state, "revoking"))),
-          auditInsert(db, systemActor(lease.tenantId, "system:revocations-dlq", `queue:${message.id}`), {
-            action: "lease.revoke_failed",
-            resource: leaseResource(lease.id),
-            outcome: "failure",
-            status: 502,
-            detail: { provider: lease.provider, role: lease.role, attempts: lease.attempts, last_error: lease.lastError },
-          }, now),
-        ]
-      : []),
-  ]);
+  const markDead = db.update(outbox).set({ deadAt: now, claimedUntil: null }).where(and(eq(outbox.id, row.id), isNull(outbox.deadAt)));
+  if (!current) {
+    await markDead.run();
+    return;
+  }
+  await recordChange(
+    db,
+    systemActor(lease.tenantId, "system:revocations-dlq", `queue:${message.id}`),
+    [
+      markDead,
+      db
+        .update(leases)
+        .set({ state: "failed", failedAt: now })
+        .where(and(eq(leases.id, lease.id), eq(leases.generation, row.generation), eq(leases.state, "revoking"))),
+    ],
+    {
+      action: "lease.revoke_failed",
+      resource: leaseResource(lease.id),
+      outcome: "failure",
+      status: 502,
+      detail: { provider: lease.provider, role: lease.role, attempts: lease.attempts, last_error: lease.lastError },
+    },
+    { now },
+  );
 }
 
 function kickTenants(env: Env, ctx: ExecutionContext, batch: MessageBatch<unknown>): void {

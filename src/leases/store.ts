@@ -1,5 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { auditInsert, type AuditActor, type AuditInput } from "../audit/log";
+import type { AuditActor, AuditInput } from "../audit/log";
+import { recordChange } from "../audit/unit-of-work";
 import { isConstraintError } from "../http/commit";
 import type { BatchItem, Db } from "../db/client";
 import { leases, outbox } from "../db/schema";
@@ -88,7 +89,7 @@ export async function beginRevocation(db: Db, lease: Lease, reason: RevokeReason
   const change = revocationStatements(db, lease, reason, now);
   if (!change) return null;
   try {
-    await db.batch([...change.statements, auditInsert(db, who, change.audit, now)]);
+    await recordChange(db, who, change.statements, change.audit, { now });
   } catch (err) {
     if (isConstraintError(err)) return null;
     throw err;

@@ -1,9 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { auditInsert } from "../audit/log";
+import { recordChange } from "../audit/unit-of-work";
 import { IntegrityError, loadKeyring, pack, rewrap, unpack, type Keyring } from "../crypto/envelope";
 import { database } from "../db/client";
-import { loggable } from "../http/errors";
-import { Problem } from "../http/problem";
+import { loggable, problemOf } from "../http/errors";
 import { keyIdSql, SEALED_TABLES, type RowKey, type SealedTable } from "./registry";
 
 /** Rows re-wrapped per queue message: one D1 batch of this many updates plus the job's own. */
@@ -174,12 +173,14 @@ export async function processStep(env: Env, message: RewrapMessage): Promise<Ste
   const results = await db.batch([...updates, advance]);
   if (!results[results.length - 1]!.meta.changes) return "stale";
   if (finished) {
-    await auditInsert(
+    // Only the step that finished the job (its advance changed the row) records the finish.
+    await recordChange(
       database(db),
       { tenantId: "default", actor: "system:rewrap", requestId: `rewrap_${job.job_id}` },
+      [],
       { action: "sys.rewrap.finish", resource: `rewrap:${job.job_id}`, detail: { target_key_id: job.target_key_id, total: job.total, done: job.done + updates.length, failed: job.failed + failed } },
-      now,
-    ).run();
+      { now },
+    );
     return "finished";
   }
   await env.REWRAP_QUEUE.send({ job: job.job_id, step: job.step + 1 } satisfies RewrapMessage);
@@ -200,7 +201,8 @@ export async function consumeRewrap(batch: MessageBatch<unknown>, env: Env): Pro
       if (outcome === "wrong-active-key") message.retry({ delaySeconds: 60 });
       else message.ack();
     } catch (err) {
-      const reason = err instanceof Problem ? { error: err.type, message: err.detail ?? "" } : loggable(err as Error);
+      const problem = problemOf(err);
+      const reason = problem ? { error: problem.type, message: problem.detail ?? "" } : loggable(err as Error);
       console.error(JSON.stringify({ level: "error", rewrap: "step failed", job: parsed.data.job, step: parsed.data.step, ...reason }));
       message.retry({ delaySeconds: 10 });
     }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { requireApproval } from "../approvals/guard";
-import { allows, auditName, decide, onSecret, type Decision, type Scope } from "../auth/access";
+import { allows, auditName, capabilityOf, decide, onSecret, type Decision, type Scope } from "../auth/access";
 import { audit } from "../audit/log";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
@@ -78,7 +78,10 @@ export function readRefusal(principal: Principal, purpose: ReadPurpose, path: st
 export function refusalProblem(refusal: Refusal, principal: Principal, path: string, purpose: ReadPurpose): Problem {
   switch (refusal.reason) {
     case "access":
-      return forbidden(refusal.decision.message, { required_scope: PURPOSES[purpose].scope });
+      return forbidden(refusal.decision.message, {
+        required_scope: PURPOSES[purpose].scope,
+        required_capability: capabilityOf(PURPOSES[purpose].scope, PURPOSES[purpose].action),
+      });
     case "not-found":
       return notFound("secret");
     case "service-not-allowed":

@@ -94,16 +94,31 @@ export async function expandReferences(c: Context<AppEnv>, rootPath: string, val
     return result;
   };
 
+  // The result is sized before it is built: the literal text plus each reference's resolved
+  // length times its occurrences. The running total is checked after every resolved reference,
+  // so thousands of references to a large value stop at the first one past the limit.
   const expand = async (text: string, stack: string[]): Promise<string> => {
-    const refs = [...new Set(Array.from(text.matchAll(REFERENCE), (m) => m[1]!))];
-    if (refs.length === 0) return text;
-    const values = new Map<string, string>();
-    for (const ref of refs) values.set(ref, await resolvePath(ref, stack));
-    const out = text.replace(REFERENCE, (_, ref: string) => values.get(ref)!);
-    if (out.length > MAX_RESOLVED_BYTES) {
-      throw new Problem(422, "reference-too-large", `The expanded value is larger than ${MAX_RESOLVED_BYTES} characters`);
+    const occurrences = new Map<string, number>();
+    let size = text.length;
+    for (const m of text.matchAll(REFERENCE)) {
+      occurrences.set(m[1]!, (occurrences.get(m[1]!) ?? 0) + 1);
+      size -= m[0].length;
     }
-    return out;
+    if (occurrences.size === 0) return text;
+    const values = new Map<string, string>();
+    for (const [ref, count] of occurrences) {
+      const resolved = await resolvePath(ref, stack);
+      size += resolved.length * count;
+      if (size > MAX_RESOLVED_BYTES) {
+        const path = stack[stack.length - 1]!;
+        throw new Problem(422, "reference-too-large", `The expanded value of ${path} would be larger than ${MAX_RESOLVED_BYTES} characters`, {
+          path,
+          max_size: MAX_RESOLVED_BYTES,
+        });
+      }
+      values.set(ref, resolved);
+    }
+    return text.replace(REFERENCE, (_, ref: string) => values.get(ref)!);
   };
 
   return expand(value, [rootPath]);

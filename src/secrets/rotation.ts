@@ -2,9 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, isNotNull, isNull, lte, sql } from "drizzle-orm";
 import { authorize } from "../auth/access";
 import { listable } from "./read-rule";
-import { auditInsert } from "../audit/log";
+import { recordChange } from "../audit/unit-of-work";
 import { loadKeyring } from "../crypto/envelope";
-import { database, type BatchItem } from "../db/client";
+import { database } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import { isConstraintError } from "../http/commit";
 import { loggable } from "../http/errors";
@@ -173,14 +173,14 @@ export async function rotateDueSecrets(env: Env, now: number): Promise<number> {
     const version = secret.currentVersion + 1;
     const sealed = await sealVersion(keyring, secret.tenantId, secret.path, version, generateValue(secret.generator as GenerateSpec));
     const { statements } = nextVersionStatements(db, secret, { version, sealed, now, actor: "system" });
-    const event = auditInsert(
-      db,
-      { tenantId: secret.tenantId, actor: "system", requestId: `cron_${now}` },
-      { action: "secret.rotate", resource: secretResource(secret.path), detail: { version, previous_version: secret.currentVersion, automatic: true } },
-      now,
-    );
     try {
-      await db.batch([event, ...statements] as unknown as [BatchItem, ...BatchItem[]]);
+      await recordChange(
+        db,
+        { tenantId: secret.tenantId, actor: "system", requestId: `cron_${now}` },
+        statements,
+        { action: "secret.rotate", resource: secretResource(secret.path), detail: { version, previous_version: secret.currentVersion, automatic: true } },
+        { now },
+      );
       rotated++;
     } catch (err) {
       // A constraint error means another sweep wrote this version first; anything else

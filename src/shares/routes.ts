@@ -5,7 +5,7 @@ import { authorize } from "../auth/access";
 import { authenticate, unauthorized } from "../auth/tokens";
 import { actorOf } from "../audit/log";
 import { fromBase64, fromUtf8, randomString, sha256Hex, toBase64Url, utf8, wipe } from "../crypto/encoding";
-import { IntegrityError, loadKeyring, open, pack, seal, unpack } from "../crypto/envelope";
+import { IntegrityError, loadKeyring, MasterKeyRemovedError, open, pack, seal, unpack } from "../crypto/envelope";
 import { shareIndex } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
@@ -130,7 +130,7 @@ async function openSealed(c: Context<AppEnv>, status: ShareStatus, payload: Uint
     wipe(plain);
     return value;
   } catch (err) {
-    const keyRemoved = err instanceof Problem && err.type.endsWith("master-key-removed");
+    const keyRemoved = err instanceof MasterKeyRemovedError;
     if (err instanceof IntegrityError || keyRemoved) {
       await recordShareEvent(c, status, {
         action: "integrity_failure",

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { authorize, type Scope } from "../auth/access";
+import { authorize, onTransitKey, type Scope } from "../auth/access";
 import { audit } from "../audit/log";
 import { toBase64, wipe } from "../crypto/encoding";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
@@ -189,7 +189,7 @@ const verifySignatureRoute = opRoute("verify-signature", "Check a signature made
 export const transitApp = featureApp()
   .openapi(createKeyRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:admin", "transit.key.create");
+    await authorize(c, "transit:admin", "transit.key.create", onTransitKey(name));
     const input = c.req.valid("json");
     const principal = c.get("principal");
     const db = c.get("db");
@@ -218,12 +218,12 @@ export const transitApp = featureApp()
   .openapi(readKeyRoute, async (c) => {
     const { name } = c.req.valid("param");
     const scopes = c.get("principal").scopes;
-    if (!TRANSIT_SCOPES.some((scope) => scopes.has(scope))) await authorize(c, "transit:admin", "transit.key.read");
+    if (!TRANSIT_SCOPES.some((scope) => scopes.has(scope))) await authorize(c, "transit:admin", "transit.key.read", onTransitKey(name));
     return c.json(await metadataView(c, await existingKey(c, name)), 200);
   })
   .openapi(rotateKeyRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:admin", "transit.key.rotate");
+    await authorize(c, "transit:admin", "transit.key.rotate", onTransitKey(name));
     const db = c.get("db");
     const keyring = loadKeyring(c.env.MASTER_KEYS);
     const row = await existingKey(c, name);
@@ -248,7 +248,7 @@ export const transitApp = featureApp()
   })
   .openapi(updateKeyRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:admin", "transit.key.update");
+    await authorize(c, "transit:admin", "transit.key.update", onTransitKey(name));
     const input = c.req.valid("json");
     const db = c.get("db");
     const row = await existingKey(c, name);
@@ -276,7 +276,7 @@ export const transitApp = featureApp()
   })
   .openapi(deleteKeyRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:admin", "transit.key.delete");
+    await authorize(c, "transit:admin", "transit.key.delete", onTransitKey(name));
     const db = c.get("db");
     const row = await existingKey(c, name);
     if (!row.deletionAllowed) {
@@ -295,7 +295,7 @@ export const transitApp = featureApp()
   })
   .openapi(encryptRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:encrypt", "transit.encrypt");
+    await authorize(c, "transit:encrypt", "transit.encrypt", onTransitKey(name));
     const input = c.req.valid("json");
     const result = await operate<z.infer<typeof EncryptResult>>(c, "transit.encrypt", name, async (key) => {
       key.requireType("encryption", "aes256-gcm");
@@ -315,7 +315,7 @@ export const transitApp = featureApp()
   })
   .openapi(decryptRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:decrypt", "transit.decrypt");
+    await authorize(c, "transit:decrypt", "transit.decrypt", onTransitKey(name));
     const input = c.req.valid("json");
     const result = await operate<z.infer<typeof DecryptResult>>(c, "transit.decrypt", name, async (key) => {
       key.requireType("decryption", "aes256-gcm");
@@ -339,7 +339,7 @@ export const transitApp = featureApp()
   })
   .openapi(rewrapRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:encrypt", "transit.rewrap");
+    await authorize(c, "transit:encrypt", "transit.rewrap", onTransitKey(name));
     const input = c.req.valid("json");
     const result = await operate<z.infer<typeof EncryptResult>>(c, "transit.rewrap", name, async (key) => {
       key.requireType("rewrap", "aes256-gcm");
@@ -356,7 +356,7 @@ export const transitApp = featureApp()
   })
   .openapi(hmacRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:encrypt", "transit.hmac");
+    await authorize(c, "transit:encrypt", "transit.hmac", onTransitKey(name));
     const { input } = c.req.valid("json");
     const result = await operate(c, "transit.hmac", name, async (key) => {
       key.requireType("hmac", "hmac");
@@ -367,7 +367,7 @@ export const transitApp = featureApp()
   })
   .openapi(verifyRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:encrypt", "transit.verify");
+    await authorize(c, "transit:encrypt", "transit.verify", onTransitKey(name));
     const { input, hmac } = c.req.valid("json");
     const result = await operate(c, "transit.verify", name, async (key) => {
       key.requireType("hmac verification", "hmac");
@@ -378,7 +378,7 @@ export const transitApp = featureApp()
   })
   .openapi(signRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:encrypt", "transit.sign");
+    await authorize(c, "transit:encrypt", "transit.sign", onTransitKey(name));
     const { input } = c.req.valid("json");
     const result = await operate(c, "transit.sign", name, async (key) => {
       key.requireType("signing", "ed25519", "ecdsa-p256");
@@ -389,7 +389,7 @@ export const transitApp = featureApp()
   })
   .openapi(verifySignatureRoute, async (c) => {
     const { name } = c.req.valid("param");
-    await authorize(c, "transit:encrypt", "transit.verify_signature");
+    await authorize(c, "transit:encrypt", "transit.verify_signature", onTransitKey(name));
     const { input, signature } = c.req.valid("json");
     const result = await operate(c, "transit.verify_signature", name, async (key) => {
       key.requireType("signature verification", "ed25519", "ecdsa-p256");

@@ -9,7 +9,7 @@ import type { BatchItem } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
-import { loggable } from "../http/errors";
+import { loggable, problemOf } from "../http/errors";
 import { idempotency } from "../http/idempotency";
 import { apiHeaders, limitBody } from "../http/middleware";
 import { Problem } from "../http/problem";
@@ -45,9 +45,10 @@ const vaultError = (status: ContentfulStatusCode, ...errors: string[]) => new Pr
 vaultApp.onError((err, c) => {
   let status: ContentfulStatusCode = 500;
   let errors: string[] = ["internal error"];
-  if (err instanceof Problem) {
-    status = err.status;
-    errors = (err.extras.errors as string[] | undefined)?.filter((e) => typeof e === "string") ?? [err.detail ?? err.title];
+  const problem = problemOf(err);
+  if (problem) {
+    status = problem.status;
+    errors = (problem.extras.errors as string[] | undefined)?.filter((e) => typeof e === "string") ?? [problem.detail ?? problem.title];
     if (status === 401) status = 403; // Vault answers "permission denied" for a bad token
   } else if (err instanceof HTTPException) {
     status = err.status as ContentfulStatusCode;

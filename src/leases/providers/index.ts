@@ -4,6 +4,7 @@ import { SCOPES } from "../../auth/access";
 import { fromUtf8, utf8 } from "../../crypto/encoding";
 import { loadKeyring, open, pack, seal, unpack } from "../../crypto/envelope";
 import type { Db } from "../../db/client";
+import { PathGlob as Glob } from "../../http/rules";
 import { leaseProviders, type ProviderRole } from "../../db/schema";
 import { hushApiKeyProvider } from "./hush-api-key";
 import { postgresProvider, type PostgresConfig } from "./postgresql";
@@ -21,7 +22,6 @@ const ProviderName = z
 export const RoleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "1-63 characters of A-Z a-z 0-9 _ . -");
 const MaxTtl = z.number().int().min(1).max(366 * 24 * 3600);
 const PgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "A lower-case PostgreSQL role name");
-const Glob = z.string().min(1).max(256).regex(/^[A-Za-z0-9._\/*-]+$/, "Path globs use path characters and *");
 
 const roles = <T extends z.ZodType>(role: T) =>
   z.record(RoleName, role).refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= 50, "Define 1 to 50 roles");
