@@ -2,11 +2,13 @@ import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { auditInsert } from "../src/audit/log";
 import { randomBytes, toBase64Url } from "../src/crypto/encoding";
+import { pack, unpack } from "../src/crypto/envelope";
 import { database } from "../src/db/client";
 import { shareIndex } from "../src/db/schema";
 import {
   MAX_PASSPHRASE_ATTEMPTS,
   NONCE_TTL_MS,
+  OPENING_TTL_MS,
   TOMBSTONE_MS,
   type NewShare,
   type NonceResult,
@@ -14,8 +16,10 @@ import {
   type RevealFailureReason,
   type RevealResult,
   type RevokeResult,
+  type SealedKey,
   type ShareState,
   type ShareStatus,
+  type SpendResult,
 } from "../src/shares/model";
 import { candidateHash, sameBytes } from "../src/shares/passphrase";
 
@@ -85,9 +89,22 @@ const statusOf = (row: Row): ShareStatus => ({
  * payload is deleted in the same transaction as the last successful read.
  * The alarm at expiry deletes the payload; a tombstone (state, viewed at) stays for
  * TOMBSTONE_MS so a late visitor learns what happened, then everything is deleted.
+ *
+ * A reveal is two calls: `reveal` checks everything and hands out the payload with a ticket,
+ * spending nothing; the Worker opens the payload (server-sealed shares) and only then calls
+ * `spendView(ticket)`, which re-checks and spends in one synchronous block. A payload that
+ * cannot be opened (a removed master key, tampering) therefore never costs a view.
+ * The object holds no master key: the Worker does all envelope crypto, including the
+ * re-wrap (`sealedKey` / `replaceSealedKey`).
  */
 export class ShareObject extends DurableObject<Env> {
   private schemaReady = false;
+  /**
+   * Tickets of reveals that passed their checks and wait for their spend, with the nonce they
+   * presented. In memory on purpose: a ticket lives for milliseconds, and one lost to a restart
+   * only means the reveal is refused ("reveal-interrupted") with nothing spent.
+   */
+  private openings = new Map<string, { nonce?: string; expiresAt: number }>();
 
   private get sql() {
     return this.ctx.storage.sql;
@@ -122,6 +139,7 @@ export class ShareObject extends DurableObject<Env> {
       );
       this.sql.exec("DELETE FROM nonces");
     });
+    this.openings.clear();
   }
 
   async create(share: NewShare): Promise<ShareStatus> {
@@ -190,8 +208,9 @@ export class ShareObject extends DurableObject<Env> {
   }
 
   /**
-   * Consumes one view and returns the payload, or says why not. A wrong passphrase
-   * counts an attempt (the fifth destroys the share) and leaves the nonce usable.
+   * Checks a reveal and returns the payload with a single-use ticket, or says why not. Spends
+   * nothing: the view goes only when `spendView(ticket)` follows. A wrong passphrase counts an
+   * attempt (the fifth destroys the share) and leaves the nonce usable.
    */
   async reveal(credential: RevealCredential, passphrase?: string): Promise<RevealResult> {
     const refuse = (reason: RevealFailureReason, row: Row | undefined, attemptsLeft?: number): RevealResult => ({
@@ -225,16 +244,63 @@ export class ShareObject extends DurableObject<Env> {
       else this.sql.exec("UPDATE share SET failed_attempts = ?", attempts);
       return refuse("wrong-passphrase", this.current(now), MAX_PASSPHRASE_ATTEMPTS - attempts);
     }
-    const payload = new Uint8Array(row.payload!);
+    for (const [ticket, opening] of this.openings) if (opening.expiresAt <= now) this.openings.delete(ticket);
+    if (this.openings.size >= MAX_NONCES) this.openings.delete(this.openings.keys().next().value!);
+    const ticket = toBase64Url(randomBytes(18));
+    this.openings.set(ticket, { nonce: credential.nonce, expiresAt: now + OPENING_TTL_MS });
+    return { ok: true, payload: new Uint8Array(row.payload!), status: statusOf(row), ticket };
+  }
+
+  /**
+   * Spends the view of a checked reveal whose payload the Worker has opened. Synchronous from
+   * the first check to the change (no await), so under any concurrency exactly `max_views`
+   * spends succeed; the ticket and the reveal's nonce are used up with the view.
+   */
+  async spendView(ticket: string): Promise<SpendResult> {
+    const now = Date.now();
+    const opening = this.openings.get(ticket);
+    this.openings.delete(ticket);
+    const row = this.current(now);
+    if (!row) return { ok: false, reason: "not-found", status: null };
+    if (row.state !== "active") return { ok: false, reason: "gone", status: statusOf(row) };
+    if (!opening || opening.expiresAt <= now) return { ok: false, reason: "reveal-interrupted", status: statusOf(row) };
+    if (opening.nonce !== undefined) {
+      // Another reveal with the same nonce may have spent it since the checks.
+      const found = this.sql.exec<{ expires_at: number }>("SELECT expires_at FROM nonces WHERE nonce = ?", opening.nonce).toArray()[0];
+      if (!found) return { ok: false, reason: "nonce-invalid", status: statusOf(row) };
+      if (found.expires_at <= now) return { ok: false, reason: "nonce-expired", status: statusOf(row) };
+    }
     if (row.views_left <= 1) {
       this.end("viewed", now, true);
     } else {
       this.ctx.storage.transactionSync(() => {
         this.sql.exec("UPDATE share SET views_left = views_left - 1, viewed_at = ?", now);
-        if (credential.nonce !== undefined) this.sql.exec("DELETE FROM nonces WHERE nonce = ?", credential.nonce);
+        if (opening.nonce !== undefined) this.sql.exec("DELETE FROM nonces WHERE nonce = ?", opening.nonce);
       });
     }
-    return { ok: true, payload, status: statusOf(this.current(now)!) };
+    return { ok: true, status: statusOf(this.current(now)!) };
+  }
+
+  /** The master key id and wrapped data key of a live server-sealed payload; null when there is none. */
+  async sealedKey(): Promise<SealedKey | null> {
+    const row = this.current();
+    if (!row || row.state !== "active" || row.mode !== "sealed" || row.payload === null) return null;
+    const { keyId, wrappedKey } = unpack(new Uint8Array(row.payload));
+    return { tenantId: row.tenant_id, keyId, wrappedKey };
+  }
+
+  /**
+   * Puts a re-wrapped data key in place of `from`, only while the payload is live and still
+   * holds `from` (the ciphertext is untouched). Returns the master key id the payload is under
+   * afterwards, or null when it is gone. Idempotent: a repeat finds `to` already there.
+   */
+  async replaceSealedKey(from: Uint8Array, to: { keyId: string; wrappedKey: Uint8Array }): Promise<string | null> {
+    const row = this.current();
+    if (!row || row.state !== "active" || row.mode !== "sealed" || row.payload === null) return null;
+    const sealed = unpack(new Uint8Array(row.payload));
+    if (!sameBytes(sealed.wrappedKey, new Uint8Array(from))) return sealed.keyId;
+    this.sql.exec("UPDATE share SET payload = ?", pack({ ...sealed, keyId: to.keyId, wrappedKey: new Uint8Array(to.wrappedKey) }));
+    return to.keyId;
   }
 
   /**
@@ -280,7 +346,7 @@ export class ShareObject extends DurableObject<Env> {
     const pending = await db.select({ id: shareIndex.id }).from(shareIndex).where(where).get();
     if (!pending) return;
     await db.batch([
-      db.update(shareIndex).set({ state: "expired", endedAt: row.ended_at }).where(where),
+      db.update(shareIndex).set({ state: "expired", endedAt: row.ended_at, keyId: null }).where(where),
       auditInsert(
         db,
         { tenantId: row.tenant_id, actor: "system", requestId: `alarm:${row.id}` },

@@ -159,7 +159,7 @@ export const authApp = featureApp()
     const response = { ...tokenView(row), token };
     await commit(c, [c.get("db").insert(apiTokens).values(row)], {
       audit: { action: "token.create", resource: `token:${row.id}`, status: 201, detail: { subject: row.subject, scopes: row.scopes, tenant: tenantId, parent: row.parentId } },
-      response: { status: 201, body: response },
+      response: { status: 201, body: response, oneTime: ["token"] },
     });
     return c.json(response, 201);
   })

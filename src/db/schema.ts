@@ -295,6 +295,12 @@ export const shareIndex = sqliteTable(
     viewedAt: time("viewed_at"),
     /** When the share left the active state (viewed out, expired, revoked, destroyed). */
     endedAt: time("ended_at"),
+    /**
+     * Server-sealed shares: the master key id the payload's data key is wrapped under (the payload
+     * itself is in the ShareObject), so the master-key re-wrap job can find and count them; NULL for
+     * e2e shares and once the payload is gone.
+     */
+    keyId: text("key_id"),
   },
   (t) => [index("share_index_tenant").on(t.tenantId, t.createdAt)],
 );

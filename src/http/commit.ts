@@ -3,7 +3,7 @@ import { actorOf, type AuditActor, type AuditInput } from "../audit/log";
 import { recordChange } from "../audit/unit-of-work";
 import type { BatchItem } from "../db/client";
 import type { AppEnv } from "./context";
-import { storeResponse } from "./idempotency";
+import { storeResponse, storedBody } from "./idempotency";
 import { Problem } from "./problem";
 
 /**
@@ -18,7 +18,13 @@ export async function commit(
   statements: BatchItem[],
   options: {
     audit: AuditInput | AuditInput[];
-    response?: { status: number; body: unknown };
+    /**
+     * The response to store under an Idempotency-Key. `oneTime` names the fields that carry a
+     * one-time credential (a new token, a lease credential, decrypted plaintext, a share token):
+     * they are left out of the stored record, which says `credential_already_issued: true`
+     * instead, so a replay returns the metadata and never the credential (see `storedBody`).
+     */
+    response?: { status: number; body: unknown; oneTime?: readonly string[] };
     /** Who to record when the request has no principal (public routes such as share reveals). */
     actor?: AuditActor;
   },
@@ -27,7 +33,8 @@ export async function commit(
   const claim = c.get("idempotency");
   const after: BatchItem[] = [];
   if (claim && options.response) {
-    after.push((await storeResponse(c, claim, options.response.status, JSON.stringify(options.response.body))).statement);
+    const { status, body, oneTime } = options.response;
+    after.push((await storeResponse(c, claim, status, JSON.stringify(storedBody(body, oneTime)))).statement);
   }
   try {
     await recordChange(c.get("db"), who, statements, options.audit, { after, kick: { env: c.env, ctx: c.executionCtx } });

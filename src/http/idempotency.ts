@@ -26,8 +26,10 @@ export const idempotencyPlace = (key: string) => ["idempotency", key] as const;
 /**
  * `Idempotency-Key` on mutations: the same key and body replays the stored
  * response without a second write, another body is 422, a request still in flight
- * is 409. The response is stored in the handler's own batch (see `commit`), sealed,
- * because it may carry a secret such as a new token.
+ * is 409. The response is stored in the handler's own batch (see `commit`), sealed, and
+ * without its one-time fields (`storedBody`): a replay of a request that issued a token, a
+ * lease credential or decrypted plaintext returns the metadata and
+ * `credential_already_issued: true`, never the credential again.
  */
 export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header("idempotency-key");
@@ -87,6 +89,34 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const { statement } = await storeResponse(c, claim, c.res.status, await c.res.clone().text());
   await statement.run();
 };
+
+/** Set on a stored response whose one-time fields were left out (see `storedBody`). */
+export const CREDENTIAL_ALREADY_ISSUED = "credential_already_issued";
+
+/**
+ * What is kept of a response: the body without its one-time fields. Each entry of `oneTime` is
+ * a field path, `.`-separated, where `*` stands for every element of an array (`token`,
+ * `credential`, `batch_results.*.plaintext`). When anything was removed the record gains
+ * `credential_already_issued: true` at the top level, so a replay (same key, same body) says
+ * the credential was issued once and is not shown again. A credential is never stored.
+ */
+export function storedBody(body: unknown, oneTime: readonly string[] = []): unknown {
+  if (!oneTime.length || typeof body !== "object" || body === null || Array.isArray(body)) return body;
+  let removed = false;
+  const strip = (value: unknown, path: readonly string[]): unknown => {
+    if (typeof value !== "object" || value === null) return value;
+    const [head, ...rest] = path;
+    if (head === "*") return Array.isArray(value) ? value.map((item) => strip(item, rest)) : value;
+    if (Array.isArray(value) || head === undefined || !Object.hasOwn(value, head)) return value;
+    const record = value as Record<string, unknown>;
+    if (rest.length) return { ...record, [head]: strip(record[head], rest) };
+    removed = true;
+    const { [head]: _, ...kept } = record;
+    return kept;
+  };
+  const kept = oneTime.reduce<unknown>((value, path) => strip(value, path.split(".")), body);
+  return removed ? { ...(kept as Record<string, unknown>), [CREDENTIAL_ALREADY_ISSUED]: true } : kept;
+}
 
 /**
  * The statement that records the response under the claimed key; run it in the

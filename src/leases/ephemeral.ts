@@ -65,7 +65,8 @@ export const ephemeralApp = featureApp().openapi(createRoute_, async (c) => {
       role: { max_ttl_seconds: EPHEMERAL_MAX_TTL_SECONDS },
       ttlSeconds: input.ttl_seconds,
     },
-    (lease) => ({ id: tokenIdOf(lease.id), scopes, paths }),
+    // The subject is metadata (kept for an idempotent replay); the token is not.
+    (lease, credential) => ({ id: tokenIdOf(lease.id), subject: credential.subject, scopes, paths }),
   );
   const { credential, ...rest } = response;
   const { token, subject } = credential as { token: string; subject: string };

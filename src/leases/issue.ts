@@ -24,7 +24,12 @@ export interface IssueRequest {
  * provider makes anything, so a crash at any later point still ends in a revocation
  * (at expiry, or by the sweeper); a failed issue is revoked at once through the outbox.
  */
-export async function issueLease(c: Context<AppEnv>, request: IssueRequest, extraResponse: (lease: Lease) => Record<string, unknown> = () => ({})) {
+export async function issueLease(
+  c: Context<AppEnv>,
+  request: IssueRequest,
+  /** Metadata for the response (kept for a replay); may lift non-secret fields out of the credential. */
+  extraResponse: (lease: Lease, credential: Record<string, unknown>) => Record<string, unknown> = () => ({}),
+) {
   const { providerName, kind, provider, roleName, role, ttlSeconds } = request;
   if (ttlSeconds > role.max_ttl_seconds) {
     throw new Problem(400, "ttl-too-long", `Role ${roleName} allows at most ${role.max_ttl_seconds} seconds`, {
@@ -73,7 +78,7 @@ export async function issueLease(c: Context<AppEnv>, request: IssueRequest, extr
   const issuedLease = { ...lease, externalId: issued.externalId };
   const response = {
     ...leaseView(issuedLease),
-    ...extraResponse(issuedLease),
+    ...extraResponse(issuedLease, issued.credential),
     credential: issued.credential,
   };
   await commit(c, [db.update(leases).set({ externalId: issued.externalId }).where(eq(leases.id, lease.id)), ...(issued.statements ?? [])], {
@@ -83,7 +88,8 @@ export async function issueLease(c: Context<AppEnv>, request: IssueRequest, extr
       status: 201,
       detail: { provider: providerName, role: roleName, ttl_seconds: ttlSeconds, external_id: issued.externalId },
     },
-    response: { status: 201, body: response },
+    // The credential is returned once; a replay gets the lease's metadata (docs/storage.md).
+    response: { status: 201, body: response, oneTime: ["credential"] },
   });
   return response;
 }

@@ -59,7 +59,7 @@ export const notUnder = (counts: Record<string, number>, activeId: string) =>
 /** The next page of `table` after `cursor` whose data keys are not under `activeId`. */
 async function readPage(db: D1Database, table: SealedTable, cursor: RowKey | null, activeId: string, limit: number) {
   const pk = table.primaryKey.join(", ");
-  const sealedColumn = table.layout.kind === "columns" ? "wrapped_key" : table.layout.column;
+  const sealedColumn = table.layout.kind === "columns" ? "wrapped_key" : table.layout.kind === "packed" ? table.layout.column : "NULL";
   const after = cursor ? `AND (${pk}) > (${cursor.map(() => "?").join(", ")})` : "";
   const statement = db
     .prepare(
@@ -71,7 +71,7 @@ async function readPage(db: D1Database, table: SealedTable, cursor: RowKey | nul
   const { results } = await statement.all<Record<string, unknown>>();
   return results.map((row) => ({
     key: table.primaryKey.map((column) => row[column] as string | number),
-    sealed: toBytes(row.sealed),
+    sealed: row.sealed === null ? new Uint8Array() : toBytes(row.sealed),
     keyId: row.key_id as string,
   }));
 }
@@ -79,19 +79,32 @@ async function readPage(db: D1Database, table: SealedTable, cursor: RowKey | nul
 /**
  * The update of one row to its re-wrapped data key. It applies only while the row is
  * still under its old key AND the job is still at this step, so a duplicated or
- * retried message changes nothing a second time.
+ * retried message changes nothing a second time. Null: the row was skipped (its object's
+ * data is under a master key that is no longer configured).
+ *
+ * An `object` row (sealed data in a Durable Object) is re-wrapped in its object first, which
+ * is idempotent; the D1 update then records the key the object reported. If the batch fails
+ * afterwards, the next attempt finds the object already re-wrapped and only records it.
  */
 async function rewrapRow(
-  db: D1Database,
+  env: Env,
   keyring: Keyring,
   table: SealedTable,
   row: { key: RowKey; sealed: Uint8Array; keyId: string },
   job: RewrapMessage,
-): Promise<D1PreparedStatement> {
+): Promise<D1PreparedStatement | null> {
+  const db = env.DB;
   const tenantId = String(row.key[0]);
   const place = table.place(row.key);
   const keyWhere = table.primaryKey.map((column) => `${column} = ?`).join(" AND ");
   const stillThisStep = "EXISTS (SELECT 1 FROM rewrap_job WHERE id = 1 AND job_id = ? AND step = ? AND state = 'running')";
+  if (table.layout.kind === "object") {
+    const outcome = await table.layout.rewrap(env, keyring, row.key);
+    if ("skipped" in outcome) return null;
+    return db
+      .prepare(`UPDATE ${table.table} SET key_id = ? WHERE ${keyWhere} AND key_id = ? AND ${stillThisStep}`)
+      .bind(outcome.keyId, ...row.key, row.keyId, job.job, job.step);
+  }
   if (table.layout.kind === "columns") {
     const next = await rewrap(keyring, tenantId, place, { wrappedKey: row.sealed, keyId: row.keyId, ciphertext: new Uint8Array(), iv: new Uint8Array() });
     return db
@@ -130,12 +143,15 @@ export async function processStep(env: Env, message: RewrapMessage): Promise<Ste
     const table = SEALED_TABLES[tableIndex]!;
     const page = await readPage(db, table, cursor, keyring.activeId, limit);
     for (const row of page) {
-      if (!keyring.has(row.keyId)) {
+      // An object's index may lag behind the object (the object is the truth), so ask it.
+      if (table.layout.kind !== "object" && !keyring.has(row.keyId)) {
         failed++; // Under a removed master key: it stays as it is and counts as remaining.
         continue;
       }
       try {
-        updates.push(await rewrapRow(db, keyring, table, row, message));
+        const update = await rewrapRow(env, keyring, table, row, message);
+        if (update) updates.push(update);
+        else failed++;
       } catch (err) {
         if (!(err instanceof IntegrityError)) throw err;
         console.error(JSON.stringify({ level: "error", rewrap: "integrity_failure", table: table.table, job: job.job_id }));

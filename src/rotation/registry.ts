@@ -1,7 +1,8 @@
-import type { Place } from "../crypto/envelope";
+import type { Keyring, Place } from "../crypto/envelope";
 import { idempotencyPlace } from "../http/idempotency";
 import { providerPlace } from "../leases/providers";
 import { versionPlace } from "../secrets/store";
+import { rewrapShare, type ShareRewrap } from "../shares/service";
 import { transitPlace } from "../transit/keys";
 
 /** One row's primary key values, in the order of `SealedTable.primaryKey`. */
@@ -21,7 +22,20 @@ export interface SealedTable {
    * (`wrapped_key` + `key_id` columns, as in secret_versions); `packed` is one blob
    * column holding `pack(sealed)` (as idempotency_keys.response).
    */
-  layout: { kind: "columns" } | { kind: "packed"; column: string };
+  layout:
+    | { kind: "columns" }
+    | { kind: "packed"; column: string }
+    | {
+        /**
+         * The sealed data lives outside D1 (a Durable Object per row); the table is its index,
+         * with a `key_id` column saying which master key the object's data key is under, and
+         * `live` the SQL condition of rows that still hold sealed data. `rewrap` re-wraps one
+         * object's data key and reports the key it is under afterwards.
+         */
+        kind: "object";
+        live: string;
+        rewrap(env: Env, keyring: Keyring, key: RowKey): Promise<ShareRewrap>;
+      };
   /** The place (crypto/envelope.ts) the row was sealed at, from its primary key. */
   place(key: RowKey): Place;
 }
@@ -42,6 +56,19 @@ export const packed = (table: string, primaryKey: string[], column: string, plac
   place,
 });
 
+/** An index table of Durable Objects that hold sealed data (see `layout.kind === "object"`). */
+export const objects = (
+  table: string,
+  primaryKey: string[],
+  live: string,
+  rewrap: (env: Env, keyring: Keyring, key: RowKey) => Promise<ShareRewrap>,
+): SealedTable => ({
+  table,
+  primaryKey,
+  layout: { kind: "object", live, rewrap },
+  place: () => [],
+});
+
 /**
  * Every table with sealed rows. A feature that adds one adds ONE line here, or the
  * master-key rotation leaves its rows under the old key (and they fail once it is
@@ -52,11 +79,14 @@ export const SEALED_TABLES: readonly SealedTable[] = [
   columns("transit_key_versions", ["tenant_id", "name", "version"], ([, name, version]) => transitPlace(String(name), Number(version))),
   packed("idempotency_keys", ["tenant_id", "key"], "response", ([, key]) => idempotencyPlace(String(key))),
   packed("lease_providers", ["tenant_id", "name"], "config", ([, name]) => providerPlace(String(name))),
+  // Server-sealed share payloads live in their ShareObject; share_index.key_id tracks their key.
+  objects("share_index", ["tenant_id", "id"], "state = 'active' AND mode = 'sealed'", (env, keyring, [, id]) => rewrapShare(env, keyring, String(id))),
 ];
 
 /** SQL for a row's master key id (NULL when the row holds no sealed data, e.g. destroyed). */
 export function keyIdSql(table: SealedTable): string {
   if (table.layout.kind === "columns") return "CASE WHEN wrapped_key IS NULL THEN NULL ELSE key_id END";
+  if (table.layout.kind === "object") return `CASE WHEN ${table.layout.live} THEN key_id ELSE NULL END`;
   // pack(): byte 1 is the format (1), byte 2 the key id's length, then the key id.
   const blob = table.layout.column;
   return `CASE WHEN ${blob} IS NULL THEN NULL ELSE CAST(substr(${blob}, 3, unicode(CAST(substr(${blob}, 2, 1) AS TEXT))) AS TEXT) END`;

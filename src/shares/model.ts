@@ -14,6 +14,8 @@ export const MAX_VIEWS = 10;
 export const MAX_PASSPHRASE_ATTEMPTS = 5;
 /** A reveal nonce is good for this long after the page fetched it. */
 export const NONCE_TTL_MS = 10 * 60_000;
+/** Between a checked reveal and the spend of its view: the Worker opens the payload in this time. */
+export const OPENING_TTL_MS = 60_000;
 /** After expiry the object keeps a tombstone (state, viewed at) this long, so a late visitor learns what happened. */
 export const TOMBSTONE_MS = 30 * 24 * 3600_000;
 
@@ -67,11 +69,27 @@ export type RevealFailureReason =
   | "nonce-expired"
   | "token-invalid"
   | "passphrase-required"
-  | "wrong-passphrase";
+  | "wrong-passphrase"
+  /** The opening ticket is unknown or too old (the object restarted, or opening took too long). */
+  | "reveal-interrupted";
 
-export type RevealResult =
-  | { ok: true; payload: Uint8Array; status: ShareStatus }
-  | { ok: false; reason: RevealFailureReason; status: ShareStatus | null; attemptsLeft?: number };
+type Refusal = { ok: false; reason: RevealFailureReason; status: ShareStatus | null; attemptsLeft?: number };
+
+/**
+ * A reveal that passed every check: the payload and a single-use ticket. No view is spent yet;
+ * the Worker opens the payload, then spends the view with `spendView(ticket)`.
+ */
+export type RevealResult = { ok: true; payload: Uint8Array; status: ShareStatus; ticket: string } | Refusal;
+
+/** The view is spent (exactly once per ticket, and never beyond `max_views`). */
+export type SpendResult = { ok: true; status: ShareStatus } | Refusal;
+
+/** Where a server-sealed payload's data key is wrapped (for the master-key re-wrap job). */
+export interface SealedKey {
+  tenantId: string;
+  keyId: string;
+  wrappedKey: Uint8Array;
+}
 
 export type RevokeResult =
   | { ok: true; status: ShareStatus }

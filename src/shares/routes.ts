@@ -5,13 +5,13 @@ import { authorize } from "../auth/access";
 import { authenticate, unauthorized } from "../auth/tokens";
 import { actorOf } from "../audit/log";
 import { fromBase64, fromUtf8, randomString, sha256Hex, toBase64Url, utf8, wipe } from "../crypto/encoding";
-import { IntegrityError, loadKeyring, open, pack, seal, unpack } from "../crypto/envelope";
+import { IntegrityError, loadKeyring, MasterKeyRemovedError, open, pack, seal, unpack } from "../crypto/envelope";
 import { shareIndex } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { body, errorResponses, featureApp, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
-import type { RevealCredential, ShareStatus } from "./model";
+import type { RevealCredential, RevealResult, ShareStatus } from "./model";
 import {
   CreatedSealedShare,
   CreatedShare,
@@ -56,13 +56,28 @@ async function parseShareToken(token: string, id?: string): Promise<{ id: string
 }
 
 /**
- * Reveals through the object: a refusal is audited in the creator's tenant (when the
- * share exists) and becomes its problem; a success returns the payload and status.
+ * Checks a reveal in the object: a refusal is audited in the creator's tenant (when the share
+ * exists) and becomes its problem; a success returns the payload, the status and the ticket
+ * that `spendOrThrow` needs. No view is spent here.
  */
 async function revealOrThrow(c: Context<AppEnv>, id: string, action: string, credential: RevealCredential, passphrase?: string) {
   const result = await shareStub(c.env, id).reveal(credential, passphrase);
   if (result.ok) return result;
   if (result.reason !== "gone") await throttleFailedRedeem(c);
+  return refused(c, action, result);
+}
+
+/**
+ * Spends the view of a checked reveal, once what it returns is in hand (the payload opened).
+ * A refusal here (a concurrent reveal took the last view or the nonce) is audited like any.
+ */
+async function spendOrThrow(c: Context<AppEnv>, id: string, action: string, ticket: string) {
+  const result = await shareStub(c.env, id).spendView(ticket);
+  if (result.ok) return result;
+  return refused(c, action, result);
+}
+
+async function refused(c: Context<AppEnv>, action: string, result: Extract<RevealResult, { ok: false }>): Promise<never> {
   if (result.status) {
     const problem = revealProblem(result.reason, result.status, result.attemptsLeft);
     await recordShareEvent(c, result.status, {
@@ -103,7 +118,10 @@ async function recordRevealOrGiveBack(c: Context<AppEnv>, status: ShareStatus, p
   }
 }
 
-/** Opens a server-sealed payload; a failure is audited as an integrity failure. */
+/**
+ * Opens a server-sealed payload before its view is spent; a failure (tampering, or a master key
+ * that MASTER_KEYS no longer holds) is audited as an integrity failure and spends nothing.
+ */
 async function openSealed(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array): Promise<string> {
   const keyring = loadKeyring(c.env.MASTER_KEYS);
   try {
@@ -112,8 +130,14 @@ async function openSealed(c: Context<AppEnv>, status: ShareStatus, payload: Uint
     wipe(plain);
     return value;
   } catch (err) {
-    if (err instanceof IntegrityError) {
-      await recordShareEvent(c, status, { action: "integrity_failure", outcome: "failure", status: 500 });
+    const keyRemoved = err instanceof MasterKeyRemovedError;
+    if (err instanceof IntegrityError || keyRemoved) {
+      await recordShareEvent(c, status, {
+        action: "integrity_failure",
+        outcome: "failure",
+        status: 500,
+        detail: { reason: keyRemoved ? "master-key-removed" : "integrity", views_spent: 0 },
+      });
     }
     throw err;
   }
@@ -186,14 +210,15 @@ export const sealedSharesApp = featureApp()
     const who = actorOf(c);
     const id = newShareId();
     const token = `hshr_${id}.${randomString(32)}`;
-    const payload = pack(await seal(keyring, who.tenantId, sharePlace(id), plain));
+    const sealed = await seal(keyring, who.tenantId, sharePlace(id), plain);
     wipe(plain);
     const created = await createShare(
       c,
-      { id, mode: "sealed", payload, tokenHash: await sha256Hex(token), options: input, who },
+      { id, mode: "sealed", payload: pack(sealed), keyId: sealed.keyId, tokenHash: await sha256Hex(token), options: input, who },
       (status) => ({
         status: 201,
         body: { id, token, url: `${shareUrl(c, id)}#${token}`, expires_at: isoTime(status.expiresAt)! },
+        oneTime: ["token", "url"], // the url carries the token in its fragment
       }),
     );
     return c.json(created.body as z.infer<typeof CreatedSealedShare>, 201);
@@ -202,10 +227,11 @@ export const sealedSharesApp = featureApp()
     const input = c.req.valid("json");
     const { id, tokenHash } = await parseShareToken(input.token);
     loadKeyring(c.env.MASTER_KEYS); // fail closed before a view is spent
-    const { payload, status } = await revealOrThrow(c, id, "share.redeem", { tokenHash }, input.passphrase);
-    const value = await openSealed(c, status, payload);
-    await recordRevealOrGiveBack(c, status, payload, "share.redeem");
-    return c.json({ value, views_left: status.viewsLeft }, 200);
+    const { payload, status, ticket } = await revealOrThrow(c, id, "share.redeem", { tokenHash }, input.passphrase);
+    const value = await openSealed(c, status, payload); // opened first: a failure spends no view
+    const spent = await spendOrThrow(c, id, "share.redeem", ticket);
+    await recordRevealOrGiveBack(c, spent.status, payload, "share.redeem");
+    return c.json({ value, views_left: spent.status.viewsLeft }, 200);
   })
   .openapi({ ...readShareRoute, middleware: [requirePrincipal] }, async (c) => {
     const { id } = c.req.valid("param");
@@ -302,7 +328,7 @@ export const e2eSharesApp = featureApp()
     }
     const who = principal ? actorOf(c) : anonymousActor(c, ANONYMOUS_TENANT);
     const id = newShareId();
-    const created = await createShare(c, { id, mode: "e2e", payload, tokenHash: null, options: input, who }, (status) => ({
+    const created = await createShare(c, { id, mode: "e2e", payload, keyId: null, tokenHash: null, options: input, who }, (status) => ({
       status: 201,
       body: { id, url: shareUrl(c, id), expires_at: isoTime(status.expiresAt)! },
     }));
@@ -333,11 +359,10 @@ export const e2eSharesApp = featureApp()
       credential.tokenHash = (await parseShareToken(input.token, id)).tokenHash;
       loadKeyring(c.env.MASTER_KEYS); // fail closed before a view is spent
     }
-    const { payload, status } = await revealOrThrow(c, id, "share.reveal", credential, input.passphrase);
-    const revealed =
-      status.mode === "e2e"
-        ? { ciphertext: toBase64Url(payload), views_left: status.viewsLeft }
-        : { value: await openSealed(c, status, payload), views_left: status.viewsLeft };
-    await recordRevealOrGiveBack(c, status, payload, "share.reveal");
-    return c.json(revealed, 200);
+    const { payload, status, ticket } = await revealOrThrow(c, id, "share.reveal", credential, input.passphrase);
+    // A sealed payload is opened before its view is spent: a failure spends nothing.
+    const revealed = status.mode === "e2e" ? { ciphertext: toBase64Url(payload) } : { value: await openSealed(c, status, payload) };
+    const spent = await spendOrThrow(c, id, "share.reveal", ticket);
+    await recordRevealOrGiveBack(c, spent.status, payload, "share.reveal");
+    return c.json({ ...revealed, views_left: spent.status.viewsLeft }, 200);
   });

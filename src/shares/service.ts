@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import type { AuditActor, AuditInput } from "../audit/log";
 import { randomString } from "../crypto/encoding";
+import { rewrap, type Keyring } from "../crypto/envelope";
 import type { Db } from "../db/client";
 import { shareIndex } from "../db/schema";
 import { commit } from "../http/commit";
@@ -48,8 +49,17 @@ export interface ShareOptions {
  */
 export async function createShare(
   c: Context<AppEnv>,
-  input: { id: string; mode: ShareMode; payload: Uint8Array; tokenHash: string | null; options: ShareOptions; who: AuditActor },
-  response: (status: ShareStatus) => { status: 201; body: Record<string, unknown> },
+  input: {
+    id: string;
+    mode: ShareMode;
+    payload: Uint8Array;
+    /** The master key id a server-sealed payload is under (null for e2e), kept in the index for the re-wrap job. */
+    keyId: string | null;
+    tokenHash: string | null;
+    options: ShareOptions;
+    who: AuditActor;
+  },
+  response: (status: ShareStatus) => { status: 201; body: Record<string, unknown>; oneTime?: readonly string[] },
 ) {
   const now = Date.now();
   const { options, who } = input;
@@ -80,6 +90,7 @@ export async function createShare(
         viewsLeft: status.viewsLeft,
         state: status.state,
         passphraseRequired: status.passphraseRequired,
+        keyId: input.keyId,
       }),
     ],
     {
@@ -108,6 +119,8 @@ export function syncIndex(db: Db, status: ShareStatus) {
       state: sql`CASE WHEN ${shareIndex.state} = 'active' THEN ${status.state} ELSE ${shareIndex.state} END`,
       viewedAt: status.viewedAt === null ? sql`${shareIndex.viewedAt}` : sql`MAX(COALESCE(${shareIndex.viewedAt}, 0), ${status.viewedAt})`,
       endedAt: sql`COALESCE(${shareIndex.endedAt}, ${status.endedAt})`,
+      // A share that is no longer active has no payload, so nothing for the re-wrap job.
+      ...(status.state === "active" ? {} : { keyId: null }),
     })
     .where(eq(shareIndex.id, status.id));
 }
@@ -159,6 +172,8 @@ export function revealProblem(reason: RevealFailureReason, status: ShareStatus |
       return new Problem(403, "invalid-share-token", "The share token does not match this share");
     case "passphrase-required":
       return new Problem(403, "passphrase-required", "This share is protected by a passphrase; send it as `passphrase`");
+    case "reveal-interrupted":
+      return new Problem(409, "reveal-interrupted", "The reveal did not complete and no view was spent; fetch a new nonce and try again");
     case "wrong-passphrase":
       return new Problem(
         403,
@@ -199,3 +214,25 @@ export const tokenRequired = (env: Env) => (env.SHARES_REQUIRE_TOKEN as string) 
 
 export const shareUrl = (c: Context<AppEnv>, id: string) => `${new URL(c.req.url).origin}/s/${id}`;
 export const isoTime = iso;
+
+/** What the re-wrap job learns from one share: the key its payload is under now, or that it was skipped. */
+export type ShareRewrap = { keyId: string | null } | { skipped: "master-key-removed" };
+
+/**
+ * Re-wraps a server-sealed share's data key under the active master key (the master-key
+ * rotation job, src/rotation/). The payload lives in the ShareObject, which holds no master
+ * key: the Worker reads the wrapped key, re-wraps it here, and the object swaps it in only if
+ * the payload still holds the old one. Returns the key id the payload is under afterwards
+ * (null: the share has no payload any more), so the job records it in `share_index.key_id`.
+ * Throws IntegrityError when the wrapped key does not open.
+ */
+export async function rewrapShare(env: Env, keyring: Keyring, id: string): Promise<ShareRewrap> {
+  const stub = shareStub(env, id);
+  const current = await stub.sealedKey();
+  if (!current) return { keyId: null };
+  if (current.keyId === keyring.activeId) return { keyId: current.keyId };
+  if (!keyring.has(current.keyId)) return { skipped: "master-key-removed" };
+  const sealed = { keyId: current.keyId, wrappedKey: new Uint8Array(current.wrappedKey), ciphertext: new Uint8Array(), iv: new Uint8Array() };
+  const next = await rewrap(keyring, current.tenantId, sharePlace(id), sealed);
+  return { keyId: await stub.replaceSealedKey(sealed.wrappedKey, { keyId: next.keyId, wrappedKey: next.wrappedKey }) };
+}

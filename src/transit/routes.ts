@@ -55,6 +55,9 @@ async function existingKey(c: Context<AppEnv>, name: string): Promise<TransitKey
   return row;
 }
 
+/** The fields of a decrypt response that are not kept under an Idempotency-Key. */
+const DECRYPTED = ["plaintext", "batch_results.*.plaintext"] as const;
+
 /**
  * Runs one key operation: loads the key (404 in another tenant), audits the outcome
  * (never the data), and stores the response under an Idempotency-Key.
@@ -64,6 +67,7 @@ async function operate<T extends object>(
   action: string,
   name: string,
   run: (key: TransitKey) => Promise<{ body: T; detail: Record<string, unknown> }>,
+  oneTime?: readonly string[],
 ): Promise<T> {
   const keyring = loadKeyring(c.env.MASTER_KEYS);
   let result: { body: T; detail: Record<string, unknown> };
@@ -79,7 +83,7 @@ async function operate<T extends object>(
     }
     throw err;
   }
-  await commit(c, [], { audit: { action, resource: resource(name), detail: result.detail }, response: { status: 200, body: result.body } });
+  await commit(c, [], { audit: { action, resource: resource(name), detail: result.detail }, response: { status: 200, body: result.body, oneTime } });
   return result.body;
 }
 
@@ -330,7 +334,7 @@ export const transitApp = featureApp()
       if (input.batch_input.length <= MAX_BATCH_ITEMS) await key.preload(versionsIn(input.batch_input.map((i) => i.ciphertext)));
       const results = await eachItem(input.batch_input, one);
       return { body: { batch_results: results }, detail: { items: results.length, failed: failures(results) } };
-    });
+    }, DECRYPTED); // plaintext is never kept for a replay
     return c.json(result, 200);
   })
   .openapi(rewrapRoute, async (c) => {

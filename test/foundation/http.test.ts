@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../src/crypto/encoding";
 import { loggable } from "../../src/http/errors";
+import { storedResponse } from "./stored-response";
 import { api, expectProblem, uniquePath } from "../helpers";
 
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
@@ -101,13 +102,23 @@ describe("Idempotency-Key", () => {
     expect(events.body.items).toHaveLength(1);
   });
 
-  it("replays a created token, sealed at rest", async () => {
+  it("a replayed token creation does not return the token again", async () => {
     const headers = { "idempotency-key": `token-${crypto.randomUUID()}` };
-    const first = await api("POST", "/api/v1/tokens", { body: { subject: "idem", scopes: ["secrets:read"] }, headers });
-    const again = await api("POST", "/api/v1/tokens", { body: { subject: "idem", scopes: ["secrets:read"] }, headers });
-    expect(again.body.token).toBe(first.body.token);
-    const stored = await env.DB.prepare("SELECT response FROM idempotency_keys WHERE key = ?").bind(headers["idempotency-key"]).first<{ response: ArrayBuffer }>();
-    expect(new TextDecoder().decode(new Uint8Array(stored!.response))).not.toContain(first.body.token);
+    const subject = `idem-${crypto.randomUUID()}`;
+    const first = await api("POST", "/api/v1/tokens", { body: { subject, scopes: ["secrets:read"] }, headers });
+    expect(first.status).toBe(201);
+    expect(first.body.token).toMatch(/^hush_/);
+    const again = await api("POST", "/api/v1/tokens", { body: { subject, scopes: ["secrets:read"] }, headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    // The metadata of the one token that was made, and no token: it was shown once.
+    const { token: _, ...metadata } = first.body;
+    expect(again.body).toEqual({ ...metadata, credential_already_issued: true });
+    expect(again.text).not.toContain(first.body.token);
+    // Not kept at all, not even sealed: the opened record holds no token.
+    expect(await storedResponse(headers["idempotency-key"])).not.toContain(first.body.token);
+    const made = await env.DB.prepare("SELECT COUNT(*) n FROM api_tokens WHERE subject = ?").bind(subject).first<{ n: number }>();
+    expect(made?.n).toBe(1);
   });
 
   it("the same key with another body is 422", async () => {

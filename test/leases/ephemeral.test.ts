@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { api, expectProblem, tokenWith } from "../helpers";
+import { storedResponse } from "../foundation/stored-response";
 import { leaseRow, uniqueName, waitFor } from "./helpers";
 
 // Revocations travel through the real queue (batch timeout 1 s): allow for a few rounds.
@@ -35,6 +36,23 @@ describe("POST /api/v1/ephemeral/api-keys", () => {
     expect(Date.parse(row.revoked_at)).toBeGreaterThanOrEqual(Date.parse(res.body.expires_at));
     expect(lease.revokedAt).toBeGreaterThanOrEqual(Date.parse(row.revoked_at));
     expect((await api("GET", `/api/v1/tokens?subject=root/${subject}`)).body.items).toHaveLength(0);
+  });
+
+  it("a replayed ephemeral key creation does not return the key again", async () => {
+    const headers = { "idempotency-key": `eph-${crypto.randomUUID()}` };
+    const body = { subject: uniqueName("replayed"), scopes: ["secrets:read"], ttl_seconds: 600 };
+    const first = await api("POST", "/api/v1/ephemeral/api-keys", { body, headers });
+    expect(first.status, first.text).toBe(201);
+    const token = first.body.token as string;
+    const again = await api("POST", "/api/v1/ephemeral/api-keys", { body, headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    const { token: _, ...metadata } = first.body;
+    expect(again.body).toEqual({ ...metadata, credential_already_issued: true });
+    expect(again.text).not.toContain(token);
+    expect(await storedResponse(headers["idempotency-key"])).not.toContain(token);
+    // One key was made, and it is the one shown the first time.
+    expect((await api("GET", "/api/v1/tokens/self", { token })).body.id).toBe(first.body.id);
   });
 
   it("grants no more than the caller holds, and needs leases:write", async () => {

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { api, expectProblem, tokenWith } from "../helpers";
+import { storedResponse } from "../foundation/stored-response";
 import { WEBHOOK_SIGNING_KEY } from "./fixtures";
 import { issue, leaseRow, uniqueName, waitFor, webhookCalls, webhookProvider } from "./helpers";
 
@@ -36,6 +37,23 @@ describe("POST /api/v1/secrets/leases", () => {
       const rows = await env.DB.prepare(`SELECT * FROM "${name}"`).raw();
       expect(JSON.stringify(rows), `table ${name}`).not.toContain(secret);
     }
+  });
+
+  it("a replayed lease issue does not return the credential again", async () => {
+    const provider = await webhookProvider("ok");
+    const headers = { "idempotency-key": `lease-${crypto.randomUUID()}` };
+    const body = { provider, role: "app", ttl_seconds: 600 };
+    const first = await api("POST", "/api/v1/secrets/leases", { body, headers });
+    expect(first.status, first.text).toBe(201);
+    const secret = String(first.body.credential.api_key);
+    const again = await api("POST", "/api/v1/secrets/leases", { body, headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    const { credential: _, ...metadata } = first.body;
+    expect(again.body).toEqual({ ...metadata, credential_already_issued: true });
+    expect(again.text).not.toContain(secret);
+    expect(await storedResponse(headers["idempotency-key"])).not.toContain(secret);
+    expect((await webhookCalls(first.body.lease_id)).issue).toBe(1);
   });
 
   it("refuses a TTL beyond the role's max, an unknown provider or role, and unknown fields", async () => {

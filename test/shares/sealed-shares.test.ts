@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, BASE, createTenant, expectProblem, tokenWith } from "../helpers";
+import { storedResponse } from "../foundation/stored-response";
 import { backdateExpiry, createE2e, createSealed, indexRow, nonceFor, redeem, shareObject, storedRow } from "./share-helpers";
 
 describe("POST /api/v1/secrets/shares (server-sealed)", () => {
@@ -25,14 +26,22 @@ describe("POST /api/v1/secrets/shares (server-sealed)", () => {
     expectProblem(await api("POST", "/api/v1/secrets/shares", { body: { value: "x".repeat(64 * 1024 + 1) } }), 413);
   });
 
-  it("replays the same share for the same Idempotency-Key", async () => {
-    const headers = { "idempotency-key": `share-${Date.now()}` };
+  it("a replayed sealed share creation does not return the share token again", async () => {
+    const headers = { "idempotency-key": `share-${crypto.randomUUID()}` };
     const first = await api("POST", "/api/v1/secrets/shares", { body: { value: "once" }, headers });
     const second = await api("POST", "/api/v1/secrets/shares", { body: { value: "once" }, headers });
     expect(first.status).toBe(201);
-    expect(second.body).toEqual(first.body);
+    expect(second.status).toBe(201);
     expect(second.headers.get("idempotent-replayed")).toBe("true");
+    // The same share (one was made), without its token or the link that carries it.
+    expect(second.body).toEqual({ id: first.body.id, expires_at: first.body.expires_at, credential_already_issued: true });
+    const secretPart = first.body.token.split(".")[1];
+    expect(second.text).not.toContain(secretPart);
+    expect(await storedResponse(headers["idempotency-key"])).not.toContain(secretPart);
+    // The token shown the first time still redeems.
+    expect((await redeem(first.body.token)).body.value).toBe("once");
   });
+
 });
 
 describe("POST /api/v1/secrets/shares/redeem", () => {

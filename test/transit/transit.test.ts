@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { storedResponse } from "../foundation/stored-response";
 import { api, createTenant, expectProblem, tokenWith } from "../helpers";
 
 const b64 = (text: string) => btoa(text);
@@ -338,6 +339,33 @@ describe("GET /openapi.json", () => {
 });
 
 describe("idempotent retries", () => {
+  it("a replayed transit decrypt does not return the plaintext again", async () => {
+    const name = await createKey("aes256-gcm");
+    const plaintext = `replayed-${crypto.randomUUID()}`;
+    const one = (await encrypt(name, { plaintext: b64(plaintext) })).body.ciphertext;
+    const two = (await encrypt(name, { plaintext: b64(`${plaintext}-2`) })).body.ciphertext;
+    for (const body of [{ ciphertext: one }, { batch_input: [{ ciphertext: one }, { ciphertext: "hush:v1:bad" }, { ciphertext: two }] }]) {
+      const headers = { "idempotency-key": `decrypt-${crypto.randomUUID()}` };
+      const first = await api("POST", `/api/v1/transit/decrypt/${name}`, { body, headers });
+      expect(first.status, first.text).toBe(200);
+      expect(first.text).toContain(b64(plaintext));
+      const again = await api("POST", `/api/v1/transit/decrypt/${name}`, { body, headers });
+      expect(again.status).toBe(200);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(again.body.credential_already_issued).toBe(true);
+      expect(again.text).not.toContain(b64(plaintext));
+      expect(await storedResponse(headers["idempotency-key"])).not.toContain(b64(plaintext));
+      if ("batch_input" in body) {
+        // Per item: the key version stays, the plaintext goes, an item's error is kept as it was.
+        expect(again.body.batch_results[0]).toEqual({ key_version: 1 });
+        expect(again.body.batch_results[1]).toEqual(first.body.batch_results[1]);
+        expect(again.body.batch_results[2]).toEqual({ key_version: 1 });
+      } else {
+        expect(again.body).toEqual({ key_version: 1, credential_already_issued: true });
+      }
+    }
+  });
+
   it("a retried rotate with the same Idempotency-Key rotates once", async () => {
     const name = await createKey("aes256-gcm");
     const headers = { "idempotency-key": `rotate-${name}` };
