@@ -24,7 +24,7 @@ export function hushApiKeyProvider(grant: (ctx: ProviderContext) => ApiKeyGrant)
     async issue(lease, ctx) {
       const { row, token } = await mintToken(
         ctx.principal,
-        { ...grant(ctx), tenantId: lease.tenantId, expiresAt: lease.expiresAt, id: tokenIdOf(lease.id) },
+        { ...grant(ctx), tenantId: lease.tenantId, expiresAt: lease.expiresAt, id: tokenIdOf(lease.id), ownCredential: true },
         ctx.now,
       );
       return {
