@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { authorize } from "../auth/access";
+import { releaseValue } from "../secrets/read-rule";
 import { authenticate, unauthorized } from "../auth/tokens";
 import { actorOf } from "../audit/log";
 import { fromBase64, fromUtf8, randomString, sha256Hex, toBase64Url, utf8, wipe } from "../crypto/encoding";
@@ -202,19 +203,23 @@ export const sealedSharesApp = featureApp()
   .openapi({ ...createSealedRoute, middleware: [requirePrincipal] }, async (c) => {
     await authorize(c, "secrets:write", "share.create");
     const input = c.req.valid("json");
-    const plain = utf8(input.value);
+    // A stored secret leaves by the one read rule (access, allowed_services, expiry, state) and
+    // its `share` approval, consumed in the share's own batch; the read is audited there too.
+    const stored = input.path === undefined ? undefined : await releaseValue(c, input.path, "share");
+    const plain = utf8(stored?.value ?? input.value!);
     if (plain.length > MAX_SHARE_BYTES) {
       throw new Problem(413, "value-too-large", `Shared values are limited to ${MAX_SHARE_BYTES} bytes of UTF-8`);
     }
     const keyring = loadKeyring(c.env.MASTER_KEYS);
     const who = actorOf(c);
     const id = newShareId();
+    const events = stored ? [{ action: "secret.share", resource: `secret:${input.path}`, detail: { version: stored.version.version, share: id } }] : [];
     const token = `hshr_${id}.${randomString(32)}`;
     const sealed = await seal(keyring, who.tenantId, sharePlace(id), plain);
     wipe(plain);
     const created = await createShare(
       c,
-      { id, mode: "sealed", payload: pack(sealed), keyId: sealed.keyId, tokenHash: await sha256Hex(token), options: input, who },
+      { id, mode: "sealed", payload: pack(sealed), keyId: sealed.keyId, tokenHash: await sha256Hex(token), options: input, who, statements: stored?.approval, events },
       (status) => ({
         status: 201,
         body: { id, token, url: `${shareUrl(c, id)}#${token}`, expires_at: isoTime(status.expiresAt)! },

@@ -1,3 +1,4 @@
+import { SecretPath } from "../secrets/schemas";
 import { z } from "@hono/zod-openapi";
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MAX_VIEWS, MIN_TTL_SECONDS, SHARE_STATES } from "./model";
 
@@ -57,9 +58,14 @@ export const CreateSealedShareBody = z
       .string()
       .min(1)
       .refine(wellFormed, NOT_WELL_FORMED)
-      .openapi({ description: "UTF-8, at most 64 KiB; sealed by the server", example: "s3cr3t" }),
+      .optional()
+      .openapi({ description: "UTF-8, at most 64 KiB; sealed by the server. Give `value` or `path`", example: "s3cr3t" }),
+    path: SecretPath.optional().openapi({
+      description: "Share the current value of a stored secret instead: read by the same rule as a direct read, guarded by `share` approvals",
+    }),
     ...shareOptions,
   })
+  .refine((b) => (b.value === undefined) !== (b.path === undefined), { message: "Give exactly one of value and path", path: ["value"] })
   .openapi("CreateSealedShare");
 
 export const RevealBody = z

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { AuditActor, AuditInput } from "../audit/log";
 import { randomString } from "../crypto/encoding";
 import { rewrap, type Keyring } from "../crypto/envelope";
-import type { Db } from "../db/client";
+import type { BatchItem, Db } from "../db/client";
 import { shareIndex } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
@@ -58,6 +58,9 @@ export async function createShare(
     tokenHash: string | null;
     options: ShareOptions;
     who: AuditActor;
+    /** Statements of the same change (a stored secret's read events and approval consumption). */
+    statements?: BatchItem[];
+    events?: AuditInput[];
   },
   response: (status: ShareStatus) => { status: 201; body: Record<string, unknown>; oneTime?: readonly string[] },
 ) {
@@ -92,14 +95,18 @@ export async function createShare(
         passphraseRequired: status.passphraseRequired,
         keyId: input.keyId,
       }),
+      ...(input.statements ?? []),
     ],
     {
-      audit: {
-        action: "share.create",
-        resource: shareResource(status.id),
-        status: 201,
-        detail: { mode: status.mode, max_views: status.maxViews, expires_at: iso(status.expiresAt), passphrase: status.passphraseRequired },
-      },
+      audit: [
+        ...(input.events ?? []),
+        {
+          action: "share.create",
+          resource: shareResource(status.id),
+          status: 201,
+          detail: { mode: status.mode, max_views: status.maxViews, expires_at: iso(status.expiresAt), passphrase: status.passphraseRequired },
+        },
+      ],
       response: result,
       actor: who,
     },
