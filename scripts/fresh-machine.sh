@@ -3,6 +3,7 @@
 #
 #   sudo scripts/fresh-machine.sh                 # npm ci, then `npm test` with no network
 #   sudo scripts/fresh-machine.sh -- CMD ARGS...  # npm ci, then CMD ARGS... in the same place
+#   scripts/fresh-machine.sh --can-run            # exit 0 if this machine allows it, else 3
 #
 # 1. A fresh clone of this repository's HEAD (committed work only) in a temporary folder.
 # 2. `npm ci` there, with the network (the registry is the only thing it needs).
@@ -18,7 +19,10 @@ set -euo pipefail
 
 src="$(cd "$(dirname "$0")/.." && pwd)"
 cmd=(npm test)
-if [ "${1:-}" = "--" ]; then
+can_run_only=""
+if [ "${1:-}" = "--can-run" ]; then
+  can_run_only=1
+elif [ "${1:-}" = "--" ]; then
   shift
   [ "$#" -gt 0 ] && cmd=("$@")
 fi
@@ -34,6 +38,8 @@ if ! unshare -m -n true 2>/dev/null; then
   echo "fresh-machine: this machine does not allow new mount/network namespaces" >&2
   exit 3
 fi
+
+[ -z "$can_run_only" ] || exit 0
 
 work="${FRESH_DIR:-$(mktemp -d /tmp/hush-fresh-XXXXXX)}"
 cleanup() { [ -n "${FRESH_KEEP:-}" ] || rm -rf "$work"; }
