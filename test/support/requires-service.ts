@@ -4,9 +4,14 @@
 import { describe, inject } from "vitest";
 import { SERVICES, type ServiceName } from "./service-list";
 
+/** The one line a skipped suite prints. */
+export function skipLine(service: ServiceName, name: string): string {
+  const { label, host, port, enable } = SERVICES[service];
+  return `skipped "${name}": no ${label} on ${host}:${port}; to run it, ${enable}`;
+}
+
 export function describeWithService(service: ServiceName, name: string, suite: () => void): void {
   const available = inject("services")?.[service] ?? false;
-  const { label, host, port, enable } = SERVICES[service];
-  if (!available) console.info(`skipped "${name}": no ${label} on ${host}:${port}; to run it, ${enable}`);
+  if (!available) console.info(skipLine(service, name));
   describe.skipIf(!available)(name, suite);
 }
