@@ -43,7 +43,8 @@ export default defineConfig(async () => {
             name: "node",
             environment: "node",
             include: ["test/e2e/**/*.test.ts", "test/cli/**/*.test.ts", "test/node/**/*.test.ts"],
-            globalSetup: ["./test/node/dev-server.ts"],
+            // A `wrangler dev` for the clients, and the Chromium the browser suites launch.
+            globalSetup: ["./test/node/dev-server.ts", "./test/support/node-project-setup.ts"],
             testTimeout: 60_000,
             hookTimeout: 120_000,
             fileParallelism: false,

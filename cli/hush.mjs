@@ -10,19 +10,37 @@ import { register as registerSession } from "./commands/session.mjs";
 import { register as registerShare } from "./commands/share.mjs";
 import { register as registerToken } from "./commands/token.mjs";
 import { register as registerTransfer } from "./commands/transfer.mjs";
-import { CliError, EXIT } from "./lib/errors.mjs";
+import { register as registerVersion } from "./commands/version.mjs";
+import { examples } from "./lib/context.mjs";
+import { CliError, EXIT, usageError } from "./lib/errors.mjs";
+import { EXAMPLES } from "./lib/examples.mjs";
+import { VERSION } from "./lib/version.mjs";
+
+// `hush get x | head -1`: the reader went away. That is not an error; stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err) => {
+    if (err?.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 
 const program = new Command("hush")
   .description("Hush secrets manager: everyday secret commands, import/export, run with secrets, shares and leases")
-  .version("0.1.0", "-V, --cli-version", "print the CLI's version")
+  .version(VERSION, "-V, --version", "print the CLI's version (`hush version` also asks the server)")
   .enablePositionalOptions()
-  .showHelpAfterError("(run `hush help <command>` for its options)")
+  .helpCommand(false)
   .addHelpText(
     "after",
     `
 Configuration: HUSH_ADDR and HUSH_TOKEN, or \`hush login\` (saved with mode 0600).
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied.`,
   );
+examples(program, [
+  "hush login --addr https://hush.example.com",
+  "hush set app/db/password --stdin",
+  "hush run --secret DB_PASSWORD=app/db/password -- node server.js",
+  "hush help share create",
+]);
 
 registerSession(program);
 registerSecrets(program);
@@ -32,15 +50,69 @@ registerRun(program);
 registerShare(program);
 registerLease(program);
 registerToken(program);
+registerVersion(program);
 
-// Usage mistakes exit 2; --help and --cli-version exit 0.
+/** The words that name a command: ["share", "create"] for `hush share create`. */
+const wordsOf = (command) => {
+  const words = [];
+  for (let c = command; c?.parent; c = c.parent) words.unshift(c.name());
+  return words;
+};
+
+// `hush help share create`: the help of exactly that command (commander's own stops at `share`).
+program
+  .command("help [command...]")
+  .description("show the help of a command, like `hush help share create`")
+  .action((words) => {
+    let target = program;
+    for (const word of words ?? []) {
+      const next = target.commands.find((c) => c.name() === word || c.aliases().includes(word));
+      if (!next) {
+        const known = wordsOf(target);
+        throw usageError(
+          `\`hush ${[...known, word].join(" ")}\` is not a command`,
+          `Run \`hush help${known.length ? ` ${known.join(" ")}` : ""}\` to list the commands`,
+        );
+      }
+      target = next;
+    }
+    target.outputHelp();
+  });
+
+// Examples in every --help: the commands that did not add their own get theirs from the table.
+(function addExamples(command) {
+  const words = wordsOf(command).join(" ");
+  if (words && EXAMPLES[words]) examples(command, EXAMPLES[words]);
+  command.commands.forEach(addExamples);
+})(program);
+
+// One error style for everything, commander's own usage errors included:
+//   Error: <what happened>
+//   How to fix: <what to do>
+// Usage mistakes exit 2; --help and --version exit 0.
 const exitOverride = (err) => {
   throw err;
 };
 (function override(command) {
   command.exitOverride(exitOverride);
+  command.configureOutput({
+    outputError: (text, write) => {
+      const message = text.trim().replace(/^error:\s*/i, "");
+      const words = wordsOf(command);
+      write(`Error: ${message.charAt(0).toUpperCase()}${message.slice(1)}\n`);
+      write(`How to fix: run \`hush help${words.length ? ` ${words.join(" ")}` : ""}\` for the commands and options\n`);
+    },
+  });
   command.commands.forEach(override);
 })(program);
+
+/** A fix for errors thrown without one, by exit code. */
+const DEFAULT_HINTS = {
+  [EXIT.usage]: "Check the command's arguments: `hush help <command>` lists them",
+  [EXIT.notFound]: "Check the name: `hush list` shows the secrets your token can see",
+  [EXIT.denied]: "Check the token in use with `hush status`, or log in again with `hush login`",
+  [EXIT.error]: "Retry; if it keeps failing, run with HUSH_DEBUG=1 and report what it prints",
+};
 
 function report(err) {
   if (err instanceof CommanderError) {
@@ -50,7 +122,8 @@ function report(err) {
   if (err instanceof CliError) {
     process.stderr.write(`Error: ${err.message}\n`);
     for (const line of err.details) process.stderr.write(`  ${line}\n`);
-    if (err.hint) process.stderr.write(`How to fix: ${err.hint}\n`);
+    process.stderr.write(`How to fix: ${err.hint ?? DEFAULT_HINTS[err.exitCode] ?? DEFAULT_HINTS[EXIT.error]}\n`);
+    if (process.env.HUSH_DEBUG === "1") process.stderr.write(`${err.stack}\n`);
     process.exitCode = err.exitCode;
     return;
   }

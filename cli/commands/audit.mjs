@@ -1,7 +1,7 @@
 // `hush audit [path]` with a summary, and `hush audit verify`.
 import { api, command } from "../lib/context.mjs";
 import { CliError } from "../lib/errors.mjs";
-import { parsePositiveInt, printFields, printJson, printTable, shortTime } from "../lib/output.mjs";
+import { eventTime, parsePositiveInt, printFields, printJson, printTable } from "../lib/output.mjs";
 
 const ROTATIONS = new Set(["secret.write", "secret.rotate", "rotate", "secret.recover"]);
 
@@ -34,14 +34,14 @@ export function register(program) {
       if (opts.json) return printJson({ items: result.items, summary });
       printTable(
         ["time", "actor", "action", "resource", "outcome", "status"],
-        result.items.map((e) => [shortTime(e.at), e.actor, e.action, e.resource, e.outcome, e.status]),
+        result.items.map((e) => [eventTime(e.at), e.actor, e.action, e.resource, e.outcome, e.status]),
       );
       process.stdout.write("\n");
       printFields([
         ["events", summary.events],
         ["failed attempts", summary.failed],
         ["most frequent", summary.most_frequent_actor && `${summary.most_frequent_actor} (${summary.most_frequent_actor_events})`],
-        ["last rotation", summary.last_rotation && `${shortTime(summary.last_rotation.at)} by ${summary.last_rotation.actor} (${summary.last_rotation.resource})`],
+        ["last rotation", summary.last_rotation && `${eventTime(summary.last_rotation.at)} by ${summary.last_rotation.actor} (${summary.last_rotation.resource})`],
       ]);
     });
 

@@ -1,6 +1,6 @@
 // `hush lease issue|get|list|renew|revoke`: dynamic credentials.
-import { api, command } from "../lib/context.mjs";
-import { usageError } from "../lib/errors.mjs";
+import { api, command, examples } from "../lib/context.mjs";
+import { DEFAULT_TTL_CAP, issueLease, parseLeaseSpec, renewLease } from "../lib/leases.mjs";
 import { info, parseDuration, printFields, printJson, printTable, shortTime } from "../lib/output.mjs";
 import { leaseEnv } from "./run.mjs";
 
@@ -20,14 +20,13 @@ function printLease(lease) {
 
 export function register(program) {
   const lease = program.command("lease").description("short-lived credentials from a provider");
+  examples(lease, ["hush lease issue app-db/reader", "hush help lease issue"]);
 
-  command(lease, "issue <provider/role>", "issue a credential (shown once)")
-    .option("--ttl <duration>", "time to live, like 1h")
+  const issue = command(lease, "issue <provider/role>", "issue a credential (shown once)")
+    .option("--ttl <duration>", `time to live, like 15m (default: the role's maximum, at most ${DEFAULT_TTL_CAP / 3600}h)`)
     .action(async (spec, opts) => {
-      const slash = spec.indexOf("/");
-      if (slash < 1 || slash === spec.length - 1) throw usageError(`${spec} is not provider/role`, "Write hush lease issue postgresql/readonly");
-      const body = { provider: spec.slice(0, slash), role: spec.slice(slash + 1), ...(opts.ttl ? { ttl_seconds: parseDuration(opts.ttl, "--ttl") } : {}) };
-      const result = await api().post(base, body);
+      const body = parseLeaseSpec(spec);
+      const { lease: result } = await issueLease(body.provider, body.role, opts.ttl && parseDuration(opts.ttl, "--ttl"));
       if (opts.json) return printJson(result);
       printLease({ ...body, ...result });
       const env = leaseEnv(result);
@@ -38,13 +37,17 @@ export function register(program) {
       info("The credential is shown only this once.");
     });
 
-  command(lease, "get <id>", "show a lease (never its credential)").action(async (id, opts) => {
+  examples(issue, ["hush lease issue app-db/reader", "hush lease issue app-db/reader --ttl 15m --json"]);
+
+  const get = command(lease, "get <id>", "show a lease (never its credential)").action(async (id, opts) => {
     const result = await api().get(one(id));
     if (opts.json) return printJson(result);
     printLease(result);
   });
 
-  command(lease, "list", "list leases")
+  examples(get, ["hush lease get lea_0123"]);
+
+  const list = command(lease, "list", "list leases")
     .option("--provider <name>", "only this provider")
     .option("--state <state>", "issued, revoking, revoked, expired or failed")
     .action(async (opts) => {
@@ -56,17 +59,21 @@ export function register(program) {
       );
     });
 
-  command(lease, "renew <id>", "extend a lease")
-    .option("--extend <duration>", "by this long", "1h")
+  const renew = command(lease, "renew <id>", "extend a lease")
+    .option("--extend <duration>", `by this long (default: ${DEFAULT_TTL_CAP / 3600}h, or less if the role's maximum ends sooner)`)
     .action(async (id, opts) => {
-      const result = await api().post(`${one(id)}/renew`, { extend_seconds: parseDuration(opts.extend, "--extend") });
+      const { lease: result } = await renewLease(id, opts.extend && parseDuration(opts.extend, "--extend"));
       if (opts.json) return printJson(result);
       process.stdout.write(`Renewed ${id}: expires ${shortTime(result.expires_at)}\n`);
     });
 
-  command(lease, "revoke <id>", "revoke a lease now").action(async (id, opts) => {
+  examples(list, ["hush lease list --provider app-db --state issued"]);
+
+  const revoke = command(lease, "revoke <id>", "revoke a lease now").action(async (id, opts) => {
     const result = await api().post(`${one(id)}/revoke`, {});
     if (opts.json) return printJson(result);
     process.stdout.write(`Revoked ${id}${result.state ? ` (${result.state})` : ""}\n`);
   });
+  examples(revoke, ["hush lease revoke lea_0123"]);
+  examples(renew, ["hush lease renew lea_0123", "hush lease renew lea_0123 --extend 30m"]);
 }

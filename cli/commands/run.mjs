@@ -3,10 +3,11 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { encodePath } from "../lib/api.mjs";
-import { api, command } from "../lib/context.mjs";
+import { api, command, examples } from "../lib/context.mjs";
 import { CliError, usageError } from "../lib/errors.mjs";
 import { envName } from "../lib/formats.mjs";
 import { info, parseDuration } from "../lib/output.mjs";
+import { issueLease, parseLeaseSpec, renewableSeconds } from "../lib/leases.mjs";
 import { listAll } from "./secrets.mjs";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
@@ -49,30 +50,29 @@ export function leaseEnv(lease) {
   return env;
 }
 
-/** Issues a lease and keeps it alive until stop() revokes it. */
+/** Issues a lease and keeps it alive until stop() revokes it (never past the role's maximum). */
 async function startLease(spec, ttlSeconds) {
-  const slash = spec.indexOf("/");
-  if (slash < 1 || slash === spec.length - 1) throw usageError(`--lease ${spec} is not provider/role`, "Write --lease postgresql/readonly");
-  const body = { provider: spec.slice(0, slash), role: spec.slice(slash + 1), ...(ttlSeconds ? { ttl_seconds: ttlSeconds } : {}) };
-  const lease = await api().post("/api/v1/secrets/leases", body);
+  const { provider, role } = parseLeaseSpec(spec, "--lease");
+  const issued = await issueLease(provider, role, ttlSeconds);
+  const lease = issued.lease;
   const id = lease.lease_id ?? lease.id;
   const base = `/api/v1/secrets/leases/${encodeURIComponent(id)}`;
   let timer;
-  const schedule = (expiresAt) => {
-    const left = Date.parse(expiresAt) - Date.now();
-    if (!lease.renewable || !(left > 0)) return;
+  const schedule = (current) => {
+    const left = Date.parse(current.expires_at) - Date.now();
+    const extend = Math.min(issued.ttlSeconds, renewableSeconds({ ...lease, ...current }) ?? issued.ttlSeconds);
+    if (!lease.renewable || !(left > 0) || !(extend > 0)) return;
     // Renew at two thirds of the remaining time, so one failed attempt still leaves time.
     timer = setTimeout(async () => {
       try {
-        const renewed = await api().post(`${base}/renew`, { extend_seconds: ttlSeconds ?? Math.max(60, Math.round(left / 1000)) });
-        schedule(renewed.expires_at);
+        schedule(await api().post(`${base}/renew`, { extend_seconds: extend }));
       } catch (err) {
         info(`Warning: could not renew lease ${id}: ${err.message}`);
       }
     }, Math.max(1000, (left * 2) / 3));
     timer.unref();
   };
-  schedule(lease.expires_at);
+  schedule(lease);
   return {
     env: leaseEnv(lease),
     async stop() {
@@ -87,24 +87,37 @@ async function startLease(spec, ttlSeconds) {
 }
 
 export function register(program) {
-  command(program, "run", "run a command with secrets in its environment")
+  const run = command(program, "run", "run a command with secrets in its environment")
     .argument("<command...>", "the command and its arguments (after --)")
     .option("--secret <NAME=path>", "inject a secret as NAME (repeatable)", collect, [])
     .option("--prefix <prefix>", "inject every secret under a prefix, named from the rest of its path (db/password -> DB_PASSWORD)")
     .option("--resolve", "expand ${secret.other/path} references")
     .option("--lease <provider/role>", "issue a lease for the child, renew it while it runs, revoke it when it exits")
-    .option("--lease-ttl <duration>", "the lease's time to live, like 1h")
+    .option("--lease-ttl <duration>", "the lease's time to live, like 15m (default: the role's maximum, at most 1h)")
+    .option("--pass-token", "also pass HUSH_TOKEN to the command (by default the child does not get your token)")
     .passThroughOptions()
     .action(async (argv, opts) => {
       const mapping = await secretPaths(opts);
       const entries = await Promise.all(
         [...mapping].map(async ([name, path]) => {
-          const secret = await api().get(`/api/v1/secrets/store/${encodePath(path)}`, { query: { resolve: opts.resolve && "true" } });
-          return [name, secret.value];
+          try {
+            const secret = await api().get(`/api/v1/secrets/store/${encodePath(path)}`, { query: { resolve: opts.resolve && "true" } });
+            return [name, secret.value];
+          } catch (err) {
+            // Name the variable and the path: with several --secret options "not found" alone says nothing.
+            if (err instanceof CliError) {
+              err.message = `${name}: ${err.status === 404 ? `no secret at ${path}` : `cannot read ${path}: ${err.message}`}`;
+              if (err.status === 404) err.hint = `Check the path in --secret ${name}=${path} with \`hush list --prefix ${path.split("/").slice(0, -1).join("/") || path}\``;
+            }
+            throw err;
+          }
         }),
       );
       const lease = opts.lease ? await startLease(opts.lease, opts.leaseTtl && parseDuration(opts.leaseTtl, "--lease-ttl")) : null;
-      const env = { ...process.env, ...Object.fromEntries(entries), ...lease?.env };
+      // The child gets its secrets, not the caller's Hush token (often a powerful one), unless asked.
+      const inherited = { ...process.env };
+      if (!opts.passToken) delete inherited.HUSH_TOKEN;
+      const env = { ...inherited, ...Object.fromEntries(entries), ...lease?.env };
 
       const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
       // In a terminal, Ctrl-C and Ctrl-\ already reach the child (same foreground process group):
@@ -129,4 +142,9 @@ export function register(program) {
       // Shell convention: a child killed by a signal exits 128 + its number.
       process.exitCode = outcome.signal ? 128 + (constants.signals[outcome.signal] ?? 0) : outcome.code;
     });
+  examples(run, [
+    "hush run --secret DATABASE_URL=app/db/url --secret STRIPE_KEY=app/stripe -- node server.js",
+    "hush run --prefix app/prod -- ./deploy.sh",
+    "hush run --lease app-db/reader -- psql",
+  ]);
 }

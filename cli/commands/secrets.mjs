@@ -3,8 +3,8 @@ import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { encodePath } from "../lib/api.mjs";
 import { api, command } from "../lib/context.mjs";
-import { CliError, usageError } from "../lib/errors.mjs";
-import { confirm, info, mask, parseDuration, parseList, parsePositiveInt, parseTime, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
+import { usageError } from "../lib/errors.mjs";
+import { confirm, eventTime, info, mask, parseDuration, parseList, parsePositiveInt, parseTime, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
 
 const store = (path) => `/api/v1/secrets/store/${encodePath(path)}`;
 const SECRET_TYPES = ["API_KEY", "DATABASE_CREDENTIAL", "OAUTH_TOKEN", "CERTIFICATE", "ENCRYPTION_KEY", "WEBHOOK_SECRET", "CUSTOM"];
@@ -61,6 +61,12 @@ function metadataBody(opts) {
   return body;
 }
 
+/** The user answered no: not an error, but scripts see exit 1 (nothing was done). */
+function declined(message) {
+  info(message);
+  process.exitCode = 1;
+}
+
 function printWritten(result, verb, opts) {
   if (opts.json) return printJson(result);
   process.stdout.write(`${verb} ${result.path}: version ${result.version ?? result.current_version}\n`);
@@ -83,6 +89,25 @@ function printSecret(secret, opts) {
     ["written", `${shortTime(secret.version_created_at)} by ${secret.version_created_by}`],
     ["value", opts.showFull ? secret.value : mask(secret.value)],
   ]);
+}
+
+/** A glob as a RegExp: `*` is any run of characters (`/` included, as the server's GLOB does). */
+const globRegExp = (glob) => new RegExp(`^${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+
+/**
+ * `--pattern`: the server matches a glob against the whole path, so `api-key-*` alone would find
+ * only top-level paths. A glob without `/` therefore also matches a path's last segment: the
+ * server is asked for `*<glob>` (a superset) and the result is narrowed here.
+ * @returns {{ server: string, matches: (path: string) => boolean }}
+ */
+export function listPattern(glob) {
+  if (!glob) throw usageError("--pattern is empty", "Give a glob like 'api-key-*'");
+  if (glob.includes("/")) return { server: glob, matches: () => true };
+  const whole = globRegExp(glob);
+  return {
+    server: glob.startsWith("*") ? glob : `*${glob}`,
+    matches: (path) => whole.test(path) || whole.test(path.slice(path.lastIndexOf("/") + 1)),
+  };
 }
 
 /** Every page of the secret list. */
@@ -123,23 +148,24 @@ export function register(program) {
 
   command(program, "list", "list secrets (metadata only)")
     .option("--prefix <prefix>", "only paths starting with this")
-    .option("--pattern <glob>", "only paths matching a glob like 'api-key-*'")
+    .option("--pattern <glob>", "only paths matching a glob like 'api-key-*' (* is any characters; a glob without / also matches the last segment)")
     .option("--tags <a,b>", "only secrets with all these tags")
     .option("--type <type>", "only this type")
     .option("--env <environment>", "only this environment")
     .option("--include-deleted", "include soft-deleted secrets")
     .action(async (opts) => {
       const tags = parseList(opts.tags);
+      const pattern = opts.pattern === undefined ? undefined : listPattern(opts.pattern);
       const items = (
         await listAll({
           prefix: opts.prefix,
-          pattern: opts.pattern,
+          pattern: pattern?.server,
           tag: tags[0],
           type: opts.type?.toUpperCase(),
           environment: opts.env,
           include_deleted: opts.includeDeleted && "true",
         })
-      ).filter((s) => tags.every((t) => s.tags.includes(t)));
+      ).filter((s) => tags.every((t) => s.tags.includes(t)) && (!pattern || pattern.matches(s.path)));
       if (opts.json) return printJson({ items });
       if (items.length === 0) return info("No secrets match.");
       printTable(
@@ -182,7 +208,7 @@ export function register(program) {
         versions.map((v) => [
           v.version,
           v.state,
-          shortTime(v.created_at),
+          eventTime(v.created_at),
           v.created_by,
           v.source_version ? `copy of version ${v.source_version}` : v.readable_until ? `readable until ${shortTime(v.readable_until)}` : null,
         ]),
@@ -192,14 +218,24 @@ export function register(program) {
   command(program, "recover <path>", "republish the version that was current at a time, as the next version")
     .requiredOption("--at <time>", "an RFC 3339 time, or a duration ago like 2h")
     .action(async (path, opts) => {
-      const result = await api().post(`/api/v1/secrets/store/recover/${encodePath(path)}`, { at: parseTime(opts.at, "--at") });
+      const at = parseTime(opts.at, "--at");
+      const result = await api()
+        .post(`/api/v1/secrets/store/recover/${encodePath(path)}`, { at })
+        .catch((err) => {
+          // The path exists but was created after --at: say that, not "check the path".
+          if (err.status === 404 && /had no version at/.test(err.problem?.detail ?? "")) {
+            err.message = `${path} did not exist yet at ${at}`;
+            err.hint = `\`hush history ${path}\` shows when each version was written; give a later --at`;
+          }
+          throw err;
+        });
       printWritten(result, "Recovered", opts);
     });
 
   command(program, "delete <path>", "soft-delete a secret (its versions are kept; `hush undelete` brings it back)")
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (path, opts) => {
-      if (!(await confirm(`Delete ${path}?`, opts.yes))) throw new CliError("Not deleted", { exitCode: 1 });
+      if (!(await confirm(`Delete ${path}?`, opts.yes))) return declined(`Not deleted: ${path} is unchanged.`);
       const result = await api().delete(store(path));
       if (opts.json) return printJson(result);
       process.stdout.write(`Deleted ${path} (recoverable with \`hush undelete ${path}\`)\n`);
@@ -218,7 +254,7 @@ export function register(program) {
     .action(async (path, opts) => {
       const versions = parseList(opts.versions).map((v) => parsePositiveInt(v, "--versions"));
       if (versions.length === 0) throw usageError("--versions needs at least one version number");
-      if (!(await confirm(`Destroy version(s) ${versions.join(", ")} of ${path} for good?`, opts.yes))) throw new CliError("Nothing destroyed");
+      if (!(await confirm(`Destroy version(s) ${versions.join(", ")} of ${path} for good?`, opts.yes))) return declined(`Nothing destroyed: ${path} is unchanged.`);
       const result = await api().post(`/api/v1/secrets/store/destroy/${encodePath(path)}`, { versions });
       if (opts.json) return printJson(result);
       process.stdout.write(`Destroyed version(s) ${versions.join(", ")} of ${path}\n`);

@@ -58,12 +58,22 @@ export function register(program) {
       if (process.env.HUSH_TOKEN) info("Note: HUSH_TOKEN is set and takes precedence over the saved token.");
     });
 
-  command(program, "logout", "forget the saved token").action(async (opts) => {
-    const file = configPath();
-    removeConfigFile(file);
-    if (opts.json) return printJson({ config: file, removed: true });
-    process.stdout.write(`Removed ${file}\n`);
-  });
+  command(program, "logout", "forget the saved token (the address is kept for the next `hush login`)")
+    .option("--forget-address", "also forget the server address (removes the config file)")
+    .action(async (opts) => {
+      const file = configPath();
+      const saved = readConfigFile(file);
+      if (opts.forgetAddress || !saved.addr) {
+        removeConfigFile(file);
+        if (opts.json) return printJson({ config: file, removed: true, addr: null });
+        process.stdout.write(`Logged out; removed ${file}\n`);
+        return;
+      }
+      writeConfigFile({ addr: saved.addr }, file);
+      if (opts.json) return printJson({ config: file, removed: false, addr: saved.addr });
+      process.stdout.write(`Logged out of ${saved.addr}; the token is deleted from ${file} and the address kept for \`hush login\`\n`);
+      if (process.env.HUSH_TOKEN) info("Note: HUSH_TOKEN is still set in this shell: unset HUSH_TOKEN");
+    });
 
   command(program, "status", "show the address, tenant, token subject, scopes and expiry in use").action(async (opts) => {
     const settings = resolveSettings();

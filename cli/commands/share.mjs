@@ -1,6 +1,6 @@
 // `hush share create|open`: end-to-end encrypted one-time links.
 import { readFileSync } from "node:fs";
-import { api, command } from "../lib/context.mjs";
+import { api, command, examples } from "../lib/context.mjs";
 import { CliError, EXIT, usageError } from "../lib/errors.mjs";
 import { info, parseDuration, parsePositiveInt, printJson, prompt, readStdin, shortTime } from "../lib/output.mjs";
 import { openShare, parseShareLink, sealShare, shareLink } from "../lib/share.mjs";
@@ -21,10 +21,16 @@ async function passphrase(opts, question) {
   return answer;
 }
 
+function printRevealed(id, secret, viewsLeft, opts) {
+  if (opts.json) return printJson({ id, secret, views_left: viewsLeft });
+  process.stdout.write(process.stdout.isTTY ? `${secret}\n` : secret);
+  if (process.stderr.isTTY) info(viewsLeft > 0 ? `${viewsLeft} view(s) left.` : "This was the last view; the link no longer works.");
+}
+
 export function register(program) {
   const share = program.command("share").description("one-time links, encrypted end to end");
 
-  command(share, "create", "read a secret from stdin and print a one-time link (the key stays in the link)")
+  const create = command(share, "create", "read a secret from stdin and print a one-time link (the key stays in the link)")
     .option("--expires <duration>", "the link expires after this long", "24h")
     .option("--views <n>", "how many times it can be opened (1-10)", "1")
     .option("--passphrase", "also require a passphrase (asked for on the terminal)")
@@ -44,13 +50,17 @@ export function register(program) {
       info(`Expires ${shortTime(created.expires_at)}; ${body.max_views} view(s). Send the whole link, including the part after #.`);
     });
 
-  command(share, "open <link>", "reveal a shared secret (this uses up a view)")
+  const open = command(share, "open <link>", "reveal a shared secret (this uses up a view); end-to-end links and server-sealed (#hshr_...) links")
     .option("--passphrase", "ask for the passphrase on the terminal")
     .option("--passphrase-file <file>", "read the passphrase from a file")
     .action(async (link, opts) => {
-      const { origin, id, key } = parseShareLink(link);
+      const parsed = parseShareLink(link);
+      const { origin, id } = parsed;
       const base = `/api/v1/shares/${encodeURIComponent(id)}`;
       const gone = (err) => {
+        if (err.status === 403 && err.problem?.type?.endsWith("passphrase-required")) {
+          throw usageError("This share needs a passphrase", "Add --passphrase (asks on the terminal) or --passphrase-file F");
+        }
         if (err.status === 403) {
           throw new CliError("Wrong passphrase", {
             hint: "Check it with the sender; after 5 wrong attempts the share is destroyed",
@@ -65,6 +75,15 @@ export function register(program) {
         }
         throw err;
       };
+      if (parsed.mode === "sealed") {
+        // Sealed by the server: the token after # is redeemed there (no API token needed).
+        const phrase = await passphrase(opts, "Passphrase: ");
+        const redeemed = await api()
+          .post("/api/v1/secrets/shares/redeem", { token: parsed.token, ...(phrase ? { passphrase: phrase } : {}) }, { auth: false, origin })
+          .catch(gone);
+        return printRevealed(id, redeemed.value, redeemed.views_left, opts);
+      }
+      const { key } = parsed;
       const state = await api().post(`${base}/nonce`, {}, { auth: false, origin }).catch(gone);
       let phrase = await passphrase(opts, "Passphrase: ");
       if (state.passphrase_required && !phrase) {
@@ -83,12 +102,14 @@ export function register(program) {
           hint: "The link was cut or changed: ask the sender to send it again (the view is used up)",
         });
       }
-      if (opts.json) return printJson({ id, secret, views_left: revealed.views_left });
-      process.stdout.write(process.stdout.isTTY ? `${secret}\n` : secret);
-      if (process.stderr.isTTY) {
-        info(revealed.views_left > 0 ? `${revealed.views_left} view(s) left.` : "This was the last view; the link no longer works.");
-      }
+      printRevealed(id, secret, revealed.views_left, opts);
     });
 
+  examples(share, ["hush share create --expires 1h < password.txt", "hush share open 'https://hush.example.com/s/<id>#<key>'"]);
+  examples(create, [
+    "hush share create --expires 1h < password.txt",
+    "printf %s \"$TOKEN\" | hush share create --views 2 --passphrase",
+  ]);
+  examples(open, ["hush share open 'https://hush.example.com/s/<id>#<key>'", "hush share open 'https://hush.example.com/s/<id>#hshr_<id>.<secret>'"]);
   return share;
 }

@@ -2,9 +2,36 @@
 // CliErrors with a hint; network failures say which address was tried.
 import { randomUUID } from "node:crypto";
 import { CliError, EXIT, exitCodeForStatus } from "./errors.mjs";
+import { VERSION } from "./version.mjs";
 
-const VERSION = "0.1.0";
 const TIMEOUT_MS = 30_000;
+/** Answers worth another try with the same Idempotency-Key: rate limited, not ready. */
+const RETRY_STATUSES = new Set([429, 503]);
+const MAX_RETRY_WAIT_MS = 10_000;
+
+/** How many times a request is sent at most: HUSH_RETRIES (0-10) more than once, default 3 more. */
+const retries = () => {
+  const n = Number(process.env.HUSH_RETRIES ?? 3);
+  return Number.isInteger(n) && n >= 0 && n <= 10 ? n : 3;
+};
+
+/** The wait before try `attempt` (1-based): Retry-After when the server gave one, else 0.5 s, 1 s, 2 s... with jitter. */
+function backoff(attempt, retryAfter) {
+  const given = Number(retryAfter);
+  if (retryAfter && Number.isFinite(given) && given >= 0) return Math.min(given * 1000, MAX_RETRY_WAIT_MS);
+  const base = Math.min(500 * 2 ** (attempt - 1), MAX_RETRY_WAIT_MS);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+/** 429 and 503; and after a lost answer, a 409 saying this same request is still in flight. */
+async function worthRetrying(response, attempt) {
+  if (RETRY_STATUSES.has(response.status)) return true;
+  if (response.status !== 409 || attempt === 1) return false;
+  const problem = await response.clone().json().catch(() => ({}));
+  return String(problem?.type ?? "").endsWith("request-in-flight");
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Encodes a secret path for a URL: each segment escaped, slashes kept. */
 export const encodePath = (path) => path.split("/").map(encodeURIComponent).join("/");
@@ -63,9 +90,9 @@ export class ApiClient {
    * Sends one request and returns the parsed JSON body; throws a CliError on any failure.
    * @param {string} method
    * @param {string} path like /api/v1/tokens/self
-   * @param {{ body?: unknown, query?: Record<string, unknown>, auth?: boolean, allow?: number[], origin?: string }} [options]
+   * @param {{ body?: unknown, query?: Record<string, unknown>, auth?: boolean, allow?: number[], origin?: string, retries?: number, timeoutMs?: number }} [options]
    */
-  async request(method, path, { body, query, auth = true, allow = [], origin } = {}) {
+  async request(method, path, { body, query, auth = true, allow = [], origin, retries: tries = retries(), timeoutMs = TIMEOUT_MS } = {}) {
     const base = origin ?? this.settings.addr;
     const url = new URL(base + path);
     for (const [key, value] of Object.entries(query ?? {})) {
@@ -82,22 +109,34 @@ export class ApiClient {
       headers.authorization = `Bearer ${this.settings.token}`;
     }
     if (body !== undefined) headers["content-type"] = "application/json";
-    // A retried mutation is then applied once by the server.
+    // One key for every try: a mutation retried after a lost answer is applied once by the server.
     if (method !== "GET") headers["idempotency-key"] = randomUUID();
+    const maxTries = 1 + tries;
     let response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-        redirect: "error",
-      });
-    } catch (err) {
-      const reason = err?.name === "TimeoutError" ? `no answer in ${TIMEOUT_MS / 1000} s` : (err?.cause?.code ?? err?.cause?.message ?? err?.message);
-      throw new CliError(`Could not reach Hush at ${base}: ${reason}`, {
-        hint: "Check the address (`hush status` shows it; set HUSH_ADDR or run `hush login`) and that the server is running",
-      });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await fetch(url, {
+          method,
+          headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+          redirect: "error",
+        });
+      } catch (err) {
+        if (attempt < maxTries && err?.name !== "TimeoutError") {
+          await sleep(backoff(attempt));
+          continue;
+        }
+        const reason = err?.name === "TimeoutError" ? `no answer in ${timeoutMs / 1000} s` : (err?.cause?.code ?? err?.cause?.message ?? err?.message);
+        throw new CliError(`Could not reach Hush at ${base}: ${reason}${attempt > 1 ? ` (tried ${attempt} times)` : ""}`, {
+          hint: "Check the address (`hush status` shows it; set HUSH_ADDR or run `hush login`) and that the server is running",
+        });
+      }
+      if (attempt >= maxTries || allow.includes(response.status) || !(await worthRetrying(response, attempt))) break;
+      const wait = backoff(attempt, response.headers.get("retry-after"));
+      if (wait >= MAX_RETRY_WAIT_MS) break; // told to come back much later: say so instead of hanging
+      await response.body?.cancel();
+      await sleep(wait);
     }
     const text = await response.text();
     let parsed;

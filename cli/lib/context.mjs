@@ -18,3 +18,12 @@ export function api() {
 export function command(parent, nameAndArgs, description) {
   return parent.command(nameAndArgs).description(description).option("--json", "print JSON for scripts");
 }
+
+/**
+ * Adds an "Examples:" section to a command's --help.
+ * @param {import("commander").Command} cmd
+ * @param {string[]} lines command lines, each shown after "$ "
+ */
+export function examples(cmd, lines) {
+  return cmd.addHelpText("after", `\nExamples:\n${lines.map((line) => `  $ ${line}`).join("\n")}\n`);
+}

@@ -58,15 +58,36 @@ function flatten(node, prefix, out) {
 }
 
 /**
+ * The format of text read from stdin (no file name to go by): JSON when it starts with `{`,
+ * .env when its first line (past comments) is NAME=value, else YAML.
+ */
+export function sniffFormat(text) {
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith("{")) return "json";
+  const first = text.split(/\r?\n/).find((line) => line.trim() && !line.trim().startsWith("#")) ?? "";
+  return /^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=/.test(first) ? "env" : "yaml";
+}
+
+/**
  * Parses an import file into `{path: value | {value, ...}}`, validating every path and value.
+ * In a .env file a variable with no value (`EMPTY=`, common in templates) is left out and its
+ * name pushed to `skipped`; in JSON and YAML an empty value is an error.
  * @param {string} text
  * @param {"env"|"json"|"yaml"} format
  * @param {(done: number, total: number) => void} [progress]
+ * @param {string[]} [skipped]
  */
-export function parseImport(text, format, progress) {
+export function parseImport(text, format, progress, skipped = []) {
   let values;
   if (format === "env") {
-    values = dotenv.parse(text);
+    values = {};
+    for (const [name, value] of Object.entries(dotenv.parse(text))) {
+      if (value === "") skipped.push(name);
+      else values[name] = value;
+    }
+    if (Object.keys(values).length === 0 && skipped.length) {
+      throw usageError(`Every variable in the file is empty (${skipped.slice(0, 5).join(", ")}${skipped.length > 5 ? ", ..." : ""}); nothing to import`, "Fill in the values; Hush does not store empty secrets");
+    }
   } else {
     let doc;
     try {
@@ -77,7 +98,7 @@ export function parseImport(text, format, progress) {
     values = flatten(doc, "", {});
   }
   const paths = Object.keys(values);
-  if (paths.length === 0) throw usageError("The file has no entries");
+  if (paths.length === 0) throw usageError("The file has no entries", "Write one NAME=value per line (.env), or a map of path to value (JSON, YAML)");
   const bad = [];
   paths.forEach((path, i) => {
     const value = typeof values[path] === "string" ? values[path] : values[path].value;

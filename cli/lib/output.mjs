@@ -41,6 +41,9 @@ export const info = (message) => process.stderr.write(`${message}\n`);
 /** A short, readable time: 2026-11-22 03:55Z. */
 export const shortTime = (iso) => (iso ? String(iso).replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "Z") : null);
 
+/** A readable time to the second, for events that happen close together: 2026-11-22 03:55:07Z. */
+export const eventTime = (iso) => (iso ? String(iso).replace("T", " ").replace(/\.\d+Z$/, "Z") : null);
+
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /** Parses "90s", "15m", "1h", "30d", "2w" (or plain seconds) into seconds. */

@@ -38,7 +38,15 @@ export async function openShare(ciphertext, keyText) {
   return new TextDecoder("utf-8", { fatal: true }).decode(plain);
 }
 
-/** Splits a share link `<origin>/s/<id>#<key>` into its parts. */
+/** The bearer token of a server-sealed share (`hshr_<id>.<secret>`), as POST /api/v1/secrets/shares returns it. */
+export const SEALED_TOKEN = /^hshr_([A-Za-z0-9]{22})\.([A-Za-z0-9]{32})$/;
+
+/**
+ * Splits a share link into its parts. Two kinds:
+ * - end to end: `<origin>/s/<id>#<key>`, the key decrypts locally (mode "e2e");
+ * - server-sealed: `<origin>/s/<id>#hshr_<id>.<secret>`, the token is redeemed with the server (mode "sealed").
+ * @returns {{ mode: "e2e", origin: string, id: string, key: string } | { mode: "sealed", origin: string, id: string, token: string }}
+ */
 export function parseShareLink(link) {
   let url;
   try {
@@ -47,12 +55,18 @@ export function parseShareLink(link) {
     throw usageError(`"${link}" is not a share link`, "Pass the whole link, like https://hush.example.com/s/<id>#<key> (quote it in the shell)");
   }
   const match = /^(.*)\/s\/([A-Za-z0-9_-]+)\/?$/.exec(url.pathname);
-  const key = url.hash.replace(/^#/, "");
+  const fragment = decodeURIComponent(url.hash.replace(/^#/, ""));
   if (!match) throw usageError("The link has no /s/<id> part", "Pass the whole link you were sent");
-  if (!/^[A-Za-z0-9_-]{43}$/.test(key)) {
+  const origin = url.origin + match[1];
+  if (fragment.startsWith("hshr_")) {
+    const sealed = SEALED_TOKEN.exec(fragment);
+    if (!sealed) throw usageError("The token after # is cut or changed", "Quote the link in the shell and pass all of it, including the part after #");
+    return { mode: "sealed", origin, id: match[2], token: fragment };
+  }
+  if (!/^[A-Za-z0-9_-]{43}$/.test(fragment)) {
     throw usageError("The link has no key after #", "Quote the link in the shell: the part after # holds the key and must be included");
   }
-  return { origin: url.origin + match[1], id: match[2], key };
+  return { mode: "e2e", origin, id: match[2], key: fragment };
 }
 
 /** The link to give the recipient: the server's URL plus the key in the fragment. */

@@ -41,7 +41,7 @@ describe("share encryption (the pinned hush share v1 contract, no server)", () =
     const key = "A".repeat(43);
     const link = shareLink("https://hush.example.com/s/abc_DEF-123", key);
     expect(link).toBe(`https://hush.example.com/s/abc_DEF-123#${key}`);
-    expect(parseShareLink(link)).toEqual({ origin: "https://hush.example.com", id: "abc_DEF-123", key });
+    expect(parseShareLink(link)).toEqual({ mode: "e2e", origin: "https://hush.example.com", id: "abc_DEF-123", key });
     expect(parseShareLink(`http://127.0.0.1:8787/s/x1#${key}`).origin).toBe("http://127.0.0.1:8787");
   });
 

@@ -1,5 +1,6 @@
-// The share pages in a real browser: Debian's headless Chromium driven by playwright-core
-// against `wrangler dev` (test/node/dev-server.ts). Set HUSH_SCREENSHOTS=<dir> to keep a
+// The share pages in a real browser: headless Chromium (the machine's /usr/bin/chromium, else the
+// one packaged for npm, see test/support/chromium.ts) driven by playwright-core against
+// `wrangler dev` (test/node/dev-server.ts). Set HUSH_SCREENSHOTS=<dir> to keep a
 // phone-sized screenshot of each page for a human to look at.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -13,8 +14,10 @@ const shots = process.env.HUSH_SCREENSHOTS;
 let browser: Browser;
 
 beforeAll(async () => {
+  const binary = inject("chromium");
   browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
+    executablePath: binary.executablePath,
+    env: { ...process.env, ...binary.env },
     headless: true,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
   });

@@ -1,9 +1,12 @@
 // Node side of the lease suites: a local webhook receiver (signed calls, scripted
-// failures, call counts) and a dedicated PostgreSQL role and database on 127.0.0.1:5432.
+// failures, call counts) and a dedicated PostgreSQL role and database: on the machine's server at
+// 127.0.0.1:5432 when one answers, else on the PostgreSQL packaged for npm (test/support/postgres.ts).
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { TestProject } from "vitest/node";
+import { ensurePostgres, type PostgresServer } from "../support/postgres";
+import { probeServices } from "../support/services";
 import { PG_DATABASE, PG_PROVISIONER, PG_READER_ROLE, WEBHOOK_PORT, WEBHOOK_SIGNING_KEY } from "./fixtures";
 
 // The Node build of the driver: under this project's resolve conditions an import would pick the Workers build.
@@ -67,8 +70,8 @@ function webhookServer() {
 }
 
 /** Creates what the postgres suites need; safe to run concurrently with another run. */
-async function preparePostgres(): Promise<string> {
-  const admin = postgres({ host: "127.0.0.1", port: 5432, user: "postgres", database: "test", onnotice: () => {}, max: 1 });
+async function preparePostgres({ host, port }: PostgresServer): Promise<string> {
+  const admin = postgres({ host, port, user: "postgres", database: "postgres", onnotice: () => {}, max: 1 });
   const ignoreExisting = async (run: () => Promise<unknown>) => {
     try {
       await run();
@@ -86,7 +89,7 @@ async function preparePostgres(): Promise<string> {
   } finally {
     await admin.end();
   }
-  const db = postgres({ host: "127.0.0.1", port: 5432, user: "postgres", database: PG_DATABASE, onnotice: () => {}, max: 1 });
+  const db = postgres({ host, port, user: "postgres", database: PG_DATABASE, onnotice: () => {}, max: 1 });
   try {
     await ignoreExisting(() => db.unsafe("CREATE TABLE IF NOT EXISTS hush_probe (answer int NOT NULL)"));
     await db.unsafe("INSERT INTO hush_probe (answer) SELECT 42 WHERE NOT EXISTS (SELECT 1 FROM hush_probe)");
@@ -94,7 +97,7 @@ async function preparePostgres(): Promise<string> {
   } finally {
     await db.end();
   }
-  return `postgres://${PG_PROVISIONER}@127.0.0.1:5432/${PG_DATABASE}`;
+  return `postgres://${PG_PROVISIONER}@${host}:${port}/${PG_DATABASE}`;
 }
 
 export default async function setup(project: TestProject) {
@@ -112,6 +115,16 @@ export default async function setup(project: TestProject) {
     }
   }
   project.provide("webhookUrl", `http://127.0.0.1:${port}`);
-  project.provide("pgProvisionerUrl", await preparePostgres());
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const pg = await ensurePostgres();
+  try {
+    project.provide("pgProvisionerUrl", await preparePostgres(pg));
+    project.provide("services", await probeServices());
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
+  return async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await pg.stop();
+  };
 }
