@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { auditInsert } from "../src/audit/log";
+import { recordChange } from "../src/audit/unit-of-work";
 import { randomBytes, toBase64Url } from "../src/crypto/encoding";
 import { pack, unpack } from "../src/crypto/envelope";
 import { database } from "../src/db/client";
@@ -345,13 +345,11 @@ export class ShareObject extends DurableObject<Env> {
     const where = and(eq(shareIndex.id, row.id), eq(shareIndex.state, "active"));
     const pending = await db.select({ id: shareIndex.id }).from(shareIndex).where(where).get();
     if (!pending) return;
-    await db.batch([
-      db.update(shareIndex).set({ state: "expired", endedAt: row.ended_at, keyId: null }).where(where),
-      auditInsert(
-        db,
-        { tenantId: row.tenant_id, actor: "system", requestId: `alarm:${row.id}` },
-        { action: "share.expire", resource: `share:${row.id}`, status: 200 },
-      ),
-    ]);
+    await recordChange(
+      db,
+      { tenantId: row.tenant_id, actor: "system", requestId: `alarm:${row.id}` },
+      [db.update(shareIndex).set({ state: "expired", endedAt: row.ended_at, keyId: null }).where(where)],
+      { action: "share.expire", resource: `share:${row.id}`, status: 200 },
+    );
   }
 }
