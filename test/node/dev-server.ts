@@ -2,25 +2,14 @@
 // directory, the test master key and root token, on a free port.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { TEST_MASTER_KEYS, TEST_ROOT_TOKEN } from "../../vitest.config";
+import { freePort } from "../support/net";
 
 const root = join(import.meta.dirname, "..", "..");
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 async function waitForHealth(addr: string, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 90_000;
