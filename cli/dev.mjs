@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `npm start`: Hush in dev mode, like `vault server -dev`. Applies the local D1
 // migrations, creates .dev.vars with a random master key and root token when it is
-// absent, prints how to use it, then runs `wrangler dev` on 127.0.0.1.
+// absent, runs `wrangler dev` on 127.0.0.1, and prints how to use it once it answers.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,6 +13,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const varsFile = join(root, ".dev.vars");
 const port = process.env.PORT || "8787";
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
+
+// A port in use would otherwise surface as a wrangler stack trace after the migrations ran.
+const portFree = await new Promise((resolve) => {
+  const probe = createServer();
+  probe.once("error", () => resolve(false));
+  probe.listen(Number(port), "127.0.0.1", () => probe.close(() => resolve(true)));
+});
+if (!portFree) {
+  console.error(`Error: port ${port} on 127.0.0.1 is already in use.\nHow to fix: stop what listens there, or pick another port: PORT=${Number(port) + 1} npm start`);
+  process.exit(1);
+}
 
 if (!existsSync(varsFile)) {
   const masterKeys = JSON.stringify({ active: "dev-1", keys: { "dev-1": randomBytes(32).toString("base64") } });
@@ -38,7 +50,7 @@ if (migrate.status !== 0) {
 }
 
 const addr = `http://127.0.0.1:${port}`;
-console.log(`
+const banner = `
 Hush dev server: ${addr}   (dev mode: local D1 in .wrangler/, keys in .dev.vars)
 
   Root token:  ${vars.ROOT_TOKEN}
@@ -49,7 +61,7 @@ Hush dev server: ${addr}   (dev mode: local D1 in .wrangler/, keys in .dev.vars)
        -d '{"value":"correct horse battery staple"}'
 
   API reference: ${addr}/docs
-`);
+`;
 
 const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--show-interactive-dev-session=false"], {
   cwd: root,
@@ -58,3 +70,13 @@ const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--sh
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
+
+// The banner comes once the server answers, so the curl in it works when it is read.
+for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+  const up = await fetch(`${addr}/healthz`).then((r) => r.ok, () => false);
+  if (up) {
+    console.log(banner);
+    break;
+  }
+  await new Promise((r) => setTimeout(r, 250));
+}

@@ -86,6 +86,8 @@ function openApiDocument(): string {
   return openApiJson;
 }
 
+// Browsers ask for it on every page; an empty answer keeps 404s out of the logs.
+app.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }));
 app.get("/openapi.json", (c) => c.body(openApiDocument(), 200, { "content-type": "application/json" }));
 app.get("/docs", (c) =>
   c.html(docsPage(JSON.parse(openApiDocument())), 200, {
@@ -98,6 +100,7 @@ for (const definition of app.openAPIRegistry.definitions) {
 }
 indexRoute("get", "/openapi.json");
 indexRoute("get", "/docs");
+indexRoute("get", "/favicon.ico");
 
 app.notFound(onNotFound);
 app.onError(onError);

@@ -57,8 +57,19 @@ export const onNotFound: NotFoundHandler<AppEnv> = (c) => {
       }),
     );
   }
+  if (wantsPage(c, path)) return c.html(NOT_FOUND_PAGE, 404, { "Content-Security-Policy": "default-src 'none'", "Cache-Control": "no-store" });
   return render(c, new Problem(404, "not-found", `No route for ${c.req.method} ${path}`));
 };
+
+/** A person's browser (not an API client) asking for a page outside the API gets a page back. */
+const wantsPage = (c: Parameters<NotFoundHandler<AppEnv>>[0], path: string) =>
+  (c.req.method === "GET" || c.req.method === "HEAD") &&
+  !/^\/(?:api|v1)\//.test(path) &&
+  /\btext\/html\b/.test(c.req.header("accept") ?? "");
+
+const NOT_FOUND_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>Not found · Hush</title></head>
+<body><main><h1>Not found</h1><p>There is no page at this address. A share link works only as it was sent, with everything after the <code>#</code>.</p><p><a href="/docs">API reference</a></p></main></body></html>`;
 
 /**
  * What of an unexpected error may reach the log: drizzle quotes the bound
