@@ -1,4 +1,4 @@
-import mysql from "mysql2/promise";
+import { MysqlConnection, MysqlError } from "./mysql-wire";
 import { randomString } from "../../crypto/encoding";
 import { ProviderError, type LeaseRef, type Provider } from "./types";
 
@@ -29,46 +29,42 @@ interface Login {
 }
 
 /**
- * A short-lived connection per call, with mysql2 (its Workers support: node:net from
- * nodejs_compat, and `disableEval`, since workerd refuses generated code). Only the error
- * code ever leaves: a server message can quote the statement, which holds a password.
+ * A short-lived connection per call (mysql-wire.ts over node:net). Only the error number
+ * ever leaves: a server message can quote the statement, which holds a password.
  */
-async function withConnection<T>(config: MysqlConfig, what: string, run: (conn: mysql.Connection) => Promise<T>, login: Login = {}): Promise<T> {
+async function withConnection<T>(config: MysqlConfig, what: string, run: (conn: MysqlConnection) => Promise<T>, login: Login = {}): Promise<T> {
   let url: URL;
   try {
     url = new URL(config.connection_url);
   } catch {
     throw new ProviderError("The MySQL connection string is not valid");
   }
-  let conn: mysql.Connection | undefined;
+  let conn: MysqlConnection | undefined;
   try {
-    conn = await mysql.createConnection({
+    conn = await MysqlConnection.connect({
       host: url.hostname,
       port: Number(url.port || 3306),
       user: login.user ?? decodeURIComponent(url.username),
       password: login.password ?? decodeURIComponent(url.password),
       database: login.user ? undefined : decodeURIComponent(url.pathname.slice(1)) || undefined,
-      connectTimeout: 10_000,
-      disableEval: true,
-      multipleStatements: false,
     });
     return await run(conn);
   } catch (err) {
     if (err instanceof ProviderError) throw err;
-    const code = (err as { code?: unknown }).code;
-    console.error(`mysql provider: ${what} failed`, typeof code === "string" ? code : (err as Error)?.name);
-    throw new ProviderError(`MySQL ${what} failed${typeof code === "string" ? ` (${code})` : ""}`);
+    const code = err instanceof MysqlError ? String(err.errno) : (err as Error)?.name;
+    console.error(`mysql provider: ${what} failed`, code);
+    throw new ProviderError(`MySQL ${what} failed${code ? ` (${code})` : ""}`);
   } finally {
-    await conn?.end().catch(() => conn?.destroy());
+    await conn?.close().catch(() => {});
   }
 }
 
 /** A quoted account name: names are checked by the config schemas (a-z 0-9 _), the host too. */
 const account = (user: string, host: string) => `'${user}'@'${host}'`;
 
-async function killSessions(conn: mysql.Connection, user: string) {
-  const [rows] = await conn.query("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", [user]);
-  for (const { ID } of rows as { ID: number }[]) {
+async function killSessions(conn: MysqlConnection, user: string) {
+  const rows = await conn.query(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${user}'`);
+  for (const { ID } of rows) {
     await conn.query(`KILL ${Number(ID)}`).catch(() => {});
   }
 }
@@ -118,16 +114,16 @@ export function mysqlProvider(config: MysqlConfig): Provider {
           config,
           "login with the new credential",
           async (conn) => {
-            const [rows] = await conn.query("SELECT 1 AS ok");
-            if ((rows as { ok: number }[])[0]?.ok !== 1) throw new ProviderError("MySQL probe query returned nothing");
+            const rows = await conn.query("SELECT 1 AS ok");
+            if (rows[0]?.ok !== "1") throw new ProviderError("MySQL probe query returned nothing");
           },
           { user: username, password },
         );
       },
       async disable(username) {
         await withConnection(config, "account retire", async (conn) => {
-          const [rows] = await conn.query("SELECT 1 FROM mysql.user WHERE User = ? AND Host = ?", [username, host]);
-          if ((rows as unknown[]).length === 0) return;
+          const rows = await conn.query(`SELECT 1 AS found FROM mysql.user WHERE User = '${username}' AND Host = '${host}'`);
+          if (rows.length === 0) return;
           await conn.query(`ALTER USER ${account(username, host)} ACCOUNT LOCK`);
           await killSessions(conn, username);
         });
