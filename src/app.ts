@@ -20,6 +20,7 @@ import { serviceSecretsApp } from "./secrets/by-service";
 import { sharePages } from "./shares/pages";
 import { e2eSharesApp, sealedSharesApp } from "./shares/routes";
 import { rewrapApp } from "./rotation/routes";
+import { rotationsApp } from "./rotations/routes";
 import { transitApp } from "./transit/routes";
 import { vaultApp } from "./vault/routes";
 
@@ -65,6 +66,7 @@ app.route("/api/v1/secrets/shares", sealedSharesApp);
 app.route("/api/v1/shares", e2eSharesApp);
 app.route("/", sharePages);
 app.route("/api/v1/secrets", leasesApp);
+app.route("/api/v1/secrets", rotationsApp);
 app.route("/api/v1/ephemeral", ephemeralApp);
 app.route("/api/v1/transit", transitApp);
 app.route("/api/v1/sys", rewrapApp);

@@ -315,7 +315,7 @@ export const leaseProviders = sqliteTable(
   {
     tenantId: text("tenant_id").notNull(),
     name: text("name").notNull(),
-    kind: text("kind", { enum: ["hush-api-key", "postgresql", "webhook"] }).notNull(),
+    kind: text("kind", { enum: ["hush-api-key", "postgresql", "mysql", "redis", "webhook"] }).notNull(),
     /** The whole kind-specific config (connection string, signing key...), sealed; never returned. */
     config: bytes("config").notNull(),
     /** Role name -> {max_ttl_seconds, scopes | grants}: plain, it holds no credential. */
@@ -337,6 +337,11 @@ export interface ProviderRole {
   paths?: string[];
   /** postgresql: roles granted to the created login role. */
   grants?: string[];
+  /** mysql: privileges granted to the created account. */
+  mysql_grants?: { privileges: string[]; on: string }[];
+  /** redis: ACL command rules and key patterns of the created user. */
+  commands?: string[];
+  key_patterns?: string[];
 }
 
 export const leases = sqliteTable(
@@ -450,3 +455,74 @@ export const rewrapJob = sqliteTable("rewrap_job", {
   updatedAt: time("updated_at").notNull(),
   finishedAt: time("finished_at"),
 });
+
+// --- static database credential rotation (issue 20) ---
+
+/**
+ * Which database logins a secret path holds, bound by a provider administrator: a rotation
+ * only ever changes the passwords of these names, never one a caller supplies. Plain: no
+ * credential (the connection lives in the provider's sealed config).
+ */
+export const staticRoles = sqliteTable(
+  "static_roles",
+  {
+    tenantId: text("tenant_id").notNull(),
+    /** The secret path that holds the credential ({username, password, ...} as JSON). */
+    key: text("key").notNull(),
+    provider: text("provider").notNull(),
+    strategy: text("strategy", { enum: ["single", "alternate"] }).notNull(),
+    /** One name (single) or two (alternate: a, b). */
+    usernames: json<string[]>("usernames").notNull(),
+    /** Alternate: how long the old login keeps working after cutover. */
+    graceSeconds: integer("grace_seconds").notNull().default(0),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    updatedAt: time("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const ROTATION_PHASES = ["stage", "cutover", "verify", "retire", "rollback"] as const;
+export type RotationPhase = (typeof ROTATION_PHASES)[number];
+
+/**
+ * One static rotation, and its own outbox: the phase still to run. A run that stops (a crash,
+ * a lost request) is picked up by the sweeper once its claim lapses, and resumes or rolls back.
+ */
+export const staticRotations = sqliteTable(
+  "static_rotations",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    key: text("key").notNull(),
+    provider: text("provider").notNull(),
+    strategy: text("strategy", { enum: ["single", "alternate"] }).notNull(),
+    state: text("state", { enum: ["running", "completed", "rolled_back", "failed"] }).notNull(),
+    /** The phase to run next (the last one when the run is over). */
+    phase: text("phase", { enum: ROTATION_PHASES }).notNull(),
+    failedPhase: text("failed_phase", { enum: ROTATION_PHASES }),
+    oldVersion: integer("old_version").notNull(),
+    oldUsername: text("old_username").notNull(),
+    newUsername: text("new_username").notNull(),
+    /** The version the cutover published; the version the rollback republished. */
+    newVersion: integer("new_version"),
+    republishedVersion: integer("republished_version"),
+    /** pack(seal({new, old})) of the passwords, at ["static-rotation", id]; NULL once the run is over. */
+    staged: bytes("staged"),
+    retireAt: time("retire_at"),
+    claimedUntil: time("claimed_until"),
+    attempts: integer("attempts").notNull().default(0),
+    /** A message we wrote, never a driver's (it may echo a statement with a password). */
+    lastError: text("last_error"),
+    trigger: text("trigger", { enum: ["api", "schedule"] }).notNull(),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    updatedAt: time("updated_at").notNull(),
+    finishedAt: time("finished_at"),
+  },
+  (t) => [
+    uniqueIndex("static_rotations_one_running").on(t.tenantId, t.key).where(sql`state = 'running'`),
+    index("static_rotations_running").on(t.updatedAt).where(sql`state = 'running'`),
+    index("static_rotations_by_key").on(t.tenantId, t.key, t.createdAt),
+  ],
+);

@@ -1,6 +1,7 @@
 import type { Keyring, Place } from "../crypto/envelope";
 import { idempotencyPlace } from "../http/idempotency";
 import { providerPlace } from "../leases/providers";
+import { rotationPlace } from "../rotations/engine";
 import { versionPlace } from "../secrets/store";
 import { rewrapShare, type ShareRewrap } from "../shares/service";
 import { transitPlace } from "../transit/keys";
@@ -79,6 +80,8 @@ export const SEALED_TABLES: readonly SealedTable[] = [
   columns("transit_key_versions", ["tenant_id", "name", "version"], ([, name, version]) => transitPlace(String(name), Number(version))),
   packed("idempotency_keys", ["tenant_id", "key"], "response", ([, key]) => idempotencyPlace(String(key))),
   packed("lease_providers", ["tenant_id", "name"], "config", ([, name]) => providerPlace(String(name))),
+  // The passwords of a static rotation while it runs (NULL once it is over).
+  packed("static_rotations", ["tenant_id", "id"], "staged", ([, id]) => rotationPlace(String(id))),
   // Server-sealed share payloads live in their ShareObject; share_index.key_id tracks their key.
   objects("share_index", ["tenant_id", "id"], "state = 'active' AND mode = 'sealed'", (env, keyring, [, id]) => rewrapShare(env, keyring, String(id))),
 ];

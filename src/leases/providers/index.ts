@@ -7,7 +7,9 @@ import type { Db } from "../../db/client";
 import { PathGlob as Glob } from "../../http/rules";
 import { leaseProviders, type ProviderRole } from "../../db/schema";
 import { hushApiKeyProvider } from "./hush-api-key";
+import { MYSQL_PRIVILEGES, mysqlProvider, type MysqlConfig } from "./mysql";
 import { postgresProvider, type PostgresConfig } from "./postgresql";
+import { redisProvider, type RedisConfig } from "./redis";
 import type { Provider } from "./types";
 import { webhookProvider, type WebhookConfig } from "./webhook";
 
@@ -22,6 +24,17 @@ const ProviderName = z
 export const RoleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "1-63 characters of A-Z a-z 0-9 _ . -");
 const MaxTtl = z.number().int().min(1).max(366 * 24 * 3600);
 const PgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "A lower-case PostgreSQL role name");
+
+/** A MySQL user name the config and the static-rotation bindings may name (quoted as a literal). */
+export const MysqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,31}$/, "Up to 32 characters of a-z 0-9 _");
+export { PgIdentifier };
+const MysqlGrant = z.strictObject({
+  privileges: z.array(z.enum(MYSQL_PRIVILEGES)).min(1),
+  on: z.string().regex(/^[A-Za-z0-9_]{1,64}\.(\*|[A-Za-z0-9_]{1,64})$/, "database.* or database.table"),
+});
+/** Redis ACL rules a role may carry: +cmd, -cmd, +@category, -@category (with |subcommand). */
+const RedisCommandRule = z.string().regex(/^[+-]@?[a-z][a-z0-9_-]{0,40}(\|[a-z0-9_-]{1,40})?$/, "+command, -command, +@category or -@category");
+const RedisKeyPattern = z.string().regex(/^[A-Za-z0-9_:.{}*?\-/]{1,128}$/, "A key glob of A-Z a-z 0-9 _ : . { } * ? - /");
 
 const roles = <T extends z.ZodType>(role: T) =>
   z.record(RoleName, role).refine((r) => Object.keys(r).length >= 1 && Object.keys(r).length <= 50, "Define 1 to 50 roles");
@@ -47,6 +60,37 @@ export const ProviderBody = z
         role_prefix: z.string().regex(/^[a-z][a-z0-9_]{0,23}$/, "Up to 24 characters of a-z 0-9 _").default("hush_"),
       }),
       roles: roles(z.strictObject({ max_ttl_seconds: MaxTtl, grants: z.array(PgIdentifier).max(20).default([]) })),
+    }),
+    z.strictObject({
+      name: ProviderName,
+      kind: z.literal("mysql"),
+      config: z.strictObject({
+        connection_url: z
+          .string()
+          .max(2048)
+          .refine((value) => URL.canParse(value) && /^(mysql|mariadb):$/.test(new URL(value).protocol), "A mysql:// URL"),
+        user_prefix: z.string().regex(/^[a-z][a-z0-9_]{0,7}$/, "Up to 8 characters of a-z 0-9 _ (MySQL names are at most 32)").default("hush_"),
+        user_host: z.string().regex(/^(%|[A-Za-z0-9.%_-]{1,60})$/, "A MySQL host pattern such as % or 10.0.%").default("%"),
+      }),
+      roles: roles(z.strictObject({ max_ttl_seconds: MaxTtl, mysql_grants: z.array(MysqlGrant).max(20).default([]) })),
+    }),
+    z.strictObject({
+      name: ProviderName,
+      kind: z.literal("redis"),
+      config: z.strictObject({
+        url: z
+          .string()
+          .max(2048)
+          .refine((value) => URL.canParse(value) && /^redis:$/.test(new URL(value).protocol), "A redis:// URL (TLS is not supported)"),
+        user_prefix: z.string().regex(/^[a-z][a-z0-9_-]{0,23}$/, "Up to 24 characters of a-z 0-9 _ -").default("hush_"),
+      }),
+      roles: roles(
+        z.strictObject({
+          max_ttl_seconds: MaxTtl,
+          commands: z.array(RedisCommandRule).min(1).max(50),
+          key_patterns: z.array(RedisKeyPattern).max(20).default([]),
+        }),
+      ),
     }),
     z.strictObject({
       name: ProviderName,
@@ -115,6 +159,10 @@ function buildProvider(name: string, kind: string, config: unknown): Provider {
       }));
     case "postgresql":
       return postgresProvider(config as PostgresConfig);
+    case "mysql":
+      return mysqlProvider(config as MysqlConfig);
+    case "redis":
+      return redisProvider(config as RedisConfig);
     case "webhook":
       return webhookProvider(config as WebhookConfig);
     default:

@@ -104,5 +104,28 @@ export function postgresProvider(config: PostgresConfig): Provider {
     async health() {
       await withConnection(config, "health check", (sql) => sql`SELECT 1`);
     },
+    staticRoles: {
+      async setPassword(username, password) {
+        // Names are checked against PgIdentifier when bound; the password is base62 (a safe literal).
+        await withConnection(config, "password change", (sql) => sql.unsafe(`ALTER ROLE "${username}" WITH LOGIN PASSWORD '${password}'`));
+      },
+      async verify(username, password) {
+        const url = new URL(config.connection_url);
+        url.username = encodeURIComponent(username);
+        url.password = password;
+        await withConnection({ ...config, connection_url: url.toString() }, "login with the new credential", async (sql) => {
+          const [row] = await sql`SELECT 1 AS ok`;
+          if (row?.ok !== 1) throw new ProviderError("PostgreSQL probe query returned nothing");
+        });
+      },
+      async disable(username) {
+        await withConnection(config, "role retire", async (sql) => {
+          const [exists] = await sql`SELECT 1 FROM pg_roles WHERE rolname = ${username}`;
+          if (!exists) return;
+          await sql.unsafe(`ALTER ROLE "${username}" NOLOGIN`);
+          await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${username}`;
+        });
+      },
+    },
   };
 }

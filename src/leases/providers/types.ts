@@ -41,6 +41,22 @@ export interface Provider {
   /** Moves the credential's own expiry when the lease is renewed (where the backend has one). */
   renew?(lease: LeaseRef, ctx: { db: Db; now: number }): Promise<BatchItem[] | void>;
   health(ctx: { db: Db }): Promise<void>;
+  /** Database providers: the static-rotation operations on existing roles (src/rotations/). */
+  staticRoles?: StaticRoles;
+}
+
+/**
+ * What a static rotation asks of a database provider, on login names an operator bound to
+ * a secret path (never on names a caller supplies). Every operation is idempotent: a resumed
+ * rotation repeats the last one it may not have finished.
+ */
+export interface StaticRoles {
+  /** Sets `username`'s password and lets it log in. */
+  setPassword(username: string, password: string): Promise<void>;
+  /** Logs in as `username` with `password` and runs a probe query; throws ProviderError if either fails. */
+  verify(username: string, password: string): Promise<void>;
+  /** Stops `username` logging in and ends its sessions (the a/b strategy's retire). */
+  disable(username: string): Promise<void>;
 }
 
 /**
