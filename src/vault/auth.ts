@@ -73,8 +73,9 @@ function lookupData(p: Principal) {
 
 // ---- login: auth/jwt/login and auth/kubernetes/login ----
 
-for (const method of ["jwt", "kubernetes"] as const) {
-  vaultAuthApp.post(`/auth/${method}/login`, async (c) => {
+// The Go client (`vault login`, `vault write`) sends PUT; most libraries POST.
+for (const [method, verb] of [["jwt", "post"], ["jwt", "put"], ["kubernetes", "post"], ["kubernetes", "put"]] as const) {
+  vaultAuthApp[verb](`/auth/${method}/login`, async (c) => {
     if (c.req.header("x-vault-wrap-ttl")) throw vaultError(400, "Hush does not wrap login responses; log in, then wrap what you read");
     const body = await jsonBody(c);
     if (typeof body.role !== "string" || !body.role) throw vaultError(400, "missing role");
@@ -122,7 +123,7 @@ const unsupported = (body: Record<string, unknown>) => {
   return undefined;
 };
 
-vaultAuthApp.post("/auth/token/create", async (c) => {
+vaultAuthApp.on(["POST", "PUT"], "/auth/token/create", async (c) => {
   // The same capability as the native POST /api/v1/tokens.
   await authorize(c, "tokens:admin", "token.create");
   const principal = c.get("principal");
@@ -175,11 +176,11 @@ const lookupOther = async (c: VaultContext) => {
   if ("rejected" in result || result.principal.tenantId !== c.get("principal").tenantId) throw vaultError(403, "bad token");
   return c.json(envelope(c, lookupData(result.principal)));
 };
-vaultAuthApp.post("/auth/token/lookup", lookupOther);
+vaultAuthApp.on(["POST", "PUT"], "/auth/token/lookup", lookupOther);
 vaultAuthApp.get("/auth/token/lookup", lookupOther);
 
 // Hush tokens have a fixed expiry: renew answers the time left and says so (Vault clients renew in a loop).
-vaultAuthApp.post("/auth/token/renew-self", (c) => {
+vaultAuthApp.on(["POST", "PUT"], "/auth/token/renew-self", (c) => {
   const p = c.get("principal");
   const policies = policiesOf(p.scopes, p.policies);
   return c.json(
@@ -191,7 +192,7 @@ vaultAuthApp.post("/auth/token/renew-self", (c) => {
 });
 
 // Revoking itself is always allowed (as natively): with every token minted under it.
-vaultAuthApp.post("/auth/token/revoke-self", async (c) => {
+vaultAuthApp.on(["POST", "PUT"], "/auth/token/revoke-self", async (c) => {
   const p = c.get("principal");
   if (p.isRoot) throw vaultError(400, "the operator's ROOT_TOKEN cannot be revoked through the API");
   await commit(c, [revokeWithDescendants(c.get("db"), p.tenantId, p.tokenId, Date.now())], {

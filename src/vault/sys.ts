@@ -50,7 +50,7 @@ const health = (c: VaultContext) => {
     version: VAULT_VERSION,
     ...CLUSTER,
   };
-  if (c.req.method === "HEAD") return c.body(null, status as 200);
+  if (c.req.method === "HEAD" || status === 204 || status === 304) return c.body(null, status as 200);
   return c.json(body, status as 200);
 };
 sysApp.get("/sys/health", health);

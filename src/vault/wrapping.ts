@@ -151,13 +151,13 @@ async function check(c: VaultContext, action: string) {
 export const wrappingApp = new Hono<AppEnv>();
 
 // Wraps the request's own data (any valid token; creating the share needs secrets:write).
-wrappingApp.post("/sys/wrapping/wrap", async (c) => {
+wrappingApp.on(["POST", "PUT"], "/sys/wrapping/wrap", async (c) => {
   const data = await jsonBody(c);
   return respond(c, envelope(c, data), {}, wrapTtl(c) ?? DEFAULT_WRAP_TTL);
 });
 
 // Public: the wrapping token is the credential. Exactly once: the ShareObject spends the one view.
-wrappingApp.post("/sys/wrapping/unwrap", async (c) => {
+wrappingApp.on(["POST", "PUT"], "/sys/wrapping/unwrap", async (c) => {
   const { id, status, payload, ticket, wrapped } = await check(c, "vault.unwrap");
   const spent = await asVault(() => spendOrThrow(c, id, "vault.unwrap", ticket));
   await recordRevealOrGiveBack(c, spent.status, payload, "vault.unwrap");
@@ -176,12 +176,12 @@ const lookup = async (c: VaultContext) => {
     }),
   );
 };
-wrappingApp.post("/sys/wrapping/lookup", lookup);
+wrappingApp.on(["POST", "PUT"], "/sys/wrapping/lookup", lookup);
 wrappingApp.get("/sys/wrapping/lookup", lookup);
 
 // Public: the old token is spent and a new one with the same TTL wraps the same response.
 // The new share is made first; if another request spent the old token meanwhile, it is revoked.
-wrappingApp.post("/sys/wrapping/rewrap", async (c) => {
+wrappingApp.on(["POST", "PUT"], "/sys/wrapping/rewrap", async (c) => {
   const { id, status, payload, ticket, wrapped } = await check(c, "vault.rewrap");
   const who = anonymousActor(c, status.tenantId);
   const fresh = { ...wrapped, creation_time: Date.now() };
