@@ -182,3 +182,22 @@ describe("response wrapping", () => {
     expect((await vault("GET", "auth/token/lookup-self", { token: un.body.auth.client_token })).status).toBe(200);
   });
 });
+
+describe("the unwrap page", () => {
+  it("is served with a CSP without inline script, and loading it consumes nothing", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const w = await vault("POST", "sys/wrapping/wrap", { body: { k: "v" }, headers: { "x-vault-wrap-ttl": "60" } });
+    const page = await exports.default.fetch(new Request(`https://hush.test/vault/unwrap#${w.body.wrap_info.token}`));
+    expect(page.status).toBe(200);
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    const html = await page.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/);
+    const js = await exports.default.fetch(new Request("https://hush.test/vault/unwrap.js"));
+    expect(js.headers.get("content-type")).toContain("javascript");
+    expect(await js.text()).toContain("/v1/sys/wrapping/unwrap");
+    // still unwrappable after the page and its script were fetched
+    expect((await vault("POST", "sys/wrapping/unwrap", { token: null, body: { token: w.body.wrap_info.token } })).body.data).toEqual({ k: "v" });
+  });
+});
