@@ -119,7 +119,9 @@ const unsupported = (body: Record<string, unknown>) => {
   if (body.num_uses !== undefined && body.num_uses !== 0) return "num_uses is not supported: Hush tokens are not use-limited";
   if (body.period !== undefined && body.period !== "" && body.period !== 0) return "periodic tokens are not supported";
   if (body.type !== undefined && body.type !== "service") return "only service tokens are supported";
-  if (body.renewable === true) return "Hush tokens are not renewable; ask for the TTL you need";
+  if (body.id !== undefined && body.id !== "") return "a token's value cannot be chosen: Hush generates every token";
+  // renewable: true (Vault's default, and what many clients send) is accepted: the token is issued
+  // with a fixed expiry and says renewable: false, as renew-self then does.
   return undefined;
 };
 
