@@ -22,6 +22,7 @@ import { e2eSharesApp, sealedSharesApp } from "./shares/routes";
 import { rewrapApp } from "./rotation/routes";
 import { rotationsApp } from "./rotations/routes";
 import { transitApp } from "./transit/routes";
+import { vaultPages } from "./vault/pages";
 import { vaultApp } from "./vault/routes";
 
 const MiB = 1024 * 1024;
@@ -71,6 +72,7 @@ app.route("/api/v1/ephemeral", ephemeralApp);
 app.route("/api/v1/transit", transitApp);
 app.route("/api/v1/sys", rewrapApp);
 app.route("/v1", vaultApp);
+app.route("/", vaultPages);
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { audit, type AuditActor } from "../audit/log";
+import { audit, type AuditActor, type AuditInput } from "../audit/log";
 import { randomBytes, toHex } from "../crypto/encoding";
 import { apiTokens, authRoles, policies, tenants } from "../db/schema";
 import { commit } from "../http/commit";
@@ -240,6 +240,75 @@ function loginSubject(role: typeof authRoles.$inferSelect, sub: unknown): string
   return `jwt:${role.name}:${clean || "unknown"}`;
 }
 
+/**
+ * A JWT login to one of a tenant's roles, shared by every door (the native `POST /auth/login`
+ * and the Vault `auth/jwt/login`, `auth/kubernetes/login`): jose verification against the
+ * role, the per-IP and per-role failure limits and the bounded audit of failures. A failure
+ * throws the one generic 401 (or 429); a success returns the new token's row, its insert and
+ * its audit event, for the caller to commit in its own batch (so a Vault login can be wrapped).
+ */
+export async function loginWithRole(
+  c: Context<AppEnv>,
+  input: { tenantId: string; role: string; jwt: string; ttlSeconds?: number; via?: string },
+) {
+  const tenantId = input.tenantId;
+  const db = c.get("db");
+  const who: AuditActor = { tenantId, actor: `role:${input.role}`, requestId: c.get("requestId") };
+  const role = await findRole(c, tenantId, input.role);
+  const result: VerifyResult = role ? await verifyRoleJwt(input.jwt, role) : { ok: false, reason: "unknown-role" };
+  if (!result.ok) {
+    // Failures count per client IP (with other failed authentication) and per role name asked
+    // for (known or not, so a 429 says nothing about which roles exist). Past either limit the
+    // answer is 429 and only the first refusal of the window is audited.
+    const [ipLimited, roleLimited] = await Promise.all([
+      pastLimit(c.env.AUTH_FAILURE_LIMITER, [`ip:${c.req.header("cf-connecting-ip") ?? "unknown"}`]),
+      pastLimit(c.env.LOGIN_FAILURE_LIMITER, [`role:${tenantId}/${input.role}`]),
+    ]);
+    const limited = ipLimited || roleLimited;
+    // The reason is for the operator's audit log only; the caller learns nothing about which check failed.
+    const tenantKnown = role || (await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).get());
+    if (tenantKnown) {
+      // At most LOGIN_AUDIT_LIMITER failures a minute per tenant are audited (many IPs and role
+      // names cannot flood the log either), then one event saying the rest were not.
+      const budget = !limited && !(await pastLimit(c.env.LOGIN_AUDIT_LIMITER, [`tenant:${tenantId}`]));
+      if (budget || (await auditRefusal(c.env, `login:${tenantId}`))) {
+        const unaudited = budget ? undefined : ipLimited ? "ip-limit" : roleLimited ? "role-limit" : "audit-limit";
+        const detail = { reason: result.reason, ...(result.claim && { claim: result.claim }), ...(unaudited && { rate_limited: unaudited }), ...(input.via && { via: input.via }) };
+        await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: limited ? 429 : 401, detail }, who);
+      }
+    }
+    if (limited) throw tooManyFailures();
+    throw unauthorized(LOGIN_FAILED);
+  }
+  const r = role!;
+  const ttl = Math.min(input.ttlSeconds ?? r.tokenTtlSeconds, r.maxTtlSeconds);
+  const token = newToken();
+  const now = Date.now();
+  const row = {
+    id: `tok_${toHex(randomBytes(12))}`,
+    tenantId,
+    tokenHash: await hashToken(token),
+    prefix: token.slice(0, 9),
+    subject: loginSubject(r, result.claims.sub),
+    scopes: [],
+    paths: null,
+    policies: r.policies,
+    createdAt: now,
+    createdBy: `role:${r.name}`,
+    expiresAt: now + ttl * 1000,
+    revokedAt: null,
+    // One entity per person (role and JWT subject), whatever subject the role gives the token.
+    entity: `login:${r.name}:${String(result.claims.sub ?? "unknown").slice(0, 200)}`,
+    parentId: null,
+  };
+  const event: AuditInput = {
+    action: "auth.login",
+    resource: `auth_role:${r.name}`,
+    detail: { token_id: row.id, subject: row.subject, policies: row.policies, ttl_seconds: ttl, ...(input.via && { via: input.via }) },
+  };
+  return { token, row, ttl, role: r, statement: db.insert(apiTokens).values(row), event, actor: who };
+}
+
 export const identityApp = featureApp()
   .openapi(putPolicyRoute, async (c) => {
     await authorize(c, "auth:admin", "policy.write");
@@ -360,60 +429,14 @@ export const identityApp = featureApp()
   })
   .openapi(loginRoute, async (c) => {
     const input = c.req.valid("json");
-    const tenantId = input.tenant ?? "default";
-    const db = c.get("db");
-    const who: AuditActor = { tenantId, actor: `role:${input.role}`, requestId: c.get("requestId") };
-    const role = await findRole(c, tenantId, input.role);
-    const result: VerifyResult = role ? await verifyRoleJwt(input.jwt, role) : { ok: false, reason: "unknown-role" };
-    if (!result.ok) {
-      // Failures count per client IP (with other failed authentication) and per role name asked
-      // for (known or not, so a 429 says nothing about which roles exist). Past either limit the
-      // answer is 429 and only the first refusal of the window is audited.
-      const [ipLimited, roleLimited] = await Promise.all([
-        pastLimit(c.env.AUTH_FAILURE_LIMITER, [`ip:${c.req.header("cf-connecting-ip") ?? "unknown"}`]),
-        pastLimit(c.env.LOGIN_FAILURE_LIMITER, [`role:${tenantId}/${input.role}`]),
-      ]);
-      const limited = ipLimited || roleLimited;
-      // The reason is for the operator's audit log only; the caller learns nothing about which check failed.
-      const tenantKnown = role || (await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).get());
-      if (tenantKnown) {
-        // At most LOGIN_AUDIT_LIMITER failures a minute per tenant are audited (many IPs and role
-        // names cannot flood the log either), then one event saying the rest were not.
-        const budget = !limited && !(await pastLimit(c.env.LOGIN_AUDIT_LIMITER, [`tenant:${tenantId}`]));
-        if (budget || (await auditRefusal(c.env, `login:${tenantId}`))) {
-          const unaudited = budget ? undefined : ipLimited ? "ip-limit" : roleLimited ? "role-limit" : "audit-limit";
-          const detail = { reason: result.reason, ...(result.claim && { claim: result.claim }), ...(unaudited && { rate_limited: unaudited }) };
-          await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: limited ? 429 : 401, detail }, who);
-        }
-      }
-      if (limited) throw tooManyFailures();
-      throw unauthorized(LOGIN_FAILED);
-    }
-    const r = role!;
-    const ttl = Math.min(input.ttl_seconds ?? r.tokenTtlSeconds, r.maxTtlSeconds);
-    const token = newToken();
-    const now = Date.now();
-    const row = {
-      id: `tok_${toHex(randomBytes(12))}`,
-      tenantId,
-      tokenHash: await hashToken(token),
-      prefix: token.slice(0, 9),
-      subject: loginSubject(r, result.claims.sub),
-      scopes: [],
-      paths: null,
-      policies: r.policies,
-      createdAt: now,
-      createdBy: `role:${r.name}`,
-      expiresAt: now + ttl * 1000,
-      revokedAt: null,
-      // One entity per person (role and JWT subject), whatever subject the role gives the token.
-      entity: `login:${r.name}:${String(result.claims.sub ?? "unknown").slice(0, 200)}`,
-      parentId: null,
-    };
-    await commit(c, [db.insert(apiTokens).values(row)], {
-      audit: { action: "auth.login", resource: `auth_role:${r.name}`, detail: { token_id: row.id, subject: row.subject, policies: row.policies, ttl_seconds: ttl } },
-      actor: who,
+    const { token, row, ttl, statement, event, actor } = await loginWithRole(c, {
+      tenantId: input.tenant ?? "default",
+      role: input.role,
+      jwt: input.jwt,
+      ttlSeconds: input.ttl_seconds,
     });
+    const tenantId = row.tenantId;
+    await commit(c, [statement], { audit: event, actor });
     return c.json(
       { token, token_id: row.id, tenant: tenantId, subject: row.subject, policies: row.policies, expires_at: iso(row.expiresAt), ttl_seconds: ttl },
       200,

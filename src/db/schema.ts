@@ -75,6 +75,9 @@ export const secrets = sqliteTable(
     // Full secret store (issue 3)
     /** How to make a new value ({length, charset}) for secrets created with `generate`; the sweeper uses it. */
     generator: json<{ length: number; charset: string }>("generator"),
+    // Vault KV v2 (issue 15): writes need `cas`; versions are deleted this many seconds after their write (NULL: never).
+    casRequired: integer("cas_required", { mode: "boolean" }).notNull().default(false),
+    deleteVersionAfter: integer("delete_version_after"),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.path] }),
@@ -526,3 +529,10 @@ export const staticRotations = sqliteTable(
     index("static_rotations_by_key").on(t.tenantId, t.key, t.createdAt),
   ],
 );
+/** Vault KV v2 mount configuration (`/v1/secret/config`), one row per tenant (issue 15). */
+export const vaultConfig = sqliteTable("vault_config", {
+  tenantId: text("tenant_id").primaryKey(),
+  casRequired: integer("cas_required", { mode: "boolean" }).notNull().default(false),
+  updatedAt: time("updated_at").notNull(),
+  updatedBy: text("updated_by").notNull(),
+});

@@ -78,6 +78,8 @@ export function newSecretRow(
     deletedAt: null,
     allowedServices: null,
     generator: generator ?? null,
+    casRequired: false,
+    deleteVersionAfter: null,
     ...changes,
   };
   row.nextRotationAt = nextRotationAt(row.rotationDays, now);

@@ -64,7 +64,8 @@ export function readRefusal(principal: Principal, purpose: ReadPurpose, path: st
     return { reason: "service-not-allowed", service: principal.service };
   }
   if (!version) return { reason: "version-not-found" };
-  if (version.state === "deleted") return { reason: "version-deleted", version: version.version };
+  // A live version with a deletion time is scheduled for deletion (Vault's delete_version_after).
+  if (version.state === "deleted" || (version.deletedAt !== null && version.deletedAt <= now)) return { reason: "version-deleted", version: version.version };
   if (version.state === "destroyed") return { reason: "version-destroyed", version: version.version };
   if (version.readableUntil !== null && version.readableUntil <= now) return { reason: "version-expired", version: version.version };
   if (secret.expiresAt !== null && secret.expiresAt <= now) {

@@ -16,7 +16,7 @@ import styleCss from "./web/style";
  * forms cannot submit anywhere (the page's script sends the ciphertext itself, so a
  * broken script can never post a plaintext secret).
  */
-const pageHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
+export const pageHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'none'"],
     scriptSrc: ["'self'"],
@@ -34,7 +34,7 @@ const pageHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
   permissionsPolicy: { camera: [], microphone: [], geolocation: [], clipboardWrite: ["self"] },
 });
 
-const privateHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+export const privateHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
   c.header("Cache-Control", "no-store");
   c.header("X-Robots-Tag", "noindex, nofollow, noarchive");

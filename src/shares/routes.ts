@@ -50,7 +50,7 @@ import {
 
 
 /** The share a well-formed token names, and the hash the object compares. */
-async function parseShareToken(token: string, id?: string): Promise<{ id: string; tokenHash: string }> {
+export async function parseShareToken(token: string, id?: string): Promise<{ id: string; tokenHash: string }> {
   const match = SHARE_TOKEN.exec(token);
   if (!match || (id !== undefined && match[1] !== id)) throw badRequest("This is not a share token for this share");
   return { id: match[1]!, tokenHash: await sha256Hex(token) };
@@ -61,7 +61,7 @@ async function parseShareToken(token: string, id?: string): Promise<{ id: string
  * exists) and becomes its problem; a success returns the payload, the status and the ticket
  * that `spendOrThrow` needs. No view is spent here.
  */
-async function revealOrThrow(c: Context<AppEnv>, id: string, action: string, credential: RevealCredential, passphrase?: string) {
+export async function revealOrThrow(c: Context<AppEnv>, id: string, action: string, credential: RevealCredential, passphrase?: string) {
   const result = await shareStub(c.env, id).reveal(credential, passphrase);
   if (result.ok) return result;
   if (result.reason !== "gone") await throttleFailedRedeem(c);
@@ -72,7 +72,7 @@ async function revealOrThrow(c: Context<AppEnv>, id: string, action: string, cre
  * Spends the view of a checked reveal, once what it returns is in hand (the payload opened).
  * A refusal here (a concurrent reveal took the last view or the nonce) is audited like any.
  */
-async function spendOrThrow(c: Context<AppEnv>, id: string, action: string, ticket: string) {
+export async function spendOrThrow(c: Context<AppEnv>, id: string, action: string, ticket: string) {
   const result = await shareStub(c.env, id).spendView(ticket);
   if (result.ok) return result;
   return refused(c, action, result);
@@ -110,7 +110,7 @@ async function throttleFailedRedeem(c: Context<AppEnv>): Promise<void> {
  * The ShareObject spends the view before the Worker can audit it; if the audit event cannot be
  * written, the value is not sent (fail closed) and the view is given back to the share.
  */
-async function recordRevealOrGiveBack(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array, action: string) {
+export async function recordRevealOrGiveBack(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array, action: string) {
   try {
     await recordShareEvent(c, status, { action, detail: { views_left: status.viewsLeft } });
   } catch (err) {
@@ -123,7 +123,7 @@ async function recordRevealOrGiveBack(c: Context<AppEnv>, status: ShareStatus, p
  * Opens a server-sealed payload before its view is spent; a failure (tampering, or a master key
  * that MASTER_KEYS no longer holds) is audited as an integrity failure and spends nothing.
  */
-async function openSealed(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array): Promise<string> {
+export async function openSealed(c: Context<AppEnv>, status: ShareStatus, payload: Uint8Array): Promise<string> {
   const keyring = loadKeyring(c.env.MASTER_KEYS);
   try {
     const plain = await open(keyring, status.tenantId, sharePlace(status.id), unpack(payload));

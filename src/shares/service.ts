@@ -62,7 +62,7 @@ export async function createShare(
     statements?: BatchItem[];
     events?: AuditInput[];
   },
-  response: (status: ShareStatus) => { status: 201; body: Record<string, unknown>; oneTime?: readonly string[] },
+  response: (status: ShareStatus) => { status: number; body: Record<string, unknown>; oneTime?: readonly string[] },
 ) {
   const now = Date.now();
   const { options, who } = input;

@@ -2,11 +2,11 @@ import { and, eq, inArray } from "drizzle-orm";
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { authorize } from "../auth/access";
+import { authorize, onSecret } from "../auth/access";
 import { bearerFrom, resolveToken, throttleFailedAuth } from "../auth/tokens";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
-import { secrets, secretVersions } from "../db/schema";
+import { secrets, secretVersions, vaultConfig } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { loggable, problemOf } from "../http/errors";
@@ -19,7 +19,12 @@ import { secretResource } from "../secrets/read";
 import { listable, readRefusal, refuse, releaseValue } from "../secrets/read-rule";
 import { SecretPath } from "../secrets/schemas";
 import { destroyVersions, findSecret, findSecretVersion, insertVersion, listSecrets, nextVersionStatements, sealVersion } from "../secrets/store";
-import { allVersions, childKeys, dataFromValue, secretMetadata, setVersionsDeleted, versionMetadata } from "./kv";
+import { allVersions, childKeys, customMetadataProblem, dataFromValue, goDuration, parseDuration, secretMetadata, setVersionsDeleted, subkeys, versionMetadata } from "./kv";
+import { envelope, jsonBody, noContent, vaultError } from "./common";
+import { vaultAuthApp } from "./auth";
+import { sysApp } from "./sys";
+import { respond, wrappingApp, wrapTtl } from "./wrapping";
+import type { SecretRow } from "../secrets/store";
 
 /**
  * A subset of Vault's HTTP API (KV v2 mounted at `secret/`), so existing Vault
@@ -28,19 +33,6 @@ import { allVersions, childKeys, dataFromValue, secretMetadata, setVersionsDelet
  * as the native API. Not in /openapi.json: its wire format is Vault's, not ours.
  */
 export const vaultApp = new Hono<AppEnv>();
-
-const envelope = (c: Context<AppEnv>, data: unknown) => ({
-  request_id: c.get("requestId"),
-  lease_id: "",
-  renewable: false,
-  lease_duration: 0,
-  data,
-  wrap_info: null,
-  warnings: null,
-  auth: null,
-});
-
-const vaultError = (status: ContentfulStatusCode, ...errors: string[]) => new Problem(status, "vault", errors[0], { errors });
 
 vaultApp.onError((err, c) => {
   let status: ContentfulStatusCode = 500;
@@ -61,8 +53,27 @@ vaultApp.onError((err, c) => {
 
 vaultApp.use("*", apiHeaders, limitBody(1024 * 1024));
 
+/** Routes Vault serves without a token: health, login, and the wrapping token's own routes. */
+const PUBLIC = [
+  /^\/v1\/sys\/(?:health|seal-status)\/?$/,
+  /^\/v1\/auth\/(?:jwt|kubernetes)\/login\/?$/,
+  /^\/v1\/sys\/wrapping\/(?:unwrap|lookup|rewrap)\/?$/,
+];
+
+/** Responses that `X-Vault-Wrap-TTL` may wrap; anywhere else the header is refused, never ignored. */
+const WRAPPABLE = [
+  /^\/v1\/secret\/(?:data|metadata|subkeys)\//,
+  /^\/v1\/auth\/token\/(?:create|lookup-self)\/?$/,
+  /^\/v1\/sys\/wrapping\/wrap\/?$/,
+  /^\/v1\/auth\/(?:jwt|kubernetes)\/login\/?$/, // refused there with its own message
+];
+
 // X-Vault-Token (what Vault clients send) or Authorization: Bearer, both Hush tokens.
 vaultApp.use("*", async (c, next) => {
+  if (c.req.header("x-vault-wrap-ttl") && !WRAPPABLE.some((re) => re.test(c.req.path))) {
+    throw vaultError(400, "Hush wraps only KV reads and writes, auth/token/create, lookup-self and sys/wrapping/wrap");
+  }
+  if (PUBLIC.some((re) => re.test(c.req.path))) return next();
   const token = c.req.header("x-vault-token") || bearerFrom(c.req.header("authorization"));
   const result = token ? await resolveToken(c.env, c.get("db"), token) : undefined;
   if (!result || "rejected" in result) {
@@ -74,23 +85,20 @@ vaultApp.use("*", async (c, next) => {
 });
 vaultApp.use("*", idempotency);
 
+vaultApp.route("/", sysApp);
+vaultApp.route("/", vaultAuthApp);
+vaultApp.route("/", wrappingApp);
+
+/** The mount's configuration (`secret/config`): a missing row is Vault's defaults. */
+async function mountConfig(c: Context<AppEnv>) {
+  const row = await c.get("db").select().from(vaultConfig).where(eq(vaultConfig.tenantId, c.get("principal").tenantId)).get();
+  return { casRequired: row?.casRequired ?? false };
+}
+
 function vaultPath(raw: string): string {
   const parsed = SecretPath.safeParse(raw);
   if (!parsed.success) throw vaultError(400, `invalid path: ${parsed.error.issues[0]?.message ?? "not a Hush path"}`);
   return parsed.data;
-}
-
-async function jsonBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
-  const text = await c.req.text();
-  if (!text.trim()) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw vaultError(400, "failed to parse JSON input");
-  }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw vaultError(400, "request body must be a JSON object");
-  return parsed as Record<string, unknown>;
 }
 
 function versionList(body: Record<string, unknown>): number[] {
@@ -101,56 +109,8 @@ function versionList(body: Record<string, unknown>): number[] {
   return [...new Set(versions as number[])];
 }
 
-const noContent = (c: Context<AppEnv>) => c.body(null, 204);
-
-vaultApp.get("/auth/token/lookup-self", (c) => {
-  const p = c.get("principal");
-  const ttl = p.expiresAt === null ? 0 : Math.max(0, Math.floor((p.expiresAt - Date.now()) / 1000));
-  return c.json(
-    envelope(c, {
-      accessor: p.tokenId,
-      creation_ttl: ttl,
-      display_name: p.subject,
-      entity_id: "",
-      expire_time: p.expiresAt === null ? null : new Date(p.expiresAt).toISOString(),
-      explicit_max_ttl: 0,
-      id: p.tokenId, // never echo the bearer token itself
-      meta: { tenant: p.tenantId },
-      num_uses: 0,
-      orphan: true,
-      path: "auth/token/create",
-      policies: [...p.scopes],
-      renewable: false,
-      ttl,
-      type: "service",
-    }),
-  );
-});
-
-// The stock vault CLI asks this first to learn the mount's KV version.
-const mountInfo = (c: Context<AppEnv>) =>
-  c.json(
-    envelope(c, {
-      accessor: "kv_hush",
-      config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 },
-      description: "Hush secret store (KV v2 compatible)",
-      external_entropy_access: false,
-      local: false,
-      options: { version: "2" },
-      path: "secret/",
-      seal_wrap: false,
-      type: "kv",
-      uuid: "",
-    }),
-  );
-vaultApp.get("/sys/internal/ui/mounts/secret", mountInfo);
-vaultApp.get("/sys/internal/ui/mounts/secret/*", mountInfo);
-
-vaultApp.get("/secret/data/:path{.+}", async (c) => {
-  const path = vaultPath(c.req.param("path"));
-  const versionParam = c.req.query("version");
-  const version = versionParam && versionParam !== "0" ? Number(versionParam) : undefined;
-  if (version !== undefined && !(Number.isInteger(version) && version > 0)) throw vaultError(400, "invalid version");
+/** Reads one version by the read rule; a refusal answers in Vault's shape (404 with metadata for deleted/destroyed). */
+async function readVersion(c: Context<AppEnv>, path: string, version: number | undefined, wrapping: boolean) {
   const principal = c.get("principal");
   loadKeyring(c.env.MASTER_KEYS);
   // The native read rule decides; only the answer's shape is Vault's.
@@ -160,18 +120,56 @@ vaultApp.get("/secret/data/:path{.+}", async (c) => {
     const problem = await refuse(c, refusal, path, "vault", version);
     if ((refusal.reason === "version-deleted" || refusal.reason === "version-destroyed") && found?.version) {
       // Vault answers a deleted or destroyed version with 404 and its metadata.
-      return c.json(envelope(c, { data: null, metadata: versionMetadata(found.secret, found.version) }), 404);
+      return { refused: c.json(envelope(c, { data: null, metadata: versionMetadata(found.secret, found.version) }), 404) };
     }
-    if (problem.status === 404) return c.json({ errors: [] }, 404);
+    if (problem.status === 404) return { refused: c.json({ errors: [] }, 404) };
     throw problem.status === 403 ? vaultError(403, `permission denied: ${problem.detail}`) : vaultError(problem.status, problem.detail ?? problem.title);
   }
-  const { secret, version: row, value } = await releaseValue(c, path, "vault", { version, found });
-  await commit(c, [], { audit: { action: "secret.read", resource: secretResource(path), detail: { version: row.version, via: "vault" } } });
-  return c.json(envelope(c, { data: dataFromValue(value), metadata: versionMetadata(secret, row) }));
+  // A wrapped read hands the value to whoever holds the wrapping token: it leaves as a share,
+  // by the same rule and approval as a native share of a stored secret.
+  if (wrapping) await authorize(c, "secrets:write", "share.create");
+  return { released: await releaseValue(c, path, wrapping ? "share" : "vault", { version, found }) };
+}
+
+function versionQuery(c: Context<AppEnv>): number | undefined {
+  const versionParam = c.req.query("version");
+  const version = versionParam && versionParam !== "0" ? Number(versionParam) : undefined;
+  if (version !== undefined && !(Number.isInteger(version) && version > 0)) throw vaultError(400, "invalid version");
+  return version;
+}
+
+vaultApp.get("/secret/data/:path{.+}", async (c) => {
+  const path = vaultPath(c.req.param("path"));
+  const version = versionQuery(c);
+  const wrapping = wrapTtl(c) !== undefined;
+  const read = await readVersion(c, path, version, wrapping);
+  if (read.refused) return read.refused;
+  const { secret, version: row, value, approval } = read.released;
+  return respond(c, envelope(c, { data: dataFromValue(value), metadata: versionMetadata(secret, row) }), {
+    statements: approval,
+    events: [{ action: "secret.read", resource: secretResource(path), detail: { version: row.version, via: "vault", ...(wrapping && { wrapped: true }) } }],
+    oneTime: ["data.data"],
+  });
 });
 
-/** Writes `data` as the next version (create when absent); `cas` as in Vault. */
-async function writeData(c: Context<AppEnv>, path: string, data: Record<string, unknown>, cas: number | undefined, action: string) {
+// Vault's subkeys: the data's keys with every value null (a read of the value, by the read rule).
+vaultApp.get("/secret/subkeys/:path{.+}", async (c) => {
+  const path = vaultPath(c.req.param("path"));
+  const version = versionQuery(c);
+  const depthParam = c.req.query("depth") ?? "0";
+  const depth = Number(depthParam);
+  if (!/^\d{1,4}$/.test(depthParam)) throw vaultError(400, "invalid depth");
+  const read = await readVersion(c, path, version, wrapTtl(c) !== undefined);
+  if (read.refused) return read.refused;
+  const { secret, version: row, value, approval } = read.released;
+  return respond(c, envelope(c, { subkeys: subkeys(dataFromValue(value), depth), metadata: versionMetadata(secret, row) }), {
+    statements: approval,
+    events: [{ action: "secret.read", resource: secretResource(path), detail: { version: row.version, via: "vault", subkeys: true } }],
+  });
+});
+
+/** Writes `data` as the next version (create when absent); `cas` as in Vault, required when the key or the mount says so. */
+async function writeData(c: Context<AppEnv>, path: string, data: Record<string, unknown>, cas: number | undefined, action: string, casGiven = cas !== undefined) {
   const principal = c.get("principal");
   const db = c.get("db");
   const keyring = loadKeyring(c.env.MASTER_KEYS);
@@ -180,40 +178,55 @@ async function writeData(c: Context<AppEnv>, path: string, data: Record<string, 
   const value = JSON.stringify(data);
   checkValueSize(value, path);
   const existing = await findSecret(db, principal.tenantId, path);
-  const current = existing && existing.deletedAt === null ? existing.currentVersion : existing?.currentVersion ?? 0;
+  if (!casGiven && (existing?.casRequired || (await mountConfig(c)).casRequired)) {
+    throw vaultError(400, "check-and-set parameter required for this call");
+  }
+  const current = existing?.currentVersion ?? 0;
   if (cas !== undefined && cas !== current) throw vaultError(400, "check-and-set parameter did not match the current version");
   const version = current + 1;
+  // Metadata written before any data makes a secret with no version yet: its first write is a creation.
+  const hasData = existing !== undefined && existing.currentVersion > 0;
   // The same dual control as the native API: a new version of an existing secret is a rotation.
-  const approval = await guardNewVersion(c, path, existing);
+  const approval = await guardNewVersion(c, path, hasData ? existing : undefined);
   const now = Date.now();
   const sealed = await sealVersion(keyring, principal.tenantId, path, version, value);
   let statements: BatchItem[];
-  let row;
+  let row: SecretRow;
   if (existing) {
     ({ statements, updated: row } = nextVersionStatements(db, existing, { version, sealed, now, actor: principal.subject }));
   } else {
     row = newSecretRow(principal.tenantId, path, principal.subject, now, {}, undefined);
     statements = [db.insert(secrets).values(row), insertVersion(db, { tenantId: principal.tenantId, path, version, createdAt: now, createdBy: principal.subject }, sealed)];
   }
+  // delete_version_after: the version carries its deletion time from the start, as in Vault;
+  // the read rule refuses it once that time has passed.
+  const deleteAt = row.deleteVersionAfter ? now + row.deleteVersionAfter * 1000 : null;
+  if (deleteAt !== null) {
+    statements.push(
+      db
+        .update(secretVersions)
+        .set({ deletedAt: deleteAt })
+        .where(and(eq(secretVersions.tenantId, principal.tenantId), eq(secretVersions.path, path), eq(secretVersions.version, version))),
+    );
+  }
   const body = envelope(c, {
     created_time: new Date(now).toISOString(),
     custom_metadata: row.customMetadata ?? null,
-    deletion_time: "",
+    deletion_time: deleteAt === null ? "" : new Date(deleteAt).toISOString(),
     destroyed: false,
     version,
   });
-  await commit(c, [...statements, ...approval], {
-    audit: { action: existing ? action : "secret.create", resource: secretResource(path), detail: { version, via: "vault" } },
-    response: { status: 200, body },
+  return respond(c, body, {
+    statements: [...statements, ...approval],
+    events: [{ action: hasData ? action : "secret.create", resource: secretResource(path), detail: { version, via: "vault" } }],
   });
-  return c.json(body);
 }
 
 function dataAndCas(body: Record<string, unknown>) {
   const data = body.data;
   if (!data || typeof data !== "object" || Array.isArray(data)) throw vaultError(400, "no data provided");
   const options = (body.options ?? {}) as { cas?: unknown };
-  if (typeof options !== "object" || (options.cas !== undefined && !(Number.isInteger(options.cas) && (options.cas as number) >= 0))) {
+  if (typeof options !== "object" || options === null || (options.cas !== undefined && !(Number.isInteger(options.cas) && (options.cas as number) >= 0))) {
     throw vaultError(400, "invalid options: cas must be a non-negative integer");
   }
   return { data: data as Record<string, unknown>, cas: options.cas as number | undefined };
@@ -243,7 +256,9 @@ vaultApp.patch("/secret/data/:path{.+}", async (c) => {
   }
   const { value, secret } = await releaseValue(c, path, "vault", { found });
   const merged = mergePatch(dataFromValue(value), patch) as Record<string, unknown>;
-  return writeData(c, path, merged, cas ?? secret.currentVersion, "secret.write");
+  // Without a cas the patch still applies to the version it read (a concurrent write fails it),
+  // but cas_required asks for the caller's own.
+  return writeData(c, path, merged, cas ?? secret.currentVersion, "secret.write", cas !== undefined);
 });
 
 function mergePatch(target: unknown, patch: unknown): unknown {
@@ -266,7 +281,7 @@ vaultApp.delete("/secret/data/:path{.+}", async (c) => {
   const path = vaultPath(c.req.param("path"));
   await authorize(c, "secrets:delete", "secret.delete_versions", path);
   const secret = await secretFor(c, path);
-  if (!secret) return noContent(c); // Vault: deleting nothing succeeds
+  if (!secret || secret.currentVersion === 0) return noContent(c); // Vault: deleting nothing succeeds
   const db = c.get("db");
   const approval = await guardDelete(c, path);
   await commit(c, [setVersionsDeleted(db, secret.tenantId, path, [secret.currentVersion], Date.now()), ...approval], {
@@ -336,41 +351,82 @@ vaultApp.get("/secret/metadata/:path{.+}", async (c) => {
   await authorize(c, "secrets:read", "secret.metadata", path);
   const secret = await secretFor(c, path);
   if (!secret) return c.json({ errors: [] }, 404);
-  return c.json(envelope(c, secretMetadata(secret, await allVersions(c.get("db"), secret.tenantId, path))));
+  return respond(c, envelope(c, secretMetadata(secret, await allVersions(c.get("db"), secret.tenantId, path))));
 });
 
-for (const method of ["post", "put"] as const) {
-  vaultApp[method]("/secret/metadata/:path{.+}", async (c) => {
-    const path = vaultPath(c.req.param("path"));
-    await authorize(c, "secrets:write", "secret.metadata", path);
-    const body = await jsonBody(c);
-    const changes: { maxVersions?: number; customMetadata?: Record<string, string> | null } = {};
-    if (body.max_versions !== undefined) {
-      if (!Number.isInteger(body.max_versions) || (body.max_versions as number) < 0) throw vaultError(400, "max_versions must be a non-negative integer");
-      changes.maxVersions = body.max_versions as number;
-    }
-    if (body.custom_metadata !== undefined) {
-      const custom = body.custom_metadata;
-      if (custom !== null && (typeof custom !== "object" || Array.isArray(custom) || !Object.values(custom).every((v) => typeof v === "string"))) {
-        throw vaultError(400, "custom_metadata must map strings to strings");
+type MetadataChanges = Partial<Pick<SecretRow, "maxVersions" | "customMetadata" | "casRequired" | "deleteVersionAfter">>;
+
+/** Vault's metadata fields, checked; `merge` (PATCH) merges custom_metadata key by key into `current`. */
+function metadataChanges(body: Record<string, unknown>, current: SecretRow | undefined, merge: boolean): MetadataChanges {
+  const changes: MetadataChanges = {};
+  if (body.max_versions !== undefined && body.max_versions !== null) {
+    if (!Number.isInteger(body.max_versions) || (body.max_versions as number) < 0) throw vaultError(400, "max_versions must be a non-negative integer");
+    changes.maxVersions = body.max_versions as number;
+  }
+  if (body.cas_required !== undefined && body.cas_required !== null) {
+    if (typeof body.cas_required !== "boolean") throw vaultError(400, "cas_required must be a boolean");
+    changes.casRequired = body.cas_required;
+  }
+  if (body.delete_version_after !== undefined && body.delete_version_after !== null) {
+    const seconds = parseDuration(body.delete_version_after);
+    if (seconds === undefined) throw vaultError(400, `invalid delete_version_after: a duration such as "3h" or "0s"`);
+    changes.deleteVersionAfter = seconds === 0 ? null : seconds;
+  }
+  if (body.custom_metadata !== undefined) {
+    let custom = body.custom_metadata as Record<string, unknown> | null;
+    if (merge && custom && typeof custom === "object" && !Array.isArray(custom)) {
+      const next: Record<string, unknown> = { ...(current?.customMetadata ?? {}) };
+      for (const [k, v] of Object.entries(custom)) {
+        if (v === null) delete next[k];
+        else next[k] = v;
       }
-      changes.customMetadata = custom as Record<string, string> | null;
+      custom = next;
     }
-    const principal = c.get("principal");
-    const db = c.get("db");
-    const secret = await secretFor(c, path);
-    if (!secret) throw vaultError(404, "no secret at this path; write data first");
-    // A lower max_versions destroys history, as natively.
-    const approval = await guardMaxVersions(c, secret, changes.maxVersions, secret.currentVersion);
-    const now = Date.now();
-    await commit(
-      c,
-      [db.update(secrets).set({ ...changes, updatedAt: now, updatedBy: principal.subject }).where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path))), ...approval],
-      { audit: { action: "secret.metadata", resource: secretResource(path), detail: { via: "vault" } }, response: { status: 204, body: "" } },
-    );
-    return noContent(c);
-  });
+    const problem = customMetadataProblem(custom);
+    if (problem) throw vaultError(400, problem);
+    changes.customMetadata = custom && Object.keys(custom).length ? (custom as Record<string, string>) : null;
+  }
+  return changes;
 }
+
+/**
+ * Writes metadata (POST/PUT replace the fields given, PATCH merges), before any data if need be:
+ * Vault allows it, and the first data write then creates version 1. Lowering max_versions is a
+ * destroy and a new delete_version_after a scheduled delete, each with its own guard.
+ */
+async function writeMetadata(c: Context<AppEnv>, merge: boolean) {
+  const path = vaultPath(c.req.param("path")!);
+  await authorize(c, "secrets:write", "secret.metadata", path);
+  const body = await jsonBody(c);
+  const principal = c.get("principal");
+  const db = c.get("db");
+  const secret = await secretFor(c, path);
+  if (merge && !secret) return c.json({ errors: [] }, 404); // Vault: PATCH needs existing metadata
+  const changes = metadataChanges(body, secret, merge);
+  const approval = [
+    // A lower max_versions destroys history, as natively.
+    ...(await guardMaxVersions(c, secret, changes.maxVersions, secret?.currentVersion ?? 0)),
+    // Scheduling deletions is deleting: the capability and approval of a delete.
+    ...(changes.deleteVersionAfter ? await guardScheduledDelete(c, path) : []),
+  ];
+  const now = Date.now();
+  const statements: BatchItem[] = secret
+    ? [db.update(secrets).set({ ...changes, updatedAt: now, updatedBy: principal.subject }).where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path)))]
+    : [db.insert(secrets).values(newSecretRow(principal.tenantId, path, principal.subject, now, { ...changes, currentVersion: 0 }, undefined))];
+  await commit(c, [...statements, ...approval], {
+    audit: { action: secret ? "secret.metadata" : "secret.create", resource: secretResource(path), detail: { via: "vault", metadata_only: !secret } },
+    response: { status: 204, body: "" },
+  });
+  return noContent(c);
+}
+
+async function guardScheduledDelete(c: Context<AppEnv>, path: string) {
+  await authorize(c, "secrets:delete", "secret.delete_versions", path);
+  return guardDelete(c, path);
+}
+
+for (const method of ["post", "put"] as const) vaultApp[method]("/secret/metadata/:path{.+}", (c) => writeMetadata(c, false));
+vaultApp.patch("/secret/metadata/:path{.+}", (c) => writeMetadata(c, true));
 
 // Vault's metadata delete removes every version and the metadata for good.
 vaultApp.delete("/secret/metadata/:path{.+}", async (c) => {
@@ -393,5 +449,43 @@ vaultApp.delete("/secret/metadata/:path{.+}", async (c) => {
   );
   return noContent(c);
 });
+
+// ---- the mount's configuration ----
+
+vaultApp.get("/secret/config", async (c) => {
+  await authorize(c, "secrets:read", "vault.config.read");
+  const config = await mountConfig(c);
+  return c.json(envelope(c, { cas_required: config.casRequired, delete_version_after: goDuration(0), max_versions: 0 }));
+});
+
+for (const method of ["post", "put"] as const) {
+  vaultApp[method]("/secret/config", async (c) => {
+    // cas_required for the whole mount: a write over every path.
+    await authorize(c, "secrets:write", "vault.config.write", onSecret("*"));
+    const body = await jsonBody(c);
+    // Mount-wide pruning or scheduled deletion would delete across every path at once, past
+    // each path's own delete guard and approval policy: set them per key (secret/metadata).
+    if (body.max_versions !== undefined && body.max_versions !== 0) throw vaultError(400, "max_versions is set per key in Hush (secret/metadata/<path>); the mount keeps every version");
+    if (body.delete_version_after !== undefined && parseDuration(body.delete_version_after) !== 0) {
+      throw vaultError(400, "delete_version_after is set per key in Hush (secret/metadata/<path>)");
+    }
+    if (body.cas_required !== undefined && typeof body.cas_required !== "boolean") throw vaultError(400, "cas_required must be a boolean");
+    const principal = c.get("principal");
+    const now = Date.now();
+    const casRequired = body.cas_required === undefined ? (await mountConfig(c)).casRequired : (body.cas_required as boolean);
+    await commit(
+      c,
+      [
+        c
+          .get("db")
+          .insert(vaultConfig)
+          .values({ tenantId: principal.tenantId, casRequired, updatedAt: now, updatedBy: principal.subject })
+          .onConflictDoUpdate({ target: vaultConfig.tenantId, set: { casRequired, updatedAt: now, updatedBy: principal.subject } }),
+      ],
+      { audit: { action: "vault.config", resource: "vault:secret/config", detail: { cas_required: casRequired } }, response: { status: 204, body: "" } },
+    );
+    return noContent(c);
+  });
+}
 
 vaultApp.all("*", (c) => c.json({ errors: [`no handler for route "${c.req.path.replace(/^\/v1\//, "")}"`] }, 404));
