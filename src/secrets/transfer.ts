@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { and, eq, getTableColumns, is, SQL, sql } from "drizzle-orm";
 import { toHex } from "../crypto/encoding";
 import { authorize, onSecret } from "../auth/access";
 import type { AuditInput } from "../audit/log";
@@ -110,10 +110,12 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
 /**
  * `SELECT <one expression per column, in the table's order> FROM json_each(?)`: drizzle's
  * INSERT ... SELECT names every column of the table, so a column another feature adds
- * lines up (as NULL until it is mapped here).
+ * lines up: with its declared default (a NOT NULL column has one), or NULL, until it is mapped here.
  */
 function selectFromJson(table: typeof secrets | typeof secretVersions, columns: Record<string, SQL>, json: string): SQL {
-  const list = Object.values(getTableColumns(table)).map((column) => columns[column.name] ?? sql`NULL`);
+  const list = Object.values(getTableColumns(table)).map(
+    (column) => columns[column.name] ?? (column.default !== undefined && !is(column.default, SQL) ? sql`${column.mapToDriverValue(column.default)}` : column.default ?? sql`NULL`),
+  );
   return sql`SELECT ${sql.join(list, sql`, `)} FROM json_each(${json})`;
 }
 
