@@ -112,8 +112,17 @@ export const secretVersions = sqliteTable(
     // Vault KV v2 subset (issue 8)
     /** When this one version was soft-deleted (Vault `delete`); it reads 404 until undeleted. */
     deletedAt: time("deleted_at"),
+    // Secret scanning (issue 19, docs/scanning.md)
+    /** HMAC-SHA-256 of SHA-256(value) under the tenant's scan key; NULL once destroyed or not yet backfilled. */
+    valueMac: bytes("value_mac"),
+    /** The master key id the scan key was derived from (the MAC is recomputed when it is no longer active). */
+    valueMacKeyId: text("value_mac_key_id"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.path, t.version] })],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.path, t.version] }),
+    index("secret_versions_value_mac").on(t.tenantId, t.valueMac),
+    index("secret_versions_mac_pending").on(t.valueMacKeyId).where(sql`state <> 'destroyed'`),
+  ],
 );
 
 export const auditEvents = sqliteTable(
@@ -450,3 +459,43 @@ export const rewrapJob = sqliteTable("rewrap_job", {
   updatedAt: time("updated_at").notNull(),
   finishedAt: time("finished_at"),
 });
+
+// --- secret scanning (issue 19): runs and their findings, metadata only (docs/scanning.md) ---
+
+export const scanRuns = sqliteTable(
+  "scan_runs",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    /** What was scanned, as the client named it ("working-tree", "git"); never a path on the client's disk. */
+    source: text("source").notNull(),
+    rulesActive: json<string[]>("rules_active").notNull(),
+    findingCount: integer("finding_count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index("scan_runs_created").on(t.tenantId, t.createdAt)],
+);
+
+export const scanFindings = sqliteTable(
+  "scan_findings",
+  {
+    tenantId: text("tenant_id").notNull(),
+    runId: text("run_id").notNull(),
+    seq: integer("seq").notNull(),
+    rule: text("rule").notNull(),
+    file: text("file").notNull(),
+    line: integer("line").notNull(),
+    column: integer("column"),
+    commit: text("commit"),
+    /** SHA-256 of (rule, file, line, commit): names the place, derives nothing from the match. */
+    fingerprint: text("fingerprint").notNull(),
+    /** The match redacted by the client and checked again by the server (at most 4 characters of it). */
+    preview: text("preview").notNull(),
+    /** The stored secret it matched, recorded only when the scanner may read that path; listings re-decide per reader. */
+    matchPath: text("match_path"),
+    matchVersion: integer("match_version"),
+    matchCurrent: integer("match_current", { mode: "boolean" }),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.runId, t.seq] })],
+);
