@@ -5,6 +5,7 @@ import { loggable } from "./http/errors";
 import { purgeIdempotencyKeys } from "./http/idempotency";
 import { expireMissedLeases, resendStaleRevocations } from "./leases/sweeper";
 import { resumeStalledRewrap } from "./rotation/job";
+import { backfillValueMacs } from "./scanning/backfill";
 import { rotateDueSecrets } from "./secrets/rotation";
 
 /**
@@ -22,6 +23,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<void> {
     ["resume stalled rewrap", () => resumeStalledRewrap(env, now)],
     // Before sealing, so the rotations' audit events are sealed in this same run.
     ["rotate due secrets", () => rotateDueSecrets(env, now)],
+    ["backfill scan MACs", () => backfillValueMacs(env, 200, now)],
     ["seal audit chains", () => sealPendingAuditEvents(env)],
   ];
   for (const [step, run] of steps) {

@@ -492,10 +492,8 @@ export const scanFindings = sqliteTable(
     fingerprint: text("fingerprint").notNull(),
     /** The match redacted by the client and checked again by the server (at most 4 characters of it). */
     preview: text("preview").notNull(),
-    /** The stored secret it matched, recorded only when the scanner may read that path; listings re-decide per reader. */
-    matchPath: text("match_path"),
-    matchVersion: integer("match_version"),
-    matchCurrent: integer("match_current", { mode: "boolean" }),
+    /** The stored versions it matched, recorded only where the scanner may read them; listings re-decide per reader. */
+    matches: json<{ path: string; version: number; current: boolean }[]>("matches"),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.runId, t.seq] })],
 );
