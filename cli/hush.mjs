@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { register as registerAudit } from "./commands/audit.mjs";
 import { register as registerLease } from "./commands/lease.mjs";
 import { register as registerRun } from "./commands/run.mjs";
+import { register as registerScan } from "./commands/scan.mjs";
 import { register as registerSecrets } from "./commands/secrets.mjs";
 import { register as registerSession } from "./commands/session.mjs";
 import { register as registerShare } from "./commands/share.mjs";
@@ -50,6 +51,7 @@ registerRun(program);
 registerShare(program);
 registerLease(program);
 registerToken(program);
+registerScan(program);
 registerVersion(program);
 
 /** The words that name a command: ["share", "create"] for `hush share create`. */

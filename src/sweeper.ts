@@ -6,6 +6,7 @@ import { purgeIdempotencyKeys } from "./http/idempotency";
 import { expireMissedLeases, resendStaleRevocations } from "./leases/sweeper";
 import { resumeStalledRewrap } from "./rotation/job";
 import { advanceRotations } from "./rotations/sweeper";
+import { backfillValueMacs } from "./scanning/backfill";
 import { rotateDueSecrets } from "./secrets/rotation";
 
 /**
@@ -25,6 +26,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<void> {
     ["rotate due secrets", () => rotateDueSecrets(env, now)],
     // Static database rotations: resume interrupted runs, retire after grace, start scheduled ones.
     ["advance static rotations", () => advanceRotations(env, now)],
+    ["backfill scan MACs", () => backfillValueMacs(env, 200, now)],
     ["seal audit chains", () => sealPendingAuditEvents(env)],
   ];
   for (const [step, run] of steps) {

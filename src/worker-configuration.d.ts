@@ -11,6 +11,7 @@ interface __BaseEnv_Env {
 	LOGIN_FAILURE_LIMITER: RateLimit;
 	AUTH_REFUSAL_AUDIT_LIMITER: RateLimit;
 	LOGIN_AUDIT_LIMITER: RateLimit;
+	SCAN_MATCH_LIMITER: RateLimit;
 	HUSH_VERSION: "0.1.0";
 	SHARES_REQUIRE_TOKEN: "false";
 	MASTER_KEYS: string;

@@ -23,7 +23,12 @@ export interface Keyring {
   ids: string[];
   has(id: string): boolean;
   kek(id: string, tenantId: string): Promise<CryptoKey>;
+  /** A tenant's HMAC-SHA-256 key for one purpose: HKDF(master key `id`, salt = tenant, info). Never a KEK. */
+  macKey(id: string, tenantId: string, info: MacInfo): Promise<CryptoKey>;
 }
+
+/** HKDF info strings of the tenant MAC keys; each purpose has its own, distinct from "hush kek v1". */
+export type MacInfo = "hush scan mac v1";
 
 /** Thrown when a ciphertext or wrapped key fails to open: tampering or a moved row. */
 export class IntegrityError extends Error {
@@ -96,6 +101,17 @@ function parseKeyring(raw: string): Keyring | undefined {
 
   const baseKeys = new Map<string, Promise<CryptoKey>>();
   const keks = new Map<string, Promise<CryptoKey>>();
+  const macKeys = new Map<string, Promise<CryptoKey>>();
+  const base = (id: string) => {
+    const bytes = material.get(id);
+    if (!bytes) throw masterKeyRemoved(id);
+    let key = baseKeys.get(id);
+    if (!key) {
+      key = crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveKey"]);
+      baseKeys.set(id, key);
+    }
+    return key;
+  };
   return {
     activeId: active,
     ids: [...material.keys()],
@@ -123,6 +139,23 @@ function parseKeyring(raw: string): Keyring | undefined {
         keks.set(cacheKey, kek);
       }
       return kek;
+    },
+    macKey(id, tenantId, info) {
+      const cacheKey = `${id}\u0000${tenantId}\u0000${info}`;
+      let key = macKeys.get(cacheKey);
+      if (!key) {
+        key = base(id).then((b) =>
+          crypto.subtle.deriveKey(
+            { name: "HKDF", hash: "SHA-256", salt: utf8(tenantId), info: utf8(info) },
+            b,
+            { name: "HMAC", hash: "SHA-256", length: 256 },
+            false,
+            ["sign"],
+          ),
+        );
+        macKeys.set(cacheKey, key);
+      }
+      return key;
     },
   };
 }

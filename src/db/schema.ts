@@ -115,8 +115,17 @@ export const secretVersions = sqliteTable(
     // Vault KV v2 subset (issue 8)
     /** When this one version was soft-deleted (Vault `delete`); it reads 404 until undeleted. */
     deletedAt: time("deleted_at"),
+    // Secret scanning (issue 19, docs/scanning.md)
+    /** HMAC-SHA-256 of SHA-256(value) under the tenant's scan key; NULL once destroyed or not yet backfilled. */
+    valueMac: bytes("value_mac"),
+    /** The master key id the scan key was derived from (the MAC is recomputed when it is no longer active). */
+    valueMacKeyId: text("value_mac_key_id"),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.path, t.version] })],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.path, t.version] }),
+    index("secret_versions_value_mac").on(t.tenantId, t.valueMac),
+    index("secret_versions_mac_pending").on(t.valueMacKeyId).where(sql`state <> 'destroyed'`),
+  ],
 );
 
 export const auditEvents = sqliteTable(
@@ -536,3 +545,40 @@ export const vaultConfig = sqliteTable("vault_config", {
   updatedAt: time("updated_at").notNull(),
   updatedBy: text("updated_by").notNull(),
 });
+// --- secret scanning (issue 19): runs and their findings, metadata only (docs/scanning.md) ---
+
+export const scanRuns = sqliteTable(
+  "scan_runs",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    /** What was scanned, as the client named it ("working-tree", "git"); never a path on the client's disk. */
+    source: text("source").notNull(),
+    rulesActive: json<string[]>("rules_active").notNull(),
+    findingCount: integer("finding_count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index("scan_runs_created").on(t.tenantId, t.createdAt)],
+);
+
+export const scanFindings = sqliteTable(
+  "scan_findings",
+  {
+    tenantId: text("tenant_id").notNull(),
+    runId: text("run_id").notNull(),
+    seq: integer("seq").notNull(),
+    rule: text("rule").notNull(),
+    file: text("file").notNull(),
+    line: integer("line").notNull(),
+    column: integer("column"),
+    commit: text("commit"),
+    /** SHA-256 of (rule, file, line, commit): names the place, derives nothing from the match. */
+    fingerprint: text("fingerprint").notNull(),
+    /** The match redacted by the client and checked again by the server (at most 4 characters of it). */
+    preview: text("preview").notNull(),
+    /** The stored versions it matched, recorded only where the scanner may read them; listings re-decide per reader. */
+    matches: json<{ path: string; version: number; current: boolean }[]>("matches"),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.runId, t.seq] })],
+);

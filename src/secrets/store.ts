@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, gte, isNull, lt, lte, ne, sql, type SQL } from "drizzle-orm";
 import { fromUtf8, randomString, utf8, wipe } from "../crypto/encoding";
 import { IntegrityError, open, seal, type Keyring } from "../crypto/envelope";
+import { valueMac } from "../scanning/mac";
 import { prepared, type BatchItem, type Db } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import type { CHARSETS, GenerateSpec, ROTATION_POLICIES, SECRET_TYPES } from "./schemas";
@@ -57,7 +58,7 @@ export const generateValue = (spec: GenerateSpec) => randomString(spec.length, A
 export function destroyVersions(db: Db, tenantId: string, path: string, now: number, which: SQL | undefined) {
   return db
     .update(secretVersions)
-    .set({ ciphertext: null, iv: null, wrappedKey: null, state: "destroyed", destroyedAt: now })
+    .set({ ciphertext: null, iv: null, wrappedKey: null, valueMac: null, valueMacKeyId: null, state: "destroyed", destroyedAt: now })
     .where(and(eq(secretVersions.tenantId, tenantId), eq(secretVersions.path, path), ne(secretVersions.state, "destroyed"), which));
 }
 
@@ -142,10 +143,16 @@ export function findSecret(db: Db, tenantId: string, path: string) {
     .get();
 }
 
+/**
+ * Seals a version's value and computes its scan MAC (docs/scanning.md): the one place every
+ * writer (native, Vault, import, recover, rotate, the sweeper) gets both, so `insertVersion`
+ * stores them side by side.
+ */
 export async function sealVersion(keyring: Keyring, tenantId: string, path: string, version: number, value: string) {
   const plaintext = utf8(value);
   try {
-    return await seal(keyring, tenantId, versionPlace(path, version), plaintext);
+    const sealed = await seal(keyring, tenantId, versionPlace(path, version), plaintext);
+    return { ...sealed, ...(await valueMac(keyring, tenantId, plaintext)) };
   } finally {
     wipe(plaintext);
   }

@@ -66,6 +66,8 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
     i: toHex(sealed.iv),
     w: toHex(sealed.wrappedKey),
     k: sealed.keyId,
+    vm: toHex(sealed.valueMac),
+    vk: sealed.valueMacKeyId,
   }));
   const field = (name: string) => sql.raw(`json_extract(value, '$.${name}')`);
   const secretColumns: Record<string, SQL> = {
@@ -97,6 +99,8 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
     iv: sql`unhex(${field("i")})`,
     wrapped_key: sql`unhex(${field("w")})`,
     key_id: field("k"),
+    value_mac: sql`unhex(${field("vm")})`,
+    value_mac_key_id: field("vk"),
     state: sql`'live'`,
     created_at: sql`${now}`,
     created_by: sql`${actor}`,
