@@ -22,6 +22,8 @@ import { e2eSharesApp, sealedSharesApp } from "./shares/routes";
 import { rewrapApp } from "./rotation/routes";
 import { transitApp } from "./transit/routes";
 import { vaultApp } from "./vault/routes";
+import { pkiApp, pkiSecretsApp } from "./pki/routes";
+import { pkiVaultApp } from "./pki/vault";
 
 const MiB = 1024 * 1024;
 
@@ -68,6 +70,10 @@ app.route("/api/v1/secrets", leasesApp);
 app.route("/api/v1/ephemeral", ephemeralApp);
 app.route("/api/v1/transit", transitApp);
 app.route("/api/v1/sys", rewrapApp);
+app.route("/api/v1/pki", pkiApp);
+app.route("/api/v1/secrets", pkiSecretsApp);
+// Vault's PKI engine before the KV subset, whose /v1/* middleware would otherwise answer first.
+app.route("/v1/pki", pkiVaultApp);
 app.route("/v1", vaultApp);
 
 let openApiJson: string | undefined;
