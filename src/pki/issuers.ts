@@ -194,7 +194,7 @@ export async function importIssuer(env: Env, input: Omit<NewIssuer, "spec" | "co
     throw new Problem(400, "key-mismatch", "private_key is not a PKCS#8 key of the certificate's type");
   }
   const probe = new Uint8Array(32);
-  const publicKey = await cert.publicKey.export(signingAlgorithm(spec) as never, ["verify"]);
+  const publicKey = await cert.publicKey.export();
   const signature = await crypto.subtle.sign(signingAlgorithm(spec), key, probe);
   if (!(await crypto.subtle.verify(signingAlgorithm(spec), publicKey, signature, probe))) {
     wipe(pkcs8);
