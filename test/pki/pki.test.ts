@@ -44,7 +44,7 @@ function expectRule(res: ApiResponse, rule: string) {
   expect(res.body.rule).toBe(rule);
 }
 
-async function csrWith(extensions: x509.Extension[], cn = "svc.example.com", alg: EcKeyGenParams = { name: "ECDSA", namedCurve: "P-256" }) {
+async function csrWith(extensions: x509.Extension[], cn = "svc.example.com", alg: { name: string; namedCurve: string } = { name: "ECDSA", namedCurve: "P-256" }) {
   const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${cn}`, keys, signingAlgorithm: { name: "ECDSA", hash: "SHA-256" }, extensions });
   return csr.toString("pem");
