@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { register as registerAudit } from "./commands/audit.mjs";
 import { register as registerLease } from "./commands/lease.mjs";
+import { register as registerPki } from "./commands/pki.mjs";
 import { register as registerRun } from "./commands/run.mjs";
 import { register as registerScan } from "./commands/scan.mjs";
 import { register as registerSecrets } from "./commands/secrets.mjs";
@@ -50,6 +51,7 @@ registerTransfer(program);
 registerRun(program);
 registerShare(program);
 registerLease(program);
+registerPki(program);
 registerToken(program);
 registerScan(program);
 registerVersion(program);

@@ -25,6 +25,8 @@ import { rotationsApp } from "./rotations/routes";
 import { transitApp } from "./transit/routes";
 import { vaultPages } from "./vault/pages";
 import { vaultApp } from "./vault/routes";
+import { pkiApp, pkiSecretsApp } from "./pki/routes";
+import { pkiVaultApp } from "./pki/vault";
 
 const MiB = 1024 * 1024;
 
@@ -74,6 +76,10 @@ app.route("/api/v1/secrets", rotationsApp);
 app.route("/api/v1/ephemeral", ephemeralApp);
 app.route("/api/v1/transit", transitApp);
 app.route("/api/v1/sys", rewrapApp);
+app.route("/api/v1/pki", pkiApp);
+app.route("/api/v1/secrets", pkiSecretsApp);
+// Vault's PKI engine before the KV subset, whose /v1/* middleware would otherwise answer first.
+app.route("/v1/pki", pkiVaultApp);
 app.route("/v1", vaultApp);
 app.route("/", vaultPages);
 

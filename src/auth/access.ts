@@ -51,11 +51,14 @@ export type Resource =
   | { kind: "secret"; path: string }
   | { kind: "lease-role"; provider: string; role: string }
   | { kind: "transit-key"; name: string }
+  | { kind: "pki-role"; name: string }
   | { kind: "tenant" };
 
 export const onSecret = (path: string): Resource => ({ kind: "secret", path });
 export const onLeaseRole = (provider: string, role: string): Resource => ({ kind: "lease-role", provider, role });
 export const onTransitKey = (name: string): Resource => ({ kind: "transit-key", name });
+/** A PKI role: policies match `pki/<role>`, the same name its certificates' leases carry. */
+export const onPkiRole = (name: string): Resource => ({ kind: "pki-role", name });
 export const TENANT: Resource = Object.freeze({ kind: "tenant" });
 
 export function pathOf(resource: Resource): string | undefined {
@@ -66,6 +69,8 @@ export function pathOf(resource: Resource): string | undefined {
       return `${resource.provider}/${resource.role}`;
     case "transit-key":
       return resource.name;
+    case "pki-role":
+      return `pki/${resource.name}`;
     case "tenant":
       return undefined;
   }
@@ -80,6 +85,8 @@ export function auditName(resource: Resource): string | null {
       return `lease_role:${resource.provider}/${resource.role}`;
     case "transit-key":
       return `transit_key:${resource.name}`;
+    case "pki-role":
+      return `pki_role:${resource.name}`;
     case "tenant":
       return null;
   }

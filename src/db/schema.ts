@@ -582,3 +582,75 @@ export const scanFindings = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.runId, t.seq] })],
 );
+
+// --- PKI (issue 17): per-tenant issuers, roles, and the certificates issued under leases ---
+
+export const pkiIssuers = sqliteTable(
+  "pki_issuers",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    kind: text("kind", { enum: ["root", "intermediate", "imported"] }).notNull(),
+    /** `pending`: an intermediate whose CSR waits for an external CA's signature. */
+    state: text("state", { enum: ["pending", "active"] }).notNull(),
+    commonName: text("common_name").notNull(),
+    keyType: text("key_type", { enum: ["ec", "ed25519", "rsa"] }).notNull(),
+    keyBits: integer("key_bits").notNull(),
+    /** The issuer's own certificate (PEM); public. NULL while pending. */
+    certificate: text("certificate"),
+    /** PEM certificates above it, nearest first (empty for a root); public. */
+    chain: json<string[]>("chain").notNull(),
+    /** The CSR of a pending intermediate (PEM); public. */
+    csr: text("csr"),
+    notAfter: time("not_after"),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull().default(false),
+    /** The CA private key (PKCS#8), sealed at ["pki-issuer", id]. */
+    ciphertext: bytes("ciphertext").notNull(),
+    iv: bytes("iv").notNull(),
+    wrappedKey: bytes("wrapped_key").notNull(),
+    keyId: text("key_id").notNull(),
+    /** The current CRL (DER), its number and its nextUpdate; public. */
+    crl: bytes("crl"),
+    crlNumber: integer("crl_number").notNull().default(0),
+    crlNextUpdate: time("crl_next_update"),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    updatedAt: time("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), uniqueIndex("pki_issuers_default").on(t.tenantId).where(sql`is_default = 1`)],
+);
+
+export const pkiRoles = sqliteTable(
+  "pki_roles",
+  {
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    /** Name rules, key type, TTLs and usages (src/pki/roles.ts); plain, it holds no key. */
+    config: json<Record<string, unknown>>("config").notNull(),
+    createdAt: time("created_at").notNull(),
+    updatedAt: time("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+export const pkiCertificates = sqliteTable(
+  "pki_certificates",
+  {
+    tenantId: text("tenant_id").notNull(),
+    /** Lower-case hex, derived from the lease id (src/pki/issue.ts). */
+    serial: text("serial").notNull(),
+    issuerId: text("issuer_id").notNull(),
+    role: text("role").notNull(),
+    leaseId: text("lease_id").notNull(),
+    commonName: text("common_name").notNull(),
+    /** The certificate itself (PEM): public, kept so an operator can see what was issued. Never the key. */
+    certificate: text("certificate").notNull(),
+    notAfter: time("not_after").notNull(),
+    createdAt: time("created_at").notNull(),
+    revokedAt: time("revoked_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.serial] }),
+    index("pki_certificates_revoked").on(t.tenantId, t.issuerId, t.notAfter).where(sql`revoked_at IS NOT NULL`),
+  ],
+);

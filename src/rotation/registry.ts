@@ -5,6 +5,7 @@ import { rotationPlace } from "../rotations/engine";
 import { versionPlace } from "../secrets/store";
 import { rewrapShare, type ShareRewrap } from "../shares/service";
 import { transitPlace } from "../transit/keys";
+import { issuerPlace } from "../pki/issuers";
 
 /** One row's primary key values, in the order of `SealedTable.primaryKey`. */
 export type RowKey = (string | number)[];
@@ -79,6 +80,7 @@ export const SEALED_TABLES: readonly SealedTable[] = [
   columns("secret_versions", ["tenant_id", "path", "version"], ([, path, version]) => versionPlace(String(path), Number(version))),
   columns("transit_key_versions", ["tenant_id", "name", "version"], ([, name, version]) => transitPlace(String(name), Number(version))),
   packed("idempotency_keys", ["tenant_id", "key"], "response", ([, key]) => idempotencyPlace(String(key))),
+  columns("pki_issuers", ["tenant_id", "id"], ([, id]) => issuerPlace(String(id))),
   packed("lease_providers", ["tenant_id", "name"], "config", ([, name]) => providerPlace(String(name))),
   // The passwords of a static rotation while it runs (NULL once it is over).
   packed("static_rotations", ["tenant_id", "id"], "staged", ([, id]) => rotationPlace(String(id))),

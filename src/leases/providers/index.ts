@@ -12,6 +12,7 @@ import { postgresProvider, type PostgresConfig } from "./postgresql";
 import { redisProvider, type RedisConfig } from "./redis";
 import type { Provider } from "./types";
 import { webhookProvider, type WebhookConfig } from "./webhook";
+import { PKI_PROVIDER, pkiRevokeProvider } from "../../pki/issue";
 
 /** The built-in provider behind POST /api/v1/ephemeral/api-keys; the name is reserved. */
 export const EPHEMERAL_PROVIDER = "hush-api-key";
@@ -20,7 +21,8 @@ export const EPHEMERAL_ROLE = "ephemeral";
 const ProviderName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "1-63 characters of a-z 0-9 -")
-  .refine((name) => name !== EPHEMERAL_PROVIDER, `${EPHEMERAL_PROVIDER} is the built-in provider of ephemeral API keys`);
+  .refine((name) => name !== EPHEMERAL_PROVIDER, `${EPHEMERAL_PROVIDER} is the built-in provider of ephemeral API keys`)
+  .refine((name) => name !== PKI_PROVIDER, `${PKI_PROVIDER} is the built-in provider of certificates (src/pki)`);
 export const RoleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "1-63 characters of A-Z a-z 0-9 _ . -");
 const MaxTtl = z.number().int().min(1).max(366 * 24 * 3600);
 const PgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "A lower-case PostgreSQL role name");
@@ -139,6 +141,8 @@ export async function resolveProvider(env: Env, db: Db, tenantId: string, name: 
       }),
     };
   }
+  // Certificates are leases of the built-in `pki` provider; its revoke lists the serial in the CRL.
+  if (name === PKI_PROVIDER) return { name, kind: "pki", roles: {}, provider: pkiRevokeProvider(env) };
   const row = await db
     .select()
     .from(leaseProviders)
