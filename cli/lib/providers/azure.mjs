@@ -74,6 +74,12 @@ export class AzureKeyVaultProvider {
   async bearer() {
     if (this.env.HUSH_AZURE_TOKEN) return (this.token = this.env.HUSH_AZURE_TOKEN);
     if (this.token && this.tokenExpires > Date.now() + 60_000) return this.token;
+    // Concurrent reads share one token request.
+    this.pending ??= this.identityToken().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  async identityToken() {
     let url;
     const headers = {};
     if (this.env.IDENTITY_ENDPOINT && this.env.IDENTITY_HEADER) {
@@ -221,9 +227,10 @@ export class AzureKeyVaultProvider {
     return { path, version: lastSegment(b.id), provider: NAME };
   }
 
+  /** Each Key Vault version carries its own content type and tags: the new one keeps the current one's. */
   async rotate(path, value) {
-    await this.get(path);
-    return this.set(path, value);
+    const current = await this.get(path);
+    return this.set(path, value, { type: current.type, tags: current.tags, environment: current.environment, description: current.description });
   }
 
   async delete(path) {
