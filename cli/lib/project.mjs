@@ -1,6 +1,7 @@
 // The project file `.hush.yaml`: found by walking up from the working directory; environment
 // variables override each of its settings. It never holds a token (it is meant to be committed).
 import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
@@ -105,7 +106,7 @@ export function project(env = process.env) {
   const file = findProjectFile(process.cwd(), env);
   const doc = file ? readProjectFile(file) : {};
   const base = file ? dirname(file) : process.cwd();
-  const at = (p) => (isAbsolute(p) ? p : resolve(base, p));
+  const at = (p) => (p.startsWith("~/") ? join(homedir(), p.slice(2)) : isAbsolute(p) ? p : resolve(base, p));
   const configDir = dirname(configPath(env));
   const defaultProvider = env.HUSH_PROVIDER ? parseChain(env.HUSH_PROVIDER, "HUSH_PROVIDER")[0] : (doc.defaultProvider ?? "hush");
   const chain = env.HUSH_CHAIN ? parseChain(env.HUSH_CHAIN, "HUSH_CHAIN") : (doc.chain ?? [defaultProvider]);
