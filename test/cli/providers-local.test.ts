@@ -69,7 +69,7 @@ describe("the local provider", () => {
     chmodSync(store, 0o600);
     const doc = JSON.parse(readFileSync(store, "utf8"));
     const data = Buffer.from(doc.data, "base64");
-    data[3] ^= 1;
+    data[3] = data[3]! ^ 1;
     writeFileSync(store, JSON.stringify({ ...doc, data: data.toString("base64") }), { mode: 0o600 });
     const changed = await hush(["get", "a/x", "--provider", "local"]);
     expect(changed.code).toBe(1);
