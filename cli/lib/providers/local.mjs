@@ -1,7 +1,7 @@
 // The `local` provider: a versioned store in one AES-256-GCM file (paths, metadata and values all
 // inside the ciphertext), 0600, that works with no server at all.
 import { hostname, userInfo } from "node:os";
-import { EXIT } from "../errors.mjs";
+import { CliError, EXIT } from "../errors.mjs";
 import { keyMaterial, readSealed, seal, withLock, writePrivate } from "../sealed-file.mjs";
 import { providerError } from "./common.mjs";
 
@@ -31,24 +31,41 @@ export class LocalProvider {
     return this._key;
   }
 
+  /** A filesystem error (EACCES, ENOSPC, ...) as an error that names the provider and the file. */
+  fsError(err) {
+    if (!err?.code || err instanceof CliError) return err;
+    return providerError(NAME, `cannot use the store ${this.file}: ${err.code}`, {
+      hint: "Check that the directory exists and is yours, or point storePath in .hush.yaml (or HUSH_LOCAL_STORE) elsewhere",
+    });
+  }
+
   /** The decrypted store; an empty one when the file does not exist yet. */
   load(key = this.key()) {
-    const opened = readSealed(this.file, key, AAD, {
-      what: "The local store",
-      keyHint: "Set HUSH_LOCAL_KEY to the key the store was written with (nothing was read from it); a lost key cannot be recovered",
-    });
+    let opened;
+    try {
+      opened = readSealed(this.file, key, AAD, {
+        what: "The local store",
+        keyHint: "Set HUSH_LOCAL_KEY to the key the store was written with (nothing was read from it); a lost key cannot be recovered",
+      });
+    } catch (err) {
+      throw this.fsError(err);
+    }
     return opened ? { store: opened.doc, salt: opened.salt } : { store: { secrets: {} }, salt: undefined };
   }
 
   /** Read, change, write back under a lock; all or nothing (one file rename). */
   async change(fn) {
     const key = this.key();
-    return withLock(this.file, async () => {
-      const { store, salt } = this.load(key);
-      const result = fn(store);
-      writePrivate(this.file, seal(store, key, AAD, salt), this.mode);
-      return result;
-    });
+    try {
+      return await withLock(this.file, async () => {
+        const { store, salt } = this.load(key);
+        const result = fn(store);
+        writePrivate(this.file, seal(store, key, AAD, salt), this.mode);
+        return result;
+      });
+    } catch (err) {
+      throw this.fsError(err);
+    }
   }
 
   live(store, path) {
