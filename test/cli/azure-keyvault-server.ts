@@ -92,6 +92,7 @@ export async function startFakeVault(): Promise<FakeVault> {
     if (fault >= 0) {
       const [f] = state.faults.splice(fault, 1);
       const headers: Record<string, string> = f!.retryAfter !== undefined ? { "retry-after": f!.retryAfter } : {};
+      if (f!.status === 403) return error(res, 403, "Forbidden", "The user, group or application does not have secrets get permission on key vault.", headers);
       return f!.status === 429
         ? error(res, 429, "Throttled", "Rate limit is exceeded. Try again in 0 seconds.", headers)
         : error(res, f!.status, f!.status === 503 ? "ServiceUnavailable" : "InternalServerError", "The service is unavailable.", headers);

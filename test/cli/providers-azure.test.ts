@@ -74,6 +74,15 @@ describe("the azure-keyvault provider", () => {
     expect(result.stdout + result.stderr).not.toContain(wrongToken);
     expect(result.stdout + result.stderr).not.toContain("wrong-token-value");
 
+    vault.faults.push({ status: 403, path: "/secrets/no-access" });
+    const forbidden = await hush(["get", "no-access", ...AZ]);
+    expect(forbidden.code).toBe(4);
+    expect(forbidden.stderr).toMatch(/^Error: azure-keyvault: access denied \(403 Forbidden\): .*\nHow to fix: Give this identity the Key Vault Secrets User role/);
+
+    const unknown = await hush(["get", "any/thing", "--provider", "vault"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('Error: "vault" is not a provider\nHow to fix: Use one of hush, local, env, azure-keyvault\n');
+
     const none = await hush(["get", "any/thing", ...AZ], { env: { HUSH_AZURE_TOKEN: undefined } });
     expect(none.code).toBe(4);
     expect(none.stderr).toMatch(/^Error: azure-keyvault: no token: HUSH_AZURE_TOKEN is not set and no managed identity is configured\nHow to fix: /);
