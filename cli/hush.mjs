@@ -3,6 +3,7 @@
 // Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied (the child's code for `hush run`).
 import { Command, CommanderError } from "commander";
 import { register as registerAudit } from "./commands/audit.mjs";
+import { register as registerInit } from "./commands/init.mjs";
 import { register as registerLease } from "./commands/lease.mjs";
 import { register as registerPki } from "./commands/pki.mjs";
 import { register as registerRun } from "./commands/run.mjs";
@@ -34,7 +35,8 @@ const program = new Command("hush")
   .addHelpText(
     "after",
     `
-Configuration: HUSH_ADDR and HUSH_TOKEN, or \`hush login\` (saved with mode 0600).
+Configuration: HUSH_ADDR and HUSH_TOKEN, or \`hush login\` (saved with mode 0600); a project's .hush.yaml (\`hush init\`).
+Providers: hush (default), local, env, azure-keyvault; --provider NAME, and reads fall back along the chain.
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied.`,
   );
 examples(program, [
@@ -55,6 +57,7 @@ registerPki(program);
 registerToken(program);
 registerScan(program);
 registerVersion(program);
+registerInit(program);
 
 /** The words that name a command: ["share", "create"] for `hush share create`. */
 const wordsOf = (command) => {

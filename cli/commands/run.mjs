@@ -8,7 +8,11 @@ import { CliError, usageError } from "../lib/errors.mjs";
 import { envName } from "../lib/formats.mjs";
 import { info, parseDuration } from "../lib/output.mjs";
 import { issueLease, parseLeaseSpec, renewableSeconds } from "../lib/leases.mjs";
-import { listAll } from "./secrets.mjs";
+import { project } from "../lib/project.mjs";
+import { hushOnly, listAlong, readAlong, readChain } from "../lib/providers/index.mjs";
+import { isUnavailable } from "../lib/providers/common.mjs";
+import { snapshotFor } from "../lib/snapshot.mjs";
+import { listAll, PROVIDER_HELP } from "./secrets.mjs";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -16,12 +20,22 @@ const LEASE_FIELDS = new Set(["lease_id", "id", "provider", "role", "state", "ex
 
 const collect = (value, previous) => [...previous, value];
 
-/** NAME -> path from --secret NAME=path and from every path under --prefix. */
-async function secretPaths(opts) {
+/** A path from .hush.yaml's run mappings, under the project's prefix when it has one. */
+const underPrefix = (path) => {
+  const prefix = project().prefix;
+  return prefix ? `${prefix.replace(/\/+$/, "")}/${path}` : path;
+};
+
+/** NAME -> path from .hush.yaml's run.secrets, every path under --prefix, and --secret NAME=path (in that order; later wins). */
+async function secretPaths(opts, names) {
   const mapping = new Map();
-  if (opts.prefix) {
-    const prefix = opts.prefix.replace(/\/?$/, "/");
-    for (const s of await listAll({ prefix })) mapping.set(envName(s.path.slice(prefix.length)), s.path);
+  for (const [name, path] of Object.entries(project().run.secrets)) mapping.set(name, underPrefix(path));
+  const fromFile = mapping.size > 0;
+  const wantedPrefix = opts.prefix ?? (!fromFile && opts.secret.length === 0 && !opts.lease ? project().prefix : undefined);
+  if (wantedPrefix) {
+    const prefix = wantedPrefix.replace(/\/?$/, "/");
+    const items = hushOnly(names) ? await listAll({ prefix }) : await listAlong(names, { prefix });
+    for (const s of items) mapping.set(envName(s.path.slice(prefix.length)), s.path);
   }
   for (const pair of opts.secret) {
     const eq = pair.indexOf("=");
@@ -86,6 +100,25 @@ async function startLease(spec, ttlSeconds) {
   };
 }
 
+/** The mapping's values from the Hush server, each failure named with its variable and path. */
+function fetchFromHush(mapping, opts) {
+  return Promise.all(
+    [...mapping].map(async ([name, path]) => {
+      try {
+        const secret = await api().get(`/api/v1/secrets/store/${encodePath(path)}`, { query: { resolve: opts.resolve && "true" } });
+        return [name, secret.value];
+      } catch (err) {
+        // Name the variable and the path: with several --secret options "not found" alone says nothing.
+        if (err instanceof CliError) {
+          err.message = `${name}: ${err.status === 404 ? `no secret at ${path}` : `cannot read ${path}: ${err.message}`}`;
+          if (err.status === 404) err.hint = `Check the path in --secret ${name}=${path} with \`hush list --prefix ${path.split("/").slice(0, -1).join("/") || path}\``;
+        }
+        throw err;
+      }
+    }),
+  );
+}
+
 export function register(program) {
   const run = command(program, "run", "run a command with secrets in its environment")
     .argument("<command...>", "the command and its arguments (after --)")
@@ -95,24 +128,34 @@ export function register(program) {
     .option("--lease <provider/role>", "issue a lease for the child, renew it while it runs, revoke it when it exits")
     .option("--lease-ttl <duration>", "the lease's time to live, like 15m (default: the role's maximum, at most 1h)")
     .option("--pass-token", "also pass HUSH_TOKEN to the command (by default the child does not get your token)")
+    .option("--provider <name>", `${PROVIDER_HELP}; without it, each secret is read along the chain`)
+    .option("--fallback", "keep an encrypted snapshot of each successful fetch, and use it when the providers cannot be reached")
+    .option("--fallback-max-age <duration>", "the oldest snapshot --fallback may use, like 24h (default: run.fallbackMaxAge in .hush.yaml, else 24h)")
     .passThroughOptions()
     .action(async (argv, opts) => {
-      const mapping = await secretPaths(opts);
-      const entries = await Promise.all(
-        [...mapping].map(async ([name, path]) => {
-          try {
-            const secret = await api().get(`/api/v1/secrets/store/${encodePath(path)}`, { query: { resolve: opts.resolve && "true" } });
-            return [name, secret.value];
-          } catch (err) {
-            // Name the variable and the path: with several --secret options "not found" alone says nothing.
-            if (err instanceof CliError) {
-              err.message = `${name}: ${err.status === 404 ? `no secret at ${path}` : `cannot read ${path}: ${err.message}`}`;
-              if (err.status === 404) err.hint = `Check the path in --secret ${name}=${path} with \`hush list --prefix ${path.split("/").slice(0, -1).join("/") || path}\``;
-            }
-            throw err;
-          }
-        }),
-      );
+      const names = readChain(opts);
+      const fallback = opts.fallback
+        ? { maxAgeSeconds: opts.fallbackMaxAge ? parseDuration(opts.fallbackMaxAge, "--fallback-max-age") : project().run.fallbackMaxAgeSeconds }
+        : null;
+      let mapping;
+      try {
+        mapping = await secretPaths(opts, names);
+      } catch (err) {
+        // --prefix needs a listing; without a server there is nothing to list, so name the way out.
+        if (fallback && isUnavailable(err)) err.hint = "With --fallback, name the secrets (--secret NAME=path or run.secrets in .hush.yaml): a --prefix cannot be listed while the server is down";
+        throw err;
+      }
+      const fetchAll = () => hushOnly(names) ? fetchFromHush(mapping, opts) : Promise.all([...mapping].map(async ([name, path]) => [name, (await readAlong(names, path, { resolve: opts.resolve }, { label: `${name} (${path})` })).value]));
+      let entries;
+      const snapshot = fallback && mapping.size ? snapshotFor({ addr: names.includes("hush") ? api().settings.addr : null, names, mapping, maxAgeSeconds: fallback.maxAgeSeconds }) : null;
+      try {
+        entries = await fetchAll();
+        snapshot?.save(entries);
+      } catch (err) {
+        // Only an outage is covered: a denied token, a deleted secret or a typo must fail as they are.
+        if (!snapshot || !isUnavailable(err)) throw err;
+        entries = snapshot.load(err);
+      }
       const lease = opts.lease ? await startLease(opts.lease, opts.leaseTtl && parseDuration(opts.leaseTtl, "--lease-ttl")) : null;
       // The child gets its secrets, not the caller's Hush token (often a powerful one), unless asked.
       const inherited = { ...process.env };
@@ -146,5 +189,6 @@ export function register(program) {
     "hush run --secret DATABASE_URL=app/db/url --secret STRIPE_KEY=app/stripe -- node server.js",
     "hush run --prefix app/prod -- ./deploy.sh",
     "hush run --lease app-db/reader -- psql",
+    "hush run --fallback --secret DATABASE_URL=app/db/url -- node server.js",
   ]);
 }

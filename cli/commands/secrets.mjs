@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import { encodePath } from "../lib/api.mjs";
 import { api, command } from "../lib/context.mjs";
 import { usageError } from "../lib/errors.mjs";
+import { project } from "../lib/project.mjs";
+import { hushOnly, listAlong, provider, PROVIDERS, readAlong, readChain, selected } from "../lib/providers/index.mjs";
 import { confirm, eventTime, info, mask, parseDuration, parseList, parsePositiveInt, parseTime, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
 
 const store = (path) => `/api/v1/secrets/store/${encodePath(path)}`;
@@ -47,6 +49,22 @@ export async function valueFrom(argument, opts) {
   return value;
 }
 
+export const PROVIDER_HELP = `the provider: ${PROVIDERS.join(", ")} (default: defaultProvider in .hush.yaml, HUSH_PROVIDER, else hush)`;
+
+/** A version number, or for Key Vault (whose versions are ids) the id as given. */
+function versionOption(text, names) {
+  if (text === undefined) return undefined;
+  if (names.length === 1 && names[0] === "azure-keyvault") return text;
+  return parsePositiveInt(text, "--version");
+}
+
+/** Metadata for a provider other than hush (which alone knows expiry). */
+function providerMeta(opts) {
+  const { expires_at: expires, ...meta } = metadataBody(opts);
+  if (expires !== undefined) throw usageError(`--expires is not supported by the ${selected(opts)} provider`, "Only the hush provider expires secrets; drop --expires");
+  return meta;
+}
+
 function metadataBody(opts) {
   const body = {};
   if (opts.type) {
@@ -54,7 +72,7 @@ function metadataBody(opts) {
     if (!SECRET_TYPES.includes(type)) throw usageError(`--type ${opts.type} is not one of ${SECRET_TYPES.join(", ")}`);
     body.type = type;
   }
-  if (opts.env) body.environment = opts.env;
+  if (opts.env ?? project().environment) body.environment = opts.env ?? project().environment;
   if (opts.tags !== undefined) body.tags = parseList(opts.tags);
   if (opts.description !== undefined) body.description = opts.description;
   if (opts.expires) body.expires_at = opts.expires === "never" ? null : parseTime(opts.expires, "--expires", { future: true });
@@ -69,7 +87,8 @@ function declined(message) {
 
 function printWritten(result, verb, opts) {
   if (opts.json) return printJson(result);
-  process.stdout.write(`${verb} ${result.path}: version ${result.version ?? result.current_version}\n`);
+  const where = result.provider && result.provider !== "hush" ? ` (${result.provider})` : "";
+  process.stdout.write(`${verb} ${result.path}: version ${result.version ?? result.current_version}${where}\n`);
 }
 
 function printSecret(secret, opts) {
@@ -80,13 +99,14 @@ function printSecret(secret, opts) {
   }
   printFields([
     ["path", secret.path],
-    ["version", `${secret.version}${secret.version !== secret.current_version ? ` (current: ${secret.current_version})` : ""}`],
+    ["version", `${secret.version}${secret.current_version != null && secret.version !== secret.current_version ? ` (current: ${secret.current_version})` : ""}`],
     ["type", secret.type],
     ["environment", secret.environment],
     ["tags", secret.tags],
     ["description", secret.description],
     ["expires", shortTime(secret.expires_at)],
     ["written", `${shortTime(secret.version_created_at)} by ${secret.version_created_by}`],
+    ["provider", secret.provider ?? "hush"],
     ["value", opts.showFull ? secret.value : mask(secret.value)],
   ]);
 }
@@ -102,12 +122,10 @@ const globRegExp = (glob) => new RegExp(`^${glob.split("*").map((part) => part.r
  */
 export function listPattern(glob) {
   if (!glob) throw usageError("--pattern is empty", "Give a glob like 'api-key-*'");
-  if (glob.includes("/")) return { server: glob, matches: () => true };
   const whole = globRegExp(glob);
-  return {
-    server: glob.startsWith("*") ? glob : `*${glob}`,
-    matches: (path) => whole.test(path) || whole.test(path.slice(path.lastIndexOf("/") + 1)),
-  };
+  if (glob.includes("/")) return { server: glob, matches: () => true, matchesWhole: (path) => whole.test(path) };
+  const matches = (path) => whole.test(path) || whole.test(path.slice(path.lastIndexOf("/") + 1));
+  return { server: glob.startsWith("*") ? glob : `*${glob}`, matches, matchesWhole: matches };
 }
 
 /** Every page of the secret list. */
@@ -128,9 +146,12 @@ export function register(program) {
     .option("--resolve", "expand ${secret.other/path} references")
     .option("--show-full", "show the whole value")
     .option("--raw", "print the value only, for pipes")
+    .option("--provider <name>", `${PROVIDER_HELP}; without it, the read follows the chain`)
     .action(async (path, opts) => {
+      const names = readChain(opts);
+      if (!hushOnly(names)) return printSecret(await readAlong(names, path, { version: versionOption(opts.version, names), resolve: opts.resolve }), opts);
       const query = { version: opts.version && parsePositiveInt(opts.version, "--version"), resolve: opts.resolve && "true" };
-      printSecret(await api().get(store(path), { query }), opts);
+      printSecret({ ...(await api().get(store(path), { query })), provider: "hush" }, opts);
     });
 
   command(program, "set <path> [value]", "write a secret (creates it, or writes its next version)")
@@ -141,7 +162,12 @@ export function register(program) {
     .option("--tags <a,b>", "comma-separated tags")
     .option("--description <text>", "what the secret is for")
     .option("--expires <when>", "expiry: a duration from now (30d) or an RFC 3339 time; `never` clears it")
+    .option("--provider <name>", PROVIDER_HELP)
     .action(async (path, value, opts) => {
+      if (selected(opts) !== "hush") {
+        const meta = providerMeta(opts);
+        return printWritten(await provider(selected(opts)).set(path, await valueFrom(value, opts), meta), "Wrote", opts);
+      }
       const body = { value: await valueFrom(value, opts), ...metadataBody(opts) };
       printWritten(await api().put(store(path), body), "Wrote", opts);
     });
@@ -153,10 +179,21 @@ export function register(program) {
     .option("--type <type>", "only this type")
     .option("--env <environment>", "only this environment")
     .option("--include-deleted", "include soft-deleted secrets")
+    .option("--provider <name>", `${PROVIDER_HELP}; without it, every provider of the chain is listed`)
     .action(async (opts) => {
       const tags = parseList(opts.tags);
       const pattern = opts.pattern === undefined ? undefined : listPattern(opts.pattern);
-      const items = (
+      opts.prefix ??= project().prefix;
+      const names = readChain(opts);
+      const items = !hushOnly(names)
+        ? (await listAlong(names, { prefix: opts.prefix, includeDeleted: opts.includeDeleted })).filter(
+            (s) =>
+              tags.every((t) => s.tags.includes(t)) &&
+              (!pattern || pattern.matchesWhole(s.path)) &&
+              (!opts.type || s.type === opts.type.toUpperCase()) &&
+              (!opts.env || s.environment === opts.env),
+          )
+        : (
         await listAll({
           prefix: opts.prefix,
           pattern: pattern?.server,
@@ -165,12 +202,12 @@ export function register(program) {
           environment: opts.env,
           include_deleted: opts.includeDeleted && "true",
         })
-      ).filter((s) => tags.every((t) => s.tags.includes(t)) && (!pattern || pattern.matches(s.path)));
+      ).filter((s) => tags.every((t) => s.tags.includes(t)) && (!pattern || pattern.matches(s.path))).map((s) => ({ ...s, provider: "hush" }));
       if (opts.json) return printJson({ items });
       if (items.length === 0) return info("No secrets match.");
       printTable(
-        ["path", "version", "type", "environment", "tags", "updated"],
-        items.map((s) => [s.path + (s.deleted_at ? " (deleted)" : ""), s.current_version, s.type, s.environment, s.tags.join(","), shortTime(s.updated_at)]),
+        ["path", "version", "type", "environment", "tags", "updated", "provider"],
+        items.map((s) => [s.path + (s.deleted_at ? " (deleted)" : ""), s.current_version, s.type, s.environment, s.tags.join(","), shortTime(s.updated_at), s.provider]),
       );
     });
 
@@ -180,24 +217,30 @@ export function register(program) {
     .option("--from-file <file>", "read the value from a file")
     .option("--stdin", "read the value from stdin")
     .option("--expire-old <duration>", "the previous version stays readable by number for this long (like 30d)")
+    .option("--provider <name>", PROVIDER_HELP)
     .action(async (path, value, opts) => {
+      if (opts.expireOld && selected(opts) !== "hush") throw usageError(`--expire-old is not supported by the ${selected(opts)} provider`, "Only the hush provider keeps grace periods");
       if (opts.generate !== undefined && (value !== undefined || opts.fromFile || opts.stdin)) {
         throw usageError("--generate makes the value; do not give one too");
       }
       const newValue = opts.generate !== undefined
         ? generateValue(opts.generate === true ? 32 : parsePositiveInt(opts.generate, "--generate"), opts.charset)
         : await valueFrom(value, opts);
-      const result = opts.expireOld
+      const result = selected(opts) !== "hush"
+        ? await provider(selected(opts)).rotate(path, newValue)
+        : opts.expireOld
         ? await api().post(`${store(path)}/rotate`, { value: newValue, expire_old_after_seconds: parseDuration(opts.expireOld, "--expire-old") })
         : await api().put(store(path), { value: newValue });
       printWritten(result, "Rotated", opts);
     });
 
   command(program, "history <path>", "list the versions of a secret (never values)")
+    .option("--provider <name>", PROVIDER_HELP)
     .action(async (path, opts) => {
       const versions = [];
       let cursor;
-      do {
+      if (selected(opts) !== "hush") versions.push(...(await provider(selected(opts)).history(path)));
+      else do {
         const page = await api().get(`${store(path)}/versions`, { query: { limit: 1000, cursor } });
         versions.push(...(page.items ?? []));
         cursor = page.next_cursor;
@@ -234,11 +277,14 @@ export function register(program) {
 
   command(program, "delete <path>", "soft-delete a secret (its versions are kept; `hush undelete` brings it back)")
     .option("-y, --yes", "do not ask for confirmation")
+    .option("--provider <name>", PROVIDER_HELP)
     .action(async (path, opts) => {
-      if (!(await confirm(`Delete ${path}?`, opts.yes))) return declined(`Not deleted: ${path} is unchanged.`);
-      const result = await api().delete(store(path));
+      const name = selected(opts);
+      if (name === "env") await provider(name).delete(path); // read-only: say so before asking
+      if (!(await confirm(`Delete ${path}${name === "hush" ? "" : ` from ${name}`}?`, opts.yes))) return declined(`Not deleted: ${path} is unchanged.`);
+      const result = name === "hush" ? await api().delete(store(path)) : await provider(name).delete(path);
       if (opts.json) return printJson(result);
-      process.stdout.write(`Deleted ${path} (recoverable with \`hush undelete ${path}\`)\n`);
+      process.stdout.write(name === "hush" ? `Deleted ${path} (recoverable with \`hush undelete ${path}\`)\n` : `Deleted ${path} from ${name}\n`);
     });
 
   command(program, "undelete <path>", "restore a soft-deleted secret")

@@ -4,7 +4,9 @@ import { ApiClient } from "../lib/api.mjs";
 import { configPath, DEFAULT_ADDR, normalizeAddr, readConfigFile, removeConfigFile, resolveSettings, writeConfigFile } from "../lib/config.mjs";
 import { api, command } from "../lib/context.mjs";
 import { CliError, EXIT, usageError } from "../lib/errors.mjs";
-import { info, printFields, printJson, prompt, readStdin, shortTime } from "../lib/output.mjs";
+import { eventTime, info, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
+import { project, PROVIDERS } from "../lib/project.mjs";
+import { provider } from "../lib/providers/index.mjs";
 
 async function tokenFromJwt(client, role, jwtFile, tenant) {
   let jwt;
@@ -101,13 +103,42 @@ export function register(program) {
     ]);
   });
 
-  command(program, "health", "check that the server, its store and its master key are ready").action(async (opts) => {
-    const { status, body } = await api().request("GET", "/healthz", { auth: false, allow: [503] });
-    if (opts.json) printJson(body);
-    else printFields([["status", body.status], ["store", body.store], ["master key", body.master_key], ["version", body.version]]);
-    if (status !== 200) {
-      throw new CliError(`${api().settings.addr} is degraded`, {
-        hint: body.master_key !== "configured" ? "Set the MASTER_KEYS secret on the Worker" : "The store (D1) is not answering: check the Worker's D1 binding",
+  command(program, "health", "check every provider (status, priority, last check) and show the fallback chain").action(async (opts) => {
+    const { chain, defaultProvider } = project();
+    const rows = [];
+    let server;
+    for (const name of PROVIDERS) {
+      const started = Date.now();
+      const row = { provider: name, status: "healthy", priority: chain.includes(name) ? chain.indexOf(name) + 1 : null, default: name === defaultProvider, last_check: null, latency_ms: null, detail: "" };
+      try {
+        const result = await provider(name).health();
+        if (result.healthy === false) row.status = "degraded";
+        row.detail = result.detail;
+        if (name === "hush") server = result.server;
+      } catch (err) {
+        const unconfigured = name === "azure-keyvault" && !project().azure.vaultUrl;
+        row.status = unconfigured ? "not configured" : "unhealthy";
+        row.detail = String(err.message).replace(/^[a-z-]+: /, "");
+        if (!unconfigured) row.fix = err.hint ?? null;
+      }
+      row.last_check = new Date().toISOString();
+      row.latency_ms = Date.now() - started;
+      rows.push(row);
+    }
+    rows.sort((a, b) => (a.priority ?? 99) - (b.priority ?? 99));
+    const chainLine = `Fallback chain: ${chain.join(" → ")}`;
+    const failing = rows.filter((r) => r.priority !== null && r.status !== "healthy");
+    if (opts.json) printJson({ ...(server ?? {}), providers: rows, chain, default_provider: defaultProvider });
+    else {
+      printTable(
+        ["provider", "status", "priority", "last check", "detail"],
+        rows.map((r) => [`${r.provider}${r.default ? " (default)" : ""}`, r.status, r.priority, `${eventTime(r.last_check)} (${r.latency_ms} ms)`, r.detail]),
+      );
+      process.stdout.write(`\n${chainLine}\n`);
+    }
+    if (failing.length) {
+      throw new CliError(`${failing.map((r) => r.provider).join(", ")} in the chain ${failing.length === 1 ? "is" : "are"} not healthy`, {
+        hint: failing.map((r) => `${r.provider}: ${r.fix ?? (r.provider === "hush" && server ? (server.master_key !== "configured" ? "set the MASTER_KEYS secret on the Worker" : "the store (D1) is not answering: check the Worker's D1 binding") : "see its detail above")}`).join("; "),
       });
     }
   });

@@ -1,12 +1,14 @@
 // `hush import` (all or nothing) and `hush export`.
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import { encodePath } from "../lib/api.mjs";
 import { api, command, examples } from "../lib/context.mjs";
 import { usageError } from "../lib/errors.mjs";
 import { detectFormat, FORMATS, formatExport, parseImport, sniffFormat } from "../lib/formats.mjs";
 import { info, printJson, printTable, readStdin } from "../lib/output.mjs";
-import { listAll } from "./secrets.mjs";
+import { project } from "../lib/project.mjs";
+import { provider, selected } from "../lib/providers/index.mjs";
+import { listAll, PROVIDER_HELP } from "./secrets.mjs";
 
 const LARGE = 200;
 /** The server applies one import request all or nothing and takes at most this many entries. */
@@ -58,6 +60,7 @@ export function register(program) {
     .option("--prefix <prefix>", "put every path under this prefix")
     .option("--upsert", "write a new version of paths that already exist (new paths are still imported all or nothing)")
     .option("--dry-run", "show what would be created or changed, and write nothing")
+    .option("--provider <name>", PROVIDER_HELP)
     .action(async (file, opts) => {
       let text;
       if (file === "-") {
@@ -87,6 +90,27 @@ export function register(program) {
       const count = Object.keys(values).length;
       if (count > MAX_ENTRIES) {
         throw usageError(`${source} has ${count} entries; one import takes at most ${MAX_ENTRIES}`, "Split the file (each part is imported all or nothing)");
+      }
+
+      const target = selected(opts);
+      if (target !== "hush") {
+        if (target === "env") await provider(target).import({}); // read-only: fails before anything else
+        const full = Object.fromEntries(Object.entries(values).map(([key, entry]) => [fullPath(opts.prefix, key), entry]));
+        if (opts.dryRun) {
+          const found = new Set((await provider(target).list({})).map((s) => s.path));
+          const plan = Object.keys(full).map((path) => ({ path, action: !found.has(path) ? "create" : opts.upsert ? "new version" : "exists: would fail" }));
+          const failing = plan.filter((p) => p.action.includes("would fail")).length;
+          if (opts.json) return printJson({ dry_run: true, provider: target, items: plan, skipped, would_fail: failing > 0 });
+          printTable(["path", "action"], plan.map((p) => [p.path, p.action]));
+          info(failing ? `Dry run: nothing written. ${failing} path(s) exist in ${target}, so this import would fail (add --upsert to write new versions of them).` : "Dry run: nothing written.");
+          return;
+        }
+        const { created, updated } = await provider(target).import(full, { upsert: opts.upsert });
+        if (opts.json) return printJson({ provider: target, created, updated, skipped });
+        process.stdout.write(`Imported ${created.length + updated.length} secrets from ${source} into ${target}${updated.length ? ` (${created.length} created, ${updated.length} new versions)` : ""}\n`);
+        const rows = [...created.map((s) => [s.path, s.version, "created"]), ...updated.map((s) => [s.path, s.version, "new version"])];
+        if (rows.length <= 50) printTable(["path", "version", "change"], rows);
+        return;
       }
 
       if (opts.dryRun) {
@@ -158,7 +182,9 @@ export function register(program) {
     .option("--format <format>", "json, yaml or env", "json")
     .option("--include-values", "include the values (needs the secrets:export scope; audited per path)")
     .option("-o, --output <file>", "write to a file (created with mode 0600) instead of stdout")
+    .option("--provider <name>", PROVIDER_HELP)
     .action(async (opts) => {
+      opts.prefix ??= project().prefix;
       if (!["json", "yaml", "env"].includes(opts.format)) throw usageError(`--format ${opts.format} is not one of json, yaml, env`);
       if (opts.format === "env" && !opts.includeValues) throw usageError("--format env needs --include-values", "Without values, export as json or yaml");
       if (opts.includeValues && !opts.output && process.stdout.isTTY) {
@@ -168,7 +194,8 @@ export function register(program) {
       const values = {};
       const skipped = [];
       let cursor;
-      do {
+      if (selected(opts) !== "hush") Object.assign(values, await provider(selected(opts)).export({ prefix: opts.prefix, includeValues: opts.includeValues }));
+      else do {
         const page = await api().request("GET", "/api/v1/secrets/export", {
           query: { prefix: opts.prefix, include_values: opts.includeValues && "true", cursor },
         });
@@ -180,6 +207,7 @@ export function register(program) {
       const text = opts.json ? `${JSON.stringify({ values, skipped }, null, 2)}\n` : formatExport(values, opts.format);
       if (opts.output) {
         writeFileSync(opts.output, text, { mode: 0o600 });
+        chmodSync(opts.output, 0o600); // the mode option applies only to a new file
         info(`Wrote ${Object.keys(values).length} secrets to ${opts.output}`);
       } else process.stdout.write(text);
     });

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join } from "node:path";
 import envPaths from "env-paths";
 import { CliError, usageError } from "./errors.mjs";
+import { project } from "./project.mjs";
 
 export const DEFAULT_ADDR = "http://127.0.0.1:8787";
 
@@ -64,6 +65,14 @@ export function normalizeAddr(addr, env = process.env) {
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
+const sameAddr = (a, b) => {
+  try {
+    return normalizeAddr(a, { HUSH_INSECURE: "1" }) === b;
+  } catch {
+    return false;
+  }
+};
+
 /**
  * The settings in force and where each came from.
  * @returns {{ addr: string, token?: string, addrSource: string, tokenSource: string, file: string }}
@@ -71,13 +80,18 @@ export function normalizeAddr(addr, env = process.env) {
 export function resolveSettings(env = process.env) {
   const file = configPath(env);
   const saved = env.HUSH_ADDR && env.HUSH_TOKEN ? {} : readConfigFile(file);
-  const addr = env.HUSH_ADDR || saved.addr || DEFAULT_ADDR;
-  const token = env.HUSH_TOKEN || saved.token;
+  const projectAddr = project(env).address;
+  const addr = env.HUSH_ADDR || projectAddr || saved.addr || DEFAULT_ADDR;
+  const normalized = normalizeAddr(addr, env);
+  // A project file (from a cloned repository, say) must not redirect the saved token to another
+  // server: the saved token goes only to the address it was saved with.
+  const savedToken = saved.token && (!projectAddr || env.HUSH_ADDR || sameAddr(saved.addr, normalized)) ? saved.token : undefined;
+  const token = env.HUSH_TOKEN || savedToken;
   return {
-    addr: normalizeAddr(addr, env),
+    addr: normalized,
     token,
-    addrSource: env.HUSH_ADDR ? "HUSH_ADDR" : saved.addr ? file : "default",
-    tokenSource: env.HUSH_TOKEN ? "HUSH_TOKEN" : saved.token ? file : "none",
+    addrSource: env.HUSH_ADDR ? "HUSH_ADDR" : projectAddr ? project(env).file : saved.addr ? file : "default",
+    tokenSource: env.HUSH_TOKEN ? "HUSH_TOKEN" : savedToken ? file : "none",
     file,
   };
 }

@@ -153,7 +153,7 @@ describe("version and help", () => {
   it("no command's --help is without examples", async () => {
     const commands = ["", "get", "set", "list", "rotate", "history", "recover", "delete", "undelete", "destroy", "audit", "audit verify", "import", "export", "run",
       "share", "share create", "share open", "lease", "lease issue", "lease get", "lease list", "lease renew", "lease revoke",
-      "token", "token create", "token list", "token revoke", "login", "logout", "status", "health", "version", "help"];
+      "token", "token create", "token list", "token revoke", "login", "logout", "status", "health", "version", "init", "help"];
     for (const words of commands) {
       const help = await hush([...words.split(" ").filter(Boolean), "--help"], { token: null });
       expect(help.code, words).toBe(0);

@@ -19,6 +19,8 @@ export interface RunOptions {
   input?: string;
   env?: Record<string, string | undefined>;
   token?: string | null;
+  /** The working directory (where .hush.yaml is looked for); default: the test process's. */
+  cwd?: string;
 }
 
 /** A config directory of its own, so no test reads the user's real config. */
@@ -40,7 +42,7 @@ export function cliEnv(options: RunOptions = {}): Record<string, string> {
 /** Starts `hush <args>` and returns the child, for tests that signal it. */
 export function start(args: string[], options: RunOptions = {}): ChildProcess {
   // detached: a session without a controlling terminal, so prompts fail instead of waiting on /dev/tty.
-  return spawn(process.execPath, [CLI, ...args], { env: cliEnv(options) as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"], detached: true });
+  return spawn(process.execPath, [CLI, ...args], { env: cliEnv(options) as NodeJS.ProcessEnv, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
 }
 
 /** Collects a started CLI's output and exit. */

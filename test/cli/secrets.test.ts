@@ -26,8 +26,8 @@ describe("hush set / get / list / rotate / delete", () => {
     const list = await hush(["list", "--prefix", path.split("/")[0]!]);
     expect(list.code).toBe(0);
     const [header, row] = list.stdout.trim().split("\n");
-    expect(header).toMatch(/^PATH\s+VERSION\s+TYPE\s+ENVIRONMENT\s+TAGS\s+UPDATED$/);
-    expect(row).toMatch(new RegExp(`^${path}\\s+1\\s+DATABASE_CREDENTIAL\\s+production\\s+db,prod\\s+\\d{4}-`));
+    expect(header).toMatch(/^PATH\s+VERSION\s+TYPE\s+ENVIRONMENT\s+TAGS\s+UPDATED\s+PROVIDER$/);
+    expect(row).toMatch(new RegExp(`^${path}\\s+1\\s+DATABASE_CREDENTIAL\\s+production\\s+db,prod\\s+\\d{4}-.*\\s+hush$`));
     expect(list.stdout).not.toContain(VALUE);
 
     const rotate = await hush(["rotate", path, "--stdin"], { input: "the second value" });
