@@ -72,7 +72,7 @@ function checkOrigin(c: Context<AppEnv>): void {
 const SAFE = new Set(["GET", "HEAD"]);
 
 async function sessionOf(c: Context<AppEnv>): Promise<Session> {
-  const session = await openSession(c.env, getCookie(c, SESSION_COOKIE));
+  const session = await openSession(c.env, getCookie(c, SESSION_COOKIE, "host"));
   if (!session) throw signedOut();
   if (!SAFE.has(c.req.method)) {
     checkOrigin(c);

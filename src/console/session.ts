@@ -7,7 +7,8 @@ import { IntegrityError, loadKeyring, open, pack, seal, unpack } from "../crypto
  * the browser holds it only sealed, in an HttpOnly cookie. The server keeps nothing new: the
  * session token is an api_tokens row (its SHA-256), so revoking it ends the session everywhere.
  */
-export const SESSION_COOKIE = "__Host-hush_console";
+/** Sent as `__Host-hush_console` (hono adds the prefix): Secure, Path=/, no Domain, so no subdomain can set it. */
+export const SESSION_COOKIE = "hush_console";
 export const SESSION_SECONDS = 3600;
 export const CSRF_HEADER = "x-hush-csrf";
 
