@@ -172,6 +172,7 @@ async function loadSecrets() {
     state.loaded = true;
   } finally {
     state.loading = false;
+    document.dispatchEvent(new Event("secrets-loaded"));
   }
 }
 
