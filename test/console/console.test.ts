@@ -128,7 +128,7 @@ describe("sign-in and session", () => {
     expect(cookie.value).not.toContain(rootToken);
     expect(cookie.value).not.toContain("hush_");
     // Scripts cannot read it.
-    expect(await page.evaluate(() => document.cookie)).not.toContain("hush_console");
+    expect(await page.evaluate<string>("document.cookie")).not.toContain("hush_console");
     // After sign-in no request carries the token again (only the sign-in POST body had it).
     const carrying = seen.filter((r) => r.url.includes(rootToken) || (r.body ?? "").includes(rootToken));
     expect(carrying.map((r) => new URL(r.url).pathname)).toEqual(["/console/session"]);
@@ -215,13 +215,13 @@ describe("values", () => {
     expect(await page.textContent("#revealed-value")).toBe(dbPassword);
     await screenshot(page, "03-revealed");
     await page.click("#copy");
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(dbPassword);
+    expect(await page.evaluate<string>("navigator.clipboard.readText()")).toBe(dbPassword);
     await page.clock.runFor(29_000);
     expect(await page.textContent("#revealed-value")).toBe(dbPassword);
     await page.clock.runFor(1_500);
     await page.waitForSelector("#value-hidden");
     expect(await page.content()).not.toContain(dbPassword);
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe("");
+    expect(await page.evaluate<string>("navigator.clipboard.readText()")).toBe("");
     // Never in a URL, never sent by the page.
     for (const r of seen) {
       expect(r.url).not.toContain(dbPassword);
@@ -292,7 +292,7 @@ describe("a read-only token", () => {
     await screenshot(page, "05-read-only");
     // Bypassing the page: the same origin, the session's CSRF token, and still the API's 403.
     const statuses = await page.evaluate(async () => {
-      const { csrf } = await (await fetch("/console/session")).json();
+      const { csrf } = (await (await fetch("/console/session")).json()) as { csrf: string };
       const h = { "content-type": "application/json", "x-hush-csrf": csrf };
       const put = await fetch("/console/api/secrets/store/app/db/password", { method: "PUT", headers: h, body: JSON.stringify({ value: "owned" }) });
       const del = await fetch("/console/api/secrets/store/app/db/password", { method: "DELETE", headers: h });
@@ -310,7 +310,7 @@ describe("CSRF", () => {
     const { context, page } = await freshContext();
     await signIn(page, rootToken);
     const cookie = (await sessionCookie(context))!;
-    const csrf = await page.evaluate(async () => (await (await fetch("/console/session")).json()).csrf);
+    const csrf = await page.evaluate(async () => ((await (await fetch("/console/session")).json()) as { csrf: string }).csrf);
     const attempt = (headers: Record<string, string>) =>
       fetch(`${addr}/console/api/secrets/store/app/db/password`, {
         method: "PUT",
@@ -362,7 +362,7 @@ describe("phone size", () => {
       await openSecret(page, "app/db/password");
       await page.click("#reveal");
       await page.waitForSelector("#revealed-value");
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
       await screenshot(page, `07-phone-secret-${scheme}`);
       await context.close();
     }
