@@ -350,6 +350,85 @@ fetch("${addr}/console/api/secrets/store/app/db/password/rotate", { method: "POS
   });
 });
 
+describe("compare, import, transit, audit", () => {
+  it("compares two prefixes by key, and values only when a row is revealed", async () => {
+    for (const [path, value] of [["cmp/staging/A", "1"], ["cmp/staging/B", "2"], ["cmp/staging/ONLY_S", "x"], ["cmp/production/A", "1"], ["cmp/production/B", "other"], ["cmp/production/ONLY_P", "y"]]) {
+      await rootApi("POST", `/secrets/store/${path}`, { value });
+    }
+    const { context, page } = await freshContext();
+    await signIn(page, rootToken);
+    await page.goto(`${addr}/console#/diff`);
+    await page.fill("#diff-left", "cmp/staging");
+    await page.fill("#diff-right", "cmp/production");
+    await page.click("#diff-go");
+    await page.waitForSelector('tr[data-key="A"]');
+    expect(await page.getAttribute('tr[data-key="ONLY_S"]', "data-kind")).toBe("left only");
+    expect(await page.getAttribute('tr[data-key="ONLY_P"]', "data-kind")).toBe("right only");
+    expect(await page.content()).not.toContain("other");
+    await page.click('tr[data-key="A"] button');
+    await page.click('tr[data-key="B"] button');
+    await expect.poll(() => page.textContent('tr[data-key="A"]')).toContain("same value");
+    await expect.poll(() => page.textContent('tr[data-key="B"]')).toContain("differs");
+    await screenshot(page, "08-compare");
+    await context.close();
+  });
+
+  it("previews a bulk import, marks a conflict and refuses to apply it, then applies all of a clean one", async () => {
+    await rootApi("POST", "/secrets/store/imp/EXISTING", { value: "old" });
+    const { context, page } = await freshContext();
+    await signIn(page, rootToken);
+    await page.goto(`${addr}/console#/import`);
+    await page.fill("#import-prefix", "imp");
+    await page.fill("#import-text", "# a comment\nNEW_ONE=abc\nexport EXISTING=\"new\"\n");
+    await page.click("#import-preview-button");
+    await page.waitForSelector("#import-apply");
+    expect(await page.locator("tr.conflict").count()).toBe(1);
+    expect(await page.isDisabled("#import-apply")).toBe(true);
+    expect(await page.content()).not.toContain("abc");
+    await screenshot(page, "09-import-conflict");
+    await page.fill("#import-text", '{"NEW_ONE": "abc", "NEW_TWO": "def"}');
+    await page.click("#import-preview-button");
+    await expect.poll(() => page.isDisabled("#import-apply")).toBe(false);
+    await page.click("#import-apply");
+    await page.waitForSelector("#import-done");
+    expect(await readValue("imp/NEW_ONE")).toBe("abc");
+    expect(await readValue("imp/NEW_TWO")).toBe("def");
+    expect(await readValue("imp/EXISTING")).toBe("old");
+    await context.close();
+  });
+
+  it("creates a transit key and round-trips encrypt and decrypt", async () => {
+    const { context, page } = await freshContext();
+    await signIn(page, rootToken);
+    await page.goto(`${addr}/console#/transit`);
+    await page.fill("#transit-key", "console-demo");
+    await page.click("#transit-create");
+    await expect.poll(() => page.textContent("#transit-info")).toContain("aes256-gcm");
+    await page.fill("#transit-input", "attack at dawn ✓");
+    await page.click("#transit-encrypt");
+    await expect.poll(() => page.textContent("#transit-out")).toMatch(/^hush:v1:/);
+    const ciphertext = (await page.textContent("#transit-out"))!;
+    await page.fill("#transit-input", ciphertext);
+    await page.click("#transit-decrypt");
+    await expect.poll(() => page.textContent("#transit-out")).toBe("attack at dawn ✓");
+    await screenshot(page, "10-transit");
+    await context.close();
+  });
+
+  it("shows the audit log, with the console's sign-in, and the chain's verify state", async () => {
+    const { context, page } = await freshContext();
+    await signIn(page, rootToken);
+    await page.goto(`${addr}/console#/audit`);
+    await page.fill("#audit-action", "console.signin");
+    await page.click("#audit-filter button");
+    await expect.poll(() => page.locator("#audit-rows tr").count()).toBeGreaterThan(0);
+    expect(await page.textContent("#audit-rows")).toContain("console.signin");
+    await expect.poll(() => page.textContent("#audit-verify")).toMatch(/Chain verified|Chain broken/);
+    await screenshot(page, "11-audit");
+    await context.close();
+  });
+});
+
 describe("phone size", () => {
   it("works at 390 px wide without sideways scrolling, in light and dark", async () => {
     for (const scheme of ["light", "dark"] as const) {

@@ -707,44 +707,69 @@ async function importPreview(box) {
 }
 
 // ---------- transit ----------
-async function transitView() {
+// The API has no key listing (GET /transit/keys/{name} only): keys are looked up by name.
+function transitView() {
   const out = el("pre", { id: "transit-out", class: "value", "aria-live": "polite" });
-  const keys = el("ul", { id: "transit-keys" });
-  const form = el(
-    "form",
-    { id: "transit-form", onsubmit: (e) => e.preventDefault() },
-    el("label", { for: "transit-key" }, "Key"),
-    el("input", { id: "transit-key", required: true, spellcheck: "false" }),
-    el("label", { for: "transit-input" }, "Input (plaintext, ciphertext or signature)"),
-    el("textarea", { id: "transit-input", spellcheck: "false" }),
+  const info = el("p", { id: "transit-info", class: "hint" });
+  const key = () => encodeURIComponent($("transit-key").value.trim());
+  const show = (res) => (info.textContent = `${res.name}: ${res.type}, latest version ${res.latest_version ?? res.versions?.length ?? "?"}`);
+  const keyAction = (method, suffix, body) => run(() => api(method, `/transit/keys/${key()}${suffix}`, body), (res) => (res.name ? show(res) : api("GET", `/transit/keys/${key()}`).then(show)));
+  const ops = [
+    ["encrypt", "Encrypt"],
+    ["decrypt", "Decrypt"],
+    ["hmac", "HMAC"],
+    ["verify", "Verify HMAC"],
+    ["sign", "Sign"],
+    ["verify-signature", "Verify signature"],
+  ];
+  $("view").replaceChildren(
     el(
-      "div",
-      { class: "actions" },
-      ["encrypt", "decrypt", "hmac", "sign"].map((op) => el("button", { type: "button", class: "secondary", "data-op": op, onclick: () => transitOp(op, out) }, op[0].toUpperCase() + op.slice(1))),
+      "section",
+      { class: "card wide" },
+      el("h1", {}, "Transit"),
+      el("p", { class: "hint" }, "Encryption as a service: the keys never leave Hush. Inputs are text; the console base64-encodes them."),
+      el(
+        "form",
+        { id: "transit-key-form", class: "row", onsubmit: (e) => (e.preventDefault(), keyAction("GET", "")) },
+        el("div", {}, el("label", { for: "transit-key" }, "Key name"), el("input", { id: "transit-key", required: true, spellcheck: "false" })),
+        el("div", {}, el("label", { for: "transit-type" }, "Type (for create)"), el("select", { id: "transit-type" }, ["aes256-gcm", "hmac-sha256", "ed25519", "ecdsa-p256"].map((t) => el("option", { value: t }, t)))),
+        el(
+          "div",
+          { class: "actions" },
+          el("button", { type: "submit", class: "secondary" }, "Show"),
+          el("button", { type: "button", id: "transit-create", class: "secondary", onclick: () => keyAction("POST", "", { type: $("transit-type").value }) }, "Create"),
+          el("button", { type: "button", id: "transit-rotate", class: "secondary", onclick: () => keyAction("POST", "/rotate", {}) }, "Rotate"),
+        ),
+      ),
+      info,
+      el("label", { for: "transit-input" }, "Input (plaintext, or a hush:v… ciphertext to decrypt)"),
+      el("textarea", { id: "transit-input", spellcheck: "false" }),
+      el("label", { for: "transit-proof" }, "HMAC or signature (to verify)"),
+      el("input", { id: "transit-proof", spellcheck: "false" }),
+      el("div", { class: "actions" }, ops.map(([op, label]) => el("button", { type: "button", class: "secondary", id: `transit-${op}`, onclick: () => transitOp(op, out) }, label))),
+      out,
     ),
   );
-  $("view").replaceChildren(
-    el("section", { class: "card wide" }, el("h1", {}, "Transit"), el("p", { class: "hint" }, "Encryption as a service: the keys never leave Hush."), el("h2", {}, "Keys"), keys, state.session.can.transit ? el("form", { id: "transit-create", class: "inline", onsubmit: (e) => (e.preventDefault(), run(() => api("POST", `/transit/keys/${encodeURIComponent($("transit-new").value.trim())}`, {}), () => transitView())) }, el("label", { for: "transit-new" }, "New key"), el("input", { id: "transit-new", required: true }), el("button", { type: "submit", class: "secondary" }, "Create")) : null, el("h2", {}, "Use a key"), form, out),
-  );
-  try {
-    const list = await api("GET", "/transit/keys");
-    keys.replaceChildren(...(list.items ?? list.keys ?? []).map((k) => el("li", {}, el("button", { type: "button", class: "link", onclick: () => ($("transit-key").value = k.name) }, k.name), ` v${k.latest_version ?? k.version ?? "?"} ${k.type ?? ""}`, el("button", { type: "button", class: "secondary small", onclick: () => run(() => api("POST", `/transit/keys/${encodeURIComponent(k.name)}/rotate`, {}), () => transitView()) }, "Rotate"))));
-  } catch (err) {
-    keys.replaceChildren(el("li", { class: "hint" }, err.status === 403 ? "This token may not list transit keys." : err.message));
-  }
 }
 
-const b64 = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+const b64 = (s) => btoa(Array.from(new TextEncoder().encode(s), (b) => String.fromCharCode(b)).join(""));
 const unb64 = (s) => new TextDecoder().decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
 
 async function transitOp(op, out) {
   const name = encodeURIComponent($("transit-key").value.trim());
   const input = $("transit-input").value;
-  const body = op === "encrypt" || op === "hmac" || op === "sign" ? { plaintext: b64(input), input: b64(input) } : { ciphertext: input.trim() };
+  const proof = $("transit-proof").value.trim();
+  const body = {
+    encrypt: { plaintext: b64(input) },
+    decrypt: { ciphertext: input.trim() },
+    hmac: { input: b64(input) },
+    verify: { input: b64(input), hmac: proof },
+    sign: { input: b64(input) },
+    "verify-signature": { input: b64(input), signature: proof },
+  }[op];
   try {
-    const res = await api("POST", `/transit/${op}/${name}`, op === "encrypt" ? { plaintext: b64(input) } : op === "decrypt" ? { ciphertext: input.trim() } : { input: b64(input) });
-    out.textContent = op === "decrypt" && res.plaintext ? unb64(res.plaintext) : res.ciphertext ?? res.hmac ?? res.signature ?? JSON.stringify(res);
-    void body;
+    const res = await api("POST", `/transit/${op}/${name}`, body);
+    out.textContent = "plaintext" in res ? unb64(res.plaintext) : "valid" in res ? (res.valid ? "valid" : "NOT valid") : res.ciphertext ?? res.hmac ?? res.signature;
   } catch (err) {
     out.textContent = `Error: ${err.message}`;
   }
@@ -762,7 +787,7 @@ async function auditView() {
     }
     try {
       const res = await api("GET", `/audit?${q}`);
-      list.replaceChildren(...(res.items ?? res.events ?? []).map((e) => el("tr", {}, el("td", {}, when(e.time ?? e.at ?? e.created_at)), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.resource ?? ""), el("td", {}, e.outcome ?? ""))));
+      list.replaceChildren(...res.items.map((e) => el("tr", {}, el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.resource ?? ""), el("td", {}, e.outcome ?? ""))));
     } catch (err) {
       list.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "error" }, err.message)));
     }
@@ -780,7 +805,7 @@ async function auditView() {
   load();
   try {
     const v = await api("GET", "/audit/verify");
-    verify.textContent = v.ok || v.valid ? `Chain verified (${v.checked ?? v.count ?? ""} events).` : `Chain broken at ${JSON.stringify(v.first_bad ?? v.broken_at ?? v)}`;
+    verify.textContent = v.ok ? `Chain verified: ${v.checked} events.` : `Chain broken at event ${v.first_bad_seq} (${v.reason}); ${v.checked} events check out before it.`;
   } catch (err) {
     verify.textContent = err.message;
   }
