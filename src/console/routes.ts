@@ -10,6 +10,7 @@ import { apiTokens } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
 import { badRequest, Problem } from "../http/problem";
+import { limitBody } from "../http/middleware";
 import { indexRoute } from "../http/routes-index";
 import { consolePage } from "./page";
 import { CSRF_HEADER, newCsrf, openSession, sameSecret, sealSession, SESSION_COOKIE, SESSION_SECONDS, type Session } from "./session";
@@ -134,7 +135,7 @@ export function consoleApp(api: Api) {
   app.get("/", pageHeaders, (c) => c.html(consolePage()));
 
   /** Sign in: a pasted token (or a login role's JWT) becomes a sealed, HttpOnly session cookie. */
-  app.post("/session", async (c) => {
+  app.post("/session", limitBody(64 * 1024), async (c) => {
     checkOrigin(c);
     const parsed = SignIn.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) throw badRequest("Send {token} or {role, jwt}");
@@ -225,7 +226,8 @@ export function consoleApp(api: Api) {
   });
 
   /** The API, with the session's token: /console/api/<rest> is /api/v1/<rest>. */
-  app.all("/api/*", async (c) => {
+  // The API caps each route's body again (16 MiB is its largest, import); this bounds the copy.
+  app.all("/api/*", limitBody(16 * 1024 * 1024), async (c) => {
     const session = await sessionOf(c);
     const url = new URL(c.req.url);
     const rest = url.pathname.slice("/console/api".length);
