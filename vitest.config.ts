@@ -31,7 +31,7 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts"],
-            exclude: ["test/e2e/**", "test/cli/**", "test/node/**"],
+            exclude: ["test/e2e/**", "test/cli/**", "test/node/**", "test/console/**"],
             setupFiles: ["./test/setup.ts"],
             // A webhook receiver and a PostgreSQL role/database for the lease providers.
             globalSetup: ["./test/leases/global-setup.ts"],
@@ -42,7 +42,7 @@ export default defineConfig(async () => {
           test: {
             name: "node",
             environment: "node",
-            include: ["test/e2e/**/*.test.ts", "test/cli/**/*.test.ts", "test/node/**/*.test.ts"],
+            include: ["test/e2e/**/*.test.ts", "test/cli/**/*.test.ts", "test/node/**/*.test.ts", "test/console/**/*.test.ts"],
             // A `wrangler dev` for the clients, and the Chromium the browser suites launch.
             globalSetup: ["./test/node/dev-server.ts", "./test/support/node-project-setup.ts"],
             testTimeout: 60_000,

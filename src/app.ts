@@ -5,6 +5,7 @@ import { auditApp } from "./audit/routes";
 import { authApp } from "./auth/routes";
 import { identityApp } from "./auth/identity-routes";
 import { authenticate } from "./auth/tokens";
+import { consoleApp } from "./console/routes";
 import { healthApp } from "./health/routes";
 import type { AppEnv } from "./http/context";
 import { docsPage } from "./http/docs";
@@ -82,6 +83,8 @@ app.route("/api/v1/secrets", pkiSecretsApp);
 app.route("/v1/pki", pkiVaultApp);
 app.route("/v1", vaultApp);
 app.route("/", vaultPages);
+// The web console: its /console/api/* calls go back through this app with the session's token.
+app.route("/console", consoleApp(app));
 
 let openApiJson: string | undefined;
 function openApiDocument(): string {
