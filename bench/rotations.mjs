@@ -1,7 +1,7 @@
 // Database credentials (issue 20): how long a static rotation takes end to end (stage, cutover,
 // verify, retire: `POST /api/v1/secrets/rotations` until its response), and the latency of a
 // lease issue and a lease revoke for each provider kind, against the machine's real servers.
-//   node bench/rotations.mjs   (port BENCH_ROTATIONS_PORT=8837 for Hush, +1 for the webhook receiver)
+//   npm run bench:rotations   (port BENCH_ROTATIONS_PORT=8837 for Hush, +1 for the webhook receiver)
 // Needs PostgreSQL on 127.0.0.1:5432 (trust, user postgres), MariaDB on 127.0.0.1:3306 (root, no
 // password, the `mysql` client on PATH) and Redis on 127.0.0.1:6379; a provider whose server does
 // not answer is left out of the table with a note.
@@ -174,7 +174,7 @@ try {
     "Production bundle served by Miniflare (bench/lib/servers.mjs), PostgreSQL 5432, MariaDB 3306 and Redis 6379 on the same machine; 2 cores shared with four other engineers running test suites, so read the p99s loosely.",
   ].join("\n");
   const title = "Database credentials: static rotation duration, lease issue and revoke latency per provider (issue 20)";
-  console.log(process.env.BENCH_NO_RECORD === "1" ? `${title}\n\n${body}` : appendSection({ title, command: "node bench/rotations.mjs", body }));
+  console.log(process.env.BENCH_NO_RECORD === "1" ? `${title}\n\n${body}` : appendSection({ title, command: "npm run bench:rotations", body }));
 } finally {
   await hush.stop();
   receiver.close();
