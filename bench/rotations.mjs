@@ -178,4 +178,13 @@ try {
 } finally {
   await hush.stop();
   receiver.close();
+  // The static roles and users this run made (the leased ones were revoked above).
+  if (pgUp) await asPgProvisioner(await preparePostgres(), ...["app", "a", "b"].map((s) => `DROP ROLE IF EXISTS "hb_${RUN}_${s}"`)).catch(() => {});
+  if (myUp) {
+    try {
+      asMysqlRoot(`DROP USER IF EXISTS '${`hb${RUN.slice(-5)}_app`}'@'%'`);
+    } catch {
+      // best effort
+    }
+  }
 }
