@@ -1,7 +1,9 @@
 // `hush run`: a child process with secrets in its environment (never in argv, never
 // printed), signals forwarded, and the child's exit code returned.
 import { spawn } from "node:child_process";
-import { constants } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
 import { encodePath } from "../lib/api.mjs";
 import { api, command, examples } from "../lib/context.mjs";
 import { CliError, usageError } from "../lib/errors.mjs";
@@ -13,6 +15,7 @@ import { hushOnly, listAlong, readAlong, readChain } from "../lib/providers/inde
 import { isUnavailable } from "../lib/providers/common.mjs";
 import { snapshotFor } from "../lib/snapshot.mjs";
 import { listAll, PROVIDER_HELP } from "./secrets.mjs";
+import { requestCertificate, writeIdentity } from "./pki.mjs";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -45,7 +48,7 @@ async function secretPaths(opts, names) {
     }
     mapping.set(name, pair.slice(eq + 1));
   }
-  if (mapping.size === 0 && !opts.lease) throw usageError("Nothing to inject", "Add --secret NAME=path, --prefix P or --lease provider/role");
+  if (mapping.size === 0 && !opts.lease && !opts.cert) throw usageError("Nothing to inject", "Add --secret NAME=path, --prefix P, --lease provider/role or --cert role");
   return mapping;
 }
 
@@ -119,6 +122,47 @@ function fetchFromHush(mapping, opts) {
   );
 }
 
+/** Revokes a lease; a failure is a warning (the lease still expires on its own). */
+async function revokeLease(id, expiresAt) {
+  try {
+    await api().post(`/api/v1/secrets/leases/${encodeURIComponent(id)}/revoke`, {});
+  } catch (err) {
+    info(`Warning: could not revoke lease ${id} (it expires on its own at ${expiresAt}): ${err.message}`);
+  }
+}
+
+/**
+ * Issues a certificate from a PKI role into a private temporary directory (0700: cert.pem,
+ * key.pem 0600, ca.pem); stop() revokes it through its lease and removes the directory.
+ */
+async function startCertificate(role, opts) {
+  const result = await requestCertificate(role, { cn: opts.certCn, san: opts.certSan, ttl: opts.certTtl, ttlOption: "--cert-ttl" });
+  let dir;
+  try {
+    dir = mkdtempSync(join(tmpdir(), "hush-cert-")); // mkdtemp creates it 0700
+    const files = writeIdentity(dir, result);
+    return {
+      env: {
+        HUSH_CERT_FILE: files.certPath,
+        HUSH_KEY_FILE: files.keyPath,
+        HUSH_CA_FILE: files.caPath,
+        HUSH_CERT_SERIAL: result.serial_number,
+        HUSH_CERT_LEASE_ID: result.lease_id,
+        HUSH_CERT_EXPIRES_AT: result.expires_at,
+      },
+      async stop() {
+        rmSync(dir, { recursive: true, force: true });
+        await revokeLease(result.lease_id, result.expires_at);
+      },
+    };
+  } catch (err) {
+    // Never leave a key on disk or a certificate live because the files could not be written.
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await revokeLease(result.lease_id, result.expires_at);
+    throw err;
+  }
+}
+
 export function register(program) {
   const run = command(program, "run", "run a command with secrets in its environment")
     .argument("<command...>", "the command and its arguments (after --)")
@@ -127,6 +171,10 @@ export function register(program) {
     .option("--resolve", "expand ${secret.other/path} references")
     .option("--lease <provider/role>", "issue a lease for the child, renew it while it runs, revoke it when it exits")
     .option("--lease-ttl <duration>", "the lease's time to live, like 15m (default: the role's maximum, at most 1h)")
+    .option("--cert <role>", "issue a certificate from a PKI role for the child (HUSH_CERT_FILE, HUSH_KEY_FILE, HUSH_CA_FILE), revoke it and delete the files when it exits")
+    .option("--cert-cn <name>", "the certificate's common name")
+    .option("--cert-san <name>", "a subject alternative name for the certificate (repeatable; IPs and URIs are sorted out)", collect, [])
+    .option("--cert-ttl <duration>", "the certificate's time to live, like 15m (default: the role's)")
     .option("--pass-token", "also pass HUSH_TOKEN to the command (by default the child does not get your token)")
     .option("--provider <name>", `${PROVIDER_HELP}; without it, each secret is read along the chain`)
     .option("--fallback", "keep an encrypted snapshot of each successful fetch, and use it when the providers cannot be reached")
@@ -157,10 +205,17 @@ export function register(program) {
         entries = snapshot.load(err);
       }
       const lease = opts.lease ? await startLease(opts.lease, opts.leaseTtl && parseDuration(opts.leaseTtl, "--lease-ttl")) : null;
+      let cert = null;
+      try {
+        cert = opts.cert ? await startCertificate(opts.cert, opts) : null;
+      } catch (err) {
+        await lease?.stop();
+        throw err;
+      }
       // The child gets its secrets, not the caller's Hush token (often a powerful one), unless asked.
       const inherited = { ...process.env };
       if (!opts.passToken) delete inherited.HUSH_TOKEN;
-      const env = { ...inherited, ...Object.fromEntries(entries), ...lease?.env };
+      const env = { ...inherited, ...Object.fromEntries(entries), ...lease?.env, ...cert?.env };
 
       const child = spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
       // In a terminal, Ctrl-C and Ctrl-\ already reach the child (same foreground process group):
@@ -175,7 +230,7 @@ export function register(program) {
         child.on("exit", (code, signal) => resolve({ code, signal }));
       });
       for (const signal of FORWARDED) process.off(signal, forward);
-      await lease?.stop();
+      await Promise.all([lease?.stop(), cert?.stop()]);
       if (outcome.error) {
         throw new CliError(`Could not start ${argv[0]}: ${outcome.error.code ?? outcome.error.message}`, {
           hint: outcome.error.code === "ENOENT" ? "Check the command name and your PATH" : undefined,
@@ -190,5 +245,6 @@ export function register(program) {
     "hush run --prefix app/prod -- ./deploy.sh",
     "hush run --lease app-db/reader -- psql",
     "hush run --fallback --secret DATABASE_URL=app/db/url -- node server.js",
+    "hush run --cert web --cert-cn api.internal --cert-san 127.0.0.1 -- node server.js",
   ]);
 }

@@ -49,15 +49,28 @@ const SCRIPT = String.raw`"use strict";
   var secret = document.getElementById("secret");
   if (location.hash.length > 1) { input.value = decodeURIComponent(location.hash.slice(1)); history.replaceState(null, "", location.pathname); }
   function fail(text) { error.textContent = text; error.hidden = false; }
+  var ENDED = {
+    viewed: "This token was already used: what it wrapped has been unwrapped once and cannot be shown again. If it was not you, tell whoever sent it, since someone else may have it.",
+    expired: "This token expired before anyone unwrapped it. Ask whoever sent it for a new one.",
+    revoked: "This token was revoked by whoever made it. Ask them for a new one.",
+    destroyed: "This token was destroyed and cannot be unwrapped. Ask whoever sent it for a new one."
+  };
   button.addEventListener("click", function () {
     error.hidden = true;
     var token = input.value.trim();
     if (!token) { fail("Paste the wrapping token first."); return; }
     button.disabled = true;
     fetch("/v1/sys/wrapping/unwrap", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: token }), credentials: "omit", cache: "no-store" })
-      .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, status: res.status, body: body }; }); })
+      .then(function (res) { return res.json().then(function (body) { return { ok: res.ok, status: res.status, state: res.headers.get("x-hush-wrapping-state"), body: body }; }); })
       .then(function (r) {
-        if (!r.ok) { button.disabled = false; fail(r.status === 429 ? "Too many attempts; wait a minute." : "This token is not valid: it may be mistyped, already unwrapped or expired."); return; }
+        if (!r.ok) {
+          var ended = r.state && ENDED[r.state];
+          // An ended token cannot work again: no button to try it twice.
+          if (ended) { button.hidden = true; input.value = ""; fail(ended); return; }
+          button.disabled = false;
+          fail(r.status === 429 ? "Too many attempts; wait a minute." : "This token is not valid: check that it was copied whole (it may also have expired).");
+          return;
+        }
         var b = r.body;
         var shown = b.auth && b.auth.client_token ? { token: b.auth.client_token, policies: b.auth.policies, ttl_seconds: b.auth.lease_duration }
           : b.data && b.data.data && b.data.metadata ? b.data.data : b.data;

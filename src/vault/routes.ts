@@ -37,18 +37,20 @@ export const vaultApp = new Hono<AppEnv>();
 vaultApp.onError((err, c) => {
   let status: ContentfulStatusCode = 500;
   let errors: string[] = ["internal error"];
+  let headers: Record<string, string> = {};
   const problem = problemOf(err);
   if (problem) {
     status = problem.status;
     errors = (problem.extras.errors as string[] | undefined)?.filter((e) => typeof e === "string") ?? [problem.detail ?? problem.title];
     if (status === 401) status = 403; // Vault answers "permission denied" for a bad token
+    headers = problem.headers; // e.g. Retry-After on a 429, X-Hush-Wrapping-State on a spent token
   } else if (err instanceof HTTPException) {
     status = err.status as ContentfulStatusCode;
     errors = [err.message || "bad request"];
   } else {
     console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), ...loggable(err) }));
   }
-  return c.json({ errors }, status);
+  return c.json({ errors }, status, headers);
 });
 
 vaultApp.use("*", apiHeaders, limitBody(1024 * 1024));

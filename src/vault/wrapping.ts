@@ -7,6 +7,7 @@ import type { BatchItem } from "../db/client";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { problemOf } from "../http/errors";
+import { Problem } from "../http/problem";
 import { SHARE_TOKEN } from "../shares/schemas";
 import { openSealed, recordRevealOrGiveBack, revealOrThrow, spendOrThrow } from "../shares/routes";
 import { anonymousActor, createShare, newShareId, sharePlace, shareStub } from "../shares/service";
@@ -125,13 +126,21 @@ async function tokenOf(c: VaultContext): Promise<{ id: string; tokenHash: string
   return { id: match[1]!, tokenHash: await sha256Hex(raw) };
 }
 
-/** A refused redemption (unknown, used up, expired, wrong token) is Vault's 400; 429 stays 429. */
+/**
+ * A refused redemption (unknown, used up, expired, wrong token) is Vault's 400 with Vault's body;
+ * 429 stays 429. A token whose share has ended (the ShareObject says so to anyone naming the id,
+ * as the native share routes' 410 do) also gets `X-Hush-Wrapping-State: viewed | expired |
+ * revoked | destroyed`, which Vault clients ignore and the unwrap page turns into a clear message.
+ */
 async function asVault<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
     const problem = problemOf(err);
     if (problem && problem.status === 429) throw err;
+    if (problem && problem.status === 410 && typeof problem.extras.state === "string") {
+      throw new Problem(400, "vault", INVALID, { errors: [INVALID] }, { "X-Hush-Wrapping-State": problem.extras.state });
+    }
     if (problem && problem.status < 500) throw vaultError(400, INVALID);
     throw err;
   }

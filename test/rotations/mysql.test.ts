@@ -55,6 +55,22 @@ describeWithService("mariadb", "mysql provider and static rotation (MariaDB)", (
     await expect(login(credential.username, credential.password)).rejects.toMatchObject({ sqlState: "28000" });
   });
 
+  it("dynamic: the leased account stops working when the lease expires (DROP USER from the lease alarm)", async () => {
+    const name = await provider();
+    const lease = await issue(name, "reader", 1);
+    const credential = lease.credential as { username: string; password: string };
+    expect(await login(credential.username, credential.password)).toBe("1");
+    await waitFor("expired", async () => (await leaseRow(lease.lease_id)).state === "expired", 25_000);
+    await expect(login(credential.username, credential.password)).rejects.toMatchObject({ sqlState: "28000" });
+    // Gone from the server, not merely locked or with a changed password.
+    const root = await MysqlConnection.connect({ host: "127.0.0.1", port: 3306, user: "root", password: "" });
+    try {
+      expect(await root.query(`SELECT User FROM mysql.user WHERE User = '${credential.username}'`)).toHaveLength(0);
+    } finally {
+      await root.close();
+    }
+  });
+
   async function setup(strategy: "single" | "alternate", grace = 0) {
     const name = await provider();
     const stem = unique("hs").slice(0, 20);
