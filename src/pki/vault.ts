@@ -3,6 +3,7 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authorize } from "../auth/access";
+import { namespaceTenant } from "../vault/common";
 import { bearerFrom, resolveToken, throttleFailedAuth } from "../auth/tokens";
 import { pkiRoles } from "../db/schema";
 import { commit } from "../http/commit";
@@ -55,6 +56,29 @@ pkiVaultApp.onError((err, c) => {
 });
 
 pkiVaultApp.use("*", apiHeaders, limitBody(256 * 1024));
+
+/*
+ * CA certificates and CRLs are public by nature, and validators fetch them without a token (as
+ * from Vault): served before authentication, for the tenant the namespace names (`default`
+ * without one). Nothing else of the tenant is shown; a tenant without a default issuer is 404.
+ */
+async function publicIssuer(c: Context<AppEnv>) {
+  const row = await findIssuer(c.get("db"), namespaceTenant(c), undefined);
+  if (!row || !row.certificate) throw new Problem(404, "vault", "no default issuer");
+  return row as typeof row & { certificate: string };
+}
+const PUBLIC_PKI: Record<string, (c: Context<AppEnv>) => Promise<Response>> = {
+  "/ca/pem": async (c) => c.body((await publicIssuer(c)).certificate, 200, { "content-type": "application/pem-certificate-chain" }),
+  "/ca": async (c) => c.body(new Uint8Array(new x509.X509Certificate((await publicIssuer(c)).certificate).rawData), 200, { "content-type": "application/pkix-cert" }),
+  "/ca_chain": async (c) => {
+    const row = await publicIssuer(c);
+    return c.body([row.certificate, ...row.chain].join("\n"), 200, { "content-type": "application/pem-certificate-chain" });
+  },
+  "/crl": async (c) => c.body((await currentCrl(c.env, c.get("db"), await publicIssuer(c))).slice(), 200, { "content-type": "application/pkix-crl" }),
+  "/crl/pem": async (c) => c.body(crlPem(await currentCrl(c.env, c.get("db"), await publicIssuer(c))), 200, { "content-type": "application/x-pem-file" }),
+};
+for (const [path, handler] of Object.entries(PUBLIC_PKI)) pkiVaultApp.get(path, handler);
+
 pkiVaultApp.use("*", async (c, next) => {
   const token = c.req.header("x-vault-token") || bearerFrom(c.req.header("authorization"));
   const result = token ? await resolveToken(c.env, c.get("db"), token) : undefined;
@@ -106,32 +130,6 @@ pkiVaultApp.post("/revoke", async (c) => {
 async function defaultIssuer(c: Context<AppEnv>) {
   return activeIssuer(await findIssuer(c.get("db"), c.get("principal").tenantId, undefined), "default issuer");
 }
-
-pkiVaultApp.get("/ca/pem", async (c) => {
-  await authorizePublicRead(c, "pki.ca.read");
-  const row = await defaultIssuer(c);
-  return c.body(row.certificate, 200, { "content-type": "application/pem-certificate-chain" });
-});
-pkiVaultApp.get("/ca", async (c) => {
-  await authorizePublicRead(c, "pki.ca.read");
-  const row = await defaultIssuer(c);
-  return c.body(new Uint8Array(new x509.X509Certificate(row.certificate).rawData), 200, { "content-type": "application/pkix-cert" });
-});
-pkiVaultApp.get("/ca_chain", async (c) => {
-  await authorizePublicRead(c, "pki.ca.read");
-  const row = await defaultIssuer(c);
-  return c.body([row.certificate, ...row.chain].join("\n"), 200, { "content-type": "application/pem-certificate-chain" });
-});
-pkiVaultApp.get("/crl", async (c) => {
-  await authorizePublicRead(c, "pki.crl.read");
-  const row = await defaultIssuer(c);
-  return c.body((await currentCrl(c.env, c.get("db"), row)).slice(), 200, { "content-type": "application/pkix-crl" });
-});
-pkiVaultApp.get("/crl/pem", async (c) => {
-  await authorizePublicRead(c, "pki.crl.read");
-  const row = await defaultIssuer(c);
-  return c.body(crlPem(await currentCrl(c.env, c.get("db"), row)), 200, { "content-type": "application/x-pem-file" });
-});
 
 pkiVaultApp.get("/roles/:role", async (c) => {
   const role = roleParam(c);

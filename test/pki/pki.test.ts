@@ -359,3 +359,18 @@ describe("Vault shape", () => {
     expect((await api("POST", "/v1/pki/issue/default", { token: null, body: { common_name: "a.example.com" } })).status).toBe(403);
   });
 });
+
+describe("public PKI material", () => {
+  it("validators fetch the CA and the CRL without a token; nothing else of the tenant is public", async () => {
+    const ca = await api("GET", "/v1/pki/ca/pem", { token: null });
+    expect(ca.status, ca.text).toBe(200);
+    expect(ca.text).toBe(rootPem);
+    const crl = await api("GET", "/v1/pki/crl/pem", { token: null });
+    expect(crl.status).toBe(200);
+    expect(await new x509.X509Crl(crl.text).verify({ publicKey: new x509.X509Certificate(rootPem).publicKey })).toBe(true);
+    // A namespace without a default issuer, and the authenticated routes, stay closed.
+    expect((await api("GET", "/v1/pki/ca/pem", { token: null, headers: { "x-vault-namespace": "no-such-tenant" } })).status).toBe(404);
+    expect((await api("GET", "/v1/pki/roles/web", { token: null })).status).toBe(403);
+    expect((await api("POST", "/v1/pki/issue/web", { token: null, body: { common_name: "x.example.com" } })).status).toBe(403);
+  });
+});
