@@ -20,7 +20,10 @@ const CREATES = new Set([
   "PUT /api/v1/secrets/store/{path}", "POST /api/v1/secrets/store/import", "POST /api/v1/secrets/approvals/policies",
   "POST /api/v1/secrets/shares", "POST /api/v1/shares", "POST /api/v1/secrets/leases", "POST /api/v1/secrets/providers",
   "POST /api/v1/ephemeral/api-keys", "POST /api/v1/transit/keys/{name}", "POST /api/v1/secrets/leases/revoke-prefix",
+  "POST /api/v1/secrets/scans", "POST /api/v1/pki/issuers", "PUT /api/v1/pki/roles/{role}",
 ]);
+// Reads of one object named in the query string, not listings: A's id there is a 404.
+const LOOKUPS = new Set(["GET /api/v1/discovery/findings"]);
 // Public routes where the link or the share token is the credential: B holds A's share id (the link) but not
 // its key or token, so a nonce is fine; nothing may be revealed or consumed (checked afterwards).
 const PUBLIC = new Set(["POST /api/v1/auth/login", "POST /api/v1/shares/{id}/nonce", "POST /api/v1/shares/{id}/reveal", "POST /api/v1/secrets/shares/redeem"]);
@@ -30,8 +33,11 @@ function target(op: Operation, a: A): string {
     if (key === "path") return a.path;
     if (key === "service") return a.service;
     if (key === "request_id") return a.approvalRequestId;
+    if (key === "role") return a.pkiRole;
     if (key === "name") return op.template.includes("/transit/") ? a.transitKey : op.template.includes("/roles/") ? a.roleName : a.policyName;
     // {id}
+    if (op.template.startsWith("/api/v1/pki/issuers/")) return a.issuerId;
+    if (op.template.startsWith("/api/v1/secrets/rotations/")) return a.rotationId;
     if (op.template.startsWith("/api/v1/tokens")) return a.tokenId;
     if (op.template.includes("/approvals/policies")) return a.approvalPolicyId;
     if (op.template.includes("/leases/")) return a.leaseId;
@@ -47,6 +53,8 @@ function target(op: Operation, a: A): string {
     "/api/v1/tokens": `subject=${a.tenant}-admin`,
     "/api/v1/secrets/store/{path}": "resolve=true",
     "/api/v1/secrets/store/history/{path}": "version=1",
+    "/api/v1/discovery/findings": `run_id=${a.scanRunId}`,
+    "/api/v1/secrets/rotations": `key=${a.rotationKey}`,
   };
   return query[op.template] ? `${path}?${query[op.template]}` : path;
 }
@@ -74,7 +82,10 @@ function body(op: Operation, a: A): unknown {
     "POST /api/v1/secrets/leases": { provider: "hush-api-key", role: "default", ttl_seconds: 60 },
     "POST /api/v1/secrets/leases/revoke-prefix": { provider: "hush-api-key" },
     "POST /api/v1/secrets/leases/{id}/renew": { extend_seconds: 30 },
-    "POST /api/v1/secrets/providers": {},
+    // A provider named like A's, in B's own tenant (nothing is contacted on create).
+    "POST /api/v1/secrets/providers": {
+      name: a.pgProvider, kind: "postgresql", config: { connection_url: "postgres://b:b@127.0.0.1:1/none", role_prefix: "hush_b_" }, roles: { none: { max_ttl_seconds: 60 } },
+    },
     "POST /api/v1/ephemeral/api-keys": { subject: "b-eph", scopes: ["secrets:read"], ttl_seconds: 60 },
     "POST /api/v1/transit/keys/{name}": { type: "aes256-gcm" },
     "PATCH /api/v1/transit/keys/{name}": { deletion_allowed: true },
@@ -85,13 +96,35 @@ function body(op: Operation, a: A): unknown {
     "POST /api/v1/transit/verify/{name}": { input: btoa("b"), hmac: "hush:v1:AAAA" },
     "POST /api/v1/transit/sign/{name}": { input: btoa("b") },
     "POST /api/v1/transit/verify-signature/{name}": { input: btoa("b"), signature: "hush:v1:AAAA" },
+    // B's own scan, probing for A's stored value: it may match nothing of A.
+    "POST /api/v1/secrets/scans": {
+      source: "working-tree",
+      rules_active: ["hush/stored-value", "generic-api-key"],
+      findings: [
+        { rule: "hush/stored-value", file: "config/b.env", line: 1, fingerprint: "b".repeat(32), preview: "********", candidate: a.valueDigest },
+        { rule: "generic-api-key", file: "config/b.env", line: 2, fingerprint: "c".repeat(32), preview: "********", candidate: a.valueDigest },
+      ],
+    },
+    // Binding A's key to A's provider, and rotating it: B has neither (404).
+    "PUT /api/v1/secrets/rotations/static-roles": { key: a.rotationKey, provider: a.pgProvider, strategy: "single", usernames: ["a_app"] },
+    "POST /api/v1/secrets/rotations": { provider: a.pgProvider, key: a.rotationKey },
+    "POST /api/v1/pki/issuers": { type: "root", issuer_id: a.issuerId, common_name: "B Root CA", ttl_seconds: 30 * 86400 },
+    "POST /api/v1/pki/issuers/{id}/signed": { certificate: a.issuerCertificate },
+    "PUT /api/v1/pki/roles/{role}": { allowed_domains: ["b.example"], allow_subdomains: true, max_ttl_seconds: 3600 },
+    "POST /api/v1/pki/issue/{role}": { common_name: `svc.${a.pkiDomain}`, ttl: "10m" },
+    "POST /api/v1/pki/sign/{role}": { csr: a.csr, ttl: "10m" },
+    "POST /api/v1/pki/revoke": { serial_number: a.serial },
+    "POST /api/v1/secrets/pki": { role: a.pkiRole, common_name: `svc.${a.pkiDomain}` },
   };
   return bodies[key];
 }
 
 /** Every identifier of A that must never show up in an answer to B. */
 const identifiers = (a: A) =>
-  [a.tenant, a.base, a.tokenId, a.leaseId, a.ephemeralTokenId, a.shareId, a.e2eShareId, a.policyName, a.roleName, a.transitKey, a.approvalPolicyId, a.approvalRequestId, a.service, "a-v1", "a-v2", "a-share"];
+  [
+    a.tenant, a.base, a.tokenId, a.leaseId, a.ephemeralTokenId, a.shareId, a.e2eShareId, a.policyName, a.roleName, a.transitKey, a.approvalPolicyId, a.approvalRequestId, a.service, "a-v1", "a-v2", "a-share",
+    a.issuerId, a.certBody, a.pkiRole, a.pkiDomain, a.serial, a.certLeaseId, a.scanRunId, a.pgProvider, a.rotationId, "a-rot-pw",
+  ];
 
 /** No identifier of A that B did not itself send appears in the answer. */
 function expectNothingOfA(res: ApiResponse, a: A, context: string, sent = "") {
@@ -131,7 +164,7 @@ describe("tenant isolation sweep", async () => {
     const url = target(op, a);
     return { sent: `${url} ${JSON.stringify(payload ?? null)}`, res: await api(op.method, url, { token: b.token, ...(payload !== undefined ? { body: payload } : {}) }) };
   };
-  const isListing = (op: Operation) => op.method === "GET" && (!op.template.includes("{") || op.template.includes("{service}"));
+  const isListing = (op: Operation) => op.method === "GET" && !LOOKUPS.has(`${op.method} ${op.template}`) && (!op.template.includes("{") || op.template.includes("{service}"));
 
   it("the Vault subset answers 404 for A's paths and lists nothing of A", async () => {
     const v = (method: string, path: string, payload?: unknown) => api(method, `/v1/secret/${path}`, { token: b.token, ...(payload ? { body: payload } : {}) });
@@ -148,9 +181,9 @@ describe("tenant isolation sweep", async () => {
       ["POST", `destroy/${a.path}`, { versions: [1] }],
       ["PUT", `destroy/${a.path}`, { versions: [1] }],
       ["GET", `metadata/${a.path}`],
-      ["POST", `metadata/${a.path}`, { max_versions: 1 }],
-      ["PUT", `metadata/${a.path}`, { max_versions: 1 }],
+      ["PATCH", `metadata/${a.path}`, { max_versions: 1 }],
       ["DELETE", `metadata/${a.path}`],
+      ["GET", `subkeys/${a.path}`],
       ["GET", `metadata/${a.base}?list=true`],
       ["GET", `metadata/${a.base}/db?list=true`],
     ];
@@ -162,9 +195,42 @@ describe("tenant isolation sweep", async () => {
       if (res.status !== 404 && !(idempotentDelete && res.status === 204)) failures.push(`${method} /v1/secret/${path} -> ${res.status} ${res.text.slice(0, 200)}`);
       try { expectNothingOfA(res, a, `${method} ${path}`); } catch (e) { failures.push((e as Error).message); }
     }
+    // The Vault PKI mount: A's role, serial and CSR are 404; B has no issuer of its own, so the CA and CRL are 404 too.
+    const pki: [string, string, unknown?][] = [
+      ["GET", `roles/${a.pkiRole}`],
+      ["POST", `issue/${a.pkiRole}`, { common_name: `svc.${a.pkiDomain}`, ttl: "10m" }],
+      ["POST", `sign/${a.pkiRole}`, { csr: a.csr, ttl: "10m" }],
+      ["POST", "revoke", { serial_number: a.serial }],
+      ["GET", "ca/pem"], ["GET", "ca"], ["GET", "ca_chain"], ["GET", "crl"], ["GET", "crl/pem"],
+    ];
+    for (const [method, path, payload] of pki) {
+      const res = await api(method, `/v1/pki/${path}`, { token: b.token, ...(payload ? { body: payload } : {}) });
+      swept++;
+      if (res.status !== 404) failures.push(`${method} /v1/pki/${path} -> ${res.status} ${res.text.slice(0, 200)}`);
+      try { expectNothingOfA(res, a, `${method} /v1/pki/${path}`, `${path} ${JSON.stringify(payload ?? null)}`); } catch (e) { failures.push((e as Error).message); }
+    }
+    // Another token's metadata: A's own token, held by B, is refused like an unknown one.
+    for (const [method, payload] of [["POST", { token: a.token }], ["GET", undefined]] as const) {
+      const res = await api(method, `/v1/auth/token/lookup${payload ? "" : `?token=${a.token}`}`, { token: b.token, ...(payload ? { body: payload } : {}) });
+      swept++;
+      if (res.status !== 403) failures.push(`${method} /v1/auth/token/lookup (A's token) -> ${res.status} ${res.text.slice(0, 200)}`);
+      try { expectNothingOfA(res, a, `${method} /v1/auth/token/lookup`); } catch (e) { failures.push((e as Error).message); }
+    }
     const root = await v("GET", "metadata?list=true");
     swept++;
     expectNothingOfA(root, a, "LIST metadata");
+    // Metadata before data is a write into B's own tenant (Vault allows it): B's metadata at A's path shows
+    // nothing of A, and goes again so the next sweep's probes of A's path find nothing of B's there.
+    for (const method of ["POST", "PUT"]) {
+      const res = await v(method, `metadata/${a.path}`, { max_versions: 1 });
+      swept++;
+      if (res.status !== 204) failures.push(`${method} /v1/secret/metadata/${a.path} -> ${res.status} ${res.text.slice(0, 200)}`);
+    }
+    const own = await v("GET", `metadata/${a.path}`);
+    expect(own.status, own.text).toBe(200);
+    expect(own.body.data).toMatchObject({ current_version: 0, max_versions: 1, versions: {} });
+    expectNothingOfA(own, a, "B's own metadata at A's path", a.path);
+    expect((await v("DELETE", `metadata/${a.path}`)).status).toBe(204);
     // A write lands in B's own tenant: allowed, and A is untouched (checked below). Not on a.path, which the next sweep probes.
     expect((await v("POST", `data/${a.deleted}`, { data: { k: "b" } })).status).toBe(200);
     swept++;

@@ -1,4 +1,6 @@
+import "reflect-metadata";
 import { env } from "cloudflare:workers";
+import * as x509 from "@peculiar/x509";
 import { expect } from "vitest";
 import { encryptForShare } from "../shares/share-helpers";
 import { api, createTenant } from "../helpers";
@@ -7,6 +9,21 @@ export const ALL_SCOPES = [
   "secrets:read", "secrets:write", "secrets:delete", "secrets:export", "audit:read", "tokens:admin", "auth:admin",
   "leases:read", "leases:write", "providers:admin", "transit:encrypt", "transit:decrypt", "transit:admin",
 ];
+
+x509.cryptoProvider.set(crypto);
+
+/** What the scanning CLI sends for a candidate: base64 SHA-256("hush-scan-v1:" || value). */
+export async function scanDigest(value: string) {
+  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`hush-scan-v1:${value}`)));
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/** A PEM PKCS#10 request for `cn` on a fresh P-256 key. */
+export async function csrFor(cn: string) {
+  const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${cn}`, keys, signingAlgorithm: { name: "ECDSA", hash: "SHA-256" } });
+  return csr.toString("pem");
+}
 
 /** A JSON Web Key Set with one public key, for OIDC roles. */
 export async function publicJwks() {
@@ -68,12 +85,57 @@ export async function populatedTenant() {
   const transitKey = unique("tk");
   await ok(as("POST", `/api/v1/transit/keys/${transitKey}`, { type: "aes256-gcm" }), [200, 201]);
   const encrypted = await ok(as("POST", `/api/v1/transit/encrypt/${transitKey}`, { plaintext: btoa("a-transit") }), 200);
+
+  // PKI: a root CA (A's default issuer), a role on it, and one certificate issued under the role.
+  const issuerId = unique("ca");
+  const issuer = await ok(as("POST", "/api/v1/pki/issuers", { type: "root", issuer_id: issuerId, common_name: "A Root CA", ttl_seconds: 30 * 86400, default: true }), 201);
+  const pkiRole = unique("pkirole");
+  const pkiDomain = `${unique("a")}.example`;
+  await ok(as("PUT", `/api/v1/pki/roles/${pkiRole}`, { issuer: issuerId, allowed_domains: [pkiDomain], allow_subdomains: true, max_ttl_seconds: 3600 }), 200);
+  const cert = await ok(as("POST", `/api/v1/pki/issue/${pkiRole}`, { common_name: `svc.${pkiDomain}`, ttl: "10m" }), 201);
+  // A stretch of the CA certificate's body (key and signature): A's certificate in any answer to B shows it.
+  const issuerCertificate = issuer.certificate as string;
+  const certBody = issuerCertificate.replace(/-----[A-Z ]+-----|\s/g, "");
+
+  // Secret scanning: a run whose probe matched A's current value.
+  const valueDigest = await scanDigest("a-v2");
+  const scanRun = await ok(
+    as("POST", "/api/v1/secrets/scans", {
+      source: "working-tree",
+      rules_active: ["hush/stored-value"],
+      findings: [{ rule: "hush/stored-value", file: "config/a.env", line: 1, fingerprint: "a".repeat(32), preview: "********", candidate: valueDigest }],
+    }),
+    201,
+  );
+  expect(scanRun.findings[0]?.matches?.[0]?.path).toBe(path);
+
+  // Static rotation: a PostgreSQL provider (nothing is contacted until a rotation runs), a secret holding a
+  // login, its binding, and one run. The provider's server is a closed port, so the run's stage phase fails
+  // and the run rolls back: a real run row, with no database needed.
+  const pgProvider = unique("pgrot");
+  const rotationKey = `${base}/rot/db`;
+  const connection = "postgres://a_app:a-rot-pw@127.0.0.1:1/none";
+  await ok(
+    as("POST", "/api/v1/secrets/providers", {
+      name: pgProvider, kind: "postgresql", config: { connection_url: connection, role_prefix: "hush_unused_" }, roles: { none: { max_ttl_seconds: 60 } },
+    }),
+    201,
+  );
+  await ok(as("POST", `/api/v1/secrets/store/${rotationKey}`, { value: JSON.stringify({ username: "a_app", password: "a-rot-pw", connection_url: connection }) }), 201);
+  await ok(as("PUT", "/api/v1/secrets/rotations/static-roles", { key: rotationKey, provider: pgProvider, strategy: "single", usernames: ["a_app"] }), 200);
+  const rotation = await ok(as("POST", "/api/v1/secrets/rotations", { provider: pgProvider, key: rotationKey }), [200, 202, 502]);
+  expect(rotation.rotation_id, JSON.stringify(rotation)).toMatch(/^rot_[0-9a-f]{24}$/);
+
   return {
     tenant, token, tokenId, base, path, deleted, service, policyName, roleName, transitKey,
     ciphertext: encrypted.ciphertext as string,
     shareId: share.id as string, shareToken: share.token as string, e2eShareId: e2e.id as string,
     leaseId: ephemeral.lease_id as string, ephemeralTokenId: ephemeral.id as string,
     approvalPolicyId: approvalPolicy.id as string, approvalRequestId: stopped.approval_request_id as string,
+    issuerId, issuerCertificate, certBody: certBody.slice(-100, -40), pkiRole, pkiDomain,
+    serial: cert.serial_number as string, certLeaseId: cert.lease_id as string, csr: await csrFor(`svc.${pkiDomain}`),
+    valueDigest, scanRunId: scanRun.run_id as string,
+    pgProvider, rotationKey, rotationId: rotation.rotation_id as string,
   };
 }
 
