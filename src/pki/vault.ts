@@ -13,9 +13,9 @@ import { idempotency } from "../http/idempotency";
 import { apiHeaders, limitBody } from "../http/middleware";
 import { notFound, Problem } from "../http/problem";
 import { issueCertificate, type IssueInput } from "./issue";
-import { activeIssuer, crlPem, currentCrl, findIssuer } from "./issuers";
+import { crlPem, currentCrl, findIssuer } from "./issuers";
 import { listOf, parseTtl, PkiRoleBody, RoleName } from "./roles";
-import { authorizePublicRead, revokeBySerial } from "./routes";
+import { revokeBySerial } from "./routes";
 import { x509 } from "./x509";
 
 /**
@@ -127,9 +127,6 @@ pkiVaultApp.post("/revoke", async (c) => {
   return c.json(envelope(c, { revocation_time: result.revocation_time, state: "revoked" }), 200);
 });
 
-async function defaultIssuer(c: Context<AppEnv>) {
-  return activeIssuer(await findIssuer(c.get("db"), c.get("principal").tenantId, undefined), "default issuer");
-}
 
 pkiVaultApp.get("/roles/:role", async (c) => {
   const role = roleParam(c);
