@@ -180,3 +180,52 @@ describe("delivery: retries, dead letters, no value anywhere", () => {
     await waitFor("delivered by the swept send", async () => (await db().select().from(syncOutbox).where(eq(syncOutbox.id, id)).get())?.deliveredAt);
   });
 });
+
+describe("a sync is a standing export", () => {
+  it("needs the export approval where a policy guards it; an unapproved prefix sync is refused per item", async () => {
+    const path = uniquePath("guarded");
+    await write(path, "guarded-value");
+    const t = await target("webhook");
+    // An unapproved prefix sync over the same tree, created before the policy.
+    const prefix = `${path.split("/")[0]}/`;
+    const early = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, prefix, remote_prefix: "early-", run: false } });
+    expect(early.status).toBe(201);
+    const policy = await api("POST", "/api/v1/secrets/approvals/policies", { body: { paths: [path], actions: ["export"], approvals_required: 1, approvers: { subjects: ["sync-approver"] } } });
+    expect(policy.status, policy.text).toBe(201);
+    try {
+      const first = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, path, remote_key: "GUARDED" } });
+      expect(first.status).toBe(403);
+      const requestId = first.body.approval_request_id as string;
+      expect(requestId).toBeTruthy();
+      const approver = await tokenWith(["secrets:read"], { subject: "sync-approver" });
+      expect((await api("POST", `/api/v1/secrets/approvals/${requestId}/approve`, { token: approver.token, body: {} })).status).toBeLessThan(300);
+      const second = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, path, remote_key: "GUARDED" } });
+      expect(second.status, second.text).toBe(201);
+      await waitFor("approved sync delivers", async () => (await remote("wh:ok:GUARDED"))?.value === "guarded-value");
+      // The early prefix sync consumed no approval: the new version is refused for it.
+      await write(path, "guarded-v2");
+      await waitFor("approved sync follows", async () => (await remote("wh:ok:GUARDED"))?.value === "guarded-v2");
+      const refused = await waitFor("early refused", async () => (await binding(early.body.id, path))?.lastError);
+      expect(refused).toBe("Refused: approval-required");
+    } finally {
+      await api("DELETE", `/api/v1/secrets/approvals/policies/${policy.body.id}`);
+      await api("DELETE", `/api/v1/secrets/syncs/${early.body.id}`);
+    }
+  });
+
+  it("stops at the read rule at delivery: an expired secret is not pushed", async () => {
+    const path = uniquePath("expiring");
+    await write(path, "exp-v1");
+    const t = await target("webhook");
+    const s = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, path, remote_key: "EXPIRING", run: false } });
+    await env.DB.prepare("UPDATE secrets SET expires_at = ? WHERE tenant_id = 'default' AND path = ?").bind(Date.now() - 1000, path).run();
+    const run = await api("POST", `/api/v1/secrets/syncs/${s.body.id}/run`);
+    expect(run.body.skipped).toEqual([{ path, reason: "secret-expired" }]);
+    // A row queued anyway (e.g. before expiry) is refused by the consumer for the creator too.
+    const id = `${s.body.id}:${path}:1:exp`;
+    await db().insert(syncOutbox).values({ id, tenantId: "default", syncId: s.body.id, path, version: 1, op: "put", force: true, createdAt: Date.now(), lastSentAt: Date.now(), sends: 1 }).run();
+    expect((await deliver("hush-sync", { outbox_id: id, sync_id: s.body.id, tenant_id: "default" })).explicitAcks).toHaveLength(1);
+    expect((await binding(s.body.id, path))!.lastError).toBe("Refused: secret-expired");
+    expect(await remote("wh:ok:EXPIRING")).toBeNull();
+  });
+});
