@@ -34,7 +34,7 @@ export default defineConfig(async () => {
             exclude: ["test/e2e/**", "test/cli/**", "test/node/**", "test/console/**"],
             setupFiles: ["./test/setup.ts"],
             // A webhook receiver and a PostgreSQL role/database for the lease providers.
-            globalSetup: ["./test/leases/global-setup.ts"],
+            globalSetup: ["./test/leases/global-setup.ts", "./test/sync/global-setup.ts"],
           },
         },
         {

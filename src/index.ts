@@ -1,6 +1,7 @@
 import { app } from "./app";
 import { consumeDeadLetters, consumeRevocations } from "./leases/revocations";
 import { consumeRewrap } from "./rotation/job";
+import { consumeSync, consumeSyncDeadLetters } from "./sync/deliver";
 import { sweep } from "./sweeper";
 
 export { AuditChain } from "../durable-objects/audit-chain";
@@ -18,6 +19,10 @@ export default {
         return consumeRevocations(batch, env, ctx);
       case "hush-revocations-dlq":
         return consumeDeadLetters(batch, env, ctx);
+      case "hush-sync":
+        return consumeSync(batch, env, ctx);
+      case "hush-sync-dlq":
+        return consumeSyncDeadLetters(batch, env, ctx);
       case "hush-rewrap":
         return consumeRewrap(batch, env);
       default:

@@ -8,6 +8,7 @@ import { resumeStalledRewrap } from "./rotation/job";
 import { advanceRotations } from "./rotations/sweeper";
 import { backfillValueMacs } from "./scanning/backfill";
 import { rotateDueSecrets } from "./secrets/rotation";
+import { sweepSyncOutbox } from "./sync/deliver";
 
 /**
  * The cron sweeper: work that must happen even if no request comes. Each step is
@@ -26,6 +27,8 @@ export async function sweep(env: Env, now = Date.now()): Promise<void> {
     ["rotate due secrets", () => rotateDueSecrets(env, now)],
     // Static database rotations: resume interrupted runs, retire after grace, start scheduled ones.
     ["advance static rotations", () => advanceRotations(env, now)],
+    // Sync deliveries the writers' triggers queued (system writers send nothing themselves) or whose send was lost.
+    ["send sync deliveries", () => sweepSyncOutbox(env, now)],
     ["backfill scan MACs", () => backfillValueMacs(env, 200, now)],
     ["seal audit chains", () => sealPendingAuditEvents(env)],
   ];

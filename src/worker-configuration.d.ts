@@ -5,6 +5,7 @@ interface __BaseEnv_Env {
 	DB: D1Database;
 	REVOCATIONS: Queue;
 	REWRAP_QUEUE: Queue;
+	SYNC_QUEUE: Queue;
 	SHARE_CREATE_LIMITER: RateLimit;
 	SHARE_REDEEM_LIMITER: RateLimit;
 	AUTH_FAILURE_LIMITER: RateLimit;

@@ -62,23 +62,29 @@ export async function resolveToken(
   if (!row) return { rejected: "unknown" };
   if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId };
   if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId };
+  return { principal: await principalFromRow(db, row) };
+}
+
+/** The principal of a live api_tokens row (also used by sync deliveries, which act with their creator's token). */
+export async function principalFromRow(db: Db, row: typeof apiTokens.$inferSelect): Promise<Principal> {
   return {
-    principal: {
-      tokenId: row.id,
-      tenantId: row.tenantId,
-      subject: row.subject,
-      entity: row.entity || `subject:${row.subject}`,
-      service: serviceOf(row.subject),
-      scopes: new Set(row.scopes),
-      paths: row.paths,
-      isRoot: false,
-      expiresAt: row.expiresAt,
-      policies: row.policies ?? [],
-      // Resolved here, once per request; later checks only read them.
-      rules: await resolvePolicies(db, row.tenantId, row.policies ?? []),
-    },
+    tokenId: row.id,
+    tenantId: row.tenantId,
+    subject: row.subject,
+    entity: row.entity || `subject:${row.subject}`,
+    service: serviceOf(row.subject),
+    scopes: new Set(row.scopes),
+    paths: row.paths,
+    isRoot: false,
+    expiresAt: row.expiresAt,
+    policies: row.policies ?? [],
+    // Resolved here, once per request; later checks only read them.
+    rules: await resolvePolicies(db, row.tenantId, row.policies ?? []),
   };
 }
+
+/** The operator's principal (tenant `default`). */
+export const rootPrincipalOf = (): Principal => rootPrincipal;
 
 /** Counts one failure under each key of `limiter`; whether any of them is now past its limit. */
 export async function pastLimit(limiter: RateLimit, keys: string[]): Promise<boolean> {

@@ -654,3 +654,102 @@ export const pkiCertificates = sqliteTable(
     index("pki_certificates_revoked").on(t.tenantId, t.issuerId, t.notAfter).where(sql`revoked_at IS NOT NULL`),
   ],
 );
+
+// --- Outbound secret sync (issue 18, docs/sync.md) ---
+
+export const SYNC_TARGET_KINDS = ["webhook", "github", "aws", "kubernetes", "cloudflare"] as const;
+
+/** A platform Hush pushes copies to. Configured by a tenant administrator; credentials sealed. */
+export const syncTargets = sqliteTable(
+  "sync_targets",
+  {
+    tenantId: text("tenant_id").notNull(),
+    name: text("name").notNull(),
+    kind: text("kind", { enum: SYNC_TARGET_KINDS }).notNull(),
+    /** The whole kind-specific config (token, keys, URL), pack(seal()) at ["sync-target", name]; never returned. */
+    config: bytes("config").notNull(),
+    /** Non-secret summary shown in listings (repository, region, namespace...). */
+    summary: json<Record<string, string>>("summary").notNull(),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    updatedAt: time("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+/**
+ * A sync: a source (one path, or every path under a prefix) bound to a target. Deliveries
+ * decide with the creator's token (`created_by_token`), re-resolved at delivery time.
+ */
+export const syncs = sqliteTable(
+  "syncs",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    target: text("target").notNull(),
+    sourcePath: text("source_path"),
+    sourcePrefix: text("source_prefix"),
+    /** The remote name of a path source. */
+    remoteKey: text("remote_key"),
+    /** Prefix sources: remote name = remote_prefix + the rest of the path, mapped (docs/sync.md). */
+    remotePrefix: text("remote_prefix"),
+    propagateDeletes: integer("propagate_deletes", { mode: "boolean" }).notNull().default(false),
+    /** An export approval was consumed when the sync was created (a standing export). */
+    exportApproved: integer("export_approved", { mode: "boolean" }).notNull().default(false),
+    createdAt: time("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    /** The api_tokens id of the creator (`root` for the operator): deliveries act with it. */
+    createdByToken: text("created_by_token").notNull(),
+    createdByEntity: text("created_by_entity").notNull(),
+  },
+  (t) => [index("syncs_tenant").on(t.tenantId, t.createdAt)],
+);
+
+/** Status per (sync, path): what the copy holds. */
+export const syncBindings = sqliteTable(
+  "sync_bindings",
+  {
+    syncId: text("sync_id").notNull(),
+    path: text("path").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    remoteKey: text("remote_key").notNull(),
+    lastVersion: integer("last_version"),
+    lastSyncedAt: time("last_synced_at"),
+    /** A short message Hush wrote (never a remote's body, which may quote the request). */
+    lastError: text("last_error"),
+    lastErrorAt: time("last_error_at"),
+    deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.syncId, t.path] })],
+);
+
+/**
+ * One delivery to do. Rows of new versions (and deletions) are written by SQLite triggers in
+ * the same transaction as the version (migration `sync`), so every writer is covered.
+ * `last_sent_at` NULL: no queue message sent yet (the request's kick or the sweeper sends it).
+ */
+export const syncOutbox = sqliteTable(
+  "sync_outbox",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    syncId: text("sync_id").notNull(),
+    path: text("path").notNull(),
+    version: integer("version"),
+    op: text("op", { enum: ["put", "delete"] }).notNull(),
+    /** A run: deliver even if the binding already holds this version. */
+    force: integer("force", { mode: "boolean" }).notNull().default(false),
+    createdAt: time("created_at").notNull(),
+    lastSentAt: time("last_sent_at"),
+    sends: integer("sends").notNull().default(0),
+    claimedUntil: time("claimed_until"),
+    deliveredAt: time("delivered_at"),
+    deadAt: time("dead_at"),
+    /** delivered | skipped (superseded) | refused (read rule) | failed */
+    outcome: text("outcome"),
+  },
+  (t) => [
+    index("sync_outbox_unsent").on(t.tenantId, t.createdAt).where(sql`last_sent_at IS NULL AND delivered_at IS NULL AND dead_at IS NULL`),
+    index("sync_outbox_pending").on(t.lastSentAt).where(sql`delivered_at IS NULL AND dead_at IS NULL`),
+  ],
+);

@@ -5,6 +5,7 @@ import type { BatchItem } from "../db/client";
 import type { AppEnv } from "./context";
 import { storeResponse, storedBody } from "./idempotency";
 import { Problem } from "./problem";
+import { dispatchUnsent } from "../sync/deliver";
 
 /**
  * Commits a change, its audit events and (under an Idempotency-Key) the response
@@ -45,7 +46,14 @@ export async function commit(
     throw err;
   }
   if (claim && options.response) claim.stored = true;
+  // A new version (or a soft deletion) may have written sync deliveries (docs/sync.md): send them.
+  if (statements.some(touchesSecrets)) c.executionCtx.waitUntil(dispatchUnsent(c.env, c.get("db"), who.tenantId).catch(() => 0));
 }
+
+const touchesSecrets = (statement: BatchItem) => {
+  const text = (statement as { toSQL?: () => { sql: string } }).toSQL?.().sql ?? "";
+  return /^(insert into "secret_versions"|update "secrets")/.test(text);
+};
 
 export function isConstraintError(err: unknown): boolean {
   const text = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? "")}` : "";

@@ -6,6 +6,7 @@ import { versionPlace } from "../secrets/store";
 import { rewrapShare, type ShareRewrap } from "../shares/service";
 import { transitPlace } from "../transit/keys";
 import { issuerPlace } from "../pki/issuers";
+import { targetPlace } from "../sync/targets";
 
 /** One row's primary key values, in the order of `SealedTable.primaryKey`. */
 export type RowKey = (string | number)[];
@@ -82,6 +83,7 @@ export const SEALED_TABLES: readonly SealedTable[] = [
   packed("idempotency_keys", ["tenant_id", "key"], "response", ([, key]) => idempotencyPlace(String(key))),
   columns("pki_issuers", ["tenant_id", "id"], ([, id]) => issuerPlace(String(id))),
   packed("lease_providers", ["tenant_id", "name"], "config", ([, name]) => providerPlace(String(name))),
+  packed("sync_targets", ["tenant_id", "name"], "config", ([, name]) => targetPlace(String(name))),
   // The passwords of a static rotation while it runs (NULL once it is over).
   packed("static_rotations", ["tenant_id", "id"], "staged", ([, id]) => rotationPlace(String(id))),
   // Server-sealed share payloads live in their ShareObject; share_index.key_id tracks their key.
