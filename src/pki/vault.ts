@@ -63,9 +63,21 @@ pkiVaultApp.use("*", apiHeaders, limitBody(256 * 1024));
  * without one). Nothing else of the tenant is shown; a tenant without a default issuer is 404.
  */
 async function publicIssuer(c: Context<AppEnv>) {
-  const row = await findIssuer(c.get("db"), namespaceTenant(c), undefined);
+  const row = await findIssuer(c.get("db"), await publicTenant(c), undefined);
   if (!row || !row.certificate) throw new Problem(404, "vault", "no default issuer");
   return row as typeof row & { certificate: string };
+}
+/** The namespace's tenant; without one, the token's own (a Vault client reads its CA); else `default`. */
+async function publicTenant(c: Context<AppEnv>): Promise<string> {
+  if (c.req.header("x-vault-namespace")) return namespaceTenant(c);
+  const token = c.req.header("x-vault-token") || bearerFrom(c.req.header("authorization"));
+  if (!token) return "default";
+  const result = await resolveToken(c.env, c.get("db"), token);
+  if ("rejected" in result) {
+    await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), token);
+    throw new Problem(403, "vault", "permission denied");
+  }
+  return result.principal.tenantId;
 }
 const PUBLIC_PKI: Record<string, (c: Context<AppEnv>) => Promise<Response>> = {
   "/ca/pem": async (c) => c.body((await publicIssuer(c)).certificate, 200, { "content-type": "application/pem-certificate-chain" }),
