@@ -21,6 +21,7 @@ const CREATES = new Set([
   "POST /api/v1/secrets/shares", "POST /api/v1/shares", "POST /api/v1/secrets/leases", "POST /api/v1/secrets/providers",
   "POST /api/v1/ephemeral/api-keys", "POST /api/v1/transit/keys/{name}", "POST /api/v1/secrets/leases/revoke-prefix",
   "POST /api/v1/secrets/scans", "POST /api/v1/pki/issuers", "PUT /api/v1/pki/roles/{role}",
+  "POST /api/v1/secrets/sync-targets", "POST /api/v1/secrets/syncs", "POST /api/v1/secrets/syncs/run",
 ]);
 // Reads of one object named in the query string, not listings: A's id there is a 404.
 const LOOKUPS = new Set(["GET /api/v1/discovery/findings"]);
@@ -34,10 +35,12 @@ function target(op: Operation, a: A): string {
     if (key === "service") return a.service;
     if (key === "request_id") return a.approvalRequestId;
     if (key === "role") return a.pkiRole;
+    if (key === "name" && op.template.includes("/sync-targets/")) return a.syncTarget;
     if (key === "name") return op.template.includes("/transit/") ? a.transitKey : op.template.includes("/roles/") ? a.roleName : a.policyName;
     // {id}
     if (op.template.startsWith("/api/v1/pki/issuers/")) return a.issuerId;
     if (op.template.startsWith("/api/v1/secrets/rotations/")) return a.rotationId;
+    if (op.template.startsWith("/api/v1/secrets/syncs/")) return a.syncId;
     if (op.template.startsWith("/api/v1/tokens")) return a.tokenId;
     if (op.template.includes("/approvals/policies")) return a.approvalPolicyId;
     if (op.template.includes("/leases/")) return a.leaseId;
@@ -97,6 +100,10 @@ function body(op: Operation, a: A): unknown {
     "POST /api/v1/transit/sign/{name}": { input: btoa("b") },
     "POST /api/v1/transit/verify-signature/{name}": { input: btoa("b"), signature: "hush:v1:AAAA" },
     // B's own scan, probing for A's stored value: it may match nothing of A.
+    // B's own target named like A's, and syncs of A's path: B may not read it (404 or refused), A is untouched.
+    "POST /api/v1/secrets/sync-targets": { name: a.syncTarget, kind: "webhook", config: { url: "http://127.0.0.1:9/hook", signing_key: "b-sync-signing-key-0123456789abcdef" } },
+    "POST /api/v1/secrets/syncs": { target: a.syncTarget, path: a.path, remote_key: "B_KEY", run: false },
+    "POST /api/v1/secrets/syncs/run": { name: a.path, target: a.syncTarget, remote_key: "B_KEY" },
     "POST /api/v1/secrets/scans": {
       source: "working-tree",
       rules_active: ["hush/stored-value", "generic-api-key"],
@@ -124,6 +131,7 @@ const identifiers = (a: A) =>
   [
     a.tenant, a.base, a.tokenId, a.leaseId, a.ephemeralTokenId, a.shareId, a.e2eShareId, a.policyName, a.roleName, a.transitKey, a.approvalPolicyId, a.approvalRequestId, a.service, "a-v1", "a-v2", "a-share",
     a.issuerId, a.certBody, a.pkiRole, a.pkiDomain, a.serial, a.certLeaseId, a.scanRunId, a.pgProvider, a.rotationId, "a-rot-pw",
+    a.syncTarget, a.syncId, "A_REMOTE_KEY",
   ];
 
 /** No identifier of A that B did not itself send appears in the answer. */

@@ -126,7 +126,17 @@ export async function populatedTenant() {
   const rotation = await ok(as("POST", "/api/v1/secrets/rotations", { provider: pgProvider, key: rotationKey }), [200, 202, 502]);
   expect(rotation.rotation_id, JSON.stringify(rotation)).toMatch(/^rot_[0-9a-f]{24}$/);
 
+  // Sync: a webhook target (loopback, a closed port: nothing is delivered) and a sync of A's path that does not run.
+  const syncTarget = unique("wh");
+  await ok(
+    as("POST", "/api/v1/secrets/sync-targets", { name: syncTarget, kind: "webhook", config: { url: "http://127.0.0.1:9/hook", signing_key: "a-sync-signing-key-0123456789abcdef" } }),
+    [200, 201],
+  );
+  const sync = await ok(as("POST", "/api/v1/secrets/syncs", { target: syncTarget, path, remote_key: "A_REMOTE_KEY", run: false }), [200, 201]);
+  expect(sync.id, JSON.stringify(sync)).toMatch(/^sync_[0-9a-f]{24}$/);
+
   return {
+    syncTarget, syncId: sync.id as string,
     tenant, token, tokenId, base, path, deleted, service, policyName, roleName, transitKey,
     ciphertext: encrypted.ciphertext as string,
     shareId: share.id as string, shareToken: share.token as string, e2eShareId: e2e.id as string,
