@@ -51,7 +51,8 @@ beforeAll(async () => {
   write("scripts/deploy.sh", `#!/bin/sh\nexport GITHUB_TOKEN=${GITHUB_TOKEN}\n`);
   write("keys/id_rsa", `${PRIVATE_KEY}\n`);
   write("app/settings.py", `DEBUG = False\nHUSH_TOKEN = "${HUSH_TOKEN}"\n`);
-  write("config/db.env", `DB_HOST=db.internal\nDB_PASSWORD=${CURRENT}\n`);
+  // A host no other suite stores: the dev server is shared, and a stored "db.internal" would match.
+  write("config/db.env", `DB_HOST=db-${base62(8).toLowerCase()}.internal\nDB_PASSWORD=${CURRENT}\n`);
   write("docs/notes.md", `The password used to be "${OLD}" before rotation.\n`);
   git("add", "-A");
   git("commit", "-qm", "initial");
