@@ -1,7 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { secureHeaders } from "hono/secure-headers";
 import { capabilityOf, SCOPES, type Scope } from "../auth/access";
 import { mintToken } from "../auth/identity";
 import { resolveToken } from "../auth/tokens";
@@ -11,6 +10,7 @@ import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
 import { badRequest, Problem } from "../http/problem";
 import { limitBody } from "../http/middleware";
+import { pageHeaders } from "../http/pages";
 import { indexRoute } from "../http/routes-index";
 import { consolePage } from "./page";
 import { CSRF_HEADER, newCsrf, openSession, sameSecret, sealSession, SESSION_COOKIE, SESSION_SECONDS, type Session } from "./session";
@@ -29,24 +29,6 @@ const SignIn = z.union([
   }),
 ]);
 
-/** Same-origin scripts, styles and requests only; no inline code, no framing, forms post nowhere. */
-const pageHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'none'"],
-    scriptSrc: ["'self'"],
-    styleSrc: ["'self'"],
-    connectSrc: ["'self'"],
-    imgSrc: ["'self'"],
-    formAction: ["'none'"],
-    baseUri: ["'none'"],
-    frameAncestors: ["'none'"],
-  },
-  xFrameOptions: "DENY",
-  referrerPolicy: "no-referrer",
-  crossOriginResourcePolicy: "same-origin",
-  crossOriginOpenerPolicy: "same-origin",
-  permissionsPolicy: { camera: [], microphone: [], geolocation: [], clipboardWrite: ["self"] },
-});
 
 const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();

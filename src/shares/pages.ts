@@ -1,6 +1,6 @@
-import { Hono, type MiddlewareHandler } from "hono";
-import { secureHeaders } from "hono/secure-headers";
+import { Hono } from "hono";
 import type { AppEnv } from "../http/context";
+import { pageHeaders, privateHeaders } from "../http/pages";
 import { notFound } from "../http/problem";
 import { indexRoute } from "../http/routes-index";
 import { MAX_VIEWS, MAX_PASSPHRASE_ATTEMPTS, type ShareStatus } from "./model";
@@ -10,35 +10,6 @@ import commonJs from "./web/common";
 import createJs from "./web/create";
 import openJs from "./web/open";
 import styleCss from "./web/style";
-
-/**
- * Same-origin scripts and styles only, no inline code, no framing, no third parties;
- * forms cannot submit anywhere (the page's script sends the ciphertext itself, so a
- * broken script can never post a plaintext secret).
- */
-export const pageHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'none'"],
-    scriptSrc: ["'self'"],
-    styleSrc: ["'self'"],
-    connectSrc: ["'self'"],
-    imgSrc: ["'self'"],
-    formAction: ["'none'"],
-    baseUri: ["'none'"],
-    frameAncestors: ["'none'"],
-  },
-  xFrameOptions: "DENY",
-  referrerPolicy: "no-referrer",
-  crossOriginResourcePolicy: "same-origin",
-  crossOriginOpenerPolicy: "same-origin",
-  permissionsPolicy: { camera: [], microphone: [], geolocation: [], clipboardWrite: ["self"] },
-});
-
-export const privateHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await next();
-  c.header("Cache-Control", "no-store");
-  c.header("X-Robots-Tag", "noindex, nofollow, noarchive");
-};
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 const time = (ms: number | null) => {

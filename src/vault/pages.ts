@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../http/context";
 import { indexRoute } from "../http/routes-index";
-import { pageHeaders, privateHeaders } from "../shares/pages";
+import { pageHeaders, privateHeaders } from "../http/pages";
 
 /**
  * A page that unwraps a Vault wrapping token for someone without a Vault client (vault#5893).

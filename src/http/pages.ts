@@ -1,0 +1,37 @@
+import type { MiddlewareHandler } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./context";
+
+/*
+ * Headers of every page the Worker serves to people (share pages, the Vault unwrap page, the
+ * console): one policy, so no page can be the weaker door.
+ */
+
+/**
+ * Same-origin scripts and styles only, no inline code, no framing, no third parties;
+ * forms cannot submit anywhere (the page's script sends the ciphertext itself, so a
+ * broken script can never post a plaintext secret).
+ */
+export const pageHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'none'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    connectSrc: ["'self'"],
+    imgSrc: ["'self'"],
+    formAction: ["'none'"],
+    baseUri: ["'none'"],
+    frameAncestors: ["'none'"],
+  },
+  xFrameOptions: "DENY",
+  referrerPolicy: "no-referrer",
+  crossOriginResourcePolicy: "same-origin",
+  crossOriginOpenerPolicy: "same-origin",
+  permissionsPolicy: { camera: [], microphone: [], geolocation: [], clipboardWrite: ["self"] },
+});
+
+export const privateHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.header("Cache-Control", "no-store");
+  c.header("X-Robots-Tag", "noindex, nofollow, noarchive");
+};
