@@ -5,7 +5,6 @@ import type { BatchItem } from "../db/client";
 import type { AppEnv } from "./context";
 import { storeResponse, storedBody } from "./idempotency";
 import { Problem } from "./problem";
-import { dispatchUnsent } from "../sync/deliver";
 
 /**
  * Commits a change, its audit events and (under an Idempotency-Key) the response
@@ -46,14 +45,20 @@ export async function commit(
     throw err;
   }
   if (claim && options.response) claim.stored = true;
-  // A new version (or a soft deletion) may have written sync deliveries (docs/sync.md): send them.
-  if (statements.some(touchesSecrets)) c.executionCtx.waitUntil(dispatchUnsent(c.env, c.get("db"), who.tenantId).catch(() => 0));
+  for (const hook of committedHooks) hook(c, statements, who.tenantId);
 }
 
-const touchesSecrets = (statement: BatchItem) => {
-  const text = (statement as { toSQL?: () => { sql: string } }).toSQL?.().sql ?? "";
-  return /^(insert into "secret_versions"|update "secrets")/.test(text);
-};
+type CommittedHook = (c: Context<AppEnv>, statements: readonly BatchItem[], tenantId: string) => void;
+const committedHooks: CommittedHook[] = [];
+
+/**
+ * Runs `hook` after every committed request change, so a feature can follow up (sync sends the
+ * deliveries its triggers wrote) without this shared machinery knowing the feature. Hooks must
+ * not throw and do slow work only through `waitUntil`.
+ */
+export function afterCommit(hook: CommittedHook): void {
+  committedHooks.push(hook);
+}
 
 export function isConstraintError(err: unknown): boolean {
   const text = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? "")}` : "";

@@ -20,7 +20,7 @@ const CLAIM_MS = 60_000;
 /** 2, 4, 8, 16, 32... seconds, at most five minutes. */
 export const retryDelaySeconds = (attempts: number) => Math.min(300, 2 ** Math.max(1, attempts));
 
-type Outcome = { ack: true } | { retry: number };
+export type Outcome = { ack: true } | { retry: number };
 
 /**
  * The `revocations` consumer: provider revoke, then lease revoked/expired and outbox
@@ -29,12 +29,27 @@ type Outcome = { ack: true } | { retry: number };
  */
 export async function consumeRevocations(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const db = database(env.DB);
+  await consumeEach(batch, env, ctx, "revocations", (message) => revokeOne(env, db, message));
+}
+
+/**
+ * The loop of an outbox consumer (revocations, sync): each message handled on its own, acked or
+ * retried with backoff, an unexpected failure logged without its details and retried; then the
+ * tenants' audit sealers kicked.
+ */
+export async function consumeEach(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  ctx: ExecutionContext,
+  label: string,
+  handle: (message: Message<unknown>) => Promise<Outcome>,
+): Promise<void> {
   for (const message of batch.messages) {
     let outcome: Outcome;
     try {
-      outcome = await revokeOne(env, db, message);
+      outcome = await handle(message);
     } catch (err) {
-      console.error("revocations: unexpected failure", message.id, (err as Error)?.name);
+      console.error(`${label}: unexpected failure`, message.id, (err as Error)?.name);
       outcome = { retry: retryDelaySeconds(message.attempts) };
     }
     if ("ack" in outcome) message.ack();
@@ -162,7 +177,8 @@ async function markFailed(db: Db, message: Message<unknown>): Promise<void> {
   );
 }
 
-function kickTenants(env: Env, ctx: ExecutionContext, batch: MessageBatch<unknown>): void {
+/** Kicks the audit sealer of every tenant a batch of messages names. */
+export function kickTenants(env: Env, ctx: ExecutionContext, batch: MessageBatch<unknown>): void {
   const tenants = new Set<string>();
   for (const m of batch.messages) {
     const tenant = (m.body as { tenant_id?: unknown } | null)?.tenant_id;

@@ -1,14 +1,15 @@
 import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { z } from "zod";
-import { kickSealer, type AuditActor } from "../audit/log";
+import type { AuditActor } from "../audit/log";
 import { recordChange } from "../audit/unit-of-work";
 import { decide, matchesGlob, onSecret } from "../auth/access";
 import { principalFromRow, rootPrincipalOf } from "../auth/tokens";
 import { loadKeyring } from "../crypto/envelope";
 import { database, type BatchItem, type Db } from "../db/client";
 import { apiTokens, approvalPolicies, syncBindings, syncOutbox, syncs } from "../db/schema";
+import { afterCommit } from "../http/commit";
 import type { Principal } from "../http/context";
-import { retryDelaySeconds } from "../leases/revocations";
+import { consumeEach, kickTenants, retryDelaySeconds, type Outcome } from "../leases/revocations";
 import { readRefusal } from "../secrets/read-rule";
 import { findSecretVersion, openVersion } from "../secrets/store";
 import { pusherFor, REMOTE_KEY, SyncError } from "./pushers";
@@ -70,22 +71,9 @@ export async function exportGuarded(db: Db, tenantId: string, path: string): Pro
   return rows.some((p) => p.actions.includes("export") && p.paths.some((glob) => matchesGlob(glob, path)));
 }
 
-type Outcome = { ack: true } | { retry: number };
-
 export async function consumeSync(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const db = database(env.DB);
-  for (const message of batch.messages) {
-    let outcome: Outcome;
-    try {
-      outcome = await deliverOne(env, db, message);
-    } catch (err) {
-      console.error("sync: unexpected failure", message.id, (err as Error)?.name);
-      outcome = { retry: retryDelaySeconds(message.attempts) };
-    }
-    if ("ack" in outcome) message.ack();
-    else message.retry({ delaySeconds: outcome.retry });
-  }
-  kickTenants(env, ctx, batch);
+  await consumeEach(batch, env, ctx, "sync", (message) => deliverOne(env, db, message));
 }
 
 function bindingUpsert(db: Db, row: SyncOutboxRow, remoteKey: string, set: Partial<typeof syncBindings.$inferInsert>) {
@@ -241,6 +229,18 @@ export async function sendSync(env: Env, db: Db, row: Pick<SyncOutboxRow, "id" |
   }
 }
 
+/** Statements that write a version or change a secret row: the ones the sync triggers follow. */
+const touchesSecrets = (statement: BatchItem) => {
+  const text = (statement as { toSQL?: () => { sql: string } }).toSQL?.().sql ?? "";
+  return /^(insert into "secret_versions"|update "secrets")/.test(text);
+};
+
+// A committed new version (or soft deletion) may have written deliveries: send them now rather
+// than at the next sweep.
+afterCommit((c, statements, tenantId) => {
+  if (statements.some(touchesSecrets)) c.executionCtx.waitUntil(dispatchUnsent(c.env, c.get("db"), tenantId).catch(() => 0));
+});
+
 /** Sends the messages of a tenant's rows the triggers wrote and nobody sent yet (after a write commits). */
 export async function dispatchUnsent(env: Env, db: Db, tenantId: string): Promise<number> {
   const rows = await db
@@ -274,11 +274,3 @@ export async function sweepSyncOutbox(env: Env, now = Date.now()): Promise<numbe
   return sent;
 }
 
-function kickTenants(env: Env, ctx: ExecutionContext, batch: MessageBatch<unknown>): void {
-  const tenants = new Set<string>();
-  for (const m of batch.messages) {
-    const tenant = (m.body as { tenant_id?: unknown } | null)?.tenant_id;
-    if (typeof tenant === "string") tenants.add(tenant);
-  }
-  for (const tenant of tenants) kickSealer(env, ctx, tenant);
-}
