@@ -4,7 +4,8 @@
 // phone-sized screenshot of each page for a human to look at.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
+import { launchChromium } from "../support/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const addr = inject("hushAddr");
@@ -14,13 +15,7 @@ const shots = process.env.HUSH_SCREENSHOTS;
 let browser: Browser;
 
 beforeAll(async () => {
-  const binary = inject("chromium");
-  browser = await chromium.launch({
-    executablePath: binary.executablePath,
-    env: { ...process.env, ...binary.env },
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

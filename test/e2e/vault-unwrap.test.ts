@@ -1,7 +1,8 @@
 // The Vault unwrap page (/vault/unwrap, issue 15) in a real browser: headless Chromium launched
 // as in shares.test.ts, against `wrangler dev`. A wrapping token unwraps exactly once, also when
 // two browsers press Unwrap at the same moment, and loading the page spends nothing.
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from "playwright-core";
+import { type Browser, type BrowserContext, type Page, type Route } from "playwright-core";
+import { launchChromium } from "../support/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const addr = inject("hushAddr");
@@ -10,13 +11,7 @@ const rootToken = inject("hushRootToken");
 let browser: Browser;
 
 beforeAll(async () => {
-  const binary = inject("chromium");
-  browser = await chromium.launch({
-    executablePath: binary.executablePath,
-    env: { ...process.env, ...binary.env },
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
