@@ -19,7 +19,7 @@ export default defineConfig(async () => {
           // Unit and integration suites inside workerd, against real D1, DOs and queues.
           plugins: [
             cloudflareTest({
-              wrangler: { configPath: "./wrangler.toml" },
+              wrangler: { configPath: "./wrangler.jsonc" },
               miniflare: {
                 bindings: { TEST_MIGRATIONS: migrations, MASTER_KEYS: TEST_MASTER_KEYS, ROOT_TOKEN: TEST_ROOT_TOKEN },
                 // A queue nothing consumes: the rewrap tests send the job's messages here and drive

@@ -1,4 +1,4 @@
-// Worker secrets are not in wrangler.toml, so `wrangler types` cannot see them.
+// Worker secrets are declared in wrangler.jsonc (`secrets.required`) but optional here: a missing one answers 503, never a crash.
 interface HushSecrets {
   /** JSON: {"active": "<id>", "keys": {"<id>": "<base64 of 32 random bytes>"}} */
   MASTER_KEYS?: string;

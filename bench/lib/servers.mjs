@@ -86,7 +86,7 @@ function persistDir(name) {
 }
 
 /**
- * The Hush bundle, configured from wrangler.toml, with MASTER_KEYS / ROOT_TOKEN and a
+ * The Hush bundle, configured from wrangler.jsonc, with MASTER_KEYS / ROOT_TOKEN and a
  * fresh D1 (migrations applied).
  *
  * @example
@@ -95,7 +95,7 @@ function persistDir(name) {
  * await hush.stop();
  */
 export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush", keepState = false }) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.jsonc"));
   // The bundle is one self-contained module, so wrangler's rules for extra modules do not apply
   // (and Miniflare 5 cannot convert them).
   const { modulesRules: _unused, ...fromConfig } = workerOptions;
@@ -123,7 +123,7 @@ export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1",
 
 /** The floor Worker (bench/floor/worker.js): only the unavoidable work of an audited read. */
 export async function startFloor({ port, host = "127.0.0.1" }) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.jsonc"));
   const options = convertV4MiniflareOptions({
     name: "floor",
     modules: true,

@@ -90,7 +90,7 @@ const listFindings = createRoute({
   responses: { 200: { description: "The run and its findings", ...json(Run) }, ...errorResponses(400, 401, 403, 404) },
 });
 
-/** Scans per token per minute (wrangler.toml SCAN_MATCH_LIMITER): each may carry MAX_CANDIDATES digests. */
+/** Scans per token per minute (wrangler.jsonc SCAN_MATCH_LIMITER): each may carry MAX_CANDIDATES digests. */
 async function throttle(c: Context<AppEnv>) {
   const principal = c.get("principal");
   const { success } = await c.env.SCAN_MATCH_LIMITER.limit({ key: `${principal.tenantId}:${principal.tokenId}` });

@@ -216,7 +216,7 @@ export function shareView(row: typeof shareIndex.$inferSelect, live: ShareStatus
   };
 }
 
-/** The operator's switch (wrangler.toml [vars]): "true" makes share creation need an API token. */
+/** The operator's switch (wrangler.jsonc [vars]): "true" makes share creation need an API token. */
 export const tokenRequired = (env: Env) => (env.SHARES_REQUIRE_TOKEN as string) === "true";
 
 export const shareUrl = (c: Context<AppEnv>, id: string) => `${new URL(c.req.url).origin}/s/${id}`;

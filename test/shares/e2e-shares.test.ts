@@ -5,7 +5,7 @@ import { app } from "../../src/app";
 import { api, BASE, expectProblem, tokenWith, sendUntilLimited } from "../helpers";
 import { createE2e, decryptShare, encryptForShare, freshIp, indexRow, nonceFor, reveal, storedRow } from "./share-helpers";
 
-/** `[[ratelimits]] SHARE_CREATE_LIMITER` in wrangler.toml. */
+/** `ratelimits` SHARE_CREATE_LIMITER in wrangler.jsonc. */
 const ANONYMOUS_LIMIT_PER_MINUTE = 20;
 
 describe("POST /api/v1/shares (end-to-end mode)", () => {
