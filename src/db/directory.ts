@@ -84,6 +84,15 @@ export async function tenantEnv(env: Env, tenantId: string): Promise<Env | null>
 }
 
 /**
+ * The env of the tenant a queue message names (`tenant_id` in its body), or null: messages carry
+ * ids only, and the tenant's database is found in the directory, never in the message.
+ */
+export async function messageEnv(env: Env, body: unknown): Promise<Env | null> {
+  const tenant = (body as { tenant_id?: unknown } | null)?.tenant_id;
+  return typeof tenant === "string" && tenant.length <= 64 ? tenantEnv(env, tenant) : null;
+}
+
+/**
  * The placement rule for a new tenant: the database with the fewest tenants in the directory,
  * the lowest index on a tie. (Counted, not hashed, so adding a database fills the new one first
  * and nobody moves.) An operator may pin a tenant to a database instead (`POST /tenants` with
