@@ -109,10 +109,11 @@ export const rewrapApp = featureApp()
     const now = Date.now();
     const jobId = resuming ? current.job_id : crypto.randomUUID();
     const totals = await Promise.all(databases.map(async (d1) => notUnder(await countByKey(d1), keyring.activeId)));
+    // A database with nothing to re-wrap joins the job already done (no messages to send).
     const jobIn = (index: number) => ({
       id: 1,
       jobId,
-      state: "running" as const,
+      state: index !== HOME && totals[index] === 0 ? ("done" as const) : ("running" as const),
       targetKeyId: keyring.activeId,
       tableIndex: 0,
       cursor: null,
@@ -123,7 +124,7 @@ export const rewrapApp = featureApp()
       startedAt: now,
       startedBy: c.get("principal").subject,
       updatedAt: now,
-      finishedAt: null,
+      finishedAt: index !== HOME && totals[index] === 0 ? now : null,
     });
     if (!resuming) {
       // A new job: also replaces a running one whose target is no longer the active key.
