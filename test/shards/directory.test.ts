@@ -125,7 +125,7 @@ describe("tenant directory", () => {
     expect(await rowCounts(b.tenant, env.DB_1)).toEqual({});
     const redeems = await env.DB_1.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ? AND action = 'share.redeem'").bind(a.tenant).first("n");
     expect(redeems).toBe(1);
-  });
+  }, 30_000);
 
   it("background work finds the tenant's database: lease alarms, the revocation queue, the cron sweep and the audit chain", async () => {
     const a = await tenantWithAdmin("bg-a", 1);
@@ -158,5 +158,60 @@ describe("tenant directory", () => {
     expect(verify.body.checked).toBeGreaterThan(3);
     const actions = (await api("GET", `/api/v1/audit?resource=lease:${leaseId}`, { token: a.token })).body.items.map((e: { action: string }) => e.action);
     expect(actions).toEqual(expect.arrayContaining(["lease.expire"]));
-  });
+  }, 30_000);
+});
+
+describe("master-key re-wrap over every database", () => {
+  const K1 = "q1Yl0n1X4mV5m3rXl0J8c2Zp0m9dW8l3cJ9v6yH2x0s=";
+  const K2 = "s2QH57D+wqPMRwQBZd19TbvGSP6BbA3TOnXLUx+ckXQ=";
+  const rotated = (): Env => ({ ...env, MASTER_KEYS: JSON.stringify({ active: "k2", keys: { k1: K1, k2: K2 } }), REWRAP_QUEUE: env.REWRAP_PARKED, REWRAP_PAGE_SIZE: "50" });
+  async function call(workerEnv: Env, method: string) {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request("https://hush.test/api/v1/sys/rewrap", { method, headers: { authorization: `Bearer ${env.ROOT_TOKEN}` } }), workerEnv, ctx);
+    await waitOnExecutionContext(ctx);
+    return (await res.json()) as { state: string; remaining: number; by_key_id: Record<string, number> };
+  }
+  /** Delivers each database's current step to the consumer until every job is done (the parked queue is never consumed). */
+  async function drive(workerEnv: Env) {
+    const { createMessageBatch } = await import("cloudflare:test");
+    for (let i = 0; i < 50; i++) {
+      let running = 0;
+      for (const [index, d1] of [env.DB, env.DB_1].entries()) {
+        const job = await d1.prepare("SELECT job_id, step, state FROM rewrap_job WHERE id = 1").first<{ job_id: string; step: number; state: string }>();
+        if (job?.state !== "running") continue;
+        running++;
+        const body = index === 0 ? { job: job.job_id, step: job.step } : { job: job.job_id, step: job.step, database: index };
+        const batch = createMessageBatch("hush-rewrap", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body }]);
+        const ctx = createExecutionContext();
+        await (worker.queue as ExportedHandlerQueueHandler<Env>)(batch as MessageBatch<unknown>, workerEnv, ctx);
+        await waitOnExecutionContext(ctx);
+      }
+      if (running === 0) return;
+    }
+    throw new Error("the re-wrap did not finish");
+  }
+
+  it("re-wraps the data keys of a tenant in DB_1 too, and its values still open", async () => {
+    const a = await tenantWithAdmin("rewrap-a", 1);
+    expect((await api("POST", "/api/v1/secrets/store/app/rewrapped", { token: a.token, body: { value: "in-db-1" } })).status).toBe(201);
+    const keyIds = () => env.DB_1.prepare("SELECT DISTINCT key_id AS k FROM secret_versions WHERE tenant_id = ?").bind(a.tenant).all<{ k: string }>();
+    expect((await keyIds()).results).toEqual([{ k: "k1" }]);
+    const workerEnv = rotated();
+    const started = await call(workerEnv, "POST");
+    expect(started.state).toBe("running");
+    expect(started.by_key_id.k1).toBeGreaterThan(0);
+    await drive(workerEnv);
+    expect((await keyIds()).results).toEqual([{ k: "k2" }]);
+    const done = await call(workerEnv, "GET");
+    expect(done).toMatchObject({ state: "done", remaining: 0 });
+    // Read with k2 only: the DB_1 tenant's value opens under the new master key.
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("https://hush.test/api/v1/secrets/store/app/rewrapped", { headers: { authorization: `Bearer ${a.token}` } }),
+      { ...env, MASTER_KEYS: JSON.stringify({ active: "k2", keys: { k2: K2 } }) },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(((await res.json()) as { value: string }).value).toBe("in-db-1");
+  }, 30_000);
 });
