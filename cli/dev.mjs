@@ -39,14 +39,18 @@ const vars = Object.fromEntries(
     .map((m) => [m[1], m[2]]),
 );
 
-const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "hush", "--local"], {
-  cwd: root,
-  env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-  encoding: "utf8",
-});
-if (migrate.status !== 0) {
-  process.stderr.write(migrate.stdout + migrate.stderr);
-  process.exit(migrate.status ?? 1);
+// Every D1 database of wrangler.jsonc (tenants spread over DB, DB_1, ...: docs/decisions.md).
+const databaseNames = [...readFileSync(join(root, "wrangler.jsonc"), "utf8").matchAll(/"database_name"\s*:\s*"([^"]+)"/g)].map((m) => m[1]);
+for (const name of databaseNames) {
+  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", name, "--local"], {
+    cwd: root,
+    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    encoding: "utf8",
+  });
+  if (migrate.status !== 0) {
+    process.stderr.write(migrate.stdout + migrate.stderr);
+    process.exit(migrate.status ?? 1);
+  }
 }
 
 const addr = `http://127.0.0.1:${port}`;

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { chainHash, GENESIS, type ChainRow, type VerifyResult } from "../src/audit/chain";
+import { tenantEnv } from "../src/db/directory";
 
 interface Head {
   seq: number;
@@ -35,10 +36,11 @@ export class AuditChain extends DurableObject<Env> {
   async verify(tenantId: string): Promise<VerifyResult> {
     await this.seal(tenantId);
     const head = await this.head();
+    const db = await this.database(tenantId);
     let expected = 1;
     let previous = GENESIS;
     for (;;) {
-      const { results } = await this.env.DB.prepare(
+      const { results } = await db.prepare(
         "SELECT * FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
       )
         .bind(tenantId, expected, PAGE)
@@ -67,6 +69,13 @@ export class AuditChain extends DurableObject<Env> {
     return { ok: true, checked };
   }
 
+  /** The D1 database of the tenant's events (src/db/directory.ts). */
+  private async database(tenantId: string): Promise<D1Database> {
+    const env = await tenantEnv(this.env, tenantId);
+    if (!env) throw new Error("AuditChain: a tenant missing from the directory");
+    return env.DB;
+  }
+
   private async head(): Promise<Head> {
     return (await this.ctx.storage.get<Head>("head")) ?? { seq: 0, hash: GENESIS };
   }
@@ -74,8 +83,9 @@ export class AuditChain extends DurableObject<Env> {
   /** Numbers and hashes the tenant's unsealed events in commit (`n`) order. */
   private async sealPending(tenantId: string): Promise<Head> {
     let head = await this.head();
+    const db = await this.database(tenantId);
     for (;;) {
-      const { results } = await this.env.DB.prepare(
+      const { results } = await db.prepare(
         "SELECT * FROM audit_events WHERE tenant_id = ? AND seq IS NULL ORDER BY n LIMIT ?",
       )
         .bind(tenantId, PAGE)
@@ -88,12 +98,12 @@ export class AuditChain extends DurableObject<Env> {
         const seq = next.seq + 1;
         const hash = await chainHash(next.hash, { ...row, seq });
         updates.push(
-          this.env.DB.prepare("UPDATE audit_events SET seq = ?, hash = ? WHERE n = ? AND seq IS NULL").bind(seq, hash, row.n),
+          db.prepare("UPDATE audit_events SET seq = ?, hash = ? WHERE n = ? AND seq IS NULL").bind(seq, hash, row.n),
         );
         if (seq % CHECKPOINT === 0) checkpoints[`checkpoint:${seq}`] = hash;
         next = { seq, hash };
       }
-      await this.env.DB.batch(updates);
+      await db.batch(updates);
       await this.ctx.storage.put({ ...checkpoints, head: next });
       head = next;
       if (results.length < PAGE) return head;

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { database } from "../src/db/client";
+import { tenantEnv } from "../src/db/directory";
 import { expireLease } from "../src/leases/store";
 
 interface DueRow extends Record<string, SqlStorageValue> {
@@ -47,11 +48,12 @@ export class LeaseObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const now = Date.now();
-    const db = database(this.env.DB);
     const due = this.ctx.storage.sql.exec<DueRow>("SELECT * FROM due WHERE due_at <= ?", now).toArray();
     for (const row of due) {
-      // A throw here leaves the row in place: the runtime retries the alarm.
-      const { again } = await expireLease(this.env, db, row.tenant_id, row.lease_id, now, "system:lease-alarm");
+      // The lease's tenant's own database. A throw here leaves the row in place: the runtime retries the alarm.
+      const env = await tenantEnv(this.env, row.tenant_id);
+      if (!env) throw new Error("LeaseObject: a tenant missing from the directory");
+      const { again } = await expireLease(env, database(env.DB), row.tenant_id, row.lease_id, now, "system:lease-alarm");
       if (again === null) this.ctx.storage.sql.exec("DELETE FROM due WHERE lease_id = ? AND due_at = ?", row.lease_id, row.due_at);
       else this.ctx.storage.sql.exec("UPDATE due SET due_at = ? WHERE lease_id = ? AND due_at = ?", again, row.lease_id, row.due_at);
     }

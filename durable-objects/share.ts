@@ -4,6 +4,7 @@ import { recordChange } from "../src/audit/unit-of-work";
 import { randomBytes, toBase64Url } from "../src/crypto/encoding";
 import { pack, unpack } from "../src/crypto/envelope";
 import { database } from "../src/db/client";
+import { tenantEnv } from "../src/db/directory";
 import { shareIndex } from "../src/db/schema";
 import {
   MAX_PASSPHRASE_ATTEMPTS,
@@ -341,7 +342,10 @@ export class ShareObject extends DurableObject<Env> {
 
   /** Idempotent: a repeated alarm finds the index already marked and writes nothing. */
   private async markIndexExpired(row: Row): Promise<void> {
-    const db = database(this.env.DB);
+    // The share's tenant's own database (src/db/directory.ts).
+    const env = await tenantEnv(this.env, row.tenant_id);
+    if (!env) throw new Error("ShareObject: a tenant missing from the directory");
+    const db = database(env.DB);
     const where = and(eq(shareIndex.id, row.id), eq(shareIndex.state, "active"));
     const pending = await db.select({ id: shareIndex.id }).from(shareIndex).where(where).get();
     if (!pending) return;

@@ -47,8 +47,13 @@ let counter = 0;
 /** A path no other test uses. */
 export const uniquePath = (prefix = "test") => `${prefix}/p${Date.now().toString(36)}${(counter++).toString(36)}`;
 
-export async function createTenant(id: string) {
-  const res = await api("POST", "/api/v1/tenants", { body: { id } });
+/**
+ * Creates tenant `id` as root. The suite's tenants sit in the home database (`DB`) unless a test
+ * places them elsewhere (`database: 1`); test/shards and test/hardening/isolation spread theirs
+ * over both databases.
+ */
+export async function createTenant(id: string, database = 0) {
+  const res = await api("POST", "/api/v1/tenants", { body: { id, database } });
   if (res.status !== 201 && res.status !== 409) throw new Error(`tenant creation failed: ${res.status} ${res.text}`);
 }
 

@@ -3,8 +3,10 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { audit, type AuditActor, type AuditInput } from "../audit/log";
 import { randomBytes, toHex } from "../crypto/encoding";
-import { apiTokens, authRoles, policies, tenants } from "../db/schema";
+import { apiTokens, authRoles, policies } from "../db/schema";
+import { databaseOf, HOME } from "../db/directory";
 import { commit } from "../http/commit";
+import { enterTenant } from "../http/middleware";
 import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
@@ -252,6 +254,10 @@ export async function loginWithRole(
   input: { tenantId: string; role: string; jwt: string; ttlSeconds?: number; via?: string },
 ) {
   const tenantId = input.tenantId;
+  // No token yet: the tenant named in the body leads to its own database (an unknown one
+  // stays in the home database, where no role of it exists).
+  const tenantKnown = await enterTenant(c, tenantId);
+  const index = (await databaseOf(c.env, tenantId)) ?? HOME;
   const db = c.get("db");
   const who: AuditActor = { tenantId, actor: `role:${input.role}`, requestId: c.get("requestId") };
   const role = await findRole(c, tenantId, input.role);
@@ -266,7 +272,6 @@ export async function loginWithRole(
     ]);
     const limited = ipLimited || roleLimited;
     // The reason is for the operator's audit log only; the caller learns nothing about which check failed.
-    const tenantKnown = role || (await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).get());
     if (tenantKnown) {
       // At most LOGIN_AUDIT_LIMITER failures a minute per tenant are audited (many IPs and role
       // names cannot flood the log either), then one event saying the rest were not.
@@ -282,7 +287,7 @@ export async function loginWithRole(
   }
   const r = role!;
   const ttl = Math.min(input.ttlSeconds ?? r.tokenTtlSeconds, r.maxTtlSeconds);
-  const token = newToken();
+  const token = newToken(index);
   const now = Date.now();
   const row = {
     id: `tok_${toHex(randomBytes(12))}`,

@@ -85,13 +85,25 @@ export type TokenRow = typeof apiTokens.$inferSelect;
  */
 export async function mintToken(
   parent: Principal,
-  input: Grant & { tenantId: string; subject: string; expiresAt: number; id?: string; /** A credential of the parent itself (lease, ephemeral key). */ ownCredential?: boolean },
+  input: Grant & {
+    tenantId: string;
+    subject: string;
+    expiresAt: number;
+    id?: string;
+    /** A credential of the parent itself (lease, ephemeral key). */
+    ownCredential?: boolean;
+    /** The database of `tenantId` (src/db/directory.ts) when it is not the parent's tenant (root minting elsewhere). */
+    database?: number;
+  },
   now = Date.now(),
 ): Promise<{ row: TokenRow; token: string }> {
   checkGrant(parent, input);
   const ownCredential = input.ownCredential ?? false;
   const subject = childSubject(parent, input.subject, ownCredential);
-  const token = newToken();
+  // The token names its tenant's database; another tenant's must be named by the caller.
+  const index = input.database ?? (input.tenantId === parent.tenantId ? (parent.database ?? 0) : undefined);
+  if (index === undefined) throw new Error("mintToken: give the database of a tenant other than the parent's");
+  const token = newToken(index);
   const row: TokenRow = {
     id: input.id ?? `tok_${toHex(randomBytes(12))}`,
     tenantId: input.tenantId,

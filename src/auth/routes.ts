@@ -3,7 +3,10 @@ import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
 import { toHex, randomBytes } from "../crypto/encoding";
 import { apiTokens, tenants } from "../db/schema";
+import { database as drizzleOf } from "../db/client";
+import { databaseCount, databaseOf, d1Databases, placeNewTenant } from "../db/directory";
 import { commit } from "../http/commit";
+import { enterTenant } from "../http/middleware";
 import type { AppEnv, Principal } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
 import { badRequest, forbidden, notFound, Problem } from "../http/problem";
@@ -65,8 +68,13 @@ function requireRoot(principal: Principal, what: string): void {
   if (!principal.isRoot) throw forbidden(`Only the operator's root token may ${what}`);
 }
 
-async function tenantExists(c: Context<AppEnv>, id: string): Promise<boolean> {
-  return (await c.get("db").select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id)).get()) !== undefined;
+/**
+ * Root names another tenant (`tenant` in the body or query): the rest of the request runs as
+ * root in that tenant, in its database (docs/decisions.md). 404 for a tenant that does not exist.
+ */
+async function asRootIn(c: Context<AppEnv>, tenantId: string, what: string): Promise<void> {
+  requireRoot(c.get("principal"), what);
+  if (!(await enterTenant(c, tenantId))) throw notFound("tenant");
 }
 
 
@@ -119,9 +127,22 @@ const createTenantRoute = createRoute({
   path: "/tenants",
   summary: "Create a tenant (root token only)",
   tags: ["tenants"],
-  request: { body: { required: true, ...json(z.strictObject({ id: TenantId, name: z.string().min(1).max(256).optional() })) } },
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z.strictObject({
+          id: TenantId,
+          name: z.string().min(1).max(256).optional(),
+          database: z.number().int().min(0).max(999).optional().openapi({
+            description: "Index of the D1 database (DB, DB_1, ...) to place the tenant in; default: the one with the fewest tenants",
+          }),
+        }),
+      ),
+    },
+  },
   responses: {
-    201: { description: "Created", ...json(z.object({ id: z.string(), name: z.string(), created_at: z.string() })) },
+    201: { description: "Created", ...json(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int() })) },
     ...errorResponses(400, 401, 403, 409),
   },
 });
@@ -132,7 +153,7 @@ const listTenantsRoute = createRoute({
   summary: "List tenants (root token only)",
   tags: ["tenants"],
   responses: {
-    200: { description: "Tenants", ...json(z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string() })) })) },
+    200: { description: "Tenants", ...json(z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int() })) })) },
     ...errorResponses(401, 403),
   },
 });
@@ -143,16 +164,13 @@ export const authApp = featureApp()
     const principal = c.get("principal");
     const input = c.req.valid("json");
     const tenantId = input.tenant ?? principal.tenantId;
-    if (tenantId !== principal.tenantId) {
-      requireRoot(principal, "create tokens in another tenant");
-      if (!(await tenantExists(c, tenantId))) throw notFound("tenant");
-    }
+    if (tenantId !== principal.tenantId) await asRootIn(c, tenantId, "create tokens in another tenant");
     const unknown = await unknownPolicies(c.get("db"), tenantId, input.policies ?? []);
     if (unknown.length) throw badRequest(`No such policies: ${unknown.join(", ")}`);
     const now = Date.now();
     // Nested subject, grants within the caller's, expiry no later than the caller's (identity.ts).
     const { row, token } = await mintToken(
-      principal,
+      c.get("principal"),
       { tenantId, subject: input.subject, scopes: input.scopes, paths: input.paths, policies: input.policies, expiresAt: now + (input.ttl_seconds ?? DEFAULT_TTL_SECONDS) * 1000 },
       now,
     );
@@ -168,7 +186,7 @@ export const authApp = featureApp()
     const principal = c.get("principal");
     const query = c.req.valid("query");
     const tenantId = query.tenant ?? principal.tenantId;
-    if (tenantId !== principal.tenantId) requireRoot(principal, "list tokens of another tenant");
+    if (tenantId !== principal.tenantId) await asRootIn(c, tenantId, "list tokens of another tenant");
     const rows = await c
       .get("db")
       .select()
@@ -199,9 +217,17 @@ export const authApp = featureApp()
     const principal = c.get("principal");
     // Revoking itself is always allowed: a leaked token can be killed with itself.
     if (id !== principal.tokenId) await authorize(c, "tokens:admin", "token.revoke");
-    const db = c.get("db");
-    const row = await db.select().from(apiTokens).where(eq(apiTokens.id, id)).get();
+    let row = await c.get("db").select().from(apiTokens).where(eq(apiTokens.id, id)).get();
+    if (!row && principal.isRoot) {
+      // Root administers every tenant: a token id alone may name one in another database.
+      for (const d1 of d1Databases(c.env)) {
+        row = await drizzleOf(d1).select().from(apiTokens).where(eq(apiTokens.id, id)).get();
+        if (row) break;
+      }
+    }
     if (!row || (row.tenantId !== principal.tenantId && !principal.isRoot)) throw notFound("token");
+    if (row.tenantId !== principal.tenantId) await asRootIn(c, row.tenantId, "revoke tokens of another tenant");
+    const db = c.get("db");
     const now = row.revokedAt ?? Date.now();
     const response = tokenView({ ...row, revokedAt: now });
     // Every token minted under it goes with it.
@@ -214,9 +240,14 @@ export const authApp = featureApp()
   .openapi(createTenantRoute, async (c) => {
     requireRoot(c.get("principal"), "create tenants");
     const input = c.req.valid("json");
-    if (await tenantExists(c, input.id)) throw new Problem(409, "tenant-exists", `Tenant ${input.id} already exists`);
-    const row = { id: input.id, name: input.name ?? input.id, createdAt: Date.now() };
-    const response = { id: row.id, name: row.name, created_at: new Date(row.createdAt).toISOString() };
+    if ((await databaseOf(c.env, input.id)) !== null) throw new Problem(409, "tenant-exists", `Tenant ${input.id} already exists`);
+    if (input.database !== undefined && input.database >= databaseCount(c.env)) {
+      throw badRequest(`There is no database ${input.database}: this deployment has ${databaseCount(c.env)} (DB, DB_1, ...)`);
+    }
+    // The placement rule (src/db/directory.ts), unless the operator pins the tenant.
+    const placed = input.database ?? (await placeNewTenant(c.env));
+    const row = { id: input.id, name: input.name ?? input.id, createdAt: Date.now(), database: placed };
+    const response = { id: row.id, name: row.name, created_at: new Date(row.createdAt).toISOString(), database: row.database };
     await commit(c, [c.get("db").insert(tenants).values(row)], {
       audit: { action: "tenant.create", resource: `tenant:${row.id}`, status: 201 },
       response: { status: 201, body: response },
@@ -226,5 +257,5 @@ export const authApp = featureApp()
   .openapi(listTenantsRoute, async (c) => {
     requireRoot(c.get("principal"), "list tenants");
     const rows = await c.get("db").select().from(tenants).orderBy(asc(tenants.id)).all();
-    return c.json({ items: rows.map((r) => ({ id: r.id, name: r.name, created_at: new Date(r.createdAt).toISOString() })) }, 200);
+    return c.json({ items: rows.map((r) => ({ id: r.id, name: r.name, created_at: new Date(r.createdAt).toISOString(), database: r.database })) }, 200);
   });

@@ -1,10 +1,12 @@
 import { eq, sql } from "drizzle-orm";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { audit } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
-import { prepared, type Db } from "../db/client";
+import { database, prepared, type Db } from "../db/client";
+import { d1Databases, HOME } from "../db/directory";
 import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
+import { useDatabase } from "../http/middleware";
 import { Problem } from "../http/problem";
 import { SCOPES } from "./access";
 import { serviceOf } from "./identity";
@@ -12,9 +14,22 @@ import { resolvePolicies } from "./policies";
 
 export const TOKEN_PREFIX = "hush_";
 
-/** A new bearer token: 40 base62 characters (~238 bits). Shown once, stored only as SHA-256. */
-export const newToken = () => `${TOKEN_PREFIX}${randomString(40)}`;
+/**
+ * A new bearer token of a tenant in database `index`: 40 base62 characters (~238 bits) after
+ * `hush_` (home database) or `hush<index>_`. Shown once, stored only as SHA-256 of the whole
+ * string, index included, so the index routes the lookup without an extra read and a token
+ * whose index is edited hashes to a row that exists nowhere (docs/decisions.md).
+ */
+export const newToken = (index = HOME) => `hush${index === HOME ? "" : index}_${randomString(40)}`;
 export const hashToken = (token: string) => sha256Hex(token);
+
+const TOKEN_SHAPE = /^hush(?:([1-9][0-9]{0,2}))?_/;
+
+/** The database a token names (its `hush<index>_` prefix), or null for a token of no shape Hush mints. */
+export function tokenDatabase(token: string): number | null {
+  const match = TOKEN_SHAPE.exec(token);
+  return match ? (match[1] ? Number(match[1]) : HOME) : null;
+}
 
 const rootHashes = new Map<string, Promise<string>>();
 
@@ -33,6 +48,7 @@ async function isRootToken(env: Env, tokenHash: string): Promise<boolean> {
 const rootPrincipal: Principal = Object.freeze({
   tokenId: "root",
   tenantId: "default",
+  database: HOME,
   subject: "root",
   entity: "root",
   service: null,
@@ -46,30 +62,46 @@ const rootPrincipal: Principal = Object.freeze({
 
 export type TokenRejection = "unknown" | "revoked" | "expired";
 
-/** Resolves a bearer token to its principal, or says why not. */
+/**
+ * Resolves a bearer token to its principal, or says why not: one row read, in the database the
+ * token names (root is the home database's). A rejection that names a token says in which
+ * database (`database`), so its audit event lands with the token's tenant.
+ */
 export async function resolveToken(
   env: Env,
-  db: Db,
   token: string,
   now = Date.now(),
-): Promise<{ principal: Principal } | { rejected: TokenRejection; tokenId?: string; tenantId?: string }> {
+): Promise<{ principal: Principal } | { rejected: TokenRejection; tokenId?: string; tenantId?: string; database?: number }> {
   const tokenHash = await hashToken(token);
   if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
-  if (!token.startsWith(TOKEN_PREFIX)) return { rejected: "unknown" };
+  const index = tokenDatabase(token);
+  const d1 = index === null ? undefined : d1Databases(env)[index];
+  if (!d1) return { rejected: "unknown" };
+  const db = database(d1);
   const row = await prepared(db, "token-by-hash", (db) =>
     db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
   ).get({ tokenHash });
   if (!row) return { rejected: "unknown" };
-  if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId };
-  if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId };
-  return { principal: await principalFromRow(db, row) };
+  if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId, database: index! };
+  if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId, database: index! };
+  return { principal: await principalFromRow(db, row, index!) };
+}
+
+/**
+ * Makes `principal` the request's caller: the request's `db` (and `c.env.DB`) become the
+ * database of the principal's tenant, so every later query of the request goes there.
+ */
+export function signIn(c: Context<AppEnv>, principal: Principal): void {
+  useDatabase(c, principal.database ?? HOME);
+  c.set("principal", principal);
 }
 
 /** The principal of a live api_tokens row (also used by sync deliveries, which act with their creator's token). */
-export async function principalFromRow(db: Db, row: typeof apiTokens.$inferSelect): Promise<Principal> {
+export async function principalFromRow(db: Db, row: typeof apiTokens.$inferSelect, index = HOME): Promise<Principal> {
   return {
     tokenId: row.id,
     tenantId: row.tenantId,
+    database: index,
     subject: row.subject,
     entity: row.entity || `subject:${row.subject}`,
     service: serviceOf(row.subject),
@@ -134,8 +166,9 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), undefined);
     throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
   }
-  const result = await resolveToken(c.env, c.get("db"), token);
+  const result = await resolveToken(c.env, token);
   if ("rejected" in result) {
+    if (result.database !== undefined) useDatabase(c, result.database);
     const limited = await pastLimit(c.env.AUTH_FAILURE_LIMITER, failedAuthKeys(c.req.header("cf-connecting-ip"), token));
     // The tenant is known from the row: record the attempt there (never the token); past the
     // limit only the first refusal of the window, so a revoked token cannot flood the log.
@@ -159,6 +192,6 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
         : `The token has been ${result.rejected}; create a new one`,
     );
   }
-  c.set("principal", result.principal);
+  signIn(c, result.principal);
   await next();
 };

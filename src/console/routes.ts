@@ -3,7 +3,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { capabilityOf, SCOPES, type Scope } from "../auth/access";
 import { mintToken } from "../auth/identity";
-import { resolveToken } from "../auth/tokens";
+import { resolveToken, signIn } from "../auth/tokens";
 import { randomBytes, toHex } from "../crypto/encoding";
 import { apiTokens } from "../db/schema";
 import { commit } from "../http/commit";
@@ -140,10 +140,10 @@ export function consoleApp(api: Api) {
     // The API's authenticate decides whether the token is good (rate limits and audit included).
     const self = await callApi(api, c, token, "/api/v1/tokens/self");
     if (self.status !== 200) return relay(self);
-    const resolved = await resolveToken(c.env, c.get("db"), token);
+    const resolved = await resolveToken(c.env, token);
     if (!("principal" in resolved)) throw signedOut();
     const principal = resolved.principal;
-    c.set("principal", principal);
+    signIn(c, principal);
     const now = Date.now();
     let session: Session;
     let subject = principal.subject;
@@ -184,7 +184,7 @@ export function consoleApp(api: Api) {
       throw signedOut();
     }
     const self = (await res.json()) as { subject: string; tenant: string; scopes: string[]; paths: string[] | null; policies: string[] };
-    const resolved = await resolveToken(c.env, c.get("db"), session.token);
+    const resolved = await resolveToken(c.env, session.token);
     if (!("principal" in resolved)) throw signedOut();
     return c.json({
       subject: self.subject,

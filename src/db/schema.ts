@@ -17,6 +17,11 @@ export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   createdAt: time("created_at").notNull(),
+  /**
+   * The tenant directory (docs/decisions.md): the index of the D1 database (`DB`, `DB_1`, ...)
+   * that holds the tenant's rows. Authoritative only in the home database (`DB`).
+   */
+  database: integer("database").notNull().default(0),
 });
 
 export const apiTokens = sqliteTable(

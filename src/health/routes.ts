@@ -1,6 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { keyringState } from "../crypto/envelope";
+import { database } from "../db/client";
+import { d1Databases } from "../db/directory";
 import { featureApp } from "../http/openapi";
 
 const Health = z
@@ -26,7 +28,8 @@ const healthRoute = createRoute({
 export const healthApp = featureApp().openapi(healthRoute, async (c) => {
   let store: "ok" | "error" = "ok";
   try {
-    await c.get("db").run(sql`SELECT 1`);
+    // Every tenant database (src/db/directory.ts): one unreachable is a degraded store.
+    await Promise.all(d1Databases(c.env).map((d1) => database(d1).run(sql`SELECT 1`)));
   } catch {
     store = "error";
   }

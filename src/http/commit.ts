@@ -32,12 +32,18 @@ export async function commit(
   const who = options.actor ?? actorOf(c);
   const claim = c.get("idempotency");
   const after: BatchItem[] = [];
+  // Root acting in a tenant of another database: the claim lives in the home database, so its
+  // response is stored just after the change's batch instead of inside it (src/db/directory.ts).
+  let storeAfter: BatchItem | undefined;
   if (claim && options.response) {
     const { status, body, oneTime } = options.response;
-    after.push((await storeResponse(c, claim, status, JSON.stringify(storedBody(body, oneTime)))).statement);
+    const { statement } = await storeResponse(c, claim, status, JSON.stringify(storedBody(body, oneTime)));
+    if (claim.db === c.get("db")) after.push(statement);
+    else storeAfter = statement;
   }
   try {
     await recordChange(c.get("db"), who, statements, options.audit, { after, kick: { env: c.env, ctx: c.executionCtx } });
+    if (storeAfter) await claim!.db.batch([storeAfter]);
   } catch (err) {
     if (isConstraintError(err)) {
       throw new Problem(409, "conflict", "The resource changed while this request ran; read it again and retry");

@@ -4,6 +4,8 @@ export interface Principal {
   /** `root` for the operator token, otherwise the api_tokens row id. */
   tokenId: string;
   tenantId: string;
+  /** The index of the D1 database that holds the tenant's rows (src/db/directory.ts); 0 when absent. */
+  database?: number;
   /**
    * Who this is: nested under its creator's subject (`dev/alice` from `dev`), so only
    * root and login roles name top-level subjects (see docs/security.md).
@@ -37,6 +39,9 @@ export interface ResolvedRule {
 export interface IdempotencyClaim {
   key: string;
   fingerprint: string;
+  /** Where the claim row lives: the caller's tenant and database when the request began (root may enter another tenant later). */
+  tenantId: string;
+  db: Db;
   /** Set once the handler's batch stored the response. */
   stored: boolean;
 }

@@ -76,7 +76,7 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
     }
   }
 
-  const claim: IdempotencyClaim = { key, fingerprint, stored: false };
+  const claim: IdempotencyClaim = { key, fingerprint, stored: false, tenantId: principal.tenantId, db };
   c.set("idempotency", claim);
   await next();
   if (claim.stored) return;
@@ -124,11 +124,11 @@ export function storedBody(body: unknown, oneTime: readonly string[] = []): unkn
  * async function returning one bare would run it.
  */
 export async function storeResponse(c: Context<AppEnv>, claim: IdempotencyClaim, status: number, body: string) {
-  const tenantId = c.get("principal").tenantId;
+  const tenantId = claim.tenantId;
   const stored: StoredResponse = { status, contentType: "application/json", body };
   const sealed = await seal(loadKeyring(c.env.MASTER_KEYS), tenantId, idempotencyPlace(claim.key), utf8(JSON.stringify(stored)));
-  const statement = c
-    .get("db")
+  // In the claim's own database, which is the request's unless root entered a tenant elsewhere.
+  const statement = claim.db
     .update(idempotencyKeys)
     .set({ state: "done", status, response: pack(sealed) })
     .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, claim.key)));

@@ -1,8 +1,9 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { database } from "../db/client";
+import { databaseOf, envAt, HOME } from "../db/directory";
 import { toHex, randomBytes } from "../crypto/encoding";
-import type { AppEnv } from "./context";
+import type { AppEnv, Principal } from "./context";
 import { Problem } from "./problem";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -12,10 +13,40 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const given = c.req.header("x-request-id");
   const requestId = given && REQUEST_ID.test(given) ? given : `req_${toHex(randomBytes(12))}`;
   c.set("requestId", requestId);
-  c.set("db", database(c.env.DB));
+  useDatabase(c, HOME);
   await next();
   c.header("X-Request-Id", requestId);
 };
+
+/**
+ * Points the request at D1 database `index` (src/db/directory.ts): `db` and `c.env.DB` both.
+ * Called with the home database first, then by `signIn` with the caller's tenant's database,
+ * or by `enterTenant` on routes where the tenant is known before any token (login, share reveals).
+ */
+export function useDatabase(c: Context<AppEnv>, index: number): void {
+  const env = envAt(c.env, index);
+  if (!env) throw new Error(`No D1 binding for database ${index}`);
+  c.env = env;
+  c.set("db", database(env.DB));
+}
+
+/**
+ * Points the request at `tenantId`'s own database, looked up in the tenant directory; false
+ * (and the request left where it was) for a tenant that does not exist. Only for routes where
+ * no token names the tenant yet (login, public share routes) and for root, which administers
+ * every tenant: root then acts as root *in* that tenant (its queries, audit events and writes
+ * all land there). A tenant id in a request can only ever lead to that tenant's own database,
+ * and a token of another tenant never gets here (`signIn` routes it by the token alone).
+ */
+export async function enterTenant(c: Context<AppEnv>, tenantId: string): Promise<boolean> {
+  const principal = c.get("principal") as Principal | undefined;
+  if (principal && !principal.isRoot) throw new Error("enterTenant: only root or an unauthenticated route may choose a tenant");
+  const index = await databaseOf(c.env, tenantId);
+  if (index === null) return false;
+  useDatabase(c, index);
+  if (principal) c.set("principal", { ...principal, tenantId, database: index });
+  return true;
+}
 
 /** Responses of the API may carry secrets: never cache, never sniff, never index. */
 export const apiHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { kickSealer } from "../audit/log";
 import { recordChange } from "../audit/unit-of-work";
 import { database, type Db } from "../db/client";
+import { messageEnv } from "../db/directory";
 import { leases, outbox } from "../db/schema";
 import { resolveProvider } from "./providers";
 import { safeMessage } from "./providers/types";
@@ -28,8 +29,11 @@ export type Outcome = { ack: true } | { retry: number };
  * claimed) row is not revoked again, so a duplicate message never reaches the provider twice.
  */
 export async function consumeRevocations(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
-  const db = database(env.DB);
-  await consumeEach(batch, env, ctx, "revocations", (message) => revokeOne(env, db, message));
+  await consumeEach(batch, env, ctx, "revocations", async (message) => {
+    // The tenant's own database; a message naming no known tenant has nothing to revoke.
+    const tenantEnv = await messageEnv(env, message.body);
+    return tenantEnv ? revokeOne(tenantEnv, database(tenantEnv.DB), message) : { ack: true };
+  });
 }
 
 /**
@@ -129,10 +133,10 @@ async function revokeOne(env: Env, db: Db, message: Message<unknown>): Promise<O
  * audited; it stays listed (state=failed) until an operator revokes it again.
  */
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
-  const db = database(env.DB);
   for (const message of batch.messages) {
     try {
-      await markFailed(db, message);
+      const tenantEnv = await messageEnv(env, message.body);
+      if (tenantEnv) await markFailed(database(tenantEnv.DB), message);
       message.ack();
     } catch (err) {
       console.error("revocations-dlq: failure", message.id, (err as Error)?.name);

@@ -4,7 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authorize } from "../auth/access";
 import { namespaceTenant } from "../vault/common";
-import { bearerFrom, resolveToken, throttleFailedAuth } from "../auth/tokens";
+import { bearerFrom, resolveToken, signIn, throttleFailedAuth } from "../auth/tokens";
+import { enterTenant } from "../http/middleware";
 import { pkiRoles } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
@@ -63,7 +64,10 @@ pkiVaultApp.use("*", apiHeaders, limitBody(256 * 1024));
  * without one). Nothing else of the tenant is shown; a tenant without a default issuer is 404.
  */
 async function publicIssuer(c: Context<AppEnv>) {
-  const row = await findIssuer(c.get("db"), await publicTenant(c), undefined);
+  const tenant = await publicTenant(c);
+  // The tenant's own database (the namespace names a tenant, never a database).
+  if (!(await enterTenant(c, tenant))) throw new Problem(404, "vault", "no default issuer");
+  const row = await findIssuer(c.get("db"), tenant, undefined);
   if (!row || !row.certificate) throw new Problem(404, "vault", "no default issuer");
   return row as typeof row & { certificate: string };
 }
@@ -72,7 +76,7 @@ async function publicTenant(c: Context<AppEnv>): Promise<string> {
   if (c.req.header("x-vault-namespace")) return namespaceTenant(c);
   const token = c.req.header("x-vault-token") || bearerFrom(c.req.header("authorization"));
   if (!token) return "default";
-  const result = await resolveToken(c.env, c.get("db"), token);
+  const result = await resolveToken(c.env, token);
   if ("rejected" in result) {
     await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), token);
     throw new Problem(403, "vault", "permission denied");
@@ -86,19 +90,25 @@ const PUBLIC_PKI: Record<string, (c: Context<AppEnv>) => Promise<Response>> = {
     const row = await publicIssuer(c);
     return c.body([row.certificate, ...row.chain].join("\n"), 200, { "content-type": "application/pem-certificate-chain" });
   },
-  "/crl": async (c) => c.body((await currentCrl(c.env, c.get("db"), await publicIssuer(c))).slice(), 200, { "content-type": "application/pkix-crl" }),
-  "/crl/pem": async (c) => c.body(crlPem(await currentCrl(c.env, c.get("db"), await publicIssuer(c))), 200, { "content-type": "application/x-pem-file" }),
+  "/crl": async (c) => {
+    const issuer = await publicIssuer(c);
+    return c.body((await currentCrl(c.env, c.get("db"), issuer)).slice(), 200, { "content-type": "application/pkix-crl" });
+  },
+  "/crl/pem": async (c) => {
+    const issuer = await publicIssuer(c);
+    return c.body(crlPem(await currentCrl(c.env, c.get("db"), issuer)), 200, { "content-type": "application/x-pem-file" });
+  },
 };
 for (const [path, handler] of Object.entries(PUBLIC_PKI)) pkiVaultApp.get(path, handler);
 
 pkiVaultApp.use("*", async (c, next) => {
   const token = c.req.header("x-vault-token") || bearerFrom(c.req.header("authorization"));
-  const result = token ? await resolveToken(c.env, c.get("db"), token) : undefined;
+  const result = token ? await resolveToken(c.env, token) : undefined;
   if (!result || "rejected" in result) {
     await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), token);
     throw new Problem(403, "vault", "permission denied");
   }
-  c.set("principal", result.principal);
+  signIn(c, result.principal);
   await next();
 });
 pkiVaultApp.use("*", idempotency);

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { recordChange } from "../audit/unit-of-work";
 import { IntegrityError, loadKeyring, pack, rewrap, unpack, type Keyring } from "../crypto/envelope";
 import { database } from "../db/client";
+import { baseEnv, envAt, HOME } from "../db/directory";
 import { loggable, problemOf } from "../http/errors";
 import { keyIdSql, SEALED_TABLES, type RowKey, type SealedTable } from "./registry";
 
@@ -10,8 +11,15 @@ export const DEFAULT_PAGE_SIZE = 100;
 /** A running job that has not moved for this long is resumed by the cron sweeper. */
 export const STALLED_AFTER_MS = 10 * 60_000;
 
-/** The queue message: which job and which step of it. The position itself lives in D1. */
-export const RewrapMessage = z.strictObject({ job: z.string().min(1).max(64), step: z.number().int().min(0) });
+/**
+ * The queue message: which job, which step of it, and in which D1 database (each database has
+ * its own job row and position; absent means the home database). The position itself lives in D1.
+ */
+export const RewrapMessage = z.strictObject({
+  job: z.string().min(1).max(64),
+  step: z.number().int().min(0),
+  database: z.number().int().min(0).max(999).optional(),
+});
 export type RewrapMessage = z.infer<typeof RewrapMessage>;
 
 export interface JobRow {
@@ -125,7 +133,10 @@ export type StepOutcome = "advanced" | "finished" | "stale" | "wrong-active-key"
  * D1 batch conditioned on the job still being at `message.step`. Returns what happened;
  * the caller enqueues the next step after "advanced".
  */
-export async function processStep(env: Env, message: RewrapMessage): Promise<StepOutcome> {
+export async function processStep(rootEnv: Env, message: RewrapMessage): Promise<StepOutcome> {
+  const index = message.database ?? HOME;
+  const env = envAt(rootEnv, index);
+  if (!env) return "stale";
   const db = env.DB;
   const job = await readJob(db);
   if (!job || job.job_id !== message.job || job.state !== "running" || job.step !== message.step) return "stale";
@@ -174,16 +185,21 @@ export async function processStep(env: Env, message: RewrapMessage): Promise<Ste
   if (!results[results.length - 1]!.meta.changes) return "stale";
   if (finished) {
     // Only the step that finished the job (its advance changed the row) records the finish.
+    // The operator's tenant (`default`) lives in the home database, whichever database finished.
     await recordChange(
-      database(db),
+      database(baseEnv(env).DB),
       { tenantId: "default", actor: "system:rewrap", requestId: `rewrap_${job.job_id}` },
       [],
-      { action: "sys.rewrap.finish", resource: `rewrap:${job.job_id}`, detail: { target_key_id: job.target_key_id, total: job.total, done: job.done + updates.length, failed: job.failed + failed } },
+      {
+        action: "sys.rewrap.finish",
+        resource: `rewrap:${job.job_id}`,
+        detail: { target_key_id: job.target_key_id, total: job.total, done: job.done + updates.length, failed: job.failed + failed, ...(index !== HOME && { database: index }) },
+      },
       { now },
     );
     return "finished";
   }
-  await env.REWRAP_QUEUE.send({ job: job.job_id, step: job.step + 1 } satisfies RewrapMessage);
+  await env.REWRAP_QUEUE.send(stepMessage(job.job_id, job.step + 1, index));
   return "advanced";
 }
 
@@ -209,10 +225,14 @@ export async function consumeRewrap(batch: MessageBatch<unknown>, env: Env): Pro
   }
 }
 
-/** Cron: re-sends the current step of a running job that stopped moving (a lost message). */
-export async function resumeStalledRewrap(env: Env, now = Date.now()): Promise<void> {
+/** The message of step `step` of `job` in database `index`. */
+export const stepMessage = (job: string, step: number, index: number): RewrapMessage =>
+  index === HOME ? { job, step } : { job, step, database: index };
+
+/** Cron: re-sends the current step of a running job that stopped moving (a lost message); `env` is database `index`'s view. */
+export async function resumeStalledRewrap(env: Env, now = Date.now(), index = HOME): Promise<void> {
   const job = await readJob(env.DB);
   if (job?.state === "running" && job.updated_at < now - STALLED_AFTER_MS) {
-    await env.REWRAP_QUEUE.send({ job: job.job_id, step: job.step } satisfies RewrapMessage);
+    await env.REWRAP_QUEUE.send(stepMessage(job.job_id, job.step, index));
   }
 }

@@ -8,7 +8,9 @@ import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso } from "../http/openapi";
 import { forbidden } from "../http/problem";
-import { countByKey, notUnder, readJob, type JobRow, type RewrapMessage } from "./job";
+import { database } from "../db/client";
+import { d1Databases, HOME } from "../db/directory";
+import { countByKey, notUnder, readJob, stepMessage, type JobRow } from "./job";
 
 const RewrapStatus = z
   .object({
@@ -31,9 +33,38 @@ function requireRoot(c: Context<AppEnv>): void {
   if (!c.get("principal").isRoot) throw forbidden("Only the operator's root token may run a master-key re-wrap");
 }
 
+/** Rows per master key id over every D1 database (src/db/directory.ts). */
+async function countEverywhere(c: Context<AppEnv>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const d1 of d1Databases(c.env)) {
+    for (const [id, n] of Object.entries(await countByKey(d1))) counts[id] = (counts[id] ?? 0) + n;
+  }
+  return counts;
+}
+
+/**
+ * Each database has its own job row (its rows are re-wrapped by its own chain of messages);
+ * the operator sees one job: running while any database's is, its counts summed.
+ */
+async function readJobs(c: Context<AppEnv>): Promise<JobRow | null> {
+  const jobs = (await Promise.all(d1Databases(c.env).map((d1) => readJob(d1)))).filter((j): j is JobRow => j !== null);
+  const [first] = jobs;
+  if (!first) return null;
+  const running = jobs.some((j) => j.state === "running");
+  return {
+    ...first,
+    state: running ? "running" : "done",
+    total: jobs.reduce((n, j) => n + j.total, 0),
+    done: jobs.reduce((n, j) => n + j.done, 0),
+    failed: jobs.reduce((n, j) => n + j.failed, 0),
+    updated_at: Math.max(...jobs.map((j) => j.updated_at)),
+    finished_at: running ? null : Math.max(...jobs.map((j) => j.finished_at ?? 0)),
+  };
+}
+
 async function status(c: Context<AppEnv>, job: JobRow | null) {
   const activeId = loadKeyring(c.env.MASTER_KEYS).activeId;
-  const byKey = await countByKey(c.env.DB);
+  const byKey = await countEverywhere(c);
   return {
     state: job?.state ?? ("idle" as const),
     active_key_id: activeId,
@@ -70,48 +101,70 @@ export const rewrapApp = featureApp()
   .openapi(startRoute, async (c) => {
     requireRoot(c);
     const keyring = loadKeyring(c.env.MASTER_KEYS);
-    const db = c.get("db");
-    const current = await readJob(c.env.DB);
+    const databases = d1Databases(c.env);
+    // The home database's job is the operator's; every other database runs one with the same id.
+    const home = database(databases[HOME]!);
+    const current = await readJob(databases[HOME]!);
     const resuming = current?.state === "running" && current.target_key_id === keyring.activeId;
+    const now = Date.now();
+    const jobId = resuming ? current.job_id : crypto.randomUUID();
+    const totals = await Promise.all(databases.map(async (d1) => notUnder(await countByKey(d1), keyring.activeId)));
+    // A database with nothing to re-wrap joins the job already done (no messages to send).
+    const jobIn = (index: number) => ({
+      id: 1,
+      jobId,
+      state: index !== HOME && totals[index] === 0 ? ("done" as const) : ("running" as const),
+      targetKeyId: keyring.activeId,
+      tableIndex: 0,
+      cursor: null,
+      step: 0,
+      total: totals[index]!,
+      done: 0,
+      failed: 0,
+      startedAt: now,
+      startedBy: c.get("principal").subject,
+      updatedAt: now,
+      finishedAt: index !== HOME && totals[index] === 0 ? now : null,
+    });
     if (!resuming) {
       // A new job: also replaces a running one whose target is no longer the active key.
-      const now = Date.now();
-      const job = {
-        id: 1,
-        jobId: crypto.randomUUID(),
-        state: "running" as const,
-        targetKeyId: keyring.activeId,
-        tableIndex: 0,
-        cursor: null,
-        step: 0,
-        total: notUnder(await countByKey(c.env.DB), keyring.activeId),
-        done: 0,
-        failed: 0,
-        startedAt: now,
-        startedBy: c.get("principal").subject,
-        updatedAt: now,
-        finishedAt: null,
-      };
-      const { id: _, ...restart } = job;
+      const { id: _, ...restart } = jobIn(HOME);
       // Two racing starts: the second finds a running job for this key and leaves it.
-      const start = db
+      const start = home
         .insert(rewrapJob)
-        .values(job)
+        .values(jobIn(HOME))
         .onConflictDoUpdate({
           target: rewrapJob.id,
           set: restart,
           where: sql`${rewrapJob.state} != 'running' OR ${rewrapJob.targetKeyId} != ${keyring.activeId}`,
         });
-      await commit(c, [start], { audit: { action: "sys.rewrap.start", resource: "rewrap", status: 202, detail: { target_key_id: keyring.activeId, total: job.total } } });
+      const total = totals.reduce((n, t) => n + t, 0);
+      await commit(c, [start], { audit: { action: "sys.rewrap.start", resource: "rewrap", status: 202, detail: { target_key_id: keyring.activeId, total, databases: databases.length } } });
     } else {
       await audit(c, { action: "sys.rewrap.resume", resource: "rewrap", status: 202, detail: { job: current.job_id, step: current.step } });
     }
-    // Send the current step (a resume re-sends it; a duplicate is ignored by the consumer).
-    const job = (await readJob(c.env.DB))!;
-    if (job.state === "running") await c.env.REWRAP_QUEUE.send({ job: job.job_id, step: job.step } satisfies RewrapMessage);
-    return c.json(await status(c, job), 202);
+    // The other databases join the job (once: a database that already ran this job keeps its outcome).
+    const homeJob = (await readJob(databases[HOME]!))!;
+    for (let index = 1; index < databases.length; index++) {
+      const { id: _, ...restart } = jobIn(index);
+      await database(databases[index]!)
+        .insert(rewrapJob)
+        .values({ ...jobIn(index), jobId: homeJob.job_id })
+        .onConflictDoUpdate({
+          target: rewrapJob.id,
+          set: { ...restart, jobId: homeJob.job_id },
+          where: sql`${rewrapJob.jobId} != ${homeJob.job_id} AND (${rewrapJob.state} != 'running' OR ${rewrapJob.targetKeyId} != ${keyring.activeId})`,
+        })
+        .run();
+    }
+    // Send each database's current step (a resume re-sends it; a duplicate is ignored by the consumer).
+    for (let index = 0; index < databases.length; index++) {
+      const job = await readJob(databases[index]!);
+      if (job?.state === "running") await c.env.REWRAP_QUEUE.send(stepMessage(job.job_id, job.step, index));
+    }
+    return c.json(await status(c, await readJobs(c)), 202);
   })
   .openapi(statusRoute, async (c) => {
     requireRoot(c);
-    return c.json(await status(c, await readJob(c.env.DB)), 200);
+    return c.json(await status(c, await readJobs(c)), 200);
   });

@@ -6,6 +6,7 @@ import { rewrap, type Keyring } from "../crypto/envelope";
 import type { BatchItem, Db } from "../db/client";
 import { shareIndex } from "../db/schema";
 import { commit } from "../http/commit";
+import { enterTenant } from "../http/middleware";
 import type { AppEnv } from "../http/context";
 import { notFound, Problem } from "../http/problem";
 import {
@@ -134,6 +135,8 @@ export function syncIndex(db: Db, status: ShareStatus) {
 
 /** Records what happened to a share in its creator's audit log, with the index kept in step. */
 export async function recordShareEvent(c: Context<AppEnv>, status: ShareStatus, event: AuditInput, actor?: AuditActor) {
+  // A public reveal has no token: the share's own tenant (the object's record) names the database.
+  if (!c.get("principal") && !(await enterTenant(c, status.tenantId))) throw new Error("A share of a tenant missing from the directory");
   await commit(c, [syncIndex(c.get("db"), status)], {
     audit: { resource: shareResource(status.id), ...event },
     actor: actor ?? anonymousActor(c, status.tenantId),

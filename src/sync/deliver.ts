@@ -6,6 +6,7 @@ import { decide, matchesGlob, onSecret } from "../auth/access";
 import { principalFromRow, rootPrincipalOf } from "../auth/tokens";
 import { loadKeyring } from "../crypto/envelope";
 import { database, type BatchItem, type Db } from "../db/client";
+import { messageEnv } from "../db/directory";
 import { apiTokens, approvalPolicies, syncBindings, syncOutbox, syncs } from "../db/schema";
 import { afterCommit } from "../http/commit";
 import type { Principal } from "../http/context";
@@ -57,7 +58,8 @@ export const covers = (sync: Pick<SyncRow, "sourcePath" | "sourcePrefix">, path:
  * whose ancestor was revoked: revocation walks the children) pushes nothing more.
  */
 export async function creatorPrincipal(db: Db, sync: SyncRow, now = Date.now()): Promise<{ principal: Principal } | { refused: string }> {
-  if (sync.createdByToken === "root") return { principal: rootPrincipalOf() };
+  // Root acts in the sync's tenant (it may administer any; src/http/middleware.ts enterTenant).
+  if (sync.createdByToken === "root") return { principal: { ...rootPrincipalOf(), tenantId: sync.tenantId } };
   const row = await db.select().from(apiTokens).where(eq(apiTokens.id, sync.createdByToken)).get();
   if (!row || row.tenantId !== sync.tenantId) return { refused: "creator-token-missing" };
   if (row.revokedAt !== null) return { refused: "creator-token-revoked" };
@@ -72,8 +74,11 @@ export async function exportGuarded(db: Db, tenantId: string, path: string): Pro
 }
 
 export async function consumeSync(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
-  const db = database(env.DB);
-  await consumeEach(batch, env, ctx, "sync", (message) => deliverOne(env, db, message));
+  await consumeEach(batch, env, ctx, "sync", async (message) => {
+    // The tenant's own database; a message naming no known tenant has nothing to deliver.
+    const tenantEnv = await messageEnv(env, message.body);
+    return tenantEnv ? deliverOne(tenantEnv, database(tenantEnv.DB), message) : { ack: true };
+  });
 }
 
 function bindingUpsert(db: Db, row: SyncOutboxRow, remoteKey: string, set: Partial<typeof syncBindings.$inferInsert>) {
@@ -185,11 +190,11 @@ async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<
 
 /** Retries exhausted: the row is dead, the binding says so, and the failure is audited. */
 export async function consumeSyncDeadLetters(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
-  const db = database(env.DB);
   for (const message of batch.messages) {
     try {
       const parsed = MessageBody.safeParse(message.body);
-      if (parsed.success) await markDead(db, parsed.data, message.id);
+      const tenantEnv = parsed.success ? await messageEnv(env, parsed.data) : null;
+      if (parsed.success && tenantEnv) await markDead(database(tenantEnv.DB), parsed.data, message.id);
       message.ack();
     } catch (err) {
       console.error("sync-dlq: failure", message.id, (err as Error)?.name);

@@ -173,7 +173,7 @@ const lookupOther = async (c: VaultContext) => {
   const body = c.req.method === "GET" ? {} : await jsonBody(c);
   const token = typeof body.token === "string" ? body.token : c.req.query("token");
   if (!token) throw vaultError(400, "missing token");
-  const result = await resolveToken(c.env, c.get("db"), token);
+  const result = await resolveToken(c.env, token);
   // Revoked, expired, unknown and another tenant's token all look the same.
   if ("rejected" in result || result.principal.tenantId !== c.get("principal").tenantId) throw vaultError(403, "bad token");
   return c.json(envelope(c, lookupData(result.principal)));

@@ -3,7 +3,7 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authorize, onSecret } from "../auth/access";
-import { bearerFrom, resolveToken, throttleFailedAuth } from "../auth/tokens";
+import { bearerFrom, resolveToken, signIn, throttleFailedAuth } from "../auth/tokens";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
 import { secrets, secretVersions, vaultConfig } from "../db/schema";
@@ -77,12 +77,12 @@ vaultApp.use("*", async (c, next) => {
   }
   if (PUBLIC.some((re) => re.test(c.req.path))) return next();
   const token = c.req.header("x-vault-token") || bearerFrom(c.req.header("authorization"));
-  const result = token ? await resolveToken(c.env, c.get("db"), token) : undefined;
+  const result = token ? await resolveToken(c.env, token) : undefined;
   if (!result || "rejected" in result) {
     await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), token);
     throw vaultError(403, "permission denied");
   }
-  c.set("principal", result.principal);
+  signIn(c, result.principal);
   await next();
 });
 vaultApp.use("*", idempotency);

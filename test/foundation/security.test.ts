@@ -97,7 +97,8 @@ describe("sealed data integrity", () => {
   });
 
   it("a row moved to another tenant fails to open", async () => {
-    await api("POST", "/api/v1/tenants", { body: { id: "tenant-moved" } });
+    // In the home database, where the rows are copied below (placement would pick DB_1).
+    await api("POST", "/api/v1/tenants", { body: { id: "tenant-moved", database: 0 } });
     const token = (await api("POST", "/api/v1/tokens", { body: { subject: "m", scopes: ["secrets:read"], tenant: "tenant-moved" } })).body.token;
     const path = uniquePath("moved");
     await api("POST", store(path), { body: { value: "default-tenant-value" } });

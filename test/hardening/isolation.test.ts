@@ -1,12 +1,14 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, type ApiResponse } from "../helpers";
-import { populatedTenant, publicJwks, tenantRows, tenantWithAdmin } from "./tenant-fixture";
+import { populatedTenant, publicJwks, rowCounts, tenantRows, tenantWithAdmin } from "./tenant-fixture";
 
 /**
  * Tenant isolation: with a token of tenant B that holds every scope, call every documented
  * route and method (plus the Vault subset) on tenant A's ids, paths and names. Each answer is a
  * 404, a listing that shows nothing of A, or a write into B's own tenant; A's rows never change.
+ * A lives in the second D1 database (DB_1), B in the home one (DB): every row of each stays in
+ * its own database (src/db/directory.ts).
  */
 
 type A = Awaited<ReturnType<typeof populatedTenant>> & { jwks?: unknown };
@@ -144,7 +146,7 @@ function expectNothingOfA(res: ApiResponse, a: A, context: string, sent = "") {
 
 /** A's audit rows with the sealer's columns left out (it fills seq and hash in the background). */
 async function auditOf(tenant: string) {
-  const rows = await env.DB.prepare("SELECT id, at, actor, action, resource, outcome, status, detail FROM audit_events WHERE tenant_id = ? ORDER BY n").bind(tenant).all<Record<string, unknown>>();
+  const rows = await env.DB_1.prepare("SELECT id, at, actor, action, resource, outcome, status, detail FROM audit_events WHERE tenant_id = ? ORDER BY n").bind(tenant).all<Record<string, unknown>>();
   return rows.results;
 }
 
@@ -159,9 +161,9 @@ describe("tenant isolation sweep", async () => {
   let swept = 0;
 
   beforeAll(async () => {
-    a = { ...(await populatedTenant()), jwks: await publicJwks() };
-    b = await tenantWithAdmin("iso-b");
-    before = await tenantRows(a.tenant, ["audit_events"]);
+    a = { ...(await populatedTenant(1)), jwks: await publicJwks() };
+    b = await tenantWithAdmin("iso-b", 0);
+    before = await tenantRows(a.tenant, ["audit_events"], env.DB_1);
     auditBefore = await auditOf(a.tenant);
   }, 60_000);
 
@@ -268,7 +270,14 @@ describe("tenant isolation sweep", async () => {
   }, 60_000);
 
   it("left every row of tenant A exactly as it was, and A's shares, lease and keys still work", async () => {
-    expect(await tenantRows(a.tenant, ["audit_events"])).toBe(before);
+    expect(await tenantRows(a.tenant, ["audit_events"], env.DB_1)).toBe(before);
+    // Each tenant's rows sit in its own database only, after every route was called: none of A's in DB, none of B's in DB_1.
+    expect(await rowCounts(a.tenant, env.DB)).toEqual({});
+    expect(await rowCounts(b.tenant, env.DB_1)).toEqual({});
+    expect(Object.keys(await rowCounts(a.tenant, env.DB_1))).toEqual(
+      expect.arrayContaining(["api_tokens", "audit_events", "leases", "secret_versions", "secrets", "share_index", "syncs", "transit_keys"]),
+    );
+    expect(Object.keys(await rowCounts(b.tenant, env.DB))).toEqual(expect.arrayContaining(["api_tokens", "audit_events", "secrets"]));
     // A's log keeps every event it had; the only new ones record B's refused guesses at A's public share and login routes.
     const audit = await auditOf(a.tenant);
     expect(audit.slice(0, auditBefore.length)).toEqual(auditBefore);

@@ -41,17 +41,17 @@ async function ok(res: Promise<{ status: number; text: string; body: any }>, sta
   return r.body;
 }
 
-/** A fresh tenant and a token in it that holds every scope on every path. */
-export async function tenantWithAdmin(prefix: string) {
+/** A fresh tenant in D1 database `database` (0: DB, 1: DB_1) and a token in it that holds every scope on every path. */
+export async function tenantWithAdmin(prefix: string, database = 0) {
   const tenant = unique(prefix);
-  await createTenant(tenant);
+  await createTenant(tenant, database);
   const admin = await ok(api("POST", "/api/v1/tokens", { body: { subject: `${tenant}-admin`, scopes: ALL_SCOPES, tenant } }), 201);
   return { tenant, token: admin.token as string, tokenId: admin.id as string };
 }
 
-/** One of every resource in a fresh tenant, and the names and ids to reach each of them. */
-export async function populatedTenant() {
-  const { tenant, token, tokenId } = await tenantWithAdmin("iso-a");
+/** One of every resource in a fresh tenant (in database `database`), and the names and ids to reach each of them. */
+export async function populatedTenant(database = 0) {
+  const { tenant, token, tokenId } = await tenantWithAdmin("iso-a", database);
   const as = (method: string, path: string, body?: unknown) => api(method, path, { token, body });
   const base = unique("iso");
   const path = `${base}/db/password`;
@@ -149,18 +149,32 @@ export async function populatedTenant() {
   };
 }
 
-/** Every row of every table that carries `tenant_id`, for one tenant, as one comparable string. */
-export async function tenantRows(tenant: string, skip: string[] = []): Promise<string> {
+/** Every row of every table that carries `tenant_id`, for one tenant, as one comparable string (in database `db`). */
+export async function tenantRows(tenant: string, skip: string[] = [], db: D1Database = env.DB): Promise<string> {
   const out: string[] = [];
   for (const { name, columns } of await userTables()) {
     if (name === "idempotency_keys" || skip.includes(name) || !columns.some((c) => c.name === "tenant_id")) continue;
-    const rows = await env.DB.prepare(`SELECT * FROM "${name}" WHERE tenant_id = ? ORDER BY rowid`).bind(tenant).all();
+    const rows = await db.prepare(`SELECT * FROM "${name}" WHERE tenant_id = ? ORDER BY rowid`).bind(tenant).all();
     out.push(`${name}:${JSON.stringify(rows.results, (_k, v) => (v instanceof ArrayBuffer ? [...new Uint8Array(v)] : v))}`);
   }
   return out.join("\n");
 }
 
 /** Every application table with its columns (D1 forbids the pragma table functions, not PRAGMA itself). */
+/**
+ * How many rows `tenant` has in each table of database `db` that carries `tenant_id`
+ * (idempotency records included); only the tables where it has any.
+ */
+export async function rowCounts(tenant: string, db: D1Database): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const { name, columns } of await userTables()) {
+    if (!columns.some((c) => c.name === "tenant_id")) continue;
+    const row = await db.prepare(`SELECT COUNT(*) AS n FROM "${name}" WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>();
+    if (row?.n) counts[name] = row.n;
+  }
+  return counts;
+}
+
 export async function userTables() {
   const tables = await env.DB.prepare(
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name != 'd1_migrations' ORDER BY name",

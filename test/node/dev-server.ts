@@ -36,12 +36,15 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const persist = mkdtempSync(join(tmpdir(), "hush-dev-"));
   const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
-  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "hush", "--local", "--persist-to", persist], {
-    cwd: root,
-    env,
-    encoding: "utf8",
-  });
-  if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}${migrate.stderr}`);
+  // Every D1 database of wrangler.jsonc (tenants spread over DB, DB_1, ...).
+  for (const name of ["hush", "hush-1"]) {
+    const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", name, "--local", "--persist-to", persist], {
+      cwd: root,
+      env,
+      encoding: "utf8",
+    });
+    if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stdout}${migrate.stderr}`);
+  }
 
   const port = await freePort();
   const inspector = await freePort();

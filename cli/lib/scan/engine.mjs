@@ -18,7 +18,7 @@ export const MAX_CANDIDATES = 2000;
 
 /** Hush's own token formats (src/auth/tokens.ts, src/shares/schemas.ts). */
 const HUSH_RULES = [
-  { id: "hush/api-token", re: /\bhush_[A-Za-z0-9]{40}\b/g, description: "a Hush API token" },
+  { id: "hush/api-token", re: /\bhush(?:[1-9][0-9]{0,2})?_[A-Za-z0-9]{40}\b/g, description: "a Hush API token" },
   { id: "hush/share-token", re: /\bhshr_[A-Za-z0-9]{22}\.[A-Za-z0-9]{32}\b/g, description: "a Hush share token" },
 ];
 

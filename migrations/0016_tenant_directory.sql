@@ -1,0 +1,1 @@
+ALTER TABLE `tenants` ADD `database` integer DEFAULT 0 NOT NULL;
