@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { keyringState } from "../crypto/envelope";
 import { featureApp } from "../http/openapi";
+import { VERSION } from "../version";
 
 const Health = z
   .object({
@@ -33,5 +34,5 @@ export const healthApp = featureApp().openapi(healthRoute, async (c) => {
   const masterKey = keyringState(c.env.MASTER_KEYS);
   const ok = store === "ok" && masterKey === "configured";
   c.header("Cache-Control", "no-store");
-  return c.json({ status: ok ? "ok" : "degraded", store, master_key: masterKey, version: c.env.HUSH_VERSION }, ok ? 200 : 503);
+  return c.json({ status: ok ? "ok" : "degraded", store, master_key: masterKey, version: VERSION }, ok ? 200 : 503);
 });
