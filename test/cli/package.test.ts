@@ -78,7 +78,7 @@ describe("the installable CLI", () => {
   });
 
   it("runs on the machine's Node >= 20", () => {
-    const run = spawnSync("node", ["--version"], { encoding: "utf8", env: { PATH: [dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter) } });
+    const run = spawnSync("node", ["--version"], { encoding: "utf8", env: { PATH: [dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter) } as unknown as NodeJS.ProcessEnv });
     const [major] = run.stdout.trim().replace(/^v/, "").split(".").map(Number);
     expect(major).toBeGreaterThanOrEqual(20);
   });
