@@ -23,7 +23,7 @@ function installed(args: string[], input?: string, env: Record<string, string | 
     input,
     encoding: "utf8",
     // Only the prefix and node itself on PATH: nothing from the checkout's node_modules.
-    env: { ...cliEnv(), PATH: [join(prefix, "bin"), dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter), NODE_PATH: undefined, ...env } as NodeJS.ProcessEnv,
+    env: { ...cliEnv(), PATH: [join(prefix, "bin"), dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter), NODE_PATH: undefined, ...env } as unknown as NodeJS.ProcessEnv,
     timeout: 30_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
