@@ -2,6 +2,8 @@
 // The `hush` command-line client. It talks only to the Hush HTTPS API.
 // Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied (the child's code for `hush run`).
 import { Command, CommanderError } from "commander";
+import { register as registerAdmin } from "./commands/admin.mjs";
+import { register as registerApprovals } from "./commands/approvals.mjs";
 import { register as registerAudit } from "./commands/audit.mjs";
 import { register as registerInit } from "./commands/init.mjs";
 import { register as registerLease } from "./commands/lease.mjs";
@@ -13,6 +15,7 @@ import { register as registerSession } from "./commands/session.mjs";
 import { register as registerShare } from "./commands/share.mjs";
 import { register as registerSync } from "./commands/sync.mjs";
 import { register as registerToken } from "./commands/token.mjs";
+import { register as registerTransit } from "./commands/transit.mjs";
 import { register as registerTransfer } from "./commands/transfer.mjs";
 import { register as registerVersion } from "./commands/version.mjs";
 import { examples } from "./lib/context.mjs";
@@ -57,6 +60,9 @@ registerLease(program);
 registerPki(program);
 registerSync(program);
 registerToken(program);
+registerAdmin(program);
+registerApprovals(program);
+registerTransit(program);
 registerScan(program);
 registerVersion(program);
 registerInit(program);

@@ -1,7 +1,7 @@
 // Output for people (tables, masked values) and for scripts (--json), plus the
 // small input helpers: durations, times, stdin and prompts.
 import { createInterface } from "node:readline";
-import { openSync, closeSync, createReadStream, createWriteStream } from "node:fs";
+import { openSync, closeSync, createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { usageError } from "./errors.mjs";
 
 const MASK = "********";
@@ -129,4 +129,34 @@ export async function confirm(question, yes) {
   if (!process.stdin.isTTY) throw usageError(`${question.replace(/\?$/, "")}: refusing without a terminal`, "Add --yes to confirm in scripts");
   const answer = await prompt(`${question} [y/N] `);
   return /^y(es)?$/i.test(String(answer ?? "").trim());
+}
+
+/**
+ * Reads a command's input: a file, or stdin for "-" (and by default). Values and configs that hold
+ * secrets come this way, never from argv (which `ps` and shell history keep).
+ * @param {string | undefined} file
+ * @returns {Promise<Buffer>}
+ */
+export async function readInput(file) {
+  if (file === undefined || file === "-") {
+    if (process.stdin.isTTY) info("Reading from the terminal: end with Ctrl-D");
+    const chunks = [];
+    for await (const chunk of process.stdin) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw usageError(`Cannot read ${file}: ${err.code ?? err.message}`, "Check the file name (use - for stdin)");
+  }
+}
+
+/** A JSON document from a file or stdin, for the bodies of admin commands. */
+export async function readJsonInput(file) {
+  const text = (await readInput(file)).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw usageError(`${file && file !== "-" ? file : "stdin"} is not JSON: ${err.message}`, "Give a JSON document (see the command's --help for an example)");
+  }
 }
