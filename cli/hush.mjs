@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { register as registerAdmin } from "./commands/admin.mjs";
 import { register as registerApprovals } from "./commands/approvals.mjs";
 import { register as registerAudit } from "./commands/audit.mjs";
+import { register as registerCompletion } from "./commands/completion.mjs";
 import { register as registerInit } from "./commands/init.mjs";
 import { register as registerLease } from "./commands/lease.mjs";
 import { register as registerPki } from "./commands/pki.mjs";
@@ -66,6 +67,7 @@ registerTransit(program);
 registerScan(program);
 registerVersion(program);
 registerInit(program);
+registerCompletion(program);
 
 /** The words that name a command: ["share", "create"] for `hush share create`. */
 const wordsOf = (command) => {
