@@ -20,6 +20,7 @@ import { register as registerTransit } from "./commands/transit.mjs";
 import { register as registerTransfer } from "./commands/transfer.mjs";
 import { register as registerVersion } from "./commands/version.mjs";
 import { examples } from "./lib/context.mjs";
+import { paint } from "./lib/colour.mjs";
 import { CliError, EXIT, usageError } from "./lib/errors.mjs";
 import { EXAMPLES } from "./lib/examples.mjs";
 import { VERSION } from "./lib/version.mjs";
@@ -116,8 +117,9 @@ const exitOverride = (err) => {
     outputError: (text, write) => {
       const message = text.trim().replace(/^error:\s*/i, "");
       const words = wordsOf(command);
-      write(`Error: ${message.charAt(0).toUpperCase()}${message.slice(1)}\n`);
-      write(`How to fix: run \`hush help${words.length ? ` ${words.join(" ")}` : ""}\` for the commands and options\n`);
+      const c = paint(process.stderr);
+      write(`${c.red(c.bold("Error:"))} ${message.charAt(0).toUpperCase()}${message.slice(1)}\n`);
+      write(`${c.yellow("How to fix:")} run \`hush help${words.length ? ` ${words.join(" ")}` : ""}\` for the commands and options\n`);
     },
   });
   command.commands.forEach(override);
@@ -132,20 +134,21 @@ const DEFAULT_HINTS = {
 };
 
 function report(err) {
+  const c = paint(process.stderr);
   if (err instanceof CommanderError) {
     process.exitCode = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code) ? EXIT.ok : EXIT.usage;
     return;
   }
   if (err instanceof CliError) {
-    process.stderr.write(`Error: ${err.message}\n`);
+    process.stderr.write(`${c.red(c.bold("Error:"))} ${err.message}\n`);
     for (const line of err.details) process.stderr.write(`  ${line}\n`);
-    process.stderr.write(`How to fix: ${err.hint ?? DEFAULT_HINTS[err.exitCode] ?? DEFAULT_HINTS[EXIT.error]}\n`);
+    process.stderr.write(`${c.yellow("How to fix:")} ${err.hint ?? DEFAULT_HINTS[err.exitCode] ?? DEFAULT_HINTS[EXIT.error]}\n`);
     if (process.env.HUSH_DEBUG === "1") process.stderr.write(`${err.stack}\n`);
     process.exitCode = err.exitCode;
     return;
   }
-  process.stderr.write(`Error: unexpected failure: ${err?.message ?? err}\n`);
-  process.stderr.write("How to fix: this is a bug in the hush CLI; set HUSH_DEBUG=1 to see where it happened and report it\n");
+  process.stderr.write(`${c.red(c.bold("Error:"))} unexpected failure: ${err?.message ?? err}\n`);
+  process.stderr.write(`${c.yellow("How to fix:")} ` + "this is a bug in the hush CLI; set HUSH_DEBUG=1 to see where it happened and report it\n");
   if (process.env.HUSH_DEBUG === "1") process.stderr.write(`${err?.stack}\n`);
   process.exitCode = EXIT.error;
 }

@@ -2,6 +2,7 @@
 // small input helpers: durations, times, stdin and prompts.
 import { createInterface } from "node:readline";
 import { openSync, closeSync, createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { paint } from "./colour.mjs";
 import { usageError } from "./errors.mjs";
 
 const MASK = "********";
@@ -23,7 +24,7 @@ export function printTable(headers, rows) {
   const cells = rows.map((row) => row.map((cell) => (cell === null || cell === undefined || cell === "" ? "-" : String(cell))));
   const widths = headers.map((h, i) => Math.max(width(h), ...cells.map((row) => width(row[i]))));
   const line = (row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat(widths[i] - width(cell)))).join("  ");
-  process.stdout.write(`${line(headers.map((h) => h.toUpperCase()))}\n`);
+  process.stdout.write(`${paint(process.stdout).bold(line(headers.map((h) => h.toUpperCase())))}\n`);
   for (const row of cells) process.stdout.write(`${line(row)}\n`);
 }
 
@@ -36,7 +37,11 @@ export function printFields(pairs) {
   }
 }
 
-export const info = (message) => process.stderr.write(`${message}\n`);
+/** A line for people on stderr; a leading "Warning:" is yellow at a terminal. */
+export const info = (message) => {
+  const text = String(message);
+  process.stderr.write(`${text.startsWith("Warning:") ? paint(process.stderr).yellow("Warning:") + text.slice(8) : text}\n`);
+};
 
 /** A short, readable time: 2026-11-22 03:55Z. */
 export const shortTime = (iso) => (iso ? String(iso).replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "Z") : null);
