@@ -117,7 +117,7 @@ export function prompt(question, { hidden = false } = {}) {
     if (hidden) {
       // Print the question, then swallow every echo readline would write.
       tty.output.write(question);
-      rl._writeToOutput = () => {};
+      /** @type {any} */ (rl)._writeToOutput = () => {};
     }
     rl.question(hidden ? "" : question, (answer) => {
       if (hidden) tty.output.write("\n");
