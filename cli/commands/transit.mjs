@@ -2,7 +2,7 @@
 // read from stdin or a file (never argv) and sent base64, as the API wants them.
 import { api, command, examples } from "../lib/context.mjs";
 import { usageError } from "../lib/errors.mjs";
-import { confirm, eventTime, info, parsePositiveInt, printFields, printJson, printTable, readInput } from "../lib/output.mjs";
+import { confirm, eventTime, info, parsePositiveInt, printFields, printJson, printTable, readInput, shortTime } from "../lib/output.mjs";
 
 const TYPES = ["aes256-gcm", "hmac", "ed25519", "ecdsa-p256"];
 const keyUrl = (name) => `/api/v1/transit/keys/${encodeURIComponent(name)}`;
@@ -61,10 +61,15 @@ export function register(program) {
   });
   examples(show, ["hush transit key show payments", "hush transit key show releases --json"]);
 
-  const list = command(key, "list", "not offered by the server yet").action(async () => {
-    throw usageError("The server has no list of transit keys yet", "Show one key with `hush transit key show <name>`; the audit log (`hush audit --limit 100`) names the keys created");
+  const list = command(key, "list", "the keys you may use: name, type, latest version (never key material)").action(async (opts) => {
+    const result = await api().get("/api/v1/transit/keys");
+    if (opts.json) return printJson(result);
+    printTable(
+      ["name", "type", "version", "decrypts from", "deletion", "updated"],
+      result.items.map((k) => [k.name, k.type, k.latest_version, k.min_decryption_version, k.deletion_allowed ? "allowed" : "no", shortTime(k.updated_at)]),
+    );
   });
-  examples(list, ["hush transit key list"]);
+  examples(list, ["hush transit key list", "hush transit key list --json"]);
 
   const rotate = command(key, "rotate <name>", "add a new version: new data uses it, older versions still decrypt").action(async (name, opts) => {
     const k = await api().post(`${keyUrl(name)}/rotate`);

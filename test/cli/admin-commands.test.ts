@@ -192,6 +192,9 @@ describe("hush transit", () => {
     expect(rewrapped.stdout).toMatch(/^hush:v2:/);
     const shown = await hush(["transit", "key", "show", key, "--json"]);
     expect(json(shown.stdout)).toMatchObject({ name: key, latest_version: 2, deletion_allowed: false });
+    const listed = await hush(["transit", "key", "list"]);
+    expect(listed.stdout).toMatch(new RegExp(`${key}\\s+aes256-gcm\\s+2\\s+1\\s+no`));
+    expect((await hush(["transit", "key", "list"], { token: await tokenWith(["secrets:read"], "cli-transit-reader") })).code).toBe(4);
   });
 
   it("hmac and sign, and verify exits 1 on a mismatch", async () => {

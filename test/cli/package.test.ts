@@ -72,7 +72,7 @@ describe("the installable CLI", () => {
     const got = installed(["get", path, "--raw"]);
     expect(got.code).toBe(0);
     expect(got.stdout).toBe("from-the-installed-cli");
-    const help = installed(["help", "get"], undefined, { HUSH_ADDR: undefined, HUSH_TOKEN: undefined });
+    const help = installed(["help", "transit", "encrypt"], undefined, { HUSH_ADDR: undefined, HUSH_TOKEN: undefined });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Examples:");
   });
