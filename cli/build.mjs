@@ -53,7 +53,7 @@ writeFileSync(
 );
 writeFileSync(
   join(out, "README.md"),
-  `# hush-cli ${pkg.version}\n\nThe \`hush\` command-line client of Hush. One file, no dependencies; Node.js 20 or newer.\n\n    npm install -g hush-cli-${pkg.version}.tgz\n    hush login --addr https://hush.example.com\n    hush help\n\nShell completion: \`hush completion bash|zsh|fish\`. See the Hush README for every command.\n`,
+  `# hush-cli ${pkg.version}\n\nThe \`hush\` command-line client of Hush. One file, no dependencies; Node.js 20 or newer.\n\n    npm install -g ./hush-cli-${pkg.version}.tgz\n    hush login --addr https://hush.example.com\n    hush help\n\nShell completion: \`hush completion bash|zsh|fish\`. See the Hush README for every command.\n`,
 );
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`${join(out, "hush.mjs")}: ${(bytes / 1024).toFixed(0)} KiB (hush-cli ${pkg.version})\n`);
