@@ -210,6 +210,7 @@ function cost(p) {
 
 function costTable(all) {
   const rows = [];
+  /** @type {Array<[string, ReturnType<typeof cost>]>} */
   const cols = [];
   for (const scenario of ["today", "chain"]) for (const op of ["read", "write"]) cols.push([`${op} ${scenario === "today" ? "today" : "(chain object)"}`, cost(all[scenario][op])]);
   rows.push(`| $ per million audited requests | ${cols.map(([name]) => name).join(" | ")} |`);

@@ -43,7 +43,7 @@ const summary = (ms) => {
 };
 
 const { server, revokedAt } = receiver();
-await new Promise((resolve) => server.listen(PORT + 1, "127.0.0.1", resolve));
+await new Promise((resolve) => server.listen(PORT + 1, "127.0.0.1", () => resolve(undefined)));
 const secrets = benchSecrets();
 const hush = await startHush({ port: PORT, scriptPath: buildBundle(), secrets, stateName: "leases" });
 try {

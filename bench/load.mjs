@@ -85,7 +85,7 @@ try {
 
   // --- accounting: what the clients saw against what D1 and the API report ---
   const lines = readdirSync(LOGS).flatMap((f) => readFileSync(join(LOGS, f), "utf8").split("\n").filter(Boolean).map((l) => l.split(" ")));
-  const count = (kind, pred = () => true) => lines.filter((l) => l[0] === kind && pred(l)).length;
+  const count = (kind, pred = (/** @type {string[]} */ _line) => true) => lines.filter((l) => l[0] === kind && pred(l)).length;
   const sentWrites = new Map();
   for (const [kind, i] of lines) if (kind === "SW") sentWrites.set(`${PREFIX}${i}`, (sentWrites.get(`${PREFIX}${i}`) ?? 0) + 1);
   const seenVersions = new Map();
@@ -195,7 +195,7 @@ try {
         signal: AbortSignal.timeout(60_000),
       });
       status = res.status;
-      const body = await res.json();
+      const body = /** @type {any} */ (await res.json());
       if (status === 200) {
         revealsPerShare.set(share.id, (revealsPerShare.get(share.id) ?? 0) + 1);
         if (body.value !== "storm-value") wrongValue++;

@@ -18,7 +18,7 @@ try {
   const env = { BENCH_PREFIX: "/api/v1/secrets/store/bench/s", BENCH_COUNT: "200", BENCH_TOKEN: token };
   await runWrk({ url: hush.url, script: `${scenario}.lua`, duration: "3s", env }); // warm up
 
-  const targets = await (await fetch(`http://127.0.0.1:${PORT + 2}/json/list`)).json();
+  const targets = /** @type {any[]} */ (await (await fetch(`http://127.0.0.1:${PORT + 2}/json/list`)).json());
   const target = targets.find((t) => /hush/.test(t.id) || /hush/.test(t.title)) ?? targets[0];
   const ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => ((ws.onopen = resolve), (ws.onerror = reject)));

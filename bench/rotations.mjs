@@ -68,7 +68,7 @@ const asMysqlRoot = (...statements) => execFileSync("mysql", ["-h", "127.0.0.1",
 
 const notes = [];
 const [pgUp, myUp, redisUp] = await Promise.all([answers(5432), answers(3306), answers(6379)]);
-await new Promise((resolve) => receiver.listen(PORT + 1, "127.0.0.1", resolve));
+await new Promise((resolve) => receiver.listen(PORT + 1, "127.0.0.1", () => resolve(undefined)));
 const secrets = benchSecrets();
 const hush = await startHush({ port: PORT, scriptPath: buildBundle(), secrets, stateName: "rotations" });
 try {

@@ -72,7 +72,7 @@ const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", port, "--sh
   stdio: "inherit",
   env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
 });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+for (const signal of /** @type {const} */ (["SIGINT", "SIGTERM"])) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
 
 // The banner comes once the server answers, so the curl in it works when it is read.

@@ -2,7 +2,10 @@
 // The `hush` command-line client. It talks only to the Hush HTTPS API.
 // Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied (the child's code for `hush run`).
 import { Command, CommanderError } from "commander";
+import { register as registerAdmin } from "./commands/admin.mjs";
+import { register as registerApprovals } from "./commands/approvals.mjs";
 import { register as registerAudit } from "./commands/audit.mjs";
+import { register as registerCompletion } from "./commands/completion.mjs";
 import { register as registerInit } from "./commands/init.mjs";
 import { register as registerLease } from "./commands/lease.mjs";
 import { register as registerPki } from "./commands/pki.mjs";
@@ -13,9 +16,11 @@ import { register as registerSession } from "./commands/session.mjs";
 import { register as registerShare } from "./commands/share.mjs";
 import { register as registerSync } from "./commands/sync.mjs";
 import { register as registerToken } from "./commands/token.mjs";
+import { register as registerTransit } from "./commands/transit.mjs";
 import { register as registerTransfer } from "./commands/transfer.mjs";
 import { register as registerVersion } from "./commands/version.mjs";
 import { examples } from "./lib/context.mjs";
+import { paint } from "./lib/colour.mjs";
 import { CliError, EXIT, usageError } from "./lib/errors.mjs";
 import { EXAMPLES } from "./lib/examples.mjs";
 import { VERSION } from "./lib/version.mjs";
@@ -57,9 +62,13 @@ registerLease(program);
 registerPki(program);
 registerSync(program);
 registerToken(program);
+registerAdmin(program);
+registerApprovals(program);
+registerTransit(program);
 registerScan(program);
 registerVersion(program);
 registerInit(program);
+registerCompletion(program);
 
 /** The words that name a command: ["share", "create"] for `hush share create`. */
 const wordsOf = (command) => {
@@ -108,8 +117,9 @@ const exitOverride = (err) => {
     outputError: (text, write) => {
       const message = text.trim().replace(/^error:\s*/i, "");
       const words = wordsOf(command);
-      write(`Error: ${message.charAt(0).toUpperCase()}${message.slice(1)}\n`);
-      write(`How to fix: run \`hush help${words.length ? ` ${words.join(" ")}` : ""}\` for the commands and options\n`);
+      const c = paint(process.stderr);
+      write(`${c.red(c.bold("Error:"))} ${message.charAt(0).toUpperCase()}${message.slice(1)}\n`);
+      write(`${c.yellow("How to fix:")} run \`hush help${words.length ? ` ${words.join(" ")}` : ""}\` for the commands and options\n`);
     },
   });
   command.commands.forEach(override);
@@ -124,20 +134,21 @@ const DEFAULT_HINTS = {
 };
 
 function report(err) {
+  const c = paint(process.stderr);
   if (err instanceof CommanderError) {
     process.exitCode = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code) ? EXIT.ok : EXIT.usage;
     return;
   }
   if (err instanceof CliError) {
-    process.stderr.write(`Error: ${err.message}\n`);
+    process.stderr.write(`${c.red(c.bold("Error:"))} ${err.message}\n`);
     for (const line of err.details) process.stderr.write(`  ${line}\n`);
-    process.stderr.write(`How to fix: ${err.hint ?? DEFAULT_HINTS[err.exitCode] ?? DEFAULT_HINTS[EXIT.error]}\n`);
+    process.stderr.write(`${c.yellow("How to fix:")} ${err.hint ?? DEFAULT_HINTS[err.exitCode] ?? DEFAULT_HINTS[EXIT.error]}\n`);
     if (process.env.HUSH_DEBUG === "1") process.stderr.write(`${err.stack}\n`);
     process.exitCode = err.exitCode;
     return;
   }
-  process.stderr.write(`Error: unexpected failure: ${err?.message ?? err}\n`);
-  process.stderr.write("How to fix: this is a bug in the hush CLI; set HUSH_DEBUG=1 to see where it happened and report it\n");
+  process.stderr.write(`${c.red(c.bold("Error:"))} unexpected failure: ${err?.message ?? err}\n`);
+  process.stderr.write(`${c.yellow("How to fix:")} ` + "this is a bug in the hush CLI; set HUSH_DEBUG=1 to see where it happened and report it\n");
   if (process.env.HUSH_DEBUG === "1") process.stderr.write(`${err?.stack}\n`);
   process.exitCode = EXIT.error;
 }

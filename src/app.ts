@@ -29,6 +29,7 @@ import { vaultPages } from "./vault/pages";
 import { vaultApp } from "./vault/routes";
 import { pkiApp, pkiSecretsApp } from "./pki/routes";
 import { pkiVaultApp } from "./pki/vault";
+import { VERSION } from "./version";
 
 const MiB = 1024 * 1024;
 
@@ -96,7 +97,7 @@ function openApiDocument(): string {
       openapi: "3.1.0",
       info: {
         title: "Hush",
-        version: "0.1.0",
+        version: VERSION,
         description: "Secrets manager on Cloudflare Workers. Authenticate with `Authorization: Bearer <token>`.",
       },
     }),

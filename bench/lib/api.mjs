@@ -1,7 +1,13 @@
 // Seeding through the public API, as a client would (so the data is exactly what Hush writes).
 
-/** One JSON call; throws on an unexpected status. */
+/**
+ * One JSON call; throws on an unexpected status.
+ * @param {string} baseUrl @param {string} method @param {string} path
+ * @param {{ token?: string, body?: unknown, expect?: number[] }} [options]
+ * @returns {Promise<any>}
+ */
 export async function call(baseUrl, method, path, { token, body, expect = [200, 201] } = {}) {
+  /** @type {Record<string, string>} */
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";

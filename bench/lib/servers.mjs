@@ -94,8 +94,11 @@ function persistDir(name) {
  * // ... hush.url, hush.mf.getD1Database("DB") ...
  * await hush.stop();
  */
+/**
+ * @param {{ port: number, scriptPath: string, secrets: Record<string, string>, host?: string, inspectorPort?: number, stateName?: string, keepState?: boolean }} options
+ */
 export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush", keepState = false }) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.jsonc"));
+  const { workerOptions } = /** @type {any} */ (unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.jsonc")));
   // The bundle is one self-contained module, so wrangler's rules for extra modules do not apply
   // (and Miniflare 5 cannot convert them).
   const { modulesRules: _unused, ...fromConfig } = workerOptions;
@@ -108,7 +111,7 @@ export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1",
     bindings: { ...workerOptions.bindings, ...secrets },
     host,
     port,
-    ...(inspectorPort && { inspectorPort }),
+    ...(inspectorPort ? { inspectorPort } : {}),
     // keepState: restart on the state of an earlier startHush (e.g. with other MASTER_KEYS).
     resourcePersistencePath: keepState ? statePath(stateName) : persistDir(stateName),
     cf: false,
@@ -122,8 +125,9 @@ export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1",
 }
 
 /** The floor Worker (bench/floor/worker.js): only the unavoidable work of an audited read. */
+/** @param {{ port: number, host?: string }} options */
 export async function startFloor({ port, host = "127.0.0.1" }) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.jsonc"));
+  const { workerOptions } = /** @type {any} */ (unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.jsonc")));
   const options = convertV4MiniflareOptions({
     name: "floor",
     modules: true,

@@ -28,6 +28,9 @@ export function ensureWrk() {
  * const r = await runWrk({ url: hush.url, script: "read.lua", env: { BENCH_PREFIX: "/api/v1/secrets/store/bench/s", BENCH_COUNT: "100", BENCH_TOKEN: token } });
  * // r.rps, r.p50_ms, r.p99_ms (and r.cpu_ms_per_req when `pid` names the server's workerd)
  */
+/**
+ * @param {{ url: string, script: string, env?: Record<string, string>, connections?: number, threads?: number, duration?: string, timeout?: string, pid?: number }} options
+ */
 export async function runWrk({ url, script, env = {}, connections = 10, threads = 1, duration = "10s", timeout = "5s", pid }) {
   ensureWrk();
   const scriptPath = join(OUT, "wrk", basename(script));

@@ -6,7 +6,11 @@ import { info, parseDuration, printFields, printJson } from "../lib/output.mjs";
 
 const collect = (value, previous = []) => [...previous, value];
 
-/** POST /api/v1/pki/issue/{role} with --cn, --san (sorted into DNS, IP and URI SANs) and --ttl. */
+/**
+ * POST /api/v1/pki/issue/{role} with --cn, --san (sorted into DNS, IP and URI SANs) and --ttl.
+ * @param {string} role
+ * @param {{ cn?: string, san?: string[], ttl?: string, ttlOption?: string }} [options]
+ */
 export function requestCertificate(role, { cn, san, ttl, ttlOption = "--ttl" } = {}) {
   const sans = san ?? [];
   const body = {

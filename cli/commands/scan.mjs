@@ -61,7 +61,7 @@ export function register(program) {
       if (format === "table" && leaked.length && opts.prompt !== false && process.stdin.isTTY && hasTerminal()) {
         for (const p of leaked) {
           if (!(await confirm(`Rotate ${p} now with a generated value?`, false))) continue;
-          const cli = fileURLToPath(new URL("../hush.mjs", import.meta.url));
+          const cli = process.argv[1] ?? fileURLToPath(new URL("../hush.mjs", import.meta.url)); // the running entry point, bundled or not
           // The ordinary rotate: dual control applies (a guarded path answers with an approval request).
           spawnSync(process.execPath, [cli, "rotate", p, "--generate"], { stdio: "inherit" });
         }

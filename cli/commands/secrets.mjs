@@ -118,7 +118,7 @@ const globRegExp = (glob) => new RegExp(`^${glob.split("*").map((part) => part.r
  * `--pattern`: the server matches a glob against the whole path, so `api-key-*` alone would find
  * only top-level paths. A glob without `/` therefore also matches a path's last segment: the
  * server is asked for `*<glob>` (a superset) and the result is narrowed here.
- * @returns {{ server: string, matches: (path: string) => boolean }}
+ * @returns {{ server: string, matches: (path: string) => boolean, matchesWhole: (path: string) => boolean }}
  */
 export function listPattern(glob) {
   if (!glob) throw usageError("--pattern is empty", "Give a glob like 'api-key-*'");

@@ -1,7 +1,7 @@
 // `hush login`, `hush logout`, `hush status` and `hush health`.
 import { readFileSync } from "node:fs";
 import { ApiClient } from "../lib/api.mjs";
-import { configPath, DEFAULT_ADDR, normalizeAddr, readConfigFile, removeConfigFile, resolveSettings, writeConfigFile } from "../lib/config.mjs";
+import { configPath, DEFAULT_ADDR, forgetToken, normalizeAddr, readConfigFile, removeConfigFile, resolveSettings, saveLogin, writeConfigFile } from "../lib/config.mjs";
 import { api, command } from "../lib/context.mjs";
 import { CliError, EXIT, usageError } from "../lib/errors.mjs";
 import { eventTime, info, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
@@ -28,7 +28,7 @@ async function tokenFromJwt(client, role, jwtFile, tenant) {
 }
 
 export function register(program) {
-  command(program, "login", "save the server address and a token in the config file (mode 0600)")
+  command(program, "login", "save the server address and a token: the token in the OS keychain when there is one, else in the config file (mode 0600)")
     .option("--addr <url>", "the server's address")
     .option("--token-stdin", "read the token from stdin")
     .option("--role <role>", "exchange a JWT for a token with this auth role")
@@ -54,9 +54,9 @@ export function register(program) {
       }
       if (!token) throw usageError("The token is empty");
       const self = await new ApiClient({ ...settings, token }).get("/api/v1/tokens/self");
-      writeConfigFile({ addr, token, subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null }, file);
-      if (opts.json) return printJson({ addr, subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null, config: file });
-      process.stdout.write(`Logged in to ${addr} as ${self.subject} (tenant ${self.tenant}); saved to ${file}\n`);
+      const kept = saveLogin(addr, token, { subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null }, file);
+      if (opts.json) return printJson({ addr, subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null, config: file, token_store: kept.where, token_kept_in: kept.label });
+      process.stdout.write(`Logged in to ${addr} as ${self.subject} (tenant ${self.tenant}); token saved in ${kept.label}${kept.where === "keychain" ? `, address in ${file}` : ""}\n`);
       if (process.env.HUSH_TOKEN) info("Note: HUSH_TOKEN is set and takes precedence over the saved token.");
     });
 
@@ -65,15 +65,17 @@ export function register(program) {
     .action(async (opts) => {
       const file = configPath();
       const saved = readConfigFile(file);
+      const keychain = forgetToken(saved);
+      const from = keychain ?? file;
       if (opts.forgetAddress || !saved.addr) {
         removeConfigFile(file);
-        if (opts.json) return printJson({ config: file, removed: true, addr: null });
-        process.stdout.write(`Logged out; removed ${file}\n`);
+        if (opts.json) return printJson({ config: file, removed: true, addr: null, token_deleted_from: from });
+        process.stdout.write(`Logged out; ${keychain ? `the token is deleted from ${keychain} and ` : ""}removed ${file}\n`);
         return;
       }
       writeConfigFile({ addr: saved.addr }, file);
-      if (opts.json) return printJson({ config: file, removed: false, addr: saved.addr });
-      process.stdout.write(`Logged out of ${saved.addr}; the token is deleted from ${file} and the address kept for \`hush login\`\n`);
+      if (opts.json) return printJson({ config: file, removed: false, addr: saved.addr, token_deleted_from: from });
+      process.stdout.write(`Logged out of ${saved.addr}; the token is deleted from ${from} and the address kept for \`hush login\`\n`);
       if (process.env.HUSH_TOKEN) info("Note: HUSH_TOKEN is still set in this shell: unset HUSH_TOKEN");
     });
 

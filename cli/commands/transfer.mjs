@@ -76,6 +76,7 @@ export function register(program) {
       const format = file === "-" ? (opts.format ? detectFormat(file, opts.format) : sniffFormat(text)) : detectFormat(file, opts.format);
       const source = file === "-" ? "stdin" : file;
       // A bar only where a person watches a large file being checked.
+      /** @type {any} */
       let bar;
       const progress = (done, total) => {
         if (total < LARGE || opts.json || !process.stderr.isTTY) return;

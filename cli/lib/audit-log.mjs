@@ -19,11 +19,13 @@ const actor = () => {
 
 /**
  * Appends one event. `reason` is an error message (these name paths and providers, never values).
+ * `force`: write it even with enableAuditLog off (accessControl denials are always recorded).
  * @param {{ provider: string, action: string, path?: string, count?: number, outcome: "ok" | "not_found" | "denied" | "error", reason?: string }} event
+ * @param {{ force?: boolean }} [options]
  */
-export function audit(event) {
+export function audit(event, { force = false } = {}) {
   const settings = project();
-  if (!settings.enableAuditLog) return;
+  if (!settings.enableAuditLog && !force) return;
   const file = settings.auditLogPath;
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   closeSync(openSync(file, "a", 0o600));

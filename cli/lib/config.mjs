@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join } from "node:path";
 import envPaths from "env-paths";
 import { CliError, usageError } from "./errors.mjs";
+import { keychainDelete, keychainGet, keychainName, keychainSet } from "./keychain.mjs";
 import { project } from "./project.mjs";
 
 export const DEFAULT_ADDR = "http://127.0.0.1:8787";
@@ -41,6 +42,45 @@ export function writeConfigFile(config, path = configPath()) {
 
 export function removeConfigFile(path = configPath()) {
   rmSync(path, { force: true });
+}
+
+/** The keychain account of the token saved for an address. */
+const tokenAccount = (addr) => `token ${addr}`;
+
+/**
+ * Saves the token of `hush login`: in the OS keychain when there is one (the config file then
+ * says so and holds no token), else in the 0600 config file. Returns where it went, for messages.
+ * @returns {{ where: "keychain" | "file", label: string, file: string }}
+ */
+export function saveLogin(addr, token, fields, file = configPath(), env = process.env) {
+  const previous = readConfigFile(file);
+  if (keychainSet(tokenAccount(addr), token, `Hush token for ${addr}`, env)) {
+    writeConfigFile({ addr, token_store: "keychain", ...fields }, file);
+    return { where: "keychain", label: keychainName(env), file };
+  }
+  // A token left in the keychain by an earlier login must not outlive this one.
+  if (previous.token_store === "keychain" && previous.addr) keychainDelete(tokenAccount(previous.addr), env);
+  writeConfigFile({ addr, token, ...fields }, file);
+  return { where: "file", label: `${file} (mode 0600)`, file };
+}
+
+/** Forgets the saved token wherever it is kept; returns where that was. */
+export function forgetToken(saved, env = process.env) {
+  if (saved.token_store === "keychain" && saved.addr) {
+    keychainDelete(tokenAccount(saved.addr), env);
+    return keychainName(env) ?? "the OS keychain";
+  }
+  return null;
+}
+
+/** The token saved with the config file's address, from the file or the keychain, and where it is kept. */
+function savedTokenOf(saved, file, env) {
+  if (saved.token) return { token: saved.token, source: file };
+  if (saved.token_store === "keychain" && saved.addr) {
+    const token = keychainGet(tokenAccount(saved.addr), env);
+    return token ? { token, source: keychainName(env) } : { token: undefined, source: "none" };
+  }
+  return { token: undefined, source: "none" };
 }
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -85,13 +125,15 @@ export function resolveSettings(env = process.env) {
   const normalized = normalizeAddr(addr, env);
   // A project file (from a cloned repository, say) must not redirect the saved token to another
   // server: the saved token goes only to the address it was saved with.
-  const savedToken = saved.token && (!projectAddr || env.HUSH_ADDR || sameAddr(saved.addr, normalized)) ? saved.token : undefined;
+  const usable = !projectAddr || env.HUSH_ADDR || sameAddr(saved.addr, normalized);
+  const kept = !env.HUSH_TOKEN && usable ? savedTokenOf(saved, file, env) : { token: undefined, source: "none" };
+  const savedToken = kept.token;
   const token = env.HUSH_TOKEN || savedToken;
   return {
     addr: normalized,
     token,
     addrSource: env.HUSH_ADDR ? "HUSH_ADDR" : projectAddr ? project(env).file : saved.addr ? file : "default",
-    tokenSource: env.HUSH_TOKEN ? "HUSH_TOKEN" : savedToken ? file : "none",
+    tokenSource: env.HUSH_TOKEN ? "HUSH_TOKEN" : savedToken ? kept.source : "none",
     file,
   };
 }

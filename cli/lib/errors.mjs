@@ -14,6 +14,10 @@ export class CliError extends Error {
     this.hint = hint;
     this.exitCode = exitCode;
     this.details = details;
+    /** The HTTP status, when the error is the API's answer (set by the API client). @type {number | undefined} */
+    this.status = undefined;
+    /** The problem document of that answer. @type {any} */
+    this.problem = undefined;
   }
 }
 

@@ -1,7 +1,8 @@
 // Output for people (tables, masked values) and for scripts (--json), plus the
 // small input helpers: durations, times, stdin and prompts.
 import { createInterface } from "node:readline";
-import { openSync, closeSync, createReadStream, createWriteStream } from "node:fs";
+import { openSync, closeSync, createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { paint } from "./colour.mjs";
 import { usageError } from "./errors.mjs";
 
 const MASK = "********";
@@ -23,7 +24,7 @@ export function printTable(headers, rows) {
   const cells = rows.map((row) => row.map((cell) => (cell === null || cell === undefined || cell === "" ? "-" : String(cell))));
   const widths = headers.map((h, i) => Math.max(width(h), ...cells.map((row) => width(row[i]))));
   const line = (row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + " ".repeat(widths[i] - width(cell)))).join("  ");
-  process.stdout.write(`${line(headers.map((h) => h.toUpperCase()))}\n`);
+  process.stdout.write(`${paint(process.stdout).bold(line(headers.map((h) => h.toUpperCase())))}\n`);
   for (const row of cells) process.stdout.write(`${line(row)}\n`);
 }
 
@@ -36,7 +37,11 @@ export function printFields(pairs) {
   }
 }
 
-export const info = (message) => process.stderr.write(`${message}\n`);
+/** A line for people on stderr; a leading "Warning:" is yellow at a terminal. */
+export const info = (message) => {
+  const text = String(message);
+  process.stderr.write(`${text.startsWith("Warning:") ? paint(process.stderr).yellow("Warning:") + text.slice(8) : text}\n`);
+};
 
 /** A short, readable time: 2026-11-22 03:55Z. */
 export const shortTime = (iso) => (iso ? String(iso).replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "Z") : null);
@@ -112,7 +117,7 @@ export function prompt(question, { hidden = false } = {}) {
     if (hidden) {
       // Print the question, then swallow every echo readline would write.
       tty.output.write(question);
-      rl._writeToOutput = () => {};
+      /** @type {any} */ (rl)._writeToOutput = () => {};
     }
     rl.question(hidden ? "" : question, (answer) => {
       if (hidden) tty.output.write("\n");
@@ -129,4 +134,34 @@ export async function confirm(question, yes) {
   if (!process.stdin.isTTY) throw usageError(`${question.replace(/\?$/, "")}: refusing without a terminal`, "Add --yes to confirm in scripts");
   const answer = await prompt(`${question} [y/N] `);
   return /^y(es)?$/i.test(String(answer ?? "").trim());
+}
+
+/**
+ * Reads a command's input: a file, or stdin for "-" (and by default). Values and configs that hold
+ * secrets come this way, never from argv (which `ps` and shell history keep).
+ * @param {string | undefined} file
+ * @returns {Promise<Buffer>}
+ */
+export async function readInput(file) {
+  if (file === undefined || file === "-") {
+    if (process.stdin.isTTY) info("Reading from the terminal: end with Ctrl-D");
+    const chunks = [];
+    for await (const chunk of process.stdin) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw usageError(`Cannot read ${file}: ${err.code ?? err.message}`, "Check the file name (use - for stdin)");
+  }
+}
+
+/** A JSON document from a file or stdin, for the bodies of admin commands. */
+export async function readJsonInput(file) {
+  const text = (await readInput(file)).toString("utf8");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw usageError(`${file && file !== "-" ? file : "stdin"} is not JSON: ${err.message}`, "Give a JSON document (see the command's --help for an example)");
+  }
 }

@@ -43,6 +43,14 @@ const schema = z
       })
       .strict()
       .optional(),
+    accessControl: z
+      .object(
+        Object.fromEntries(
+          ["local", "env"].map((name) => [name, z.object({ read: z.array(z.string().min(1)).optional(), write: z.array(z.string().min(1)).optional() }).strict().optional()]),
+        ),
+      )
+      .strict()
+      .optional(),
     run: z
       .object({
         secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not an environment variable name"), z.string().min(1)).optional(),
@@ -99,6 +107,7 @@ let cached;
  *   enableAuditLog: boolean, auditLogPath: string, configDir: string,
  *   local: { storePath: string, fileMode: number }, env: { prefix: string, uppercaseNames: boolean, allowUnprefixed: boolean },
  *   azure: { vaultUrl?: string, cacheTtlSeconds: number, maxRetries: number, managedIdentity: boolean },
+ *   accessControl: Record<string, { read?: string[], write?: string[] } | undefined>,
  *   run: { secrets: Record<string, string>, fallbackMaxAgeSeconds: number } }}
  */
 export function project(env = process.env) {
@@ -140,6 +149,7 @@ export function project(env = process.env) {
       maxRetries: env.HUSH_AZURE_MAX_RETRIES !== undefined ? Number(env.HUSH_AZURE_MAX_RETRIES) : (azure.maxRetries ?? 3),
       managedIdentity: flag(env.HUSH_AZURE_MANAGED_IDENTITY) ?? azure.managedIdentity ?? false,
     },
+    accessControl: doc.accessControl ?? {},
     run: {
       secrets: doc.run?.secrets ?? {},
       fallbackMaxAgeSeconds: parseDuration(maxAge, "fallbackMaxAge"),

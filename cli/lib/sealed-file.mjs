@@ -1,29 +1,20 @@
 // Files the CLI keeps on disk that hold values (the local store, `hush run --fallback` snapshots):
 // AES-256-GCM under a key from HUSH_LOCAL_KEY or the OS keychain, written 0600 atomically, and
 // refused when their mode lets anyone else read them.
-import { spawnSync } from "node:child_process";
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { CliError } from "./errors.mjs";
+import { keychainGet, keychainName, SERVICE } from "./keychain.mjs";
 
-const KEYCHAIN = { service: "hush", account: "local-key" };
+const KEYCHAIN = { service: SERVICE, account: "local-key" };
 const SCRYPT = { N: 2 ** 14, r: 8, p: 1 };
 const KEY_FIX = `Set HUSH_LOCAL_KEY (for example: export HUSH_LOCAL_KEY="$(openssl rand -base64 32)"), or save a key in the OS keychain under service "${KEYCHAIN.service}", account "${KEYCHAIN.account}" (Linux: secret-tool store --label hush service hush account local-key; macOS: security add-generic-password -s hush -a local-key -w)`;
 
 /** Reads the key from the OS keychain (macOS `security`, Linux libsecret's `secret-tool`); null when there is none. */
 function keychainKey() {
-  const cmd =
-    process.platform === "darwin"
-      ? ["security", ["find-generic-password", "-s", KEYCHAIN.service, "-a", KEYCHAIN.account, "-w"]]
-      : process.platform === "linux"
-        ? ["secret-tool", ["lookup", "service", KEYCHAIN.service, "account", KEYCHAIN.account]]
-        : null;
-  if (!cmd) return null;
-  const result = spawnSync(cmd[0], cmd[1], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "ignore"] });
-  if (result.status !== 0) return null;
-  const key = result.stdout.replace(/\r?\n$/, "");
-  return key ? { secret: key, source: `the OS keychain (${cmd[0]})` } : null;
+  const key = keychainGet(KEYCHAIN.account);
+  return key ? { secret: key, source: keychainName() } : null;
 }
 
 /**

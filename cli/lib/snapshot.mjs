@@ -16,6 +16,7 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 /** "3h 12m", "2d 4h", "45s". */
 export function age(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
+  /** @type {[number, string][]} */
   const parts = [[86400, "d"], [3600, "h"], [60, "m"], [1, "s"]];
   const out = [];
   let left = s;

@@ -4,6 +4,7 @@ import { keyringState } from "../crypto/envelope";
 import { database } from "../db/client";
 import { d1Databases } from "../db/directory";
 import { featureApp } from "../http/openapi";
+import { VERSION } from "../version";
 
 const Health = z
   .object({
@@ -36,5 +37,5 @@ export const healthApp = featureApp().openapi(healthRoute, async (c) => {
   const masterKey = keyringState(c.env.MASTER_KEYS);
   const ok = store === "ok" && masterKey === "configured";
   c.header("Cache-Control", "no-store");
-  return c.json({ status: ok ? "ok" : "degraded", store, master_key: masterKey, version: c.env.HUSH_VERSION }, ok ? 200 : 503);
+  return c.json({ status: ok ? "ok" : "degraded", store, master_key: masterKey, version: VERSION }, ok ? 200 : 503);
 });

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { authorize, onTransitKey, type Scope } from "../auth/access";
+import { authorize, decide, onTransitKey, type Scope } from "../auth/access";
 import { audit } from "../audit/log";
 import { toBase64, wipe } from "../crypto/encoding";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
@@ -133,6 +133,18 @@ const createKeyRoute = createRoute({
   request: { params: NameParams, ...body(CreateKeyBody) },
   responses: { 201: { description: "Created", ...json(KeyMetadata) }, ...errorResponses(400, 401, 403, 409, 503) },
 });
+/** At most this many keys in one listing (a tenant holds a handful; the cap bounds the work). */
+const MAX_LISTED_KEYS = 1000;
+const listKeysRoute = createRoute({
+  method: "get",
+  path: "/keys",
+  summary: "The tenant's transit keys the caller may use, by name (settings only, never key material)",
+  tags,
+  responses: {
+    200: { description: "Keys", ...json(z.object({ items: z.array(KeyMetadata.omit({ versions: true })) })) },
+    ...errorResponses(401, 403),
+  },
+});
 const readKeyRoute = createRoute({
   method: "get",
   path: keyPath,
@@ -187,6 +199,31 @@ const signRoute = opRoute("sign", "Sign base64 input (ed25519, ecdsa-p256 keys; 
 const verifySignatureRoute = opRoute("verify-signature", "Check a signature made by /sign", VerifySignatureBody, VerifyResult);
 
 export const transitApp = featureApp()
+  .openapi(listKeysRoute, async (c) => {
+    const principal = c.get("principal");
+    const rows = await c
+      .get("db")
+      .select()
+      .from(transitKeys)
+      .where(eq(transitKeys.tenantId, principal.tenantId))
+      .orderBy(asc(transitKeys.name))
+      .limit(MAX_LISTED_KEYS)
+      .all();
+    // A key is listed when some transit scope or policy would let the caller act on it.
+    const visible = rows.filter((row) => TRANSIT_SCOPES.some((scope) => decide(principal, scope, "transit.key.list", onTransitKey(row.name)).allow));
+    if (visible.length === 0 && !TRANSIT_SCOPES.some((scope) => principal.scopes.has(scope))) await authorize(c, "transit:admin", "transit.key.list");
+    const items = visible.map((row) => ({
+      name: row.name,
+      type: row.type,
+      latest_version: row.latestVersion,
+      min_decryption_version: row.minDecryptionVersion,
+      deletion_allowed: row.deletionAllowed,
+      created_at: iso(row.createdAt),
+      created_by: row.createdBy,
+      updated_at: iso(row.updatedAt),
+    }));
+    return c.json({ items }, 200);
+  })
   .openapi(createKeyRoute, async (c) => {
     const { name } = c.req.valid("param");
     await authorize(c, "transit:admin", "transit.key.create", onTransitKey(name));

@@ -4,6 +4,7 @@ import { sha256Hex } from "../../src/crypto/encoding";
 import { loggable } from "../../src/http/errors";
 import { storedResponse } from "./stored-response";
 import { api, expectProblem, uniquePath } from "../helpers";
+import { version as packageVersion } from "../../package.json";
 
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
 
@@ -199,6 +200,6 @@ describe("documentation and health", () => {
 
   it("/healthz reports store, master key and version", async () => {
     const res = await api("GET", "/healthz", { token: null });
-    expect(res.body).toEqual({ status: "ok", store: "ok", master_key: "configured", version: "0.1.0" });
+    expect(res.body).toEqual({ status: "ok", store: "ok", master_key: "configured", version: packageVersion });
   });
 });

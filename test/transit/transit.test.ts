@@ -377,3 +377,32 @@ describe("idempotent retries", () => {
     expect((await api("GET", `/api/v1/transit/keys/${name}`)).body.latest_version).toBe(2);
   });
 });
+
+describe("GET /api/v1/transit/keys", () => {
+  it("lists the tenant's keys with their settings and no key material, to any transit scope; others get 403", async () => {
+    const aes = await createKey("aes256-gcm");
+    const signing = await createKey("ed25519");
+    const listed = await api("GET", "/api/v1/transit/keys");
+    expect(listed.status).toBe(200);
+    const names = listed.body.items.map((k: { name: string }) => k.name);
+    expect(names).toEqual(expect.arrayContaining([aes, signing]));
+    expect([...names].sort()).toEqual(names);
+    expect(listed.body.items.find((k: { name: string }) => k.name === signing)).toEqual({
+      name: signing, type: "ed25519", latest_version: 1, min_decryption_version: 1, deletion_allowed: false,
+      created_at: expect.any(String), created_by: "root", updated_at: expect.any(String),
+    });
+    expect(listed.text).not.toContain("public_key");
+
+    const encryptOnly = (await tokenWith(["transit:encrypt"])).token;
+    const asEncryptor = await api("GET", "/api/v1/transit/keys", { token: encryptOnly });
+    expect(asEncryptor.status, asEncryptor.text).toBe(200);
+    expect((await api("GET", "/api/v1/transit/keys", { token: encryptOnly })).body.items.map((k: { name: string }) => k.name)).toEqual(expect.arrayContaining([aes]));
+    const reader = (await tokenWith(["secrets:read"])).token;
+    expectProblem(await api("GET", "/api/v1/transit/keys", { token: reader }), 403);
+
+    const other = `tl${Date.now().toString(36)}`;
+    await createTenant(other);
+    const outsider = (await tokenWith(["transit:admin"], { tenant: other })).token;
+    expect((await api("GET", "/api/v1/transit/keys", { token: outsider })).body.items).toEqual([]);
+  });
+});

@@ -96,7 +96,7 @@ export class AzureKeyVaultProvider {
     url.searchParams.set("resource", RESOURCE);
     if (this.env.AZURE_CLIENT_ID) url.searchParams.set("client_id", this.env.AZURE_CLIENT_ID);
     const response = await this.send(url, { headers }, "the managed identity endpoint");
-    const body = await response.json().catch(() => ({}));
+    const body = /** @type {any} */ (await response.json().catch(() => ({})));
     if (!response.ok || typeof body.access_token !== "string") {
       throw this.fail(`the managed identity endpoint gave no token (HTTP ${response.status})`, { exitCode: EXIT.denied, hint: TOKEN_FIX });
     }
@@ -140,6 +140,7 @@ export class AzureKeyVaultProvider {
   }
 
   /** A call to the vault: JSON in and out; Key Vault's error document becomes an error naming this provider. */
+  /** @param {string} method @param {string} path @param {{ body?: unknown, query?: Record<string, string>, notFound?: string }} [options] */
   async call(method, path, { body, query, notFound } = {}) {
     const origin = this.vault();
     const url = path.startsWith("http") ? new URL(path) : new URL(`${origin}${path}`);
@@ -209,6 +210,7 @@ export class AzureKeyVaultProvider {
     };
   }
 
+  /** @param {string} path @param {{ version?: number, resolve?: boolean }} [options] */
   async get(path, { version } = {}) {
     const name = vaultName(path);
     const suffix = version ? `/${encodeURIComponent(String(version))}` : "";
@@ -251,6 +253,7 @@ export class AzureKeyVaultProvider {
     return items;
   }
 
+  /** @param {{ prefix?: string, includeDeleted?: boolean }} [options] */
   async list({ prefix } = {}) {
     return (await this.pages(`/secrets?maxresults=25`))
       .map((item) => ({ item, path: pathOf(lastSegment(item.id)) }))
@@ -280,6 +283,7 @@ export class AzureKeyVaultProvider {
   }
 
   /** Key Vault has no transactions: every name is checked and the existing ones found first, then each is written in turn. */
+  /** @param {Record<string, any>} values @param {{ upsert?: boolean }} [options] */
   async import(values, { upsert } = {}) {
     const paths = Object.keys(values);
     paths.forEach(vaultName);
@@ -303,6 +307,7 @@ export class AzureKeyVaultProvider {
     return { created, updated };
   }
 
+  /** @param {{ prefix?: string, includeValues?: boolean }} [options] */
   async export({ prefix, includeValues } = {}) {
     const out = {};
     for (const item of await this.list({ prefix })) {
@@ -313,7 +318,7 @@ export class AzureKeyVaultProvider {
   }
 
   async health() {
-    const body = await this.call("GET", "/secrets", { query: { maxresults: 1 } });
+    const body = await this.call("GET", "/secrets", { query: { maxresults: "1" } });
     return { detail: `${this.vault()}: reachable, token accepted${body.value ? "" : " (empty answer)"}` };
   }
 }

@@ -6,6 +6,9 @@ import { CliError, EXIT } from "../errors.mjs";
  * failed everywhere can say who failed. `unavailable` marks failures a fallback may cover
  * (unreachable, 5xx, throttled), never a denial or a missing secret.
  * @example throw providerError("local", "no secret at app/db", { exitCode: EXIT.notFound })
+ * @param {string} provider
+ * @param {string} message
+ * @param {{ hint?: string, exitCode?: number, unavailable?: boolean }} [options]
  */
 export function providerError(provider, message, { hint, exitCode = EXIT.error, unavailable = false } = {}) {
   return Object.assign(new CliError(`${provider}: ${message}`, { hint, exitCode }), { provider, unavailable });

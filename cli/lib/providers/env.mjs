@@ -27,6 +27,7 @@ export class EnvProvider {
     return names;
   }
 
+  /** @param {string} path @param {{ version?: number, resolve?: boolean }} [options] */
   async get(path, { version } = {}) {
     if (version && version !== 1) throw providerError(NAME, `has one version of each variable; ${path} has no version ${version}`, { exitCode: EXIT.notFound });
     const names = this.names(path);
@@ -53,6 +54,7 @@ export class EnvProvider {
     };
   }
 
+  /** @param {{ prefix?: string, includeDeleted?: boolean }} [options] */
   async list({ prefix } = {}) {
     const p = this.settings.prefix;
     return Object.keys(this.env)
@@ -68,6 +70,7 @@ export class EnvProvider {
     return [{ version: 1, state: "live", created_at: null, created_by: "environment" }];
   }
 
+  /** @param {{ prefix?: string, includeValues?: boolean }} [options] */
   async export({ prefix, includeValues } = {}) {
     const out = {};
     for (const item of await this.list({ prefix })) {

@@ -14,6 +14,7 @@ export class HushProvider {
   readOnly = false;
   name = "hush";
 
+  /** @param {string} path @param {{ version?: number, resolve?: boolean }} [options] */
   async get(path, { version, resolve } = {}) {
     const secret = await api().get(store(path), { query: { version, resolve: resolve && "true" } }).catch((err) => Promise.reject(tag(err)));
     return { ...secret, provider: "hush" };

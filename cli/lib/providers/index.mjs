@@ -1,5 +1,6 @@
 // The provider chain: which provider a command uses (--provider, else defaultProvider), and reads
 // that fall back along the chain in priority order, saying on stderr who answered.
+import { guarded } from "../access-control.mjs";
 import { audit } from "../audit-log.mjs";
 import { CliError, EXIT, usageError } from "../errors.mjs";
 import { info } from "../output.mjs";
@@ -30,7 +31,7 @@ function audited(provider) {
         audit({ provider: provider.name, action: method, path, count: method === "history" ? undefined : count, outcome: "ok" });
         return result;
       } catch (err) {
-        audit({ provider: provider.name, action: method, path, outcome: outcomeOf(err), reason: err.message });
+        audit({ provider: provider.name, action: method, path, outcome: outcomeOf(err), reason: err.message }, { force: err.accessControl === true });
         throw err;
       }
     };
@@ -50,7 +51,8 @@ export function provider(name) {
       : name === "local" ? new LocalProvider(settings.local)
       : name === "env" ? new EnvProvider(settings.env)
       : new AzureKeyVaultProvider(settings.azure);
-    instances.set(name, AUDITED.has(name) ? audited(made) : made);
+    // accessControl inside the audit wrapper, so every denial is an audit line.
+    instances.set(name, AUDITED.has(name) ? audited(guarded(made, settings.accessControl[name], settings.file)) : made);
   }
   return instances.get(name);
 }

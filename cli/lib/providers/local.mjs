@@ -24,6 +24,8 @@ export class LocalProvider {
   constructor(settings) {
     this.file = settings.storePath;
     this.mode = settings.fileMode;
+    /** @type {{ secret: string, source: string } | undefined} */
+    this._key = undefined;
   }
 
   key() {
@@ -74,6 +76,7 @@ export class LocalProvider {
     return s;
   }
 
+  /** @param {string} path @param {{ version?: number, resolve?: boolean }} [options] */
   async get(path, { version } = {}) {
     const s = this.live(this.load().store, path);
     const v = s.versions.find((x) => x.version === (version ?? s.current_version));
@@ -129,6 +132,7 @@ export class LocalProvider {
     });
   }
 
+  /** @param {{ prefix?: string, includeDeleted?: boolean }} [options] */
   async list({ prefix, includeDeleted } = {}) {
     const { store } = this.load();
     return Object.entries(store.secrets)
@@ -152,6 +156,7 @@ export class LocalProvider {
   }
 
   /** All or nothing: every path is checked, then one write. */
+  /** @param {Record<string, any>} values @param {{ upsert?: boolean }} [options] */
   async import(values, { upsert } = {}) {
     return this.change((store) => {
       const conflicts = Object.keys(values).filter((p) => store.secrets[p]);
@@ -173,6 +178,7 @@ export class LocalProvider {
     });
   }
 
+  /** @param {{ prefix?: string, includeValues?: boolean }} [options] */
   async export({ prefix, includeValues } = {}) {
     const { store } = this.load();
     const out = {};

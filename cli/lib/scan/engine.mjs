@@ -78,6 +78,7 @@ function probeCandidates(line) {
  * Scans one text. `lines` maps the text's 1-based line numbers to the file's (history hunks
  * hold only added lines). Returns findings with `_match` still attached: `finalize` strips it.
  */
+/** @param {{ file: string, commit: string | null, content: string, lines?: number[] }} input */
 async function scanText({ file, commit, content, lines }) {
   const found = [];
   const lineOf = (n) => (lines ? lines[n - 1] : n);
