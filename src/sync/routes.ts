@@ -15,6 +15,7 @@ import { readRefusal, refuse } from "../secrets/read-rule";
 import { SecretPath } from "../secrets/schemas";
 import { findSecretVersion } from "../secrets/store";
 import { dispatchUnsent, remoteKeyOf, syncResource, type SyncRow } from "./deliver";
+import { importAppKey } from "./github-app";
 import { TargetBody, TargetName, sealTarget, targetSummary } from "./targets";
 
 const MAX_SYNCS_PER_TENANT = 200;
@@ -293,6 +294,12 @@ export const syncApp = featureApp()
     const db = c.get("db");
     const principal = c.get("principal");
     const now = Date.now();
+    if (input.kind === "github" && input.config.private_key !== undefined) {
+      // A key WebCrypto cannot use is refused now, not at the first delivery; the message never quotes it.
+      await importAppKey(input.config.private_key).catch(() => {
+        throw new Problem(422, "invalid-private-key", "private_key must be the GitHub App's RSA private key (PEM, PKCS#1 or PKCS#8, at least 2048 bits)");
+      });
+    }
     const sealed = await sealTarget(c.env, principal.tenantId, input.name, input.config);
     const existing = await db.select().from(syncTargets).where(and(eq(syncTargets.tenantId, principal.tenantId), eq(syncTargets.name, input.name))).get();
     if (existing && existing.kind !== input.kind) throw new Problem(409, "kind-mismatch", `Target ${input.name} is a ${existing.kind} target; delete it to change its kind`);

@@ -1,19 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
-import { api, remote, rejections, target, uniquePath, waitFor, write } from "./helpers";
+import { api, bindingOf, createSync, remote, rejections, target, uniquePath, waitFor, write } from "./helpers";
 
 // Deliveries travel through the real queue (batch timeout 1 s).
 vi.setConfig({ testTimeout: 30_000 });
 
-async function sync(body: Record<string, unknown>) {
-  const res = await api("POST", "/api/v1/secrets/syncs", { body });
-  if (res.status !== 201) throw new Error(`sync: ${res.status} ${res.text}`);
-  return res.body as { id: string; queued: number; skipped: { path: string; reason: string }[] };
-}
-
-const bindingOf = async (id: string, path: string) => {
-  const res = await api("GET", `/api/v1/secrets/syncs/${id}`);
-  return (res.body.bindings as { path: string; last_synced_version: number | null; last_error: string | null }[]).find((b) => b.path === path);
-};
+const sync = createSync;
 
 describe("targets against their contract servers", () => {
   it("webhook: the signed copy follows every new version", async () => {
