@@ -23,6 +23,8 @@ const blake = require("blakejs") as { blake2b(input: Uint8Array, key?: Uint8Arra
 /** What a target holds (the tests read it back) and every raw request (the canary check). */
 const store = new Map<string, { value: string | null; meta: Record<string, unknown>; writes: number }>();
 const attempts = new Map<string, number>();
+/** When each scripted attempt arrived, per `service:scenario:key` (the retry schedule tests read it). */
+const attemptTimes = new Map<string, number[]>();
 const requests: string[] = [];
 let rejections: string[] = [];
 
@@ -82,7 +84,7 @@ function server() {
       res.writeHead(status, { "content-type": type });
       res.end(body === undefined ? "" : JSON.stringify(body));
     };
-    if (url.pathname === "/_state") return send(200, { item: store.get(url.searchParams.get("key") ?? "") ?? null, rejections, exchanges: Object.fromEntries(exchanges) });
+    if (url.pathname === "/_state") return send(200, { item: store.get(url.searchParams.get("key") ?? "") ?? null, rejections, exchanges: Object.fromEntries(exchanges), attempt_times: attemptTimes.get(url.searchParams.get("key") ?? "") ?? [] });
     if (url.pathname === "/_revoke-installation-tokens") {
       installationTokens.clear();
       return send(200, {});
@@ -104,6 +106,7 @@ function server() {
     const scripted = (key: string) => {
       const n = (attempts.get(`${service}:${scenario}:${key}`) ?? 0) + 1;
       attempts.set(`${service}:${scenario}:${key}`, n);
+      attemptTimes.set(`${service}:${scenario}:${key}`, [...(attemptTimes.get(`${service}:${scenario}:${key}`) ?? []), Date.now()]);
       if (scenario === "down") return 503;
       if (scenario === "reject") return 403;
       if (scenario === "flaky" && n <= 3) return n === 3 ? 429 : 503;

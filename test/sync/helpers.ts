@@ -90,3 +90,9 @@ export const bindingOf = async (id: string, path: string) => {
   const res = await api("GET", `/api/v1/secrets/syncs/${id}`);
   return (res.body.bindings as { path: string; last_synced_version: number | null; last_error: string | null }[]).find((b) => b.path === path);
 };
+
+/** When the contract server saw each attempt for `key` (`service:scenario:key`), in ms since the epoch. */
+export async function attemptTimes(key: string): Promise<number[]> {
+  const res = await fetch(`${server()}/_state?key=${encodeURIComponent(key)}`);
+  return ((await res.json()) as { attempt_times: number[] }).attempt_times;
+}
