@@ -13,6 +13,7 @@ import { consumeEach, kickTenants, retryDelaySeconds, type Outcome } from "../le
 import { readRefusal } from "../secrets/read-rule";
 import { findSecretVersion, openVersion } from "../secrets/store";
 import { pusherFor, REMOTE_KEY, SyncError } from "./pushers";
+import { PageBody, runPage, type PageMessage } from "./run";
 import { resolveTarget, type ResolvedTarget } from "./targets";
 
 export type SyncRow = typeof syncs.$inferSelect;
@@ -87,6 +88,11 @@ const finish = (db: Db, row: SyncOutboxRow, outcome: string, now: number) =>
   db.update(syncOutbox).set({ deliveredAt: now, claimedUntil: null, outcome }).where(eq(syncOutbox.id, row.id));
 
 async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<Outcome> {
+  const page = PageBody.safeParse(message.body);
+  if (page.success) {
+    await runPage(env, db, page.data.page, message.id);
+    return { ack: true };
+  }
   const parsed = MessageBody.safeParse(message.body);
   if (!parsed.success) {
     console.error("sync: dropping a malformed message", message.id);
@@ -190,6 +196,7 @@ export async function consumeSyncDeadLetters(batch: MessageBatch<unknown>, env: 
     try {
       const parsed = MessageBody.safeParse(message.body);
       if (parsed.success) await markDead(db, parsed.data, message.id);
+      else if (PageBody.safeParse(message.body).success) console.error("sync-dlq: a run page was dead-lettered; run the sync again", (message.body as PageMessage).page.sync_id);
       message.ack();
     } catch (err) {
       console.error("sync-dlq: failure", message.id, (err as Error)?.name);
