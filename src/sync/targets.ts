@@ -44,6 +44,9 @@ export const TargetUrl = z
     return url.protocol === "https:" && !internalHost(url.hostname);
   }, "An https:// URL to a public host without credentials (http:// only to loopback; internal addresses are refused)");
 
+export const KUBERNETES_CA_REFUSED =
+  "Refused: a Worker cannot pin a private CA (fetch and connect()/startTls trust only public roots), so ca_cert would be ignored. Put the API server behind a publicly trusted certificate, e.g. a Cloudflare Tunnel (docs/sync.md)";
+
 const Secret = (min = 1) => z.string().min(min).max(8192);
 
 export const TargetBody = z
@@ -104,8 +107,20 @@ export const TargetBody = z
       config: z.strictObject({
         api_url: TargetUrl,
         token: Secret(10),
-        /** PEM of the API server's CA. Stored; workerd's fetch cannot pin a private CA (docs/sync.md). */
-        ca_cert: z.string().max(16384).optional(),
+        /**
+         * Refused: neither workerd's fetch nor connect()/startTls can trust a private CA, so a
+         * cluster CA would be stored and silently ignored (docs/sync.md, "Kubernetes and TLS").
+         */
+        ca_cert: z
+          .string()
+          .max(16384)
+          .optional()
+          .refine((v) => v === undefined, KUBERNETES_CA_REFUSED),
+        /** Refused loudly: Hush never turns TLS verification off. */
+        insecure_skip_tls_verify: z
+          .boolean()
+          .optional()
+          .refine((v) => v !== true, "Refused: Hush never skips TLS verification. Give the API server a publicly trusted certificate (docs/sync.md)"),
         namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "A namespace name"),
         secret_name: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "A Secret name"),
       }),
