@@ -45,7 +45,8 @@ describe("a run over a prefix larger than one page", () => {
     const prefix = `${uniquePath("pagedrev")}/`;
     const values = Object.fromEntries(Array.from({ length: RUN_PAGE_SIZE + 5 }, (_, i) => [`k${String(i).padStart(3, "0")}`, `rev-${i}`]));
     expect((await api("POST", "/api/v1/secrets/store/import", { body: { prefix: prefix.slice(0, -1), values } })).status).toBe(201);
-    const t = await target("webhook", "down");
+    // A target that refuses at once (403, final): the first page's rows cost one attempt each.
+    const t = await target("webhook", "reject");
     const runner = await tokenWith(["secrets:read"], { paths: [`${prefix}*`] });
     const created = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, prefix, remote_prefix: "", run: false } });
     expect(created.status).toBe(201);
