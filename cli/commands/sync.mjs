@@ -14,6 +14,7 @@ function printRun(result) {
     ["source", result.path ?? `${result.prefix}*`],
     ["remote key", result.remote_key ?? (result.remote_prefix !== null ? `${result.remote_prefix}<rest of path>` : undefined)],
     ["queued", result.queued],
+    ...(result.continued ? [["continues", "the rest of the prefix is queued in pages by the server"]] : []),
   ]);
   for (const s of result.skipped ?? []) info(`skipped ${s.path}: ${s.reason}`);
 }

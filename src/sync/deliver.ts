@@ -14,6 +14,7 @@ import { consumeEach, kickTenants, retryDelaySeconds, type Outcome } from "../le
 import { readRefusal } from "../secrets/read-rule";
 import { findSecretVersion, openVersion } from "../secrets/store";
 import { pusherFor, REMOTE_KEY, SyncError } from "./pushers";
+import { PageBody, runPage, type PageMessage } from "./run";
 import { resolveTarget, type ResolvedTarget } from "./targets";
 
 export type SyncRow = typeof syncs.$inferSelect;
@@ -75,8 +76,10 @@ export async function exportGuarded(db: Db, tenantId: string, path: string): Pro
 
 export async function consumeSync(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   await consumeEach(batch, env, ctx, "sync", async (message) => {
-    // The tenant's own database; a message naming no known tenant has nothing to deliver.
-    const tenantEnv = await messageEnv(env, message.body);
+    // The tenant's own database; a message naming no known tenant has nothing to deliver. A run
+    // page names its tenant inside `page`.
+    const page = PageBody.safeParse(message.body);
+    const tenantEnv = await messageEnv(env, page.success ? page.data.page : message.body);
     return tenantEnv ? deliverOne(tenantEnv, database(tenantEnv.DB), message) : { ack: true };
   });
 }
@@ -92,6 +95,11 @@ const finish = (db: Db, row: SyncOutboxRow, outcome: string, now: number) =>
   db.update(syncOutbox).set({ deliveredAt: now, claimedUntil: null, outcome }).where(eq(syncOutbox.id, row.id));
 
 async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<Outcome> {
+  const page = PageBody.safeParse(message.body);
+  if (page.success) {
+    await runPage(env, db, page.data.page, message.id);
+    return { ack: true };
+  }
   const parsed = MessageBody.safeParse(message.body);
   if (!parsed.success) {
     console.error("sync: dropping a malformed message", message.id);
@@ -195,6 +203,7 @@ export async function consumeSyncDeadLetters(batch: MessageBatch<unknown>, env: 
       const parsed = MessageBody.safeParse(message.body);
       const tenantEnv = parsed.success ? await messageEnv(env, parsed.data) : null;
       if (parsed.success && tenantEnv) await markDead(database(tenantEnv.DB), parsed.data, message.id);
+      else if (PageBody.safeParse(message.body).success) console.error("sync-dlq: a run page was dead-lettered; run the sync again", (message.body as PageMessage).page.sync_id);
       message.ack();
     } catch (err) {
       console.error("sync-dlq: failure", message.id, (err as Error)?.name);

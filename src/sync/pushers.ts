@@ -2,6 +2,7 @@ import { AwsClient } from "aws4fetch";
 import blake from "blakejs";
 import nacl from "tweetnacl";
 import { fromBase64, toBase64, utf8, wipe } from "../crypto/encoding";
+import { AppTokenError, forgetInstallationToken, installationToken, type GitHubAppAuth } from "./github-app";
 import { signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../leases/providers/webhook";
 import type { ResolvedTarget, TargetConfig } from "./targets";
 
@@ -92,15 +93,43 @@ function githubPusher(c: TargetConfig<"github">): Pusher {
       : c.scope === "environment"
         ? `${base}/repos/${encodeURIComponent(c.owner!)}/${encodeURIComponent(c.repo!)}/environments/${encodeURIComponent(c.environment!)}/secrets`
         : `${base}/repos/${encodeURIComponent(c.owner!)}/${encodeURIComponent(c.repo!)}/actions/secrets`;
-  const headers = {
-    authorization: `Bearer ${c.token}`,
+  const fixed = {
     accept: "application/vnd.github+json",
     "x-github-api-version": "2022-11-28",
     "user-agent": "hush-sync",
   };
+  const app: GitHubAppAuth | null = c.app_id
+    ? { api_url: base, app_id: c.app_id, installation_id: c.installation_id!, private_key: c.private_key!, scope: c.scope, repo: c.repo }
+    : null;
+  const bearer = async (): Promise<{ token: string; cached: boolean }> => {
+    if (!app) return { token: c.token!, cached: false };
+    try {
+      return await installationToken(app);
+    } catch (err) {
+      if (!(err instanceof AppTokenError)) throw err;
+      throw new SyncError(err.message, err.status === 0 || err.status >= 500 || err.status === 429);
+    }
+  };
+  /**
+   * One operation's calls with the target's credential (one installation token for all of them);
+   * a cached installation token GitHub no longer takes (401) is replaced once.
+   */
+  const session = () => {
+    let current: Promise<{ token: string; cached: boolean }> | undefined;
+    return async (what: string, url: string, init: RequestInit = {}) => {
+      const send = async () => call(what, url, { ...init, headers: { ...fixed, ...(init.headers as Record<string, string>), authorization: `Bearer ${(await (current ??= bearer())).token}` } });
+      const response = await send();
+      if (!(app && (await current!).cached && response.status === 401)) return response;
+      await response.body?.cancel();
+      await forgetInstallationToken(app);
+      current = bearer();
+      return send();
+    };
+  };
   return {
     async put(key, value) {
-      const keyResponse = await check("GitHub public key", await call("GitHub public key", `${root}/public-key`, { headers }));
+      const github = session();
+      const keyResponse = await check("GitHub public key", await github("GitHub public key", `${root}/public-key`));
       const publicKey = (await keyResponse.json().catch(() => null)) as { key_id?: unknown; key?: unknown } | null;
       if (!publicKey || typeof publicKey.key_id !== "string" || typeof publicKey.key !== "string") {
         throw new SyncError("GitHub: the public-key answer has no key_id and key", false);
@@ -117,10 +146,11 @@ function githubPusher(c: TargetConfig<"github">): Pusher {
         key_id: publicKey.key_id,
         ...(c.scope === "organization" ? { visibility: c.visibility } : {}),
       });
-      await done(await check("GitHub secret", await call("GitHub secret", `${root}/${encodeURIComponent(key)}`, { method: "PUT", headers: { ...headers, "content-type": "application/json" }, body })));
+      await done(await check("GitHub secret", await github("GitHub secret", `${root}/${encodeURIComponent(key)}`, { method: "PUT", headers: { "content-type": "application/json" }, body })));
     },
     async remove(key) {
-      await done(await check("GitHub delete", await call("GitHub delete", `${root}/${encodeURIComponent(key)}`, { method: "DELETE", headers }), [404]));
+      const github = session();
+      await done(await check("GitHub delete", await github("GitHub delete", `${root}/${encodeURIComponent(key)}`, { method: "DELETE" }), [404]));
     },
   };
 }

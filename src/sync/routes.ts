@@ -1,12 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq, gte, isNull, lt } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
 import { requireApproval } from "../approvals/guard";
 import { allows, authorize, onSecret } from "../auth/access";
 import { randomBytes, toHex } from "../crypto/encoding";
 import { loadKeyring } from "../crypto/envelope";
-import type { BatchItem } from "../db/client";
-import { secrets, syncBindings, syncOutbox, syncs, syncTargets } from "../db/schema";
+import { syncBindings, syncOutbox, syncs, syncTargets } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { body, errorResponses, featureApp, iso, json } from "../http/openapi";
@@ -15,11 +14,11 @@ import { readRefusal, refuse } from "../secrets/read-rule";
 import { SecretPath } from "../secrets/schemas";
 import { findSecretVersion } from "../secrets/store";
 import { dispatchUnsent, remoteKeyOf, syncResource, type SyncRow } from "./deliver";
+import { planRunPage, sendNextPage, type PageMessage } from "./run";
+import { importAppKey } from "./github-app";
 import { TargetBody, TargetName, sealTarget, targetSummary } from "./targets";
 
 const MAX_SYNCS_PER_TENANT = 200;
-/** Paths a run (or a creation) queues at most; a larger prefix needs several runs (docs/sync.md). */
-const MAX_ITEMS_PER_RUN = 200;
 
 const Prefix = z
   .string()
@@ -76,7 +75,13 @@ const SyncView = z
     created_by: z.string(),
   })
   .openapi("Sync");
-const RunView = SyncView.extend({ queued: z.number().int(), skipped: z.array(Skipped) }).openapi("SyncRun");
+const RunView = SyncView.extend({
+  /** Deliveries queued by this request (the first page of at most 100 paths). */
+  queued: z.number().int(),
+  skipped: z.array(Skipped),
+  /** More paths under the prefix: they are decided and queued in pages by the queue consumer (audited as sync.run_page). */
+  continued: z.boolean(),
+}).openapi("SyncRun");
 const StatusView = SyncView.extend({ bindings: z.array(BindingView), pending: z.number().int(), dead: z.number().int() }).openapi("SyncStatus");
 
 const syncView = (row: SyncRow) => ({
@@ -190,53 +195,22 @@ async function targetKind(c: Context<AppEnv>, name: string) {
 }
 
 /**
- * The outbox rows of a run: each covered path decided by the read rule for the caller (a refused
- * path is skipped and named, and audited). Deliveries decide again, for the creator, when they run.
+ * The first page of a run, decided by the read rule for the caller (a refused path is skipped,
+ * named and audited); a prefix with more paths continues in queued pages (src/sync/run.ts), each
+ * deciding for the caller again. Deliveries decide again, for the creator, when they run.
  */
 async function runStatements(c: Context<AppEnv>, sync: SyncRow, kind: Awaited<ReturnType<typeof targetKind>>, force: boolean) {
-  const db = c.get("db");
   const principal = c.get("principal");
-  const now = Date.now();
-  const paths =
-    sync.sourcePath !== null
-      ? [sync.sourcePath]
-      : (
-          await db
-            .select({ path: secrets.path })
-            .from(secrets)
-            .where(and(eq(secrets.tenantId, principal.tenantId), gte(secrets.path, sync.sourcePrefix!), lt(secrets.path, `${sync.sourcePrefix}\x7f`), isNull(secrets.deletedAt)))
-            .orderBy(asc(secrets.path))
-            .limit(MAX_ITEMS_PER_RUN)
-            .all()
-        ).map((r) => r.path);
-  const statements: BatchItem[] = [];
-  const skipped: { path: string; reason: string }[] = [];
-  const tag = toHex(randomBytes(4));
-  for (const path of paths) {
-    const found = await findSecretVersion(db, principal.tenantId, path);
-    if (!found && sync.sourcePath !== null) {
-      skipped.push({ path, reason: "not-found" });
-      continue;
-    }
-    const refusal = readRefusal(principal, "read", path, found);
-    if (refusal) {
-      await refuse(c, refusal, path, "read");
-      skipped.push({ path, reason: refusal.reason });
-      continue;
-    }
-    if (!remoteKeyOf(sync, kind, path)) {
-      skipped.push({ path, reason: "remote-key-invalid" });
-      continue;
-    }
-    const version = found!.version!.version;
-    statements.push(
-      db
-        .insert(syncOutbox)
-        .values({ id: `${sync.id}:${path}:${version}:run-${now}-${tag}`, tenantId: principal.tenantId, syncId: sync.id, path, version, op: "put", force, createdAt: now, sends: 0 })
-        .onConflictDoNothing(),
-    );
-  }
-  return { statements, skipped };
+  const run = `${Date.now()}-${toHex(randomBytes(4))}`;
+  const plan = await planRunPage(c.get("db"), principal, sync, kind, { force, run });
+  for (const s of plan.skipped) if (s.refusal) await refuse(c, s.refusal, s.path, "read");
+  const next = plan.next === null ? null : { sync_id: sync.id, tenant_id: principal.tenantId, after: plan.next, token: principal.tokenId, force, run };
+  return { statements: plan.statements, skipped: plan.skipped.map(({ path, reason }) => ({ path, reason })), next };
+}
+
+/** After the first page committed: queue the next one, if any. */
+async function continueRun(c: Context<AppEnv>, next: PageMessage["page"] | null): Promise<boolean> {
+  return next !== null && (await sendNextPage(c.env, next));
 }
 
 function dispatchLater(c: Context<AppEnv>) {
@@ -275,12 +249,13 @@ async function createSync(c: Context<AppEnv>, input: z.infer<typeof CreateBody>)
   // A sync is a standing export: where an approval policy guards export, creating it needs that approval.
   const approval = await requireApproval(c, "export", input.path ?? `${input.prefix}*`);
   row.exportApproved = approval.length > 0;
-  const run = input.run ? await runStatements(c, row, kind, false) : { statements: [], skipped: [] };
-  const view = { ...syncView(row), queued: run.statements.length, skipped: run.skipped };
+  const run = input.run ? await runStatements(c, row, kind, false) : { statements: [], skipped: [], next: null };
+  const view = { ...syncView(row), queued: run.statements.length, skipped: run.skipped, continued: run.next !== null };
   await commit(c, [db.insert(syncs).values(row), ...approval, ...run.statements], {
-    audit: { action: "sync.create", resource: syncResource(row.id), status: 201, detail: { target: row.target, kind, path: row.sourcePath, prefix: row.sourcePrefix, remote_key: row.remoteKey, queued: view.queued } },
+    audit: { action: "sync.create", resource: syncResource(row.id), status: 201, detail: { target: row.target, kind, path: row.sourcePath, prefix: row.sourcePrefix, remote_key: row.remoteKey, queued: view.queued, continued: view.continued } },
     response: { status: 201, body: view },
   });
+  view.continued = await continueRun(c, run.next);
   if (view.queued) dispatchLater(c);
   return view;
 }
@@ -293,6 +268,12 @@ export const syncApp = featureApp()
     const db = c.get("db");
     const principal = c.get("principal");
     const now = Date.now();
+    if (input.kind === "github" && input.config.private_key !== undefined) {
+      // A key WebCrypto cannot use is refused now, not at the first delivery; the message never quotes it.
+      await importAppKey(input.config.private_key).catch(() => {
+        throw new Problem(422, "invalid-private-key", "private_key must be the GitHub App's RSA private key (PEM, PKCS#1 or PKCS#8, at least 2048 bits)");
+      });
+    }
     const sealed = await sealTarget(c.env, principal.tenantId, input.name, input.config);
     const existing = await db.select().from(syncTargets).where(and(eq(syncTargets.tenantId, principal.tenantId), eq(syncTargets.name, input.name))).get();
     if (existing && existing.kind !== input.kind) throw new Problem(409, "kind-mismatch", `Target ${input.name} is a ${existing.kind} target; delete it to change its kind`);
@@ -391,11 +372,12 @@ async function runSync(c: Context<AppEnv>, sync: SyncRow) {
   await authorize(c, "secrets:read", "sync.run", sourceResource(sync));
   const kind = await targetKind(c, sync.target);
   const run = await runStatements(c, sync, kind, true);
-  const view = { ...syncView(sync), queued: run.statements.length, skipped: run.skipped };
+  const view = { ...syncView(sync), queued: run.statements.length, skipped: run.skipped, continued: run.next !== null };
   await commit(c, run.statements.length ? run.statements : [], {
-    audit: { action: "sync.run", resource: syncResource(sync.id), status: 202, detail: { target: sync.target, queued: view.queued, skipped: run.skipped.length } },
+    audit: { action: "sync.run", resource: syncResource(sync.id), status: 202, detail: { target: sync.target, queued: view.queued, skipped: run.skipped.length, continued: view.continued } },
     response: { status: 202, body: view },
   });
+  view.continued = await continueRun(c, run.next);
   if (view.queued) dispatchLater(c);
   return view;
 }

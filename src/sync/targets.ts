@@ -44,6 +44,9 @@ export const TargetUrl = z
     return url.protocol === "https:" && !internalHost(url.hostname);
   }, "An https:// URL to a public host without credentials (http:// only to loopback; internal addresses are refused)");
 
+export const KUBERNETES_CA_REFUSED =
+  "Refused: a Worker cannot pin a private CA (fetch and connect()/startTls trust only public roots), so ca_cert would be ignored. Put the API server behind a publicly trusted certificate, e.g. a Cloudflare Tunnel (docs/sync.md)";
+
 const Secret = (min = 1) => z.string().min(min).max(8192);
 
 export const TargetBody = z
@@ -59,8 +62,13 @@ export const TargetBody = z
       config: z
         .strictObject({
           api_url: TargetUrl.default("https://api.github.com"),
-          /** A fine-grained or classic token with secrets write (GitHub App auth: not yet, docs/sync.md). */
-          token: Secret(10),
+          /** A fine-grained or classic token with secrets write; or GitHub App auth (the three fields below). */
+          token: Secret(10).optional(),
+          /** The GitHub App's id (or client id): the app JWT's `iss`. */
+          app_id: z.union([z.number().int().positive().transform(String), z.string().regex(/^(\d{1,20}|Iv[0-9A-Za-z.]{2,40})$/, "An app id or client id")]).optional(),
+          installation_id: z.union([z.number().int().positive().transform(String), z.string().regex(/^\d{1,20}$/, "A numeric installation id")]).optional(),
+          /** The app's private key (PEM, PKCS#1 as GitHub issues it, or PKCS#8); sealed, never returned. */
+          private_key: z.string().min(100).max(16384).optional(),
           scope: z.enum(["repository", "environment", "organization"]).default("repository"),
           owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/).optional(),
           repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
@@ -70,6 +78,12 @@ export const TargetBody = z
         })
         .refine((c) => (c.scope === "organization" ? !!c.org : !!c.owner && !!c.repo && (c.scope !== "environment" || !!c.environment)), {
           message: "repository needs owner and repo; environment also environment; organization needs org",
+        })
+        .refine((c) => (c.token !== undefined) !== (c.app_id !== undefined || c.installation_id !== undefined || c.private_key !== undefined), {
+          message: "Give either token, or app_id, installation_id and private_key (GitHub App auth)",
+        })
+        .refine((c) => c.token !== undefined || (c.app_id !== undefined && c.installation_id !== undefined && c.private_key !== undefined), {
+          message: "GitHub App auth needs app_id, installation_id and private_key",
         }),
     }),
     z.strictObject({
@@ -93,8 +107,20 @@ export const TargetBody = z
       config: z.strictObject({
         api_url: TargetUrl,
         token: Secret(10),
-        /** PEM of the API server's CA. Stored; workerd's fetch cannot pin a private CA (docs/sync.md). */
-        ca_cert: z.string().max(16384).optional(),
+        /**
+         * Refused: neither workerd's fetch nor connect()/startTls can trust a private CA, so a
+         * cluster CA would be stored and silently ignored (docs/sync.md, "Kubernetes and TLS").
+         */
+        ca_cert: z
+          .string()
+          .max(16384)
+          .optional()
+          .refine((v) => v === undefined, KUBERNETES_CA_REFUSED),
+        /** Refused loudly: Hush never turns TLS verification off. */
+        insecure_skip_tls_verify: z
+          .boolean()
+          .optional()
+          .refine((v) => v !== true, "Refused: Hush never skips TLS verification. Give the API server a publicly trusted certificate (docs/sync.md)"),
         namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "A namespace name"),
         secret_name: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "A Secret name"),
       }),
@@ -121,7 +147,12 @@ export function targetSummary(input: TargetInput): Record<string, string> {
       return { url: new URL(input.config.url).origin };
     case "github": {
       const c = input.config;
-      return { scope: c.scope, ...(c.org ? { org: c.org } : { repository: `${c.owner}/${c.repo}` }), ...(c.environment ? { environment: c.environment } : {}) };
+      return {
+        scope: c.scope,
+        ...(c.org ? { org: c.org } : { repository: `${c.owner}/${c.repo}` }),
+        ...(c.environment ? { environment: c.environment } : {}),
+        ...(c.app_id ? { auth: "github-app", app_id: c.app_id, installation_id: c.installation_id! } : { auth: "token" }),
+      };
     }
     case "aws":
       return { region: input.config.region, ...(input.config.kms_key_id ? { kms_key_id: input.config.kms_key_id } : {}) };

@@ -1,6 +1,8 @@
 // Credentials the sync contract server (global-setup.ts) accepts: test-only values.
 export const SYNC_FIXTURES = {
   githubToken: "ghp_testtoken0123456789abcdefghijklmnop",
+  githubAppId: "424242",
+  githubInstallationId: "31337",
   awsAccessKeyId: "AKIATESTSYNC0000000A",
   awsSecretAccessKey: "testSecretAccessKey/0123456789abcdefghijKL",
   awsRegion: "eu-west-1",
@@ -13,5 +15,7 @@ export const SYNC_FIXTURES = {
 declare module "vitest" {
   export interface ProvidedContext {
     syncServerUrl: string;
+    /** The GitHub App's private key (PKCS#1 PEM), generated per run by global-setup.ts. */
+    githubAppKey: string;
   }
 }

@@ -1,12 +1,16 @@
 // Node side of the sync suites: one local server that implements the documented contract of each
 // sync target and checks what the real service would check (docs/sync.md says what this leaves out).
-//   /gh/<scenario>/...   GitHub Actions secrets REST API: public key, PUT of a libsodium sealed box
+//   /gh/<scenario>/...   GitHub Actions secrets REST API: public key, PUT of a libsodium sealed box;
+//                        GitHub App auth: POST /app/installations/<id>/access_tokens checks the app
+//                        JWT (RS256 with the app's public key, iss, iat, exp <= 10 min) and issues
+//                        installation tokens the secrets API then takes
 //   /aws/<scenario>/     AWS Secrets Manager JSON 1.1 API, SigV4 verified here with node:crypto
 //   /k8s/<scenario>/...  Kubernetes core/v1 Secrets: bearer token, merge-patch and create
 //   /cf/<scenario>/...   Cloudflare Workers script secrets: bearer token, {name, text, type}
 //   /wh/<scenario>       a JSON webhook, HMAC-SHA-256 signed like the lease webhook
 // Scenarios: ok; flaky (per key: 503, 503, 429, then ok); down (always 503); reject (403).
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, generateKeyPairSync, randomBytes, timingSafeEqual } from "node:crypto";
+import { decodeProtectedHeader, jwtVerify } from "jose";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { TestProject } from "vitest/node";
@@ -19,10 +23,18 @@ const blake = require("blakejs") as { blake2b(input: Uint8Array, key?: Uint8Arra
 /** What a target holds (the tests read it back) and every raw request (the canary check). */
 const store = new Map<string, { value: string | null; meta: Record<string, unknown>; writes: number }>();
 const attempts = new Map<string, number>();
+/** When each scripted attempt arrived, per `service:scenario:key` (the retry schedule tests read it). */
+const attemptTimes = new Map<string, number[]>();
 const requests: string[] = [];
 let rejections: string[] = [];
 
 const github = nacl.box.keyPair();
+// The GitHub App's key pair: GitHub hands out PKCS#1 PEM private keys, so the tests configure one.
+const app = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const appPrivatePem = app.privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+/** Installation tokens issued (token -> installation), and exchanges per scenario. */
+const installationTokens = new Map<string, string>();
+const exchanges = new Map<string, number>();
 const GH_KEY_ID = "568250167242549743";
 
 /** crypto_box_seal_open, written from libsodium's definition. */
@@ -72,7 +84,11 @@ function server() {
       res.writeHead(status, { "content-type": type });
       res.end(body === undefined ? "" : JSON.stringify(body));
     };
-    if (url.pathname === "/_state") return send(200, { item: store.get(url.searchParams.get("key") ?? "") ?? null, rejections });
+    if (url.pathname === "/_state") return send(200, { item: store.get(url.searchParams.get("key") ?? "") ?? null, rejections, exchanges: Object.fromEntries(exchanges), attempt_times: attemptTimes.get(url.searchParams.get("key") ?? "") ?? [] });
+    if (url.pathname === "/_revoke-installation-tokens") {
+      installationTokens.clear();
+      return send(200, {});
+    }
     if (url.pathname === "/_requests") return send(200, { requests });
     if (url.pathname === "/_reset") {
       rejections = [];
@@ -90,6 +106,7 @@ function server() {
     const scripted = (key: string) => {
       const n = (attempts.get(`${service}:${scenario}:${key}`) ?? 0) + 1;
       attempts.set(`${service}:${scenario}:${key}`, n);
+      attemptTimes.set(`${service}:${scenario}:${key}`, [...(attemptTimes.get(`${service}:${scenario}:${key}`) ?? []), Date.now()]);
       if (scenario === "down") return 503;
       if (scenario === "reject") return 403;
       if (scenario === "flaky" && n <= 3) return n === 3 ? 429 : 503;
@@ -101,8 +118,36 @@ function server() {
       store.set(id, { value, meta, writes: (prior?.writes ?? 0) + 1 });
     };
 
+    if (service === "gh" && req.method === "POST" && /^app\/installations\/[^/]+\/access_tokens$/.test(rest.join("/"))) {
+      // POST /app/installations/{installation_id}/access_tokens, authenticated by the app JWT.
+      const jwt = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1] ?? "";
+      try {
+        if (decodeProtectedHeader(jwt).alg !== "RS256") return reject(401, "app jwt: alg must be RS256");
+        const { payload } = await jwtVerify(jwt, app.publicKey, { algorithms: ["RS256"], issuer: F.githubAppId, clockTolerance: 60 });
+        const now = Math.floor(Date.now() / 1000);
+        if (typeof payload.iat !== "number" || payload.iat > now + 60) return reject(401, "app jwt: iat in the future");
+        if (typeof payload.exp !== "number" || payload.exp > now + 600) return reject(401, "app jwt: exp more than 10 minutes ahead");
+      } catch (err) {
+        return reject(401, `app jwt: ${(err as Error).message}`, { message: "A JSON web token could not be decoded" });
+      }
+      if (req.headers.accept !== "application/vnd.github+json" || !req.headers["user-agent"]) return reject(400, "app token: headers");
+      const installation = decodeURIComponent(rest[2]!);
+      if (installation !== F.githubInstallationId) return reject(404, "app token: unknown installation");
+      const body = JSON.parse(raw || "{}") as { repositories?: unknown; permissions?: Record<string, string> };
+      const wanted = Object.entries(body.permissions ?? {});
+      if (!wanted.length || !wanted.every(([k, v]) => ["secrets", "organization_secrets"].includes(k) && v === "write")) return reject(422, "app token: permissions");
+      if (body.repositories !== undefined && !(Array.isArray(body.repositories) && body.repositories.length === 1)) return reject(422, "app token: repositories");
+      exchanges.set(scenario!, (exchanges.get(scenario!) ?? 0) + 1);
+      const token = `ghs_${randomBytes(18).toString("hex")}`;
+      installationTokens.set(token, installation);
+      // "short": a token that expires inside Hush's refresh margin, so every delivery exchanges again.
+      const lifetime = scenario === "appshort" ? 120_000 : 3_600_000;
+      return send(201, { token, expires_at: new Date(Date.now() + lifetime).toISOString().replace(/\.\d{3}Z$/, "Z"), permissions: body.permissions, repository_selection: "selected" });
+    }
+
     if (service === "gh") {
-      if (req.headers.authorization !== `Bearer ${F.githubToken}`) return reject(401, "bad credentials", { message: "Bad credentials" });
+      const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+      if (bearer !== F.githubToken && !(bearer && installationTokens.has(bearer))) return reject(401, "bad credentials", { message: "Bad credentials" });
       if (req.headers.accept !== "application/vnd.github+json") return reject(415, "accept header");
       if (req.headers["x-github-api-version"] !== "2022-11-28") return reject(400, "api version");
       if (!req.headers["user-agent"]) return reject(403, "user agent required");
@@ -237,5 +282,6 @@ export default async function setup(project: TestProject) {
   const s = server();
   await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", () => resolve()));
   project.provide("syncServerUrl", `http://127.0.0.1:${(s.address() as { port: number }).port}`);
+  project.provide("githubAppKey", appPrivatePem);
   return () => new Promise<void>((resolve) => s.close(() => resolve()));
 }

@@ -68,3 +68,31 @@ export async function deliver(queue: "hush-sync" | "hush-sync-dlq", body: SyncMe
 }
 
 export { api, uniquePath };
+
+/** How many installation tokens the contract server issued for `scenario`'s GitHub App. */
+export async function appExchanges(scenario: string): Promise<number> {
+  const res = await fetch(`${server()}/_state?key=-`);
+  return ((await res.json()) as { exchanges: Record<string, number> }).exchanges[scenario] ?? 0;
+}
+
+/** GitHub App auth for a github target (the three fields instead of `token`). */
+export const githubApp = (extra: Record<string, unknown> = {}) => ({ token: undefined, app_id: F.githubAppId, installation_id: F.githubInstallationId, private_key: inject("githubAppKey"), ...extra });
+
+/** Creates a sync as the root token; throws unless 201. */
+export async function createSync(body: Record<string, unknown>) {
+  const res = await api("POST", "/api/v1/secrets/syncs", { body });
+  if (res.status !== 201) throw new Error(`sync: ${res.status} ${res.text}`);
+  return res.body as { id: string; queued: number; skipped: { path: string; reason: string }[] };
+}
+
+/** One binding of a sync's status, as `GET /syncs/{id}` shows it. */
+export const bindingOf = async (id: string, path: string) => {
+  const res = await api("GET", `/api/v1/secrets/syncs/${id}`);
+  return (res.body.bindings as { path: string; last_synced_version: number | null; last_error: string | null }[]).find((b) => b.path === path);
+};
+
+/** When the contract server saw each attempt for `key` (`service:scenario:key`), in ms since the epoch. */
+export async function attemptTimes(key: string): Promise<number[]> {
+  const res = await fetch(`${server()}/_state?key=${encodeURIComponent(key)}`);
+  return ((await res.json()) as { attempt_times: number[] }).attempt_times;
+}

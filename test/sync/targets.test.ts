@@ -1,19 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
-import { api, remote, rejections, target, uniquePath, waitFor, write } from "./helpers";
+import { api, bindingOf, createSync, remote, rejections, target, uniquePath, waitFor, write } from "./helpers";
 
 // Deliveries travel through the real queue (batch timeout 1 s).
 vi.setConfig({ testTimeout: 30_000 });
 
-async function sync(body: Record<string, unknown>) {
-  const res = await api("POST", "/api/v1/secrets/syncs", { body });
-  if (res.status !== 201) throw new Error(`sync: ${res.status} ${res.text}`);
-  return res.body as { id: string; queued: number; skipped: { path: string; reason: string }[] };
-}
-
-const bindingOf = async (id: string, path: string) => {
-  const res = await api("GET", `/api/v1/secrets/syncs/${id}`);
-  return (res.body.bindings as { path: string; last_synced_version: number | null; last_error: string | null }[]).find((b) => b.path === path);
-};
+const sync = createSync;
 
 describe("targets against their contract servers", () => {
   it("webhook: the signed copy follows every new version", async () => {
@@ -128,5 +119,22 @@ describe("targets against their contract servers", () => {
     expect(list.status).toBe(200);
     expect(list.text).not.toContain("testSecretAccessKey");
     expect(list.text).not.toContain("ghp_testtoken");
+  });
+});
+
+describe("Kubernetes and TLS: what cannot be verified is refused, loudly", () => {
+  const base = { kind: "kubernetes", config: { api_url: "https://k8s.example.com:6443", token: "k8s-test-bearer-token-0123456789", namespace: "apps", secret_name: "app" } };
+  it("refuses a ca_cert (a Worker cannot pin a private CA) and insecure_skip_tls_verify", async () => {
+    const ca = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-ca", config: { ...base.config, ca_cert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" } } });
+    expect(ca.status).toBe(400);
+    expect(ca.text).toContain("cannot pin a private CA");
+    const insecure = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-insecure", config: { ...base.config, insecure_skip_tls_verify: true } } });
+    expect(insecure.status).toBe(400);
+    expect(insecure.text).toContain("never skips TLS verification");
+    const plain = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-http", config: { ...base.config, api_url: "http://k8s.example.com:6443" } } });
+    expect(plain.status).toBe(400);
+    const ok = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-public", config: { ...base.config, insecure_skip_tls_verify: false } } });
+    expect(ok.status, ok.text).toBe(200);
+    expect((await api("DELETE", "/api/v1/secrets/sync-targets/k8s-public")).status).toBe(204);
   });
 });
