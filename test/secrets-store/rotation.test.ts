@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { api, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
+import { api, BASE, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
 
 const DAY = 86_400_000;
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
@@ -91,7 +91,7 @@ describe("generated values and AUTOMATIC rotation by the cron sweeper", () => {
       await api("POST", store(path), { body: { generate: { length: 32 } } });
       const res = await api("PATCH", `${store(path)}/metadata`, { body: { rotation_policy: "AUTOMATIC" } });
       expectProblem(res, 422);
-      expect(res.body.type).toBe("https://hush.dev/problems/rotation-period-required");
+      expect(res.body.type).toBe(`${BASE}/problems/rotation-period-required`);
       expect((await api("GET", store(path))).body).toMatchObject({ rotation_policy: "MANUAL", rotation_days: null });
       // Clearing the period of an AUTOMATIC secret is refused the same way.
       expect((await api("PATCH", `${store(path)}/metadata`, { body: { rotation_policy: "AUTOMATIC", rotation_days: 30 } })).status).toBe(200);
