@@ -59,7 +59,7 @@ describe("README.md, run in order", () => {
   it("has few blocks that cannot run, each with its reason", () => {
     const skipped = blocks.filter((b) => b.skip);
     console.log(skipped.map((b) => `skipped ${b.file}:${b.line}: ${b.skip}`).join("\n"));
-    // A ratchet: 15 of 33 today (most need a server or a token from outside, or placeholders not
+    // A ratchet: 15 of 29 today (most need a server or a token from outside, or placeholders not
     // yet rewritten to capture values); the number may only go down.
     expect(skipped.length).toBeLessThanOrEqual(15);
   });
