@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { vendorDocs } from "./scripts/vendor-docs.mjs";
 
 // Fixed test-only key material; real deployments set these with `wrangler secret put`.
 // k2 is held but not active: the master-key rotation tests (test/rotation) seal data under it.
@@ -11,6 +12,8 @@ export const TEST_MASTER_KEYS = JSON.stringify({
 export const TEST_ROOT_TOKEN = "hush_root_test_token_0123456789abcdefghij";
 
 export default defineConfig(async () => {
+  // The API reference's renderer in public/docs/vendor/ (static assets of `wrangler dev` and the pool).
+  vendorDocs();
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
     test: {

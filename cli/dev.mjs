@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { vendorDocs } from "../scripts/vendor-docs.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const varsFile = join(root, ".dev.vars");
@@ -38,6 +39,9 @@ const vars = Object.fromEntries(
     .filter(Boolean)
     .map((m) => [m[1], m[2]]),
 );
+
+// The API reference's renderer (swagger-ui-dist) into public/docs/vendor/, served as static assets.
+vendorDocs();
 
 // Every D1 database of wrangler.jsonc (tenants spread over DB, DB_1, ...: docs/decisions.md).
 const databaseNames = [...readFileSync(join(root, "wrangler.jsonc"), "utf8").matchAll(/"database_name"\s*:\s*"([^"]+)"/g)].map((m) => m[1]);

@@ -6,9 +6,9 @@ import { authApp } from "./auth/routes";
 import { identityApp } from "./auth/identity-routes";
 import { authenticate } from "./auth/tokens";
 import { consoleApp } from "./console/routes";
+import { referenceApp } from "./docs/routes";
 import { healthApp } from "./health/routes";
 import type { AppEnv } from "./http/context";
-import { docsPage } from "./http/docs";
 import { onError, onNotFound } from "./http/errors";
 import { idempotency } from "./http/idempotency";
 import { apiHeaders, limitBody, requestContext, requireJsonBody } from "./http/middleware";
@@ -89,36 +89,53 @@ app.route("/", vaultPages);
 // The web console: its /console/api/* calls go back through this app with the session's token.
 app.route("/console", consoleApp(app));
 
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  type: "http",
+  scheme: "bearer",
+  description: "An API token (`hush_…`): the root token, one from POST /api/v1/tokens, or one from a login (POST /api/v1/auth/login).",
+});
+
+/** Operations that take no bearer token: the public API paths and everything outside /api/v1. */
+const isPublicOperation = (path: string) =>
+  !path.startsWith("/api/v1/") || PUBLIC_API_PATHS.some((re) => re.test(path.replace(/\{[A-Za-z_]+\}/g, "x")));
+
+type OpenApiOperation = { tags?: string[]; security?: Record<string, string[]>[] };
+
 let openApiJson: string | undefined;
 function openApiDocument(): string {
+  if (openApiJson) return openApiJson;
+  const document = app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "Hush",
+      version: VERSION,
+      description:
+        "Secrets manager on Cloudflare Workers. Authenticate with `Authorization: Bearer <token>` (Authorize, above). " +
+        "Every error is an `application/problem+json` document whose `type` opens a page describing it ([/problems](/problems)).",
+    },
+    security: [{ bearer: [] }],
+  });
+  for (const [path, methods] of Object.entries(document.paths ?? {})) {
+    for (const operation of Object.values(methods as Record<string, OpenApiOperation>)) {
+      // The reference groups operations by tag; one without gets its feature's (/api/v1/transit/... -> transit).
+      if (!operation.tags?.length) operation.tags = [path.split("/").filter((s) => s && s !== "api" && s !== "v1")[0] ?? "service"];
+      if (isPublicOperation(path)) operation.security = [];
+    }
+  }
   // Multi-segment params are written {path{.+}} for the router; show them as {path}.
-  openApiJson ??= JSON.stringify(
-    app.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: {
-        title: "Hush",
-        version: VERSION,
-        description: "Secrets manager on Cloudflare Workers. Authenticate with `Authorization: Bearer <token>`.",
-      },
-    }),
-  ).replace(/\{([A-Za-z_]+)\{\.\+\}\}/g, "{$1}");
+  openApiJson = JSON.stringify(document).replace(/\{([A-Za-z_]+)\{\.\+\}\}/g, "{$1}");
   return openApiJson;
 }
 
 // Browsers ask for it on every page; an empty answer keeps 404s out of the logs.
 app.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }));
 app.get("/openapi.json", (c) => c.body(openApiDocument(), 200, { "content-type": "application/json" }));
-app.get("/docs", (c) =>
-  c.html(docsPage(JSON.parse(openApiDocument())), 200, {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-  }),
-);
+app.route("/", referenceApp);
 
 for (const definition of app.openAPIRegistry.definitions) {
   if (definition.type === "route") indexRoute(definition.route.method, definition.route.path);
 }
 indexRoute("get", "/openapi.json");
-indexRoute("get", "/docs");
 indexRoute("get", "/favicon.ico");
 
 app.notFound(onNotFound);

@@ -8,7 +8,7 @@ import { allowedMethods } from "./routes-index";
 
 function render(c: Context<AppEnv>, problem: Problem): Response {
   const requestId = c.get("requestId");
-  const response = problemResponse(problem, new URL(c.req.url).pathname, requestId);
+  const response = problemResponse(problem, new URL(c.req.url), requestId);
   if (requestId) response.headers.set("X-Request-Id", requestId);
   response.headers.set("Cache-Control", "no-store");
   return response;

@@ -12,23 +12,32 @@ import type { AppEnv } from "./context";
  * forms cannot submit anywhere (the page's script sends the ciphertext itself, so a
  * broken script can never post a plaintext secret).
  */
-export const pageHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'none'"],
-    scriptSrc: ["'self'"],
-    styleSrc: ["'self'"],
-    connectSrc: ["'self'"],
-    imgSrc: ["'self'"],
-    formAction: ["'none'"],
-    baseUri: ["'none'"],
-    frameAncestors: ["'none'"],
-  },
-  xFrameOptions: "DENY",
-  referrerPolicy: "no-referrer",
-  crossOriginResourcePolicy: "same-origin",
-  crossOriginOpenerPolicy: "same-origin",
-  permissionsPolicy: { camera: [], microphone: [], geolocation: [], clipboardWrite: ["self"] },
-});
+const pagePolicy = (imgSrc: string[]): MiddlewareHandler<AppEnv> =>
+  secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      imgSrc,
+      formAction: ["'none'"],
+      baseUri: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+    crossOriginResourcePolicy: "same-origin",
+    crossOriginOpenerPolicy: "same-origin",
+    permissionsPolicy: { camera: [], microphone: [], geolocation: [], clipboardWrite: ["self"] },
+  });
+
+export const pageHeaders = pagePolicy(["'self'"]);
+
+/**
+ * The API reference (/docs, Swagger UI) and the /problems pages: the same policy, except that
+ * images may also be data: URIs, which Swagger UI's stylesheet uses for its icons.
+ */
+export const referencePageHeaders = pagePolicy(["'self'", "data:"]);
 
 export const privateHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();

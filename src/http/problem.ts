@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ProblemType } from "./problem-types";
 
 /** Extra members of a problem document (RFC 9457), e.g. `errors` or `cycle`. */
 export type ProblemExtras = Record<string, unknown>;
@@ -30,7 +31,7 @@ const TITLES: Record<number, string> = {
 export class Problem extends Error {
   constructor(
     readonly status: ContentfulStatusCode,
-    readonly type: string,
+    readonly type: ProblemType,
     readonly detail?: string,
     readonly extras: ProblemExtras = {},
     readonly headers: Record<string, string> = {},
@@ -43,9 +44,10 @@ export class Problem extends Error {
     return TITLES[this.status] ?? "Error";
   }
 
-  toJSON(instance?: string, requestId?: string) {
+  /** `origin` is the deployment's, so the `type` URL opens the page that explains it (/problems/<type>). */
+  toJSON(instance?: string, requestId?: string, origin = "") {
     return {
-      type: `https://hush.dev/problems/${this.type}`,
+      type: `${origin}/problems/${this.type}`,
       title: this.title,
       status: this.status,
       ...(this.detail ? { detail: this.detail } : {}),
@@ -62,8 +64,8 @@ export const forbidden = (detail: string, extras?: ProblemExtras) =>
 export const badRequest = (detail: string, extras?: ProblemExtras) =>
   new Problem(400, "invalid-request", detail, extras);
 
-export function problemResponse(problem: Problem, instance?: string, requestId?: string): Response {
-  return new Response(JSON.stringify(problem.toJSON(instance, requestId)), {
+export function problemResponse(problem: Problem, url: URL, requestId?: string): Response {
+  return new Response(JSON.stringify(problem.toJSON(url.pathname, requestId, url.origin)), {
     status: problem.status,
     headers: { "content-type": "application/problem+json", ...problem.headers },
   });

@@ -30,6 +30,24 @@ export function valueFrom(input: { value?: string; generate?: GenerateSpec }, pa
   return { value: input.value!, generator: undefined };
 }
 
+/**
+ * AUTOMATIC rotation needs a period: without `rotation_days` no next_rotation_at is ever set and
+ * nothing would rotate, so the write is refused instead of accepted and silently ignored.
+ *
+ * @example
+ * requireRotationPeriod({ rotationPolicy: "AUTOMATIC", rotationDays: null }); // throws a 422 problem
+ */
+export function requireRotationPeriod(row: Pick<SecretRow, "rotationPolicy" | "rotationDays">, path?: string): void {
+  if (row.rotationPolicy === "AUTOMATIC" && row.rotationDays === null) {
+    throw new Problem(
+      422,
+      "rotation-period-required",
+      `rotation_policy AUTOMATIC needs rotation_days (1-3650), sent with it or already set${path ? ` (${path})` : ""}`,
+      path ? { path } : {},
+    );
+  }
+}
+
 const toMillis = (iso: string | null) => (iso === null ? null : Date.parse(iso));
 
 /** Column changes for the metadata fields that were sent (absent fields stay as they are). */

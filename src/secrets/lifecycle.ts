@@ -8,7 +8,7 @@ import { commit } from "../http/commit";
 import { errorResponses, featureApp, iso } from "../http/openapi";
 import { notFound, Problem } from "../http/problem";
 import { guardDestroy, guardMaxVersions, guardNewVersion } from "./dual-control";
-import { body, json, metadataChanges, valueFrom } from "./input";
+import { body, json, metadataChanges, requireRotationPeriod, valueFrom } from "./input";
 import { openAudited, readValue, secretResource } from "./read";
 import {
   DestroyBody,
@@ -102,7 +102,7 @@ const metadataRoute = createRoute({
   summary: "Change metadata without writing a version",
   tags: ["secrets"],
   request: { params: PathParams, ...body(PatchMetadataBody) },
-  responses: { 200: { description: "Updated", ...json(SecretMetadata) }, ...errorResponses(400, 401, 403, 404, 409) },
+  responses: { 200: { description: "Updated", ...json(SecretMetadata) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 
 const rotateRoute = createRoute({
@@ -266,6 +266,7 @@ export const lifecycleApp = featureApp()
     const found = await findSecretVersion(db, principal.tenantId, path);
     if (!found || found.secret.deletedAt !== null) throw notFound("secret");
     const { secret } = found;
+    requireRotationPeriod({ ...secret, ...metadataChanges(input) });
     // A lower max_versions destroys history: it needs what destroying needs.
     const approval = await guardMaxVersions(c, secret, input.max_versions, secret.currentVersion);
     const now = Date.now();

@@ -12,7 +12,7 @@ import { guardDelete, guardMaxVersions, guardNewVersion } from "./dual-control";
 import { lifecycleApp } from "./lifecycle";
 import { rotationApp } from "./rotation";
 import { transferApp } from "./transfer";
-import { afterCursor, body, json, metadataChanges, newSecretRow, pathCursor, valueFrom } from "./input";
+import { afterCursor, body, json, metadataChanges, newSecretRow, pathCursor, requireRotationPeriod, valueFrom } from "./input";
 import { readValue, secretResource } from "./read";
 import {
   CreateSecretBody,
@@ -125,6 +125,7 @@ export const secretsApp = featureApp()
     const now = Date.now();
     const sealed = await sealVersion(keyring, principal.tenantId, path, 1, value);
     const row = newSecretRow(principal.tenantId, path, principal.subject, now, metadataChanges(input), generator);
+    requireRotationPeriod(row);
     const response = { ...metadataView(row), version: 1 };
     await commit(c, [db.insert(secrets).values(row), insertVersion(db, { tenantId: principal.tenantId, path, version: 1, createdAt: now, createdBy: principal.subject }, sealed)], {
       audit: { action: "secret.create", resource: secretResource(path), status: 201, detail: { version: 1 } },
@@ -149,6 +150,7 @@ export const secretsApp = featureApp()
     }
     const version = current + 1;
     const changes = metadataChanges(input);
+    requireRotationPeriod({ rotationPolicy: "MANUAL", rotationDays: null, ...existing, ...changes });
     // Writing a new version of an existing secret is a rotation; a lower max_versions destroys history.
     const approval = [...(await guardNewVersion(c, path, existing)), ...(await guardMaxVersions(c, existing, changes.maxVersions, version))];
     const now = Date.now();

@@ -9,7 +9,7 @@ import { secrets, secretVersions } from "../db/schema";
 import { commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
 import { badRequest, Problem } from "../http/problem";
-import { afterCursor, json, metadataChanges, newSecretRow, pathCursor, valueFrom } from "./input";
+import { afterCursor, json, metadataChanges, newSecretRow, pathCursor, requireRotationPeriod, valueFrom } from "./input";
 import { secretResource } from "./read";
 import { listable, readRefusal, releaseValue } from "./read-rule";
 import { ExportQuery, ImportBody, MAX_IMPORT_ENTRIES, SecretMetadata, SecretPath } from "./schemas";
@@ -131,7 +131,7 @@ const importRoute = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: ImportBody } } } },
   responses: {
     201: { description: "Imported (metadata only)", ...json(z.object({ imported: z.array(SecretMetadata.extend({ version: z.number().int() })) })) },
-    ...errorResponses(400, 401, 403, 409, 413, 415, 503),
+    ...errorResponses(400, 401, 403, 409, 413, 415, 422, 503),
   },
 });
 
@@ -187,7 +187,9 @@ export const transferApp = featureApp()
     for (const { path, entry } of items) {
       const { value, generator } = valueFrom(entry, path);
       const sealed = await sealVersion(keyring, principal.tenantId, path, 1, value);
-      rows.push({ secret: newSecretRow(principal.tenantId, path, principal.subject, now, metadataChanges(entry), generator), sealed });
+      const secret = newSecretRow(principal.tenantId, path, principal.subject, now, metadataChanges(entry), generator);
+      requireRotationPeriod(secret, path);
+      rows.push({ secret, sealed });
     }
     const response = { imported: rows.map(({ secret }) => ({ ...metadataView(secret), version: 1 })) };
     await commit(c, insertImported(db, rows), {

@@ -20,7 +20,7 @@ const TAG_BYTES = 16;
 
 const format = (version: number, bytes: Uint8Array) => `hush:v${version}:${toBase64(bytes)}`;
 
-const invalid = (what: string) =>
+const invalid = (what: "ciphertext" | "hmac" | "signature") =>
   new Problem(400, `invalid-${what}`, `The ${what} is not in the form hush:v<version>:<base64> produced by this service`);
 
 /** Splits a `hush:v{N}:...` string into its version and bytes; 400 if it is not one. */

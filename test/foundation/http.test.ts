@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../src/crypto/encoding";
 import { loggable } from "../../src/http/errors";
 import { storedResponse } from "./stored-response";
-import { api, expectProblem, uniquePath } from "../helpers";
+import { api, BASE, expectProblem, uniquePath } from "../helpers";
 import { version as packageVersion } from "../../package.json";
 
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
@@ -190,12 +190,50 @@ describe("documentation and health", () => {
     expect(Object.keys(res.body.components.schemas.CreateSecret.properties)).toEqual(expect.arrayContaining(["value", "generate"]));
   });
 
-  it("/docs renders the routes without any script", async () => {
+  it("/docs is Swagger UI from this origin: same-origin scripts and styles, no inline code, no third party", async () => {
     const res = await api("GET", "/docs", { token: null });
     expect(res.status).toBe(200);
-    expect(res.text).toContain("/api/v1/secrets/store/{path}");
-    expect(res.text).not.toContain("<script");
-    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const csp = res.headers.get("content-security-policy")!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    const scripts = [...res.text.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.map((m) => /src="([^"]+)"/.exec(m[1]!)?.[1])).toEqual(["/docs/vendor/swagger-ui-bundle.js", "/docs/init.js"]);
+    expect(scripts.every((m) => m[2] === "")).toBe(true);
+    expect(res.text).not.toMatch(/\s(?:src|href)="(?:https?:)?\/\//);
+    expect(res.text).not.toMatch(/\sstyle=/);
+  });
+
+  it("declares bearer auth in /openapi.json and applies it to every authenticated route, not to the public ones", async () => {
+    const doc = (await api("GET", "/openapi.json", { token: null })).body;
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    const op = (path: string, method: string) => doc.paths[path][method];
+    expect(op("/api/v1/secrets/store/{path}", "get").security).toBeUndefined(); // the document's default: bearer
+    for (const [path, method] of [["/api/v1/auth/login", "post"], ["/api/v1/shares", "post"], ["/api/v1/secrets/shares/redeem", "post"], ["/healthz", "get"]] as const) {
+      expect(op(path, method)?.security, `${method} ${path}`).toEqual([]);
+    }
+    // Every operation is grouped under a tag.
+    for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, { tags?: string[] }>>)) {
+      for (const [method, operation] of Object.entries(methods)) expect(operation.tags?.length, `${method} ${path}`).toBeGreaterThan(0);
+    }
+  });
+
+  it("problem type URLs open a page on this deployment that explains them (HTML, or JSON when asked)", async () => {
+    const problem = await api("GET", "/api/v1/secrets/store/app/none", { token: null });
+    expect(problem.body.type).toBe(`${BASE}/problems/unauthorized`);
+    const page = await api("GET", new URL(problem.body.type).pathname, { token: null, headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(page.text).toContain("No valid credential");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const json = await api("GET", "/problems/rotation-period-required", { token: null, headers: { accept: "application/json" } });
+    expect(json.body).toMatchObject({ type: `${BASE}/problems/rotation-period-required`, status: [422] });
+    expect((await api("GET", "/problems", { token: null, headers: { accept: "text/html" } })).text).toContain('href="/problems/version-conflict"');
+    const unknown = await api("GET", "/problems/no-such-type", { token: null, headers: { accept: "text/html" } });
+    expect(unknown.status).toBe(404);
+    expectProblem(await api("GET", "/problems/no-such-type", { token: null }), 404);
   });
 
   it("/healthz reports store, master key and version", async () => {

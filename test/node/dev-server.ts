@@ -33,7 +33,8 @@ declare module "vitest" {
   }
 }
 
-export default async function setup(project: TestProject) {
+/** A fresh `wrangler dev` (its own empty local D1) on a free port; `stop` ends it and deletes its data. */
+export async function startDevServer(): Promise<{ addr: string; stop: () => Promise<void> }> {
   const persist = mkdtempSync(join(tmpdir(), "hush-dev-"));
   const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
   // Every D1 database of wrangler.jsonc (tenants spread over DB, DB_1, ...).
@@ -67,16 +68,23 @@ export default async function setup(project: TestProject) {
   child.stderr!.on("data", (d) => (output += d));
   const addr = `http://127.0.0.1:${port}`;
   await waitForHealth(addr, child, () => output);
-  project.provide("hushAddr", addr);
-  project.provide("hushRootToken", TEST_ROOT_TOKEN);
-
-  return async () => {
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(persist, { recursive: true, force: true });
+  return {
+    addr,
+    stop: async () => {
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      rmSync(persist, { recursive: true, force: true });
+    },
   };
+}
+
+export default async function setup(project: TestProject) {
+  const server = await startDevServer();
+  project.provide("hushAddr", server.addr);
+  project.provide("hushRootToken", TEST_ROOT_TOKEN);
+  return server.stop;
 }

@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { api, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
+import { api, BASE, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
 
 const DAY = 86_400_000;
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
@@ -85,6 +85,45 @@ describe("rotation policies, pending rotation, expiry and stats", () => {
 });
 
 describe("generated values and AUTOMATIC rotation by the cron sweeper", () => {
+  describe("AUTOMATIC without a rotation period is refused (422), so it can never silently not rotate", () => {
+    it("PATCH .../metadata {rotation_policy: AUTOMATIC} without rotation_days: 422, and the secret stays MANUAL", async () => {
+      const path = uniquePath("auto");
+      await api("POST", store(path), { body: { generate: { length: 32 } } });
+      const res = await api("PATCH", `${store(path)}/metadata`, { body: { rotation_policy: "AUTOMATIC" } });
+      expectProblem(res, 422);
+      expect(res.body.type).toBe(`${BASE}/problems/rotation-period-required`);
+      expect((await api("GET", store(path))).body).toMatchObject({ rotation_policy: "MANUAL", rotation_days: null });
+      // Clearing the period of an AUTOMATIC secret is refused the same way.
+      expect((await api("PATCH", `${store(path)}/metadata`, { body: { rotation_policy: "AUTOMATIC", rotation_days: 30 } })).status).toBe(200);
+      expectProblem(await api("PATCH", `${store(path)}/metadata`, { body: { rotation_days: null } }), 422);
+    });
+
+    it("accepts AUTOMATIC when the period is already known, and then the sweeper rotates it", async () => {
+      const path = uniquePath("auto");
+      await api("POST", store(path), { body: { generate: { length: 32 }, rotation_days: 30 } });
+      const res = await api("PATCH", `${store(path)}/metadata`, { body: { rotation_policy: "AUTOMATIC" } });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body).toMatchObject({ rotation_policy: "AUTOMATIC", rotation_days: 30 });
+      await setColumn("default", path, "next_rotation_at", Date.now() - 1000);
+      await runSweeper(Date.now());
+      expect((await api("GET", store(path))).body.current_version).toBe(2);
+    });
+
+    it("refuses it on create, write and import too, writing nothing", async () => {
+      const path = uniquePath("auto");
+      expectProblem(await api("POST", store(path), { body: { value: "v", rotation_policy: "AUTOMATIC" } }), 422);
+      expectProblem(await api("PUT", store(path), { body: { value: "v", rotation_policy: "AUTOMATIC" } }), 422);
+      expect((await api("GET", store(path))).status).toBe(404);
+      const prefix = uniquePath("autoimp");
+      const imported = await api("POST", "/api/v1/secrets/store/import", {
+        body: { prefix, values: { ok: "x", bad: { value: "y", rotation_policy: "AUTOMATIC" } } },
+      });
+      expectProblem(imported, 422);
+      expect(imported.body.path).toBe(`${prefix}/bad`);
+      expect((await api("GET", store(`${prefix}/ok`))).status).toBe(404);
+    });
+  });
+
   it.each([
     ["alnum", /^[A-Za-z0-9]{32}$/],
     ["hex", /^[0-9a-f]{32}$/],

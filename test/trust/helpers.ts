@@ -39,4 +39,4 @@ export const setColumn = (table: "secrets" | "secret_versions", column: string, 
     .bind(value, path, ...(version === undefined ? [] : [version]))
     .run();
 
-export const problemType = (name: string) => `https://hush.dev/problems/${name}`;
+export const problemType = (name: string) => `${BASE}/problems/${name}`;
