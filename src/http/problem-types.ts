@@ -452,6 +452,11 @@ export const PROBLEM_TYPES = {
   },
 
   // Sync and scanning
+  "invalid-private-key": {
+    status: [422],
+    summary: "The GitHub App private key cannot be used",
+    description: "A GitHub App sync target needs the app's RSA private key as PEM (PKCS#1 or PKCS#8, at least 2048 bits), as GitHub lets you download it. The key is refused when the target is configured, never quoted back.",
+  },
   "invalid-remote-key": {
     status: [422],
     summary: "The remote secret name is not valid for the target",
