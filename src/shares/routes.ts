@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq, lt, or } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { authorize } from "../auth/access";
 import { releaseValue } from "../secrets/read-rule";
@@ -173,6 +173,20 @@ const readShareRoute = createRoute({
   responses: { 200: { description: "Metadata", ...json(ShareMetadata) }, ...errorResponses(400, 401, 403, 404) },
 });
 
+const listSharesRoute = createRoute({
+  method: "get",
+  path: "/",
+  summary: "Shares this tenant created (both modes), newest first: metadata and state, never a value or token",
+  tags: ["shares"],
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      cursor: z.string().regex(/^\d{1,15}\.[A-Za-z0-9]{22}$/, "Not a cursor this API returned").optional(),
+    }),
+  },
+  responses: { 200: { description: "A page of shares", ...json(z.object({ items: z.array(ShareMetadata), next_cursor: z.string().nullable() })) }, ...errorResponses(400, 401, 403) },
+});
+
 const revokeShareRoute = createRoute({
   method: "delete",
   path: "/{id}",
@@ -237,6 +251,35 @@ export const sealedSharesApp = featureApp()
     const spent = await spendOrThrow(c, id, "share.redeem", ticket);
     await recordRevealOrGiveBack(c, spent.status, payload, "share.redeem");
     return c.json({ value, views_left: spent.status.viewsLeft }, 200);
+  })
+  .openapi({ ...listSharesRoute, middleware: [requirePrincipal] }, async (c) => {
+    await authorize(c, "secrets:read", "share.list");
+    const { limit, cursor } = c.req.valid("query");
+    const [at, id] = cursor ? [Number(cursor.split(".")[0]), cursor.split(".")[1]!] : [];
+    const rows = await c
+      .get("db")
+      .select()
+      .from(shareIndex)
+      .where(
+        and(
+          eq(shareIndex.tenantId, c.get("principal").tenantId),
+          at === undefined ? undefined : or(lt(shareIndex.createdAt, at), and(eq(shareIndex.createdAt, at), lt(shareIndex.id, id!))),
+        ),
+      )
+      .orderBy(desc(shareIndex.createdAt), desc(shareIndex.id))
+      .limit(limit + 1)
+      .all();
+    const page = rows.slice(0, limit);
+    const now = Date.now();
+    const last = page[page.length - 1];
+    return c.json(
+      {
+        // The index row's state; an active share past its expiry reads expired (its alarm deletes the payload).
+        items: page.map((row) => ({ ...shareView(row, null), ...(row.state === "active" && row.expiresAt <= now && { state: "expired" as const }) })),
+        next_cursor: rows.length > limit && last ? `${last.createdAt}.${last.id}` : null,
+      },
+      200,
+    );
   })
   .openapi({ ...readShareRoute, middleware: [requirePrincipal] }, async (c) => {
     const { id } = c.req.valid("param");

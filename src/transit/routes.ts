@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Context } from "hono";
-import { authorize, onTransitKey, type Scope } from "../auth/access";
+import { allows, authorize, onTransitKey, type Scope } from "../auth/access";
 import { audit } from "../audit/log";
 import { toBase64, wipe } from "../crypto/encoding";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
@@ -21,6 +21,7 @@ import {
   HmacBody,
   HmacResult,
   KeyMetadata,
+  KeyName,
   MAX_BATCH_ITEMS,
   NameParams,
   SignBody,
@@ -34,17 +35,22 @@ import {
 const resource = (name: string) => `transit:${name}`;
 const TRANSIT_SCOPES: Scope[] = ["transit:admin", "transit:encrypt", "transit:decrypt"];
 
+/** A key's settings without its versions (the key list). */
+const keySummary = (row: TransitKeyRow) => ({
+  name: row.name,
+  type: row.type,
+  latest_version: row.latestVersion,
+  min_decryption_version: row.minDecryptionVersion,
+  deletion_allowed: row.deletionAllowed,
+  created_at: iso(row.createdAt),
+  created_by: row.createdBy,
+  updated_at: iso(row.updatedAt),
+});
+
 async function metadataView(c: Context<AppEnv>, row: TransitKeyRow, versions?: { version: number; createdAt: number; publicKey: string | null }[]) {
   versions ??= await listVersionMetadata(c.get("db"), row.tenantId, row.name);
   return {
-    name: row.name,
-    type: row.type,
-    latest_version: row.latestVersion,
-    min_decryption_version: row.minDecryptionVersion,
-    deletion_allowed: row.deletionAllowed,
-    created_at: iso(row.createdAt),
-    created_by: row.createdBy,
-    updated_at: iso(row.updatedAt),
+    ...keySummary(row),
     versions: versions.map((v) => ({ version: v.version, created_at: iso(v.createdAt), public_key: v.publicKey })),
   };
 }
@@ -160,6 +166,21 @@ const deleteKeyRoute = createRoute({
     ...errorResponses(401, 403, 404, 409),
   },
 });
+const KeyListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: KeyName.optional().openapi({ description: "The last name of the previous page" }),
+});
+const listKeysRoute = createRoute({
+  method: "get",
+  path: "/keys",
+  summary: "The keys the caller may see (names, types, versions; never key material), by name, paged",
+  tags,
+  request: { query: KeyListQuery },
+  responses: {
+    200: { description: "A page of keys", ...json(z.object({ items: z.array(KeyMetadata.omit({ versions: true })), next_cursor: z.string().nullable() })) },
+    ...errorResponses(400, 401),
+  },
+});
 const rotateKeyRoute = createRoute({
   method: "post",
   path: `${keyPath}/rotate`,
@@ -187,6 +208,28 @@ const signRoute = opRoute("sign", "Sign base64 input (ed25519, ecdsa-p256 keys; 
 const verifySignatureRoute = opRoute("verify-signature", "Check a signature made by /sign", VerifySignatureBody, VerifyResult);
 
 export const transitApp = featureApp()
+  .openapi(listKeysRoute, async (c) => {
+    const principal = c.get("principal");
+    const { limit, cursor } = c.req.valid("query");
+    const rows = await c
+      .get("db")
+      .select()
+      .from(transitKeys)
+      .where(and(eq(transitKeys.tenantId, principal.tenantId), cursor ? gt(transitKeys.name, cursor) : undefined))
+      .orderBy(asc(transitKeys.name))
+      .limit(limit + 1)
+      .all();
+    const page = rows.slice(0, limit);
+    // Per key, what reading it asks (GET /keys/{name}): a transit scope, or a policy's admin on that key.
+    const visible = page.filter((row) => TRANSIT_SCOPES.some((scope) => allows(principal, scope, "transit.key.read", onTransitKey(row.name))));
+    return c.json(
+      {
+        items: visible.map(keySummary),
+        next_cursor: rows.length > limit ? page[page.length - 1]!.name : null,
+      },
+      200,
+    );
+  })
   .openapi(createKeyRoute, async (c) => {
     const { name } = c.req.valid("param");
     await authorize(c, "transit:admin", "transit.key.create", onTransitKey(name));

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { api, tokenWith } from "../helpers";
+
+/** GET /api/v1/secrets/shares: the console's Shares page. Metadata only, paged, newest first. */
+describe("GET /api/v1/secrets/shares", () => {
+  it("lists the tenant's shares newest first with their state, never a value or token, paged", async () => {
+    const made: { id: string; token: string }[] = [];
+    for (const value of ["share-one", "share-two", "share-three"]) {
+      const res = await api("POST", "/api/v1/secrets/shares", { body: { value, max_views: 2 } });
+      expect(res.status, res.text).toBe(201);
+      made.push(res.body);
+    }
+    expect((await api("DELETE", `/api/v1/secrets/shares/${made[1]!.id}`)).status).toBe(200);
+    const first = await api("GET", "/api/v1/secrets/shares?limit=2");
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.items.map((s: any) => s.id)).toEqual([made[2]!.id, made[1]!.id]);
+    expect(first.body.items.map((s: any) => s.state)).toEqual(["active", "revoked"]);
+    const second = await api("GET", `/api/v1/secrets/shares?limit=2&cursor=${first.body.next_cursor}`);
+    expect(second.body.items[0].id).toBe(made[0]!.id);
+    for (const res of [first, second]) {
+      for (const secret of ["share-one", "share-two", "share-three", ...made.map((m) => m.token)]) expect(res.text).not.toContain(secret);
+    }
+  });
+
+  it("needs a token with secrets:read (401 without one, 403 without the scope) and refuses a bad cursor", async () => {
+    expect((await api("GET", "/api/v1/secrets/shares", { token: null })).status).toBe(401);
+    expect((await api("GET", "/api/v1/secrets/shares", { token: (await tokenWith(["transit:encrypt"])).token })).status).toBe(403);
+    expect((await api("GET", "/api/v1/secrets/shares?cursor=x")).status).toBe(400);
+  });
+});
