@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, desc, eq, gte, lt, or } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { authorize } from "../auth/access";
 import { releaseValue } from "../secrets/read-rule";
@@ -176,7 +176,7 @@ const readShareRoute = createRoute({
 const listSharesRoute = createRoute({
   method: "get",
   path: "/",
-  summary: "Shares this tenant created (both modes), newest first: metadata and state, never a value or token",
+  summary: "Shares the caller's identity created (root: every share of the tenant), newest first: metadata and state, never a value or token",
   tags: ["shares"],
   request: {
     query: z.object({
@@ -254,15 +254,22 @@ export const sealedSharesApp = featureApp()
   })
   .openapi({ ...listSharesRoute, middleware: [requirePrincipal] }, async (c) => {
     await authorize(c, "secrets:read", "share.list");
+    const principal = c.get("principal");
     const { limit, cursor } = c.req.valid("query");
     const [at, id] = cursor ? [Number(cursor.split(".")[0]), cursor.split(".")[1]!] : [];
+    // Only the shares of the caller's own identity (its root-issued subject and every token under
+    // it, such as its console session): a share's id lets anyone spend its views, so ids of other
+    // people's shares are not handed out. Root, and root's own credentials (its console session), see them all.
+    const owner = principal.entity.startsWith("subject:") ? principal.entity.slice("subject:".length) : principal.subject;
     const rows = await c
       .get("db")
       .select()
       .from(shareIndex)
       .where(
         and(
-          eq(shareIndex.tenantId, c.get("principal").tenantId),
+          eq(shareIndex.tenantId, principal.tenantId),
+          // "/" sorts just before "0": [owner/, owner0) is everything under owner.
+          principal.isRoot || principal.entity === "root" ? undefined : or(eq(shareIndex.createdBy, owner), and(gte(shareIndex.createdBy, `${owner}/`), lt(shareIndex.createdBy, `${owner}0`))),
           at === undefined ? undefined : or(lt(shareIndex.createdAt, at), and(eq(shareIndex.createdAt, at), lt(shareIndex.id, id!))),
         ),
       )

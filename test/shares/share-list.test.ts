@@ -22,6 +22,21 @@ describe("GET /api/v1/secrets/shares", () => {
     }
   });
 
+  it("shows a token only its own identity's shares: another writer's share ids are not handed out", async () => {
+    const sharer = (await tokenWith(["secrets:read", "secrets:write"], { subject: "share-owner" })).token;
+    const other = (await tokenWith(["secrets:read", "secrets:write"], { subject: "share-other" })).token;
+    const mine = await api("POST", "/api/v1/secrets/shares", { token: sharer, body: { value: "owned-share" } });
+    expect(mine.status, mine.text).toBe(201);
+    const own = await api("GET", "/api/v1/secrets/shares?limit=200", { token: sharer });
+    expect(own.body.items.map((s: any) => s.id)).toContain(mine.body.id);
+    expect(own.body.items.every((s: any) => s.created_by === "share-owner")).toBe(true);
+    const theirs = await api("GET", "/api/v1/secrets/shares?limit=200", { token: other });
+    expect(theirs.status).toBe(200);
+    expect(theirs.text).not.toContain(mine.body.id);
+    // Root sees every share of the tenant.
+    expect((await api("GET", "/api/v1/secrets/shares?limit=200")).body.items.map((s: any) => s.id)).toContain(mine.body.id);
+  });
+
   it("needs a token with secrets:read (401 without one, 403 without the scope) and refuses a bad cursor", async () => {
     expect((await api("GET", "/api/v1/secrets/shares", { token: null })).status).toBe(401);
     expect((await api("GET", "/api/v1/secrets/shares", { token: (await tokenWith(["transit:encrypt"])).token })).status).toBe(403);

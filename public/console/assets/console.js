@@ -285,7 +285,7 @@ function secretsView(path) {
       el(
         "aside",
         { class: "tree-pane", "aria-label": "Secrets" },
-        el("div", { class: "tree-tools" }, el("label", { for: "filter", class: "sr-only" }, "Filter secrets"), el("input", { id: "filter", type: "search", placeholder: "Filter: path, tag:<tag> or env:<name>", oninput: onFilter }), state.session.can.write ? el("a", { href: "#/secrets/+new", class: "button", id: "new-secret" }, "New secret") : null),
+        el("div", { class: "tree-tools" }, el("label", { for: "filter", class: "sr-only" }, "Filter secrets"), el("input", { id: "filter", type: "search", placeholder: "path, tag:x or env:x", oninput: onFilter }), state.session.can.write ? el("a", { href: "#/secrets/+new", class: "button", id: "new-secret" }, "New secret") : null),
         el("p", { id: "tree-count", class: "hint", "aria-live": "polite" }),
         el("ul", { id: "tree", role: "tree", "aria-label": "Secret paths" }),
       ),
