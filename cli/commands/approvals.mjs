@@ -52,10 +52,15 @@ export function register(program) {
     });
   examples(approve, ["hush approval approve apr_0123456789abcdef01234567 --yes"]);
 
-  const deny = command(approval, "deny <request>", "not offered by the server yet: an unapproved request expires by itself").action(async (id) => {
-    throw usageError(`The server has no way to deny ${id}: a request nobody approves expires (its expiry: \`hush approval show ${id}\`)`, "Leave it unapproved, or delete the approval policy that guards the path");
-  });
-  examples(deny, ["hush approval deny apr_0123456789abcdef01234567"]);
+  const deny = command(approval, "deny <request>", "deny a request (an approver, never the requester): it can no longer be approved; a retry opens a new one")
+    .option("-y, --yes", "do not ask")
+    .action(async (id, opts) => {
+      if (!(await confirm(`Deny ${id}?`, opts.yes))) return void process.stderr.write("Not denied.\n");
+      const r = await api().post(`${base}/${encodeURIComponent(id)}/deny`, {});
+      if (opts.json) return printJson(r);
+      process.stdout.write(`Denied ${id}: ${r.action} ${r.path} is ${r.state}\n`);
+    });
+  examples(deny, ["hush approval deny apr_0123456789abcdef01234567 --yes"]);
 
   const policy = approval.command("policy").alias("policies").description("which paths and actions need approval, from whom");
   examples(policy, ["hush approval policy list", "hush help approval policy create"]);

@@ -33,18 +33,20 @@ async function guardingPolicy(c: Context<AppEnv>, action: GuardedAction, path: s
 }
 
 /**
- * Whether `principal` may approve under `policy`: a listed subject, or a holder of a listed
- * policy. Subjects cannot be forged (auth/identity.ts), and votes count once per entity.
+ * Whether `principal` may approve under `policy`: a listed subject or a token it minted (a
+ * subject under it, like its console session `lead/console-1a2b3c4d`), or a holder of a listed
+ * policy. Subjects cannot be forged (auth/identity.ts: only the subject itself or root mints
+ * under it), and votes count once per entity.
  */
 export function mayApprove(principal: Principal, policy: Pick<ApprovalPolicyRow, "approverSubjects" | "approverPolicies">): boolean {
   return (
-    policy.approverSubjects.includes(principal.subject) ||
+    policy.approverSubjects.some((s) => principal.subject === s || principal.subject.startsWith(`${s}/`)) ||
     policy.approverPolicies.some((name) => principal.policies?.includes(name) ?? false)
   );
 }
 
-export function requestState(row: ApprovalRequestRow, now = Date.now()): "pending" | "approved" | "consumed" | "expired" {
-  if (row.state === "consumed") return "consumed";
+export function requestState(row: ApprovalRequestRow, now = Date.now()): "pending" | "approved" | "consumed" | "denied" | "expired" {
+  if (row.state === "consumed" || row.state === "denied") return row.state;
   return row.expiresAt <= now ? "expired" : row.state;
 }
 

@@ -54,7 +54,7 @@ const ApprovalRequestView = z
     action: z.string(),
     path: z.string(),
     requester: z.string(),
-    state: z.enum(["pending", "approved", "consumed", "expired"]),
+    state: z.enum(["pending", "approved", "consumed", "denied", "expired"]),
     required: z.number().int(),
     received: z.number().int(),
     approvers: z.array(z.object({ subject: z.string(), at: z.string() })),
@@ -118,6 +118,15 @@ const approveRoute = createRoute({
   responses: { 200: { description: "The request after this approval", ...json(ApprovalRequestView) }, ...errorResponses(401, 403, 404, 410) },
 });
 
+const denyRoute = createRoute({
+  method: "post",
+  path: "/approvals/{request_id}/deny",
+  summary: "Deny a pending request (an approver, never the requester): it can no longer be approved or used; a retry opens a new one",
+  tags: ["approvals"],
+  request: { params: RequestIdParams },
+  responses: { 200: { description: "The denied request", ...json(ApprovalRequestView) }, ...errorResponses(401, 403, 404, 410) },
+});
+
 async function loadRequest(c: Context<AppEnv>, id: string) {
   const tenantId = c.get("principal").tenantId;
   const db = c.get("db");
@@ -160,6 +169,32 @@ const requestView = (request: ApprovalRequestRow, votes: { approver: string; at:
   ...requestSummary(request),
   approvers: votes.map((v) => ({ subject: v.approver, at: iso(v.at)! })),
 });
+
+/**
+ * The request an approver may act on (approve or deny): never the requester's own (by entity, so
+ * none of the requester's tokens), only an approver of its policy, only while it is open. Refusals
+ * are audited under `action`.
+ */
+async function decidable(c: Context<AppEnv>, requestId: string, action: "approval.approve" | "approval.deny") {
+  const principal = c.get("principal");
+  const { request, policy, votes } = await loadRequest(c, requestId);
+  const resource = `approval:${request.id}`;
+  const verb = action === "approval.approve" ? "approve" : "deny";
+  const refuse = async (problem: Problem, reason: string) => {
+    await commit(c, [], { audit: { action, resource, outcome: "denied", status: problem.status, detail: { reason } } });
+    return problem;
+  };
+  // By entity: a token the requester minted (or another login of the same person) is still the requester.
+  if (request.requester === principal.subject || request.requesterEntity === principal.entity) {
+    throw await refuse(forbidden(`The requester can never ${verb} their own request, with any of its tokens`), "self-approval");
+  }
+  if (!policy || !mayApprove(principal, policy)) throw await refuse(forbidden("This token is not an approver for this request"), "not-approver");
+  const state = requestState(request);
+  if (state === "expired") throw await refuse(new Problem(410, "approval-expired", "The request has expired; retry the action to open a new one"), "expired");
+  if (state === "consumed") throw await refuse(new Problem(410, "approval-consumed", "The approval was already used"), "consumed");
+  if (state === "denied") throw await refuse(new Problem(410, "approval-denied", "The request was denied; retry the action to open a new one"), "denied");
+  return { request, votes, resource };
+}
 
 const isAuthAdmin = (c: Context<AppEnv>) => allows(c.get("principal"), "auth:admin", "approval.read");
 
@@ -232,23 +267,9 @@ export const approvalsApp = featureApp()
     return c.json(requestView(request, votes), 200);
   })
   .openapi(approveRoute, async (c) => {
-    const { request_id } = c.req.valid("param");
     const principal = c.get("principal");
     const db = c.get("db");
-    const { request, policy, votes } = await loadRequest(c, request_id);
-    const resource = `approval:${request.id}`;
-    const refuse = async (problem: Problem, reason: string) => {
-      await commit(c, [], { audit: { action: "approval.approve", resource, outcome: "denied", status: problem.status, detail: { reason } } });
-      return problem;
-    };
-    // By entity: a token the requester minted (or another login of the same person) is still the requester.
-    if (request.requester === principal.subject || request.requesterEntity === principal.entity) {
-      throw await refuse(forbidden("The requester can never approve their own request, with any of its tokens"), "self-approval");
-    }
-    if (!policy || !mayApprove(principal, policy)) throw await refuse(forbidden("This token is not an approver for this request"), "not-approver");
-    const state = requestState(request);
-    if (state === "expired") throw await refuse(new Problem(410, "approval-expired", "The request has expired; retry the action to open a new one"), "expired");
-    if (state === "consumed") throw await refuse(new Problem(410, "approval-consumed", "The approval was already used"), "consumed");
+    const { request, votes, resource } = await decidable(c, c.req.valid("param").request_id, "approval.approve");
     const already = votes.some((v) => v.approverEntity === principal.entity);
     const now = Date.now();
     const where = and(eq(approvalRequests.tenantId, principal.tenantId), eq(approvalRequests.id, request.id));
@@ -266,6 +287,16 @@ export const approvalsApp = featureApp()
       ],
       { audit: { action: "approval.approve", resource, detail: { counted: !already, action: request.action, path: request.path } } },
     );
+    const after = await loadRequest(c, request.id);
+    return c.json(requestView(after.request, after.votes), 200);
+  })
+  .openapi(denyRoute, async (c) => {
+    const principal = c.get("principal");
+    const { request, resource } = await decidable(c, c.req.valid("param").request_id, "approval.deny");
+    const where = and(eq(approvalRequests.tenantId, principal.tenantId), eq(approvalRequests.id, request.id), eq(approvalRequests.state, request.state));
+    await commit(c, [c.get("db").update(approvalRequests).set({ state: "denied" }).where(where)], {
+      audit: { action: "approval.deny", resource, detail: { action: request.action, path: request.path } },
+    });
     const after = await loadRequest(c, request.id);
     return c.json(requestView(after.request, after.votes), 200);
   });

@@ -22,6 +22,8 @@ export function consolePage(): string {
 <a href="#/diff" data-view="diff">Compare</a>
 <a href="#/import" data-view="import">Import</a>
 <a href="#/transit" data-view="transit">Transit</a>
+<a href="#/shares" data-view="shares">Shares</a>
+<a href="#/leases" data-view="leases">Leases</a>
 <a href="#/audit" data-view="audit">Audit</a>
 <a href="#/tokens" data-view="tokens">Tokens</a>
 </nav>

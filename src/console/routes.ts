@@ -98,6 +98,8 @@ function capabilities(p: Principal) {
     delete: may("secrets:delete", "secret.delete"),
     audit: may("audit:read", "audit.read"),
     tokens: may("tokens:admin", "token.create"),
+    leases: may("leases:read", "lease.list"),
+    revokeLeases: may("leases:write", "lease.revoke"),
     transit: p.isRoot || SCOPES.some((s) => s.startsWith("transit:") && p.scopes.has(s)) || (p.rules ?? []).some((r) => r.effect === "allow" && r.capabilities.includes("admin")),
   };
 }

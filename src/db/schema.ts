@@ -255,7 +255,7 @@ export const approvalRequests = sqliteTable(
     required: integer("required").notNull(),
     received: integer("received").notNull().default(0),
     /** pending -> approved -> consumed; expiry is read from `expires_at`. */
-    state: text("state", { enum: ["pending", "approved", "consumed"] }).notNull(),
+    state: text("state", { enum: ["pending", "approved", "consumed", "denied"] }).notNull(),
     createdAt: time("created_at").notNull(),
     expiresAt: time("expires_at").notNull(),
     consumedAt: time("consumed_at"),

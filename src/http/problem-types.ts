@@ -451,6 +451,16 @@ export const PROBLEM_TYPES = {
     description: "Only an intermediate issuer created with a CSR takes a signed certificate.",
   },
 
+  "approval-denied": {
+    status: [410],
+    summary: "The approval request was denied",
+    description: "An approver denied this request, so it can no longer be approved or used. Retry the action to open a new request, and settle the disagreement with the approvers first.",
+  },
+  "compare-too-large": {
+    status: [422],
+    summary: "A side of the comparison holds too many secrets",
+    description: "A compare reads every secret under both prefixes; one side holds more than the limit (`max`). Compare narrower prefixes or single environments.",
+  },
   // Sync and scanning
   "invalid-private-key": {
     status: [422],

@@ -23,6 +23,8 @@ export const PURPOSES = {
   vault: { scope: "secrets:read", action: "secret.read" },
   export: { scope: "secrets:export", action: "secret.export", guard: "export" },
   share: { scope: "secrets:read", action: "secret.share", guard: "share" },
+  /** Whether two values are equal (GET /secrets/compare): nothing leaves, but equality is about the value. */
+  compare: { scope: "secrets:read", action: "secret.compare" },
 } as const satisfies Record<string, { scope: Scope; action: string; guard?: "export" | "share" }>;
 export type ReadPurpose = keyof typeof PURPOSES;
 

@@ -9,6 +9,8 @@ import { commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
 import { guardDelete, guardMaxVersions, guardNewVersion } from "./dual-control";
+import { compareApp } from "./compare";
+import { foldersApp } from "./folders";
 import { lifecycleApp } from "./lifecycle";
 import { rotationApp } from "./rotation";
 import { transferApp } from "./transfer";
@@ -91,6 +93,8 @@ export const secretsApp = featureApp()
   .route("/", lifecycleApp)
   .route("/", transferApp)
   .route("/", rotationApp)
+  .route("/", compareApp)
+  .route("/", foldersApp)
   .openapi(listRoute, async (c) => {
     const principal = c.get("principal");
     await authorize(c, "secrets:read", "secret.list");

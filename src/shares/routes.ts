@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq, gte, lt, or } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { authorize } from "../auth/access";
 import { releaseValue } from "../secrets/read-rule";
@@ -173,6 +173,20 @@ const readShareRoute = createRoute({
   responses: { 200: { description: "Metadata", ...json(ShareMetadata) }, ...errorResponses(400, 401, 403, 404) },
 });
 
+const listSharesRoute = createRoute({
+  method: "get",
+  path: "/",
+  summary: "Shares the caller's identity created (root: every share of the tenant), newest first: metadata and state, never a value or token",
+  tags: ["shares"],
+  request: {
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      cursor: z.string().regex(/^\d{1,15}\.[A-Za-z0-9]{22}$/, "Not a cursor this API returned").optional(),
+    }),
+  },
+  responses: { 200: { description: "A page of shares", ...json(z.object({ items: z.array(ShareMetadata), next_cursor: z.string().nullable() })) }, ...errorResponses(400, 401, 403) },
+});
+
 const revokeShareRoute = createRoute({
   method: "delete",
   path: "/{id}",
@@ -237,6 +251,42 @@ export const sealedSharesApp = featureApp()
     const spent = await spendOrThrow(c, id, "share.redeem", ticket);
     await recordRevealOrGiveBack(c, spent.status, payload, "share.redeem");
     return c.json({ value, views_left: spent.status.viewsLeft }, 200);
+  })
+  .openapi({ ...listSharesRoute, middleware: [requirePrincipal] }, async (c) => {
+    await authorize(c, "secrets:read", "share.list");
+    const principal = c.get("principal");
+    const { limit, cursor } = c.req.valid("query");
+    const [at, id] = cursor ? [Number(cursor.split(".")[0]), cursor.split(".")[1]!] : [];
+    // Only the shares of the caller's own identity (its root-issued subject and every token under
+    // it, such as its console session): a share's id lets anyone spend its views, so ids of other
+    // people's shares are not handed out. Root, and root's own credentials (its console session), see them all.
+    const owner = principal.entity.startsWith("subject:") ? principal.entity.slice("subject:".length) : principal.subject;
+    const rows = await c
+      .get("db")
+      .select()
+      .from(shareIndex)
+      .where(
+        and(
+          eq(shareIndex.tenantId, principal.tenantId),
+          // "/" sorts just before "0": [owner/, owner0) is everything under owner.
+          principal.isRoot || principal.entity === "root" ? undefined : or(eq(shareIndex.createdBy, owner), and(gte(shareIndex.createdBy, `${owner}/`), lt(shareIndex.createdBy, `${owner}0`))),
+          at === undefined ? undefined : or(lt(shareIndex.createdAt, at), and(eq(shareIndex.createdAt, at), lt(shareIndex.id, id!))),
+        ),
+      )
+      .orderBy(desc(shareIndex.createdAt), desc(shareIndex.id))
+      .limit(limit + 1)
+      .all();
+    const page = rows.slice(0, limit);
+    const now = Date.now();
+    const last = page[page.length - 1];
+    return c.json(
+      {
+        // The index row's state; an active share past its expiry reads expired (its alarm deletes the payload).
+        items: page.map((row) => ({ ...shareView(row, null), ...(row.state === "active" && row.expiresAt <= now && { state: "expired" as const }) })),
+        next_cursor: rows.length > limit && last ? `${last.createdAt}.${last.id}` : null,
+      },
+      200,
+    );
   })
   .openapi({ ...readShareRoute, middleware: [requirePrincipal] }, async (c) => {
     const { id } = c.req.valid("param");

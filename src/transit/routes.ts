@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Context } from "hono";
-import { authorize, decide, onTransitKey, type Scope } from "../auth/access";
+import { allows, authorize, onTransitKey, type Scope } from "../auth/access";
 import { audit } from "../audit/log";
 import { toBase64, wipe } from "../crypto/encoding";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
@@ -21,6 +21,7 @@ import {
   HmacBody,
   HmacResult,
   KeyMetadata,
+  KeyName,
   MAX_BATCH_ITEMS,
   NameParams,
   SignBody,
@@ -34,17 +35,22 @@ import {
 const resource = (name: string) => `transit:${name}`;
 const TRANSIT_SCOPES: Scope[] = ["transit:admin", "transit:encrypt", "transit:decrypt"];
 
+/** A key's settings without its versions (the key list). */
+const keySummary = (row: TransitKeyRow) => ({
+  name: row.name,
+  type: row.type,
+  latest_version: row.latestVersion,
+  min_decryption_version: row.minDecryptionVersion,
+  deletion_allowed: row.deletionAllowed,
+  created_at: iso(row.createdAt),
+  created_by: row.createdBy,
+  updated_at: iso(row.updatedAt),
+});
+
 async function metadataView(c: Context<AppEnv>, row: TransitKeyRow, versions?: { version: number; createdAt: number; publicKey: string | null }[]) {
   versions ??= await listVersionMetadata(c.get("db"), row.tenantId, row.name);
   return {
-    name: row.name,
-    type: row.type,
-    latest_version: row.latestVersion,
-    min_decryption_version: row.minDecryptionVersion,
-    deletion_allowed: row.deletionAllowed,
-    created_at: iso(row.createdAt),
-    created_by: row.createdBy,
-    updated_at: iso(row.updatedAt),
+    ...keySummary(row),
     versions: versions.map((v) => ({ version: v.version, created_at: iso(v.createdAt), public_key: v.publicKey })),
   };
 }
@@ -133,18 +139,6 @@ const createKeyRoute = createRoute({
   request: { params: NameParams, ...body(CreateKeyBody) },
   responses: { 201: { description: "Created", ...json(KeyMetadata) }, ...errorResponses(400, 401, 403, 409, 503) },
 });
-/** At most this many keys in one listing (a tenant holds a handful; the cap bounds the work). */
-const MAX_LISTED_KEYS = 1000;
-const listKeysRoute = createRoute({
-  method: "get",
-  path: "/keys",
-  summary: "The tenant's transit keys the caller may use, by name (settings only, never key material)",
-  tags,
-  responses: {
-    200: { description: "Keys", ...json(z.object({ items: z.array(KeyMetadata.omit({ versions: true })) })) },
-    ...errorResponses(401, 403),
-  },
-});
 const readKeyRoute = createRoute({
   method: "get",
   path: keyPath,
@@ -170,6 +164,21 @@ const deleteKeyRoute = createRoute({
   responses: {
     200: { description: "Deleted", ...json(z.object({ name: z.string(), deleted: z.literal(true) })) },
     ...errorResponses(401, 403, 404, 409),
+  },
+});
+const KeyListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: KeyName.optional().openapi({ description: "The last name of the previous page" }),
+});
+const listKeysRoute = createRoute({
+  method: "get",
+  path: "/keys",
+  summary: "The keys the caller may see (names, types, versions; never key material), by name, paged",
+  tags,
+  request: { query: KeyListQuery },
+  responses: {
+    200: { description: "A page of keys", ...json(z.object({ items: z.array(KeyMetadata.omit({ versions: true })), next_cursor: z.string().nullable() })) },
+    ...errorResponses(400, 401, 403),
   },
 });
 const rotateKeyRoute = createRoute({
@@ -201,28 +210,27 @@ const verifySignatureRoute = opRoute("verify-signature", "Check a signature made
 export const transitApp = featureApp()
   .openapi(listKeysRoute, async (c) => {
     const principal = c.get("principal");
+    const { limit, cursor } = c.req.valid("query");
     const rows = await c
       .get("db")
       .select()
       .from(transitKeys)
-      .where(eq(transitKeys.tenantId, principal.tenantId))
+      .where(and(eq(transitKeys.tenantId, principal.tenantId), cursor ? gt(transitKeys.name, cursor) : undefined))
       .orderBy(asc(transitKeys.name))
-      .limit(MAX_LISTED_KEYS)
+      .limit(limit + 1)
       .all();
-    // A key is listed when some transit scope or policy would let the caller act on it.
-    const visible = rows.filter((row) => TRANSIT_SCOPES.some((scope) => decide(principal, scope, "transit.key.list", onTransitKey(row.name)).allow));
-    if (visible.length === 0 && !TRANSIT_SCOPES.some((scope) => principal.scopes.has(scope))) await authorize(c, "transit:admin", "transit.key.list");
-    const items = visible.map((row) => ({
-      name: row.name,
-      type: row.type,
-      latest_version: row.latestVersion,
-      min_decryption_version: row.minDecryptionVersion,
-      deletion_allowed: row.deletionAllowed,
-      created_at: iso(row.createdAt),
-      created_by: row.createdBy,
-      updated_at: iso(row.updatedAt),
-    }));
-    return c.json({ items }, 200);
+    const page = rows.slice(0, limit);
+    // Per key, what reading it asks (GET /keys/{name}): a transit scope, or a policy's admin on that key.
+    const visible = page.filter((row) => TRANSIT_SCOPES.some((scope) => allows(principal, scope, "transit.key.read", onTransitKey(row.name))));
+    // A caller with no transit scope that sees nothing is refused (and audited), not shown an empty list.
+    if (visible.length === 0 && !cursor && !TRANSIT_SCOPES.some((scope) => principal.scopes.has(scope))) await authorize(c, "transit:admin", "transit.key.list");
+    return c.json(
+      {
+        items: visible.map(keySummary),
+        next_cursor: rows.length > limit ? page[page.length - 1]!.name : null,
+      },
+      200,
+    );
   })
   .openapi(createKeyRoute, async (c) => {
     const { name } = c.req.valid("param");

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { launchChromium } from "../support/browser";
+import { rootApi, signIn } from "../support/console";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const addr = inject("hushAddr");
@@ -20,17 +21,6 @@ const SEEDED = 10_000;
 let browser: Browser;
 let readOnlyToken: string;
 const dbPassword = `pw-${Date.now()}-Zq9`;
-
-async function rootApi(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${addr}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${rootToken}`, ...(body !== undefined && { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
 
 async function readValue(path: string): Promise<string> {
   return (await rootApi("GET", `/secrets/store/${path}`)).value;
@@ -67,15 +57,6 @@ async function freshContext(options = DESKTOP): Promise<{ context: BrowserContex
 async function screenshot(page: Page, name: string) {
   if (!shots) return;
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
-}
-
-async function signIn(page: Page, token: string) {
-  await page.goto(`${addr}/console`);
-  await page.waitForSelector("#signin-token", { state: "visible" });
-  await page.fill("#signin-token", token);
-  await page.click("#signin-button");
-  await page.waitForSelector("#logout:visible, #signin-error:visible");
-  expect(await page.isVisible("#signin-error") ? await page.textContent("#signin-error") : "").toBe("");
 }
 
 async function sessionCookie(context: BrowserContext) {
@@ -227,14 +208,34 @@ describe("values", () => {
     await context.close();
   });
 
-  it("shows a value's ${secret.path} references as links", async () => {
+  it("shows a value's ${secret.path} references as links, resolved but masked, with cycles and broken ones marked", async () => {
+    await rootApi("POST", "/secrets/store/app/ref/loop-a", { value: "${secret.app/ref/loop-b}" });
+    await rootApi("POST", "/secrets/store/app/ref/loop-b", { value: "${secret.app/ref/loop-a}" });
+    await rootApi("POST", "/secrets/store/app/ref/holder", { value: "pw=${secret.app/db/password} loop=${secret.app/ref/loop-a} gone=${secret.app/ref/nothing}" });
     const { context, page } = await freshContext();
+    await page.clock.install();
     await signIn(page, rootToken);
     await openSecret(page, "app/db/url");
     await page.click("#reveal");
     await page.waitForSelector("a.ref");
     expect(await page.getAttribute("a.ref", "href")).toBe("#/secrets/app/db/password");
-    await page.click("a.ref");
+    await openSecret(page, "app/ref/holder");
+    await page.click("#reveal");
+    const ref = (path: string) => page.locator(`li[data-ref="${path}"]`);
+    await expect.poll(() => ref("app/db/password").getAttribute("data-ref-state")).toBe("ok");
+    expect(await ref("app/db/password").textContent()).toContain(`(${dbPassword.length} characters)`);
+    await expect.poll(() => ref("app/ref/loop-a").getAttribute("data-ref-state")).toBe("cycle");
+    expect(await ref("app/ref/loop-a").textContent()).toContain("app/ref/loop-a → app/ref/loop-b → app/ref/loop-a");
+    await expect.poll(() => ref("app/ref/nothing").getAttribute("data-ref-state")).toBe("broken");
+    // The revealed value holds the references as text; what they resolve to is not in the page.
+    expect(await page.textContent("#panel")).not.toContain(dbPassword);
+    await screenshot(page, "12-references");
+    await ref("app/db/password").locator("button").click();
+    await expect.poll(() => ref("app/db/password").textContent()).toContain(dbPassword);
+    await page.clock.runFor(31_000);
+    await expect.poll(() => page.content()).not.toContain(dbPassword);
+    await page.click("#reveal");
+    await page.click('li[data-ref="app/db/password"] a.ref');
     await expect.poll(() => page.textContent("#panel-title")).toContain("app/db/password");
     await context.close();
   });
@@ -258,6 +259,28 @@ describe("history", () => {
     await context.close();
   });
 
+  it("diffs two versions, masked until revealed", async () => {
+    await rootApi("POST", "/secrets/store/app/diffed", { value: "line-one\nold-middle\nline-three" });
+    await rootApi("PUT", "/secrets/store/app/diffed", { value: "line-one\nnew-middle\nline-three" });
+    const { context, page } = await freshContext();
+    await signIn(page, rootToken);
+    await openSecret(page, "app/diffed");
+    await page.waitForSelector('tr[data-version="2"]');
+    await page.check('tr[data-version="1"] .diff-pick');
+    await page.check('tr[data-version="2"] .diff-pick');
+    await page.click("#history-diff");
+    await page.waitForSelector("#history-diff-reveal");
+    expect(await page.content()).not.toContain("old-middle");
+    await page.click("#history-diff-reveal");
+    await page.waitForSelector("#history-diff-out");
+    const diff = (await page.textContent("#history-diff-out"))!;
+    expect(diff).toContain("- old-middle");
+    expect(diff).toContain("+ new-middle");
+    expect(diff).toContain("  line-one");
+    await screenshot(page, "14-history-diff");
+    await context.close();
+  });
+
   it("destroys a version only after the path is typed", async () => {
     await rootApi("POST", "/secrets/store/app/doomed", { value: "to shred" });
     const { context, page } = await freshContext();
@@ -274,6 +297,44 @@ describe("history", () => {
   });
 });
 
+describe("approvals in the metadata panel", () => {
+  it("shows a pending request where it applies; the requester cannot approve it, an approver approves it in the console", async () => {
+    await rootApi("POST", "/secrets/approvals/policies", { paths: ["app/guarded/*"], actions: ["rotate"], approvals_required: 1, approvers: { subjects: ["approver"] } });
+    await rootApi("POST", "/secrets/store/app/guarded/key", { value: "guarded-v1" });
+    const grants = { scopes: ["secrets:read", "secrets:write"], ttl_seconds: 3600 };
+    const requester = (await rootApi("POST", "/tokens", { subject: "requester", ...grants })).token;
+    const approver = (await rootApi("POST", "/tokens", { subject: "approver", ...grants })).token;
+
+    const mine = await freshContext();
+    await signIn(mine.page, requester);
+    await openSecret(mine.page, "app/guarded/key");
+    await mine.page.click("#rotate");
+    await mine.page.waitForSelector("#approvals li[data-request]");
+    const id = (await mine.page.getAttribute("#approvals li[data-request]", "data-request"))!;
+    expect(await mine.page.textContent("#approvals")).toContain("your request");
+    expect(await mine.page.locator('#approvals [data-action="approve"]').count()).toBe(0);
+    // Bypassing the page: the API refuses the requester's own approval.
+    const self = await mine.page.evaluate(async (id) => {
+      const { csrf } = (await (await fetch("/console/session")).json()) as { csrf: string };
+      return (await fetch(`/console/api/secrets/approvals/${id}/approve`, { method: "POST", headers: { "x-hush-csrf": csrf } })).status;
+    }, id);
+    expect(self).toBe(403);
+
+    const theirs = await freshContext();
+    await signIn(theirs.page, approver);
+    await openSecret(theirs.page, "app/guarded/key");
+    await theirs.page.waitForSelector(`#approvals li[data-request="${id}"] [data-action="approve"]`);
+    await screenshot(theirs.page, "13-approval");
+    await theirs.page.click(`#approvals li[data-request="${id}"] [data-action="approve"]`);
+    await expect.poll(() => theirs.page.getAttribute(`#approvals li[data-request="${id}"]`, "data-state")).toBe("approved");
+    await theirs.context.close();
+
+    await mine.page.click("#rotate");
+    await expect.poll(async () => (await rootApi("GET", "/secrets/store/app/guarded/key")).version).toBe(2);
+    await mine.context.close();
+  });
+});
+
 describe("a read-only token", () => {
   it("sees no way to change anything, and the API refuses when the page is bypassed", async () => {
     const { context, page } = await freshContext();
@@ -283,10 +344,17 @@ describe("a read-only token", () => {
     for (const id of ["#write", "#rotate", "#delete", "#new-secret"]) expect(await page.locator(id).count(), id).toBe(0);
     expect(await page.locator('[data-action="recover"], [data-action="destroy"]').count()).toBe(0);
     expect(await page.locator('#nav a[data-view="import"]').isHidden()).toBe(true);
+    expect(await page.locator('#nav a[data-view="leases"]').isHidden()).toBe(true);
     // Reading works.
     await page.click("#reveal");
     await expect.poll(() => page.textContent("#revealed-value")).toBe(dbPassword);
     await screenshot(page, "05-read-only");
+    // The Shares page shows status only: no create form, no revoke.
+    await page.goto(`${addr}/console#/shares`);
+    await page.waitForSelector("#share-rows tr");
+    expect(await page.locator("#share-form, #share-rows [data-action=revoke]").count()).toBe(0);
+    await page.goto(`${addr}/console#/secrets/app/db/password`);
+    await page.waitForSelector("#panel-title");
     // Bypassing the page: the same origin, the session's CSRF token, and still the API's 403.
     const statuses = await page.evaluate(async () => {
       const { csrf } = (await (await fetch("/console/session")).json()) as { csrf: string };
@@ -348,25 +416,29 @@ fetch("${addr}/console/api/secrets/store/app/db/password/rotate", { method: "POS
 });
 
 describe("compare, import, transit, audit", () => {
-  it("compares two prefixes by key, and values only when a row is revealed", async () => {
+  it("compares two prefixes by keyed fingerprint, and shows values only when a row is revealed", async () => {
     for (const [path, value] of [["cmp/staging/A", "1"], ["cmp/staging/B", "2"], ["cmp/staging/ONLY_S", "x"], ["cmp/production/A", "1"], ["cmp/production/B", "other"], ["cmp/production/ONLY_P", "y"]]) {
       await rootApi("POST", `/secrets/store/${path}`, { value });
     }
-    const { context, page } = await freshContext();
+    const { context, page, seen } = await freshContext();
     await signIn(page, rootToken);
     await page.goto(`${addr}/console#/diff`);
     await page.fill("#diff-left", "cmp/staging");
     await page.fill("#diff-right", "cmp/production");
     await page.click("#diff-go");
     await page.waitForSelector('tr[data-key="A"]');
-    expect(await page.getAttribute('tr[data-key="ONLY_S"]', "data-kind")).toBe("left only");
-    expect(await page.getAttribute('tr[data-key="ONLY_P"]', "data-kind")).toBe("right only");
+    expect(await page.getAttribute('tr[data-key="ONLY_S"]', "data-kind")).toBe("only-left");
+    expect(await page.getAttribute('tr[data-key="ONLY_P"]', "data-kind")).toBe("only-right");
+    // Same and differs come from the server's keyed fingerprints: no value was read to say so.
+    expect(await page.getAttribute('tr[data-key="A"]', "data-kind")).toBe("same");
+    expect(await page.getAttribute('tr[data-key="B"]', "data-kind")).toBe("differs");
+    expect(await page.textContent('tr[data-key="A"]')).toContain("same value");
+    expect(seen.filter((r) => r.url.includes("/console/api/secrets/store/cmp/"))).toEqual([]);
     expect(await page.content()).not.toContain("other");
-    await page.click('tr[data-key="A"] button');
-    await page.click('tr[data-key="B"] button');
-    await expect.poll(() => page.textContent('tr[data-key="A"]')).toContain("same value");
-    await expect.poll(() => page.textContent('tr[data-key="B"]')).toContain("differs");
     await screenshot(page, "08-compare");
+    // A reveal per row reads both values (audited), hidden again after 30 s.
+    await page.click('tr[data-key="B"] [data-action="reveal-pair"]');
+    await expect.poll(() => page.textContent("#diff-result")).toContain("other");
     await context.close();
   });
 
@@ -401,9 +473,14 @@ describe("compare, import, transit, audit", () => {
     await page.fill("#transit-key", "console-demo");
     await page.click("#transit-create");
     await expect.poll(() => page.textContent("#transit-info")).toContain("aes256-gcm");
+    // The key list shows it; rotate from the list.
+    await page.waitForSelector('#transit-keys tr[data-key="console-demo"]');
+    expect(await page.textContent('#transit-keys tr[data-key="console-demo"]')).toContain("v1");
+    await page.click('#transit-keys tr[data-key="console-demo"] [data-action="rotate"]');
+    await expect.poll(() => page.textContent('#transit-keys tr[data-key="console-demo"]')).toContain("v2");
     await page.fill("#transit-input", "attack at dawn ✓");
     await page.click("#transit-encrypt");
-    await expect.poll(() => page.textContent("#transit-out")).toMatch(/^hush:v1:/);
+    await expect.poll(() => page.textContent("#transit-out")).toMatch(/^hush:v2:/);
     const ciphertext = (await page.textContent("#transit-out"))!;
     await page.fill("#transit-input", ciphertext);
     await page.click("#transit-decrypt");
@@ -422,6 +499,39 @@ describe("compare, import, transit, audit", () => {
     expect(await page.textContent("#audit-rows")).toContain("console.signin");
     await expect.poll(() => page.textContent("#audit-verify")).toMatch(/Chain verified|Chain broken/);
     await screenshot(page, "11-audit");
+    await context.close();
+  });
+});
+
+describe("shares and leases", () => {
+  it("creates a share link (shown once), shows its status and revokes it", async () => {
+    const { context, page } = await freshContext();
+    await signIn(page, rootToken);
+    await page.goto(`${addr}/console#/shares`);
+    await page.fill("#share-value", "shared-once-Vq7");
+    await page.click("#share-create");
+    await page.waitForSelector("#share-link");
+    expect(await page.textContent("#share-link")).toMatch(/\/s\/[A-Za-z0-9]{22}#hshr_/);
+    const id = (await page.textContent("#share-link"))!.match(/\/s\/([A-Za-z0-9]{22})/)![1]!;
+    await page.waitForSelector(`tr[data-share="${id}"][data-state="active"]`);
+    expect(await page.content()).not.toContain("shared-once-Vq7");
+    await screenshot(page, "15-shares");
+    await page.click(`tr[data-share="${id}"] [data-action="revoke"]`);
+    await page.waitForSelector(`tr[data-share="${id}"][data-state="revoked"]`);
+    expect((await rootApi("GET", `/secrets/shares/${id}`)).state).toBe("revoked");
+    await context.close();
+  });
+
+  it("lists leases and revokes one", async () => {
+    const lease = await rootApi("POST", "/ephemeral/api-keys", { subject: "console-lease", scopes: ["secrets:read"], ttl_seconds: 600 });
+    const { context, page } = await freshContext();
+    await signIn(page, rootToken);
+    await page.goto(`${addr}/console#/leases`);
+    await page.waitForSelector(`tr[data-lease="${lease.lease_id}"][data-state="issued"]`);
+    await screenshot(page, "16-leases");
+    await page.click(`tr[data-lease="${lease.lease_id}"] [data-action="revoke"]`);
+    await expect.poll(() => page.getAttribute(`tr[data-lease="${lease.lease_id}"]`, "data-state")).toMatch(/^revok/);
+    expect((await rootApi("GET", `/secrets/leases/${lease.lease_id}`)).state).toMatch(/^revok/);
     await context.close();
   });
 });

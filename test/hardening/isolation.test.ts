@@ -53,6 +53,8 @@ function target(op: Operation, a: A): string {
   // Listings are asked about A's own things, where they take a filter.
   const query: Record<string, string> = {
     "/api/v1/secrets/store": `prefix=${a.base}/`,
+    "/api/v1/secrets/folders": `prefix=${a.base}`,
+    "/api/v1/secrets/compare": `left=${a.base}/db&right=${a.base}`,
     "/api/v1/secrets/export": `prefix=${a.base}/&include_values=true`,
     "/api/v1/audit": `path=${a.path}`,
     "/api/v1/tokens": `subject=${a.tenant}-admin`,

@@ -97,6 +97,31 @@ describe("dual-control approvals", () => {
     expect((await api("DELETE", `/api/v1/secrets/store/${path}`, { token: tokens.requester })).status).toBe(200);
   });
 
+  it("an approver may deny a request: it can no longer be approved or used, and a retry opens a new one; the requester cannot deny", async () => {
+    const { path, tokens } = await guarded(["rotate"], 1);
+    const first = await rotate(path, tokens.requester);
+    const id = first.body.approval_request_id;
+    const deny = (token: string) => api("POST", `/api/v1/secrets/approvals/${id}/deny`, { token });
+    expectProblem(await deny(tokens.requester), 403);
+    expectProblem(await deny(tokens.outsider), 403);
+    const denied = await deny(tokens.a1);
+    expect(denied.status, denied.text).toBe(200);
+    expect(denied.body.state).toBe("denied");
+    // Denied is final: no approval turns it into a usable one.
+    expect((await approve(id, tokens.a2)).status).toBe(410);
+    expect((await deny(tokens.a2)).status).toBe(410);
+    const listed = await api("GET", "/api/v1/secrets/approvals", { token: tokens.a1 });
+    expect(listed.body.items.map((r: any) => r.id)).not.toContain(id);
+    const retry = await rotate(path, tokens.requester);
+    expectProblem(retry, 403);
+    expect(retry.body.approval_request_id).not.toBe(id);
+    expect((await api("GET", `/api/v1/secrets/store/${path}`)).body.value).toBe("v1");
+    const actions = await env.DB.prepare("SELECT action, outcome FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n").bind(`approval:${id}`).all<any>();
+    expect(actions.results.map((r) => `${r.action}:${r.outcome}`)).toEqual([
+      "approval.request:denied", "approval.deny:denied", "approval.deny:denied", "approval.deny:success", "approval.approve:denied", "approval.deny:denied",
+    ]);
+  });
+
   it("each approver counts once", async () => {
     const { path, tokens } = await guarded(["rotate"], 2);
     const id = (await rotate(path, tokens.requester)).body.approval_request_id;

@@ -78,8 +78,18 @@ const DOORS: Door[] = [
   { name: "service map GET /service/{service}", releases: async (token, path, ctx) => answer("service map", await api("GET", `/api/v1/secrets/service/${ctx.service}`, { token }), ctx.value) },
   { name: "reference ${secret.path} (?resolve=true)", releases: async (token, path, ctx) => answer("reference", await api("GET", `/api/v1/secrets/store/${ctx.referrer}?resolve=true`, { token }), ctx.value) },
   { name: "native list GET /store?prefix=", visibility: true, releases: async (token, path, ctx) => listed("native list", await api("GET", `/api/v1/secrets/store?prefix=${q(ctx.folder + "/")}&limit=1000`, { token }), (b) => b.items.some((i: any) => i.path === path)) },
+  { name: "compare GET /secrets/compare (equality of values)", releases: async (token, path, ctx) => compared(await api("GET", `/api/v1/secrets/compare?left=${q(ctx.folder)}&right=${q(ctx.folder)}`, { token }), ctx, (i) => i.status === "same") },
+  { name: "compare GET /secrets/compare (keys)", visibility: true, releases: async (token, path, ctx) => compared(await api("GET", `/api/v1/secrets/compare?left=${q(ctx.folder)}&right=${q(`${ctx.folder}-none`)}`, { token }), ctx, (i) => i.left !== null) },
+  { name: "folder listing GET /secrets/folders?prefix=", visibility: true, releases: async (token, path, ctx) => listed("folders", await api("GET", `/api/v1/secrets/folders?prefix=${q(ctx.folder)}&limit=1000`, { token }), (b) => b.secrets.some((i: any) => i.path === path)) },
   { name: "Vault LIST /v1/secret/metadata/{folder}?list=true", visibility: true, releases: async (token, path, ctx) => listed("vault list", await vault("GET", `secret/metadata/${ctx.folder}?list=true`, { token }), (b) => b.data.keys.includes(ctx.leaf)) },
 ];
+
+/** The compare route answers with fingerprints only: a value in it is a failure whatever the cell. */
+function compared(res: { status: number; text: string; body: any }, ctx: Ctx, shows: (item: any) => boolean): boolean {
+  if (res.status >= 500) throw new Error(`compare answered ${res.status}: ${res.text.slice(0, 300)}`);
+  if (res.text.includes(ctx.value)) throw new Error("compare answered with the value");
+  return res.status === 200 && res.body.items.some((i: any) => i.key === ctx.leaf && shows(i));
+}
 
 function listed(door: string, res: { status: number; text: string; body: any }, shows: (body: any) => boolean): boolean {
   if (res.status >= 500) throw new Error(`${door} answered ${res.status}: ${res.text.slice(0, 300)}`);

@@ -7,7 +7,7 @@
 const HIDE_AFTER_MS = 30_000;
 const PAGE = 1000;
 
-const state = { session: null, csrf: null, secrets: [], tree: null, loading: false, loaded: false, hideTimers: new Set() };
+const state = { session: null, csrf: null, hideTimers: new Set() };
 
 // ---------- DOM helpers (textContent only: no data is ever parsed as HTML) ----------
 function el(tag, attrs = {}, ...children) {
@@ -116,7 +116,7 @@ function signedIn() {
   document.body.classList.toggle("read-only", readOnly);
   for (const a of document.querySelectorAll("#nav a")) {
     const v = a.dataset.view;
-    a.hidden = (v === "import" && !s.can.write) || (v === "audit" && !s.can.audit) || (v === "tokens" && !s.can.tokens) || (v === "transit" && !s.can.transit);
+    a.hidden = (v === "import" && !s.can.write) || (v === "audit" && !s.can.audit) || (v === "tokens" && !s.can.tokens) || (v === "transit" && !s.can.transit) || (v === "leases" && !s.can.leases) || (v === "shares" && !s.can.read);
   }
   if (!location.hash) location.hash = "#/secrets";
   route();
@@ -125,9 +125,8 @@ function signedIn() {
 function signedOut(message) {
   state.session = null;
   state.csrf = null;
-  state.secrets = [];
-  state.tree = null;
-  state.loaded = false;
+  nodes.clear();
+  expanded.clear();
   for (const t of state.hideTimers) clearTimeout(t);
   state.hideTimers.clear();
   $("view").replaceChildren();
@@ -149,67 +148,57 @@ function route() {
   const hash = decodeURIComponent(location.hash.slice(1) || "/secrets");
   const [, view, ...rest] = hash.split("/");
   for (const a of document.querySelectorAll("#nav a")) a.toggleAttribute("aria-current", a.dataset.view === view);
-  const views = { secrets: secretsView, diff: diffView, import: importView, transit: transitView, audit: auditView, tokens: tokensView };
+  const views = { secrets: secretsView, diff: diffView, import: importView, transit: transitView, shares: sharesView, leases: leasesView, audit: auditView, tokens: tokensView };
   (views[view] || secretsView)(rest.join("/"));
 }
 
 // ---------- secrets: tree ----------
-async function loadSecrets() {
-  if (state.loading || state.loaded) return;
-  state.loading = true;
-  state.secrets = [];
-  let cursor = null;
-  try {
-    do {
-      const q = new URLSearchParams({ limit: String(PAGE), include_deleted: "true" });
-      if (cursor) q.set("cursor", cursor);
-      const page = await api("GET", `/secrets/store?${q}`);
-      state.secrets.push(...page.items);
-      cursor = page.next_cursor;
-      state.tree = buildTree(state.secrets);
-      document.dispatchEvent(new Event("secrets-loaded"));
-    } while (cursor && state.session);
-    state.loaded = true;
-  } finally {
-    state.loading = false;
-    document.dispatchEvent(new Event("secrets-loaded"));
-  }
-}
+// Lazy: GET /secrets/folders returns one folder's children (sub-folders with counts, secrets), so a
+// folder's contents are fetched only when it is opened, however many secrets the tenant holds.
+const nodes = new Map(); // folder path ("" is the top) -> { folders, secrets, cursor, loading, error }
 
-function buildTree(items) {
-  const root = { name: "", path: "", folders: new Map(), leaves: [] };
-  for (const item of items) {
-    const parts = item.path.split("/");
-    let node = root;
-    for (let i = 0; i < parts.length - 1; i++) {
-      let next = node.folders.get(parts[i]);
-      if (!next) {
-        next = { name: parts[i], path: parts.slice(0, i + 1).join("/"), folders: new Map(), leaves: [], count: 0 };
-        node.folders.set(parts[i], next);
-      }
-      next.count++;
-      node = next;
-    }
-    node.leaves.push(item);
+async function loadFolder(path, more = false) {
+  let node = nodes.get(path);
+  if (node && (node.loading || (!more && node.folders))) return node;
+  if (!node || !more) node = { folders: null, secrets: [], cursor: null, loading: false };
+  nodes.set(path, node);
+  node.loading = true;
+  try {
+    const q = new URLSearchParams({ prefix: path, limit: String(PAGE), include_deleted: "true" });
+    if (more && node.cursor) q.set("cursor", node.cursor);
+    const page = await api("GET", `/secrets/folders?${q}`);
+    if (!more) node.folders = page.folders;
+    node.secrets.push(...page.secrets);
+    node.cursor = page.next_cursor;
+  } catch (err) {
+    node.error = err.message;
+    node.folders ??= [];
+  } finally {
+    node.loading = false;
   }
-  return root;
+  drawTree();
+  return node;
 }
 
 const expanded = new Set();
 
-function treeNodes(node, depth) {
+function treeNodes(path, depth) {
+  const node = nodes.get(path);
+  if (!node || !node.folders) return [el("li", { class: "hint", role: "none" }, "Loading…")];
   const out = [];
-  for (const folder of [...node.folders.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const folder of node.folders) {
     const open = expanded.has(folder.path);
     const li = el(
       "li",
       { role: "treeitem", "aria-expanded": String(open), "aria-level": depth, class: "folder" },
       el("button", { type: "button", class: "node", "data-folder": folder.path, onclick: () => toggleFolder(folder.path) }, `${open ? "▾" : "▸"} ${folder.name}/`, el("span", { class: "count" }, ` ${folder.count}`)),
     );
-    if (open) li.append(el("ul", { role: "group" }, treeNodes(folder, depth + 1)));
+    if (open) li.append(el("ul", { role: "group" }, treeNodes(folder.path, depth + 1)));
     out.push(li);
   }
-  for (const leaf of node.leaves) out.push(leafNode(leaf, depth, leaf.path.split("/").at(-1)));
+  for (const leaf of node.secrets) out.push(leafNode(leaf, depth, leaf.path.split("/").at(-1)));
+  if (node.cursor) out.push(el("li", { role: "none" }, el("button", { type: "button", class: "secondary small", onclick: () => loadFolder(path, true) }, "Load more")));
+  if (node.error) out.push(el("li", { role: "none", class: "error" }, node.error));
   return out;
 }
 
@@ -224,29 +213,67 @@ function leafNode(item, depth, label) {
 
 function toggleFolder(path) {
   if (expanded.has(path)) expanded.delete(path);
-  else expanded.add(path);
+  else {
+    expanded.add(path);
+    loadFolder(path).catch((err) => toast(err.message, true));
+  }
   drawTree();
   document.querySelector(`[data-folder="${CSS.escape(path)}"]`)?.focus();
+}
+
+function totalCount() {
+  const top = nodes.get("");
+  if (!top || !top.folders) return null;
+  return top.folders.reduce((n, f) => n + f.count, 0) + top.secrets.length + (top.cursor ? "+" : "");
+}
+
+/** A search asks the API (path glob, tag:<t> or env:<e>): nothing beyond what is open is held in the page. */
+const search = { text: "", hits: null, more: false, timer: null };
+function onFilter() {
+  clearTimeout(search.timer);
+  search.timer = setTimeout(runSearch, 150);
+}
+async function runSearch() {
+  const text = ($("filter")?.value ?? "").trim();
+  search.text = text;
+  if (!text) {
+    search.hits = null;
+    return drawTree();
+  }
+  const q = new URLSearchParams({ limit: "200", include_deleted: "true" });
+  const m = text.match(/^(tag|env):(.+)$/);
+  if (m) q.set(m[1] === "tag" ? "tag" : "environment", m[2]);
+  else q.set("pattern", `*${text.replace(/[^A-Za-z0-9._\/-]/g, "")}*`);
+  try {
+    const page = await api("GET", `/secrets/store?${q}`);
+    if (search.text !== text) return;
+    search.hits = page.items;
+    search.more = !!page.next_cursor;
+  } catch (err) {
+    search.hits = [];
+    toast(err.message, true);
+  }
+  drawTree();
 }
 
 function drawTree() {
   const box = $("tree");
   if (!box) return;
-  const filter = $("filter").value.trim().toLowerCase();
   const count = $("tree-count");
-  if (!state.tree) {
+  const total = totalCount();
+  if (total === null) {
     count.textContent = "Loading…";
     return;
   }
-  if (filter) {
-    const hits = state.secrets.filter((s) => s.path.toLowerCase().includes(filter) || (s.tags || []).some((t) => t.toLowerCase().includes(filter)) || (s.environment || "").includes(filter));
-    count.textContent = `${hits.length} of ${state.secrets.length} match${state.loading ? " (loading…)" : ""}`;
-    box.replaceChildren(...hits.slice(0, 200).map((s) => leafNode(s, 1, s.path)));
-    if (hits.length > 200) box.append(el("li", { class: "more" }, `${hits.length - 200} more: narrow the filter`));
+  if (search.text && search.hits) {
+    const hits = search.hits;
+    count.textContent = `${hits.length}${search.more ? "+" : ""} of ${total} match`;
+    box.replaceChildren(...hits.map((s) => leafNode(s, 1, s.path)));
+    if (search.more) box.append(el("li", { class: "more", role: "none" }, "More match: narrow the filter"));
     return;
   }
-  count.textContent = `${state.secrets.length} secrets${state.loading ? " (loading…)" : ""}`;
-  box.replaceChildren(...treeNodes(state.tree, 1));
+  count.textContent = `${total} secrets`;
+  box.replaceChildren(...treeNodes("", 1));
 }
 
 function secretsView(path) {
@@ -258,15 +285,14 @@ function secretsView(path) {
       el(
         "aside",
         { class: "tree-pane", "aria-label": "Secrets" },
-        el("div", { class: "tree-tools" }, el("label", { for: "filter", class: "sr-only" }, "Filter secrets"), el("input", { id: "filter", type: "search", placeholder: "Filter by path, tag or environment", oninput: drawTree }), state.session.can.write ? el("a", { href: "#/secrets/+new", class: "button", id: "new-secret" }, "New secret") : null),
+        el("div", { class: "tree-tools" }, el("label", { for: "filter", class: "sr-only" }, "Filter secrets"), el("input", { id: "filter", type: "search", placeholder: "path, tag:x or env:x", oninput: onFilter }), state.session.can.write ? el("a", { href: "#/secrets/+new", class: "button", id: "new-secret" }, "New secret") : null),
         el("p", { id: "tree-count", class: "hint", "aria-live": "polite" }),
         el("ul", { id: "tree", role: "tree", "aria-label": "Secret paths" }),
       ),
       el("section", { id: "panel", class: "panel", "aria-live": "polite" }, el("p", { class: "hint" }, "Pick a secret on the left.")),
     );
     $("view").replaceChildren(layout);
-    document.addEventListener("secrets-loaded", drawTree);
-    loadSecrets().catch((err) => toast(err.message, true));
+    loadFolder("").catch((err) => toast(err.message, true));
   }
   drawTree();
   if (path === "+new") newSecretPanel();
@@ -274,9 +300,10 @@ function secretsView(path) {
   else $("panel").replaceChildren(el("p", { class: "hint" }, "Pick a secret on the left."));
 }
 
+/** After a change: the open folders are fetched again. */
 function reloadSecrets() {
-  state.loaded = false;
-  return loadSecrets().catch((err) => toast(err.message, true));
+  nodes.clear();
+  return Promise.all(["", ...expanded].map((p) => loadFolder(p))).catch((err) => toast(err.message, true));
 }
 
 // ---------- secrets: the panel ----------
@@ -288,6 +315,11 @@ async function secretPanel(path) {
   const panel = $("panel");
   panel.replaceChildren(el("p", { class: "hint" }, "Loading…"));
   let meta;
+  // Versions and approvals are asked for at once with the metadata, not after it.
+  const versions = api("GET", `/secrets/store/${enc(path)}/versions?limit=100`);
+  const pending = api("GET", "/secrets/approvals?limit=200");
+  versions.catch(() => {});
+  pending.catch(() => {});
   try {
     const q = new URLSearchParams({ prefix: path, limit: "5", include_deleted: "true" });
     meta = (await api("GET", `/secrets/store?${q}`)).items.find((s) => s.path === path);
@@ -330,14 +362,57 @@ async function secretPanel(path) {
     actions,
     valueBox,
     el("div", { id: "form-box" }),
+    el("div", { id: "approvals" }),
     el("h3", {}, "History"),
     el("div", { id: "history" }, el("p", { class: "hint" }, "Loading…")),
   );
-  history(path, meta).catch((err) => $("history")?.replaceChildren(el("p", { class: "error" }, err.message)));
+  history(path, versions).catch((err) => $("history")?.replaceChildren(el("p", { class: "error" }, err.message)));
+  approvals(path, pending);
 }
 
-/** Fetches a value only now, shows it, and hides (and forgets) it after 30 s. */
-async function reveal(box, apiPath) {
+/**
+ * Open approval requests on this path (GET /secrets/approvals lists those the caller made or may
+ * approve), with Approve and Deny. The API refuses a requester's own request whatever the page shows.
+ */
+async function approvals(path, pending = api("GET", "/secrets/approvals?limit=200")) {
+  const box = $("approvals");
+  let items;
+  try {
+    items = (await pending).items.filter((r) => r.path === path && (r.state === "pending" || r.state === "approved"));
+  } catch {
+    return;
+  }
+  if (!box || !items.length) return box?.replaceChildren();
+  const me = state.session.subject;
+  box.replaceChildren(
+    el("h3", {}, "Pending approvals"),
+    el(
+      "ul",
+      { class: "approvals" },
+      items.map((r) =>
+        el(
+          "li",
+          { "data-request": r.id, "data-state": r.state },
+          el("span", {}, `${r.action} requested by ${r.requester}: ${r.received} of ${r.required} approvals, ${r.state}, expires ${when(r.expires_at)}`),
+          r.requester === me || r.state !== "pending"
+            ? el("span", { class: "hint" }, r.requester === me ? " (your request: someone else must approve it)" : "")
+            : el(
+                "span",
+                { class: "row-actions" },
+                el("button", { type: "button", class: "small", "data-action": "approve", onclick: () => run(() => api("POST", `/secrets/approvals/${r.id}/approve`), (res) => (toast(`Approved: ${res.received} of ${res.required}`), approvals(path))) }, "Approve"),
+                el("button", { type: "button", class: "danger small", "data-action": "deny", onclick: () => run(() => api("POST", `/secrets/approvals/${r.id}/deny`), () => (toast("Denied"), approvals(path))) }, "Deny"),
+              ),
+        ),
+      ),
+    ),
+  );
+}
+
+/**
+ * Fetches a value only now, shows it, and hides (and forgets) it after 30 s. `main` gives the
+ * elements their ids (one main reveal per page); `refs` lists the value's references.
+ */
+async function reveal(box, apiPath, { refs = true, main = true } = {}) {
   box.replaceChildren(el("p", { class: "hint" }, "Revealing…"));
   let data;
   try {
@@ -348,11 +423,12 @@ async function reveal(box, apiPath) {
   }
   let value = data.value;
   data = null;
-  const code = el("pre", { class: "value", id: "revealed-value", tabindex: "0", "aria-label": "Secret value" }, value);
-  const countdown = el("span", { class: "hint", id: "hide-countdown" }, "Hides in 30 s");
+  const id = (name) => (main ? name : undefined);
+  const code = el("pre", { class: "value", id: id("revealed-value"), tabindex: "0", "aria-label": "Secret value" }, value);
+  const countdown = el("span", { class: "hint countdown", id: id("hide-countdown") }, "Hides in 30 s");
   const hide = () => {
     value = null;
-    box.replaceChildren(el("p", { class: "hint", id: "value-hidden" }, "Hidden again. Press Reveal to see it."));
+    box.replaceChildren(el("p", { class: "hint value-hidden", id: id("value-hidden") }, "Hidden again. Press Reveal to see it."));
     state.hideTimers.delete(timer);
     clearInterval(ticker);
   };
@@ -363,12 +439,45 @@ async function reveal(box, apiPath) {
   }, 1000);
   const timer = setTimeout(hide, HIDE_AFTER_MS);
   state.hideTimers.add(timer);
-  const refs = references(value);
+  const found = refs ? references(value) : [];
   box.replaceChildren(
     code,
-    el("div", { class: "actions" }, el("button", { type: "button", id: "copy", class: "secondary", onclick: () => copy(value) }, "Copy"), el("button", { type: "button", id: "hide", class: "secondary", onclick: () => (clearTimeout(timer), hide()) }, "Hide"), countdown),
-    refs.length ? el("div", { class: "refs" }, el("h4", {}, "References"), el("ul", {}, refs.map((r) => el("li", {}, el("a", { href: `#/secrets/${enc(r)}`, class: "ref" }, `\${secret.${r}}`))))) : null,
+    el("div", { class: "actions" }, el("button", { type: "button", id: id("copy"), class: "secondary", onclick: () => copy(value) }, "Copy"), el("button", { type: "button", id: id("hide"), class: "secondary", onclick: () => (clearTimeout(timer), hide()) }, "Hide"), countdown),
+    found.length ? el("div", { class: "refs" }, el("h4", {}, "References"), el("ul", {}, found.map(referenceItem))) : null,
   );
+}
+
+/**
+ * One `${secret.path}` reference: a link, and what it resolves to (through the API's own resolver,
+ * so the read rule decides each hop) shown masked, with its length only; cycles and broken
+ * references are marked. The resolved value is dropped at once; Reveal fetches it again.
+ */
+function referenceItem(ref) {
+  const status = el("span", { class: "ref-status hint" }, "checking…");
+  const shown = el("div", { class: "value-box" });
+  const li = el("li", { "data-ref": ref, "data-ref-state": "checking" }, el("a", { href: `#/secrets/${enc(ref)}`, class: "ref" }, `\${secret.${ref}}`), " ", status, shown);
+  const mark = (state, text, cls = "badge") => {
+    li.dataset.refState = state;
+    status.className = `ref-status ${cls}`;
+    status.textContent = text;
+  };
+  api("GET", `/secrets/store/${enc(ref)}?resolve=true`).then(
+    (res) => {
+      const length = [...res.value].length;
+      res = null;
+      mark("ok", `resolves to •••••••• (${length} characters)`, "hint");
+      status.after(el("button", { type: "button", class: "secondary small", "aria-label": `Reveal what ${ref} resolves to`, onclick: () => reveal(shown, `/secrets/store/${enc(ref)}?resolve=true`, { refs: false, main: false }) }, "Reveal"));
+    },
+    (err) => {
+      const type = String(err.problem?.type ?? "");
+      if (type.endsWith("reference-cycle")) mark("cycle", `cycle: ${(err.problem.cycle ?? []).join(" → ")}`, "badge bad");
+      else if (err.status === 404) mark("broken", "broken: no such secret", "badge bad");
+      else if (type.endsWith("reference-missing")) mark("broken", `broken: ${err.problem.path} does not exist`, "badge bad");
+      else if (err.status === 403) mark("refused", "not readable with this token", "badge");
+      else mark("broken", `broken: ${err.message}`, "badge bad");
+    },
+  );
+  return li;
 }
 
 function references(value) {
@@ -389,9 +498,9 @@ async function copy(value) {
   }
 }
 
-async function history(path, meta) {
+async function history(path, versions) {
   const box = $("history");
-  const data = await api("GET", `/secrets/store/${enc(path)}/versions?limit=100`);
+  const data = await versions;
   const can = state.session.can;
   const rows = data.items.map((v) =>
     el(
@@ -401,6 +510,7 @@ async function history(path, meta) {
       el("td", {}, v.state),
       el("td", {}, v.created_by),
       el("td", {}, when(v.created_at)),
+      el("td", {}, v.state === "live" ? el("input", { type: "checkbox", class: "diff-pick", value: String(v.version), "aria-label": `Pick v${v.version} for a diff` }) : null),
       el(
         "td",
         { class: "row-actions" },
@@ -410,11 +520,14 @@ async function history(path, meta) {
       ),
     ),
   );
-  const detail = data.items.map((v) => el("tr", { class: "hv" }, el("td", { colspan: "5" }, el("div", { id: `hv-${v.version}` }))));
+  const detail = data.items.map((v) => el("tr", { class: "hv" }, el("td", { colspan: "6" }, el("div", { id: `hv-${v.version}` }))));
+  const diffBox = el("div", { id: "history-diff-box", "aria-live": "polite" });
   const body = [];
   rows.forEach((r, i) => body.push(r, detail[i]));
   box.replaceChildren(
-    el("div", { class: "table-wrap" }, el("table", { class: "history" }, el("thead", {}, el("tr", {}, ["Version", "State", "Author", "Time", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, body))),
+    el("div", { class: "table-wrap" }, el("table", { class: "history" }, el("thead", {}, el("tr", {}, ["Version", "State", "Author", "Time", "Diff", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, body))),
+    el("div", { class: "actions" }, el("button", { type: "button", class: "secondary", id: "history-diff", onclick: () => historyDiff(path, diffBox) }, "Diff the two picked versions")),
+    diffBox,
     can.write
       ? el(
           "form",
@@ -427,12 +540,63 @@ async function history(path, meta) {
   );
 }
 
+/** Two picked versions: masked until Reveal, then a line diff of both values (two audited reads), hidden after 30 s. */
+function historyDiff(path, box) {
+  const picked = [...document.querySelectorAll(".diff-pick:checked")].map((c) => Number(c.value)).sort((a, b) => a - b);
+  if (picked.length !== 2) return toast("Pick exactly two versions", true);
+  const [a, b] = picked;
+  const go = el("button", { type: "button", id: "history-diff-reveal", onclick: () => showDiff() }, "Reveal the diff");
+  box.replaceChildren(el("div", { class: "card" }, el("h4", {}, `v${a} → v${b}`), el("pre", { class: "value masked-diff" }, "•••••••• (masked until revealed)"), el("div", { class: "actions" }, go)));
+  const showDiff = async () => {
+    let x;
+    let y;
+    try {
+      [x, y] = await Promise.all([a, b].map(async (v) => (await api("GET", `/secrets/store/history/${enc(path)}?version=${v}`)).value));
+    } catch (err) {
+      return box.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
+    }
+    const lines = diffLines(x.split("\n"), y.split("\n"));
+    x = y = null;
+    box.replaceChildren(
+      el("div", { class: "card" }, el("h4", {}, `v${a} → v${b}`), el("pre", { class: "value diff", id: "history-diff-out", tabindex: "0", "aria-label": `Diff of v${a} and v${b}` }, lines.map(([op, text]) => el("span", { class: op === "+" ? "add" : op === "-" ? "del" : "same" }, `${op} ${text}\n`))), el("p", { class: "hint" }, "Hides in 30 s")),
+    );
+    const timer = setTimeout(() => box.replaceChildren(el("p", { class: "hint", id: "history-diff-hidden" }, "The diff is hidden again.")), HIDE_AFTER_MS);
+    state.hideTimers.add(timer);
+  };
+}
+
+/** A line diff by longest common subsequence (values are at most 64 KiB, so this stays small). */
+function diffLines(a, b) {
+  const n = a.length;
+  const m = b.length;
+  if (n * m > 4_000_000) return [...a.map((t) => ["-", t]), ...b.map((t) => ["+", t])];
+  const L = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = a[i] === b[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) out.push([" ", a[i++]]), j++;
+    else if (L[i + 1][j] >= L[i][j + 1]) out.push(["-", a[i++]]);
+    else out.push(["+", b[j++]]);
+  }
+  while (i < n) out.push(["-", a[i++]]);
+  while (j < m) out.push(["+", b[j++]]);
+  return out;
+}
+
 async function run(action, done) {
   try {
     const result = await action();
     await done?.(result);
   } catch (err) {
-    toast(err.status === 403 ? `Refused: ${err.message}` : err.status === 202 ? err.message : err.message, true);
+    if (err.problem?.approval_request_id) {
+      toast(`Needs approval (${err.problem.received ?? 0} of ${err.problem.required ?? "?"}): ask an approver, then retry`);
+      const path = decodeURIComponent(location.hash.slice("#/secrets/".length));
+      if (location.hash.startsWith("#/secrets/") && $("approvals")) approvals(path);
+      return;
+    }
+    toast(err.status === 403 ? `Refused: ${err.message}` : err.message, true);
   }
 }
 
@@ -556,7 +720,7 @@ function diffView() {
       "section",
       { class: "card wide" },
       el("h1", {}, "Compare environments or prefixes"),
-      el("p", { class: "hint" }, "Keys are compared by path below each prefix (or by environment). Values are compared only when you reveal a row."),
+      el("p", { class: "hint" }, "Keys are compared by path below each prefix (for env:<name>, by path without the environment's segment). Hush compares values by keyed fingerprint on the server; no value comes to this page unless you reveal a row."),
       el(
         "form",
         { id: "diff-form", class: "row", onsubmit: (e) => (e.preventDefault(), runDiff(out)) },
@@ -569,55 +733,44 @@ function diffView() {
   );
 }
 
-async function side(spec) {
-  const byEnv = spec.startsWith("env:");
-  const items = [];
-  let cursor = null;
-  do {
-    const q = new URLSearchParams({ limit: String(PAGE) });
-    if (byEnv) q.set("environment", spec.slice(4));
-    else q.set("prefix", `${spec.replace(/\/$/, "")}/`);
-    if (cursor) q.set("cursor", cursor);
-    const page = await api("GET", `/secrets/store?${q}`);
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
-  const map = new Map();
-  for (const s of items) map.set(byEnv ? s.path.split("/").slice(1).join("/") || s.path : s.path.slice(spec.replace(/\/$/, "").length + 1), s);
-  return map;
-}
+const KIND_LABEL = { "only-left": "left only", "only-right": "right only", same: "same value", differs: "differs", withheld: "not yours to compare", unknown: "fingerprint pending" };
 
+/** GET /secrets/compare: the server compares keyed fingerprints; no value comes to the page unless a row is revealed. */
 async function runDiff(out) {
   out.replaceChildren(el("p", { class: "hint" }, "Comparing…"));
+  const spec = (id) => $(id).value.trim().replace(/\/$/, "");
   try {
-    const [l, r] = await Promise.all([side($("diff-left").value.trim()), side($("diff-right").value.trim())]);
-    const keys = [...new Set([...l.keys(), ...r.keys()])].sort();
-    const rows = keys.map((k) => {
-      const a = l.get(k);
-      const b = r.get(k);
-      const kind = !a ? "right only" : !b ? "left only" : "both";
+    const res = await api("GET", `/secrets/compare?${new URLSearchParams({ left: spec("diff-left"), right: spec("diff-right") })}`);
+    const rows = res.items.map((item) => {
       const cell = el("td", { class: "row-actions" });
-      if (a && b) cell.append(el("button", { type: "button", class: "secondary small", onclick: () => compareValues(cell, a.path, b.path) }, "Compare values"));
-      return el("tr", { "data-key": k, "data-kind": kind }, el("td", {}, k), el("td", {}, a ? `v${a.current_version}` : "—"), el("td", {}, b ? `v${b.current_version}` : "—"), el("td", {}, kind), cell);
+      const values = el("td", { colspan: "5", class: "diff-values" });
+      const detail = el("tr", { class: "hv" }, values);
+      if (item.left && item.right && item.status !== "withheld") {
+        cell.append(el("button", { type: "button", class: "secondary small", "data-action": "reveal-pair", "aria-label": `Reveal both values of ${item.key}`, onclick: () => revealPair(values, item) }, "Reveal"));
+      }
+      const badge = item.status === "same" ? "badge ok" : item.status === "differs" ? "badge bad" : "badge";
+      return [
+        el("tr", { "data-key": item.key, "data-kind": item.status }, el("td", {}, item.key), el("td", {}, item.left ? `v${item.left.version}` : "—"), el("td", {}, item.right ? `v${item.right.version}` : "—"), el("td", {}, el("span", { class: badge }, KIND_LABEL[item.status])), cell),
+        detail,
+      ];
     });
+    const c = res.counts;
     out.replaceChildren(
-      el("p", {}, `${keys.length} keys: ${rows.filter((r) => r.dataset.kind === "left only").length} left only, ${rows.filter((r) => r.dataset.kind === "right only").length} right only.`),
-      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Key", "Left", "Right", "Where", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows))),
+      el("p", { id: "diff-summary" }, `${res.items.length} keys: ${c.same} same, ${c.differs} differ, ${c["only-left"]} left only, ${c["only-right"]} right only${c.withheld ? `, ${c.withheld} not yours to compare` : ""}${c.unknown ? `, ${c.unknown} pending` : ""}.`),
+      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Key", "Left", "Right", "Values", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows.flat()))),
     );
   } catch (err) {
     out.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
   }
 }
 
-/** Reads both values (audited, like any read) and shows only whether they are equal. */
-async function compareValues(cell, a, b) {
-  try {
-    const [x, y] = await Promise.all([api("GET", `/secrets/store/${enc(a)}`), api("GET", `/secrets/store/${enc(b)}`)]);
-    const same = x.value === y.value;
-    cell.replaceChildren(el("span", { class: same ? "badge ok" : "badge bad" }, same ? "same value" : "differs"));
-  } catch (err) {
-    cell.replaceChildren(el("span", { class: "error" }, err.message));
-  }
+/** Reveals both sides of one row (two audited reads), hidden again after 30 s. */
+function revealPair(box, item) {
+  const l = el("div", { class: "value-box" });
+  const r = el("div", { class: "value-box" });
+  box.replaceChildren(el("div", { class: "pair" }, el("div", {}, el("h4", {}, item.left.path), l), el("div", {}, el("h4", {}, item.right.path), r)));
+  reveal(l, `/secrets/store/${enc(item.left.path)}`, { refs: false });
+  reveal(r, `/secrets/store/${enc(item.right.path)}`, { refs: false });
 }
 
 // ---------- bulk import ----------
@@ -707,13 +860,40 @@ async function importPreview(box) {
 }
 
 // ---------- transit ----------
-// The API has no key listing (GET /transit/keys/{name} only): keys are looked up by name.
 function transitView() {
   const out = el("pre", { id: "transit-out", class: "value", "aria-live": "polite" });
   const info = el("p", { id: "transit-info", class: "hint" });
+  const list = el("tbody", { id: "transit-keys" });
   const key = () => encodeURIComponent($("transit-key").value.trim());
   const show = (res) => (info.textContent = `${res.name}: ${res.type}, latest version ${res.latest_version ?? res.versions?.length ?? "?"}`);
-  const keyAction = (method, suffix, body) => run(() => api(method, `/transit/keys/${key()}${suffix}`, body), (res) => (res.name ? show(res) : api("GET", `/transit/keys/${key()}`).then(show)));
+  const loadKeys = async () => {
+    try {
+      const res = await api("GET", "/transit/keys?limit=1000");
+      list.replaceChildren(
+        ...(res.items.length ? res.items : [null]).map((k) =>
+          k
+            ? el(
+                "tr",
+                { "data-key": k.name },
+                el("td", {}, k.name),
+                el("td", {}, k.type),
+                el("td", {}, `v${k.latest_version}`),
+                el("td", {}, when(k.updated_at)),
+                el(
+                  "td",
+                  { class: "row-actions" },
+                  el("button", { type: "button", class: "secondary small", "data-action": "use", "aria-label": `Use ${k.name}`, onclick: () => (($("transit-key").value = k.name), show(k)) }, "Use"),
+                  el("button", { type: "button", class: "secondary small", "data-action": "rotate", "aria-label": `Rotate ${k.name}`, onclick: () => run(() => api("POST", `/transit/keys/${encodeURIComponent(k.name)}/rotate`, {}), (r) => (show(r), loadKeys())) }, "Rotate"),
+                ),
+              )
+            : el("tr", {}, el("td", { colspan: "5", class: "hint" }, "No keys yet (or none this token may see).")),
+        ),
+      );
+    } catch (err) {
+      list.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "error" }, err.message)));
+    }
+  };
+  const keyAction = (method, suffix, body) => run(() => api(method, `/transit/keys/${key()}${suffix}`, body), (res) => (show(res), loadKeys()));
   const ops = [
     ["encrypt", "Encrypt"],
     ["decrypt", "Decrypt"],
@@ -728,20 +908,17 @@ function transitView() {
       { class: "card wide" },
       el("h1", {}, "Transit"),
       el("p", { class: "hint" }, "Encryption as a service: the keys never leave Hush. Inputs are text; the console base64-encodes them."),
+      el("h2", {}, "Keys"),
+      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Type", "Latest", "Updated", ""].map((h) => el("th", { scope: "col" }, h)))), list)),
       el(
         "form",
-        { id: "transit-key-form", class: "row", onsubmit: (e) => (e.preventDefault(), keyAction("GET", "")) },
+        { id: "transit-key-form", class: "row", onsubmit: (e) => (e.preventDefault(), keyAction("POST", "", { type: $("transit-type").value })) },
         el("div", {}, el("label", { for: "transit-key" }, "Key name"), el("input", { id: "transit-key", required: true, spellcheck: "false" })),
-        el("div", {}, el("label", { for: "transit-type" }, "Type (for create)"), el("select", { id: "transit-type" }, ["aes256-gcm", "hmac-sha256", "ed25519", "ecdsa-p256"].map((t) => el("option", { value: t }, t)))),
-        el(
-          "div",
-          { class: "actions" },
-          el("button", { type: "submit", class: "secondary" }, "Show"),
-          el("button", { type: "button", id: "transit-create", class: "secondary", onclick: () => keyAction("POST", "", { type: $("transit-type").value }) }, "Create"),
-          el("button", { type: "button", id: "transit-rotate", class: "secondary", onclick: () => keyAction("POST", "/rotate", {}) }, "Rotate"),
-        ),
+        el("div", {}, el("label", { for: "transit-type" }, "Type (for create)"), el("select", { id: "transit-type" }, ["aes256-gcm", "hmac", "ed25519", "ecdsa-p256"].map((t) => el("option", { value: t }, t)))),
+        el("div", { class: "actions" }, el("button", { type: "submit", id: "transit-create", class: "secondary" }, "Create")),
       ),
       info,
+      el("h2", {}, "Use a key"),
       el("label", { for: "transit-input" }, "Input (plaintext, or a hush:v… ciphertext to decrypt)"),
       el("textarea", { id: "transit-input", spellcheck: "false" }),
       el("label", { for: "transit-proof" }, "HMAC or signature (to verify)"),
@@ -750,6 +927,7 @@ function transitView() {
       out,
     ),
   );
+  loadKeys();
 }
 
 const b64 = (s) => btoa(Array.from(new TextEncoder().encode(s), (b) => String.fromCharCode(b)).join(""));
@@ -809,6 +987,127 @@ async function auditView() {
   } catch (err) {
     verify.textContent = err.message;
   }
+}
+
+// ---------- shares ----------
+async function sharesView() {
+  const rows = el("tbody", { id: "share-rows" });
+  const created = el("div", { id: "share-created", "aria-live": "polite" });
+  const can = state.session.can;
+  const load = async () => {
+    try {
+      const res = await api("GET", "/secrets/shares?limit=100");
+      rows.replaceChildren(
+        ...(res.items.length ? res.items : [null]).map((s) =>
+          s
+            ? el(
+                "tr",
+                { "data-share": s.id, "data-state": s.state },
+                el("td", {}, s.id),
+                el("td", {}, s.mode),
+                el("td", {}, s.state),
+                el("td", {}, `${s.views_left} of ${s.max_views}`),
+                el("td", {}, when(s.expires_at)),
+                el("td", {}, s.created_by),
+                el("td", { class: "row-actions" }, can.write && s.state === "active" ? el("button", { type: "button", class: "danger small", "data-action": "revoke", "aria-label": `Revoke share ${s.id}`, onclick: () => run(() => api("DELETE", `/secrets/shares/${s.id}`), () => (toast("Share revoked"), load())) }, "Revoke") : null),
+              )
+            : el("tr", {}, el("td", { colspan: "7", class: "hint" }, "No shares yet.")),
+        ),
+      );
+    } catch (err) {
+      rows.replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "error" }, err.message)));
+    }
+  };
+  const value = el("textarea", { id: "share-value", spellcheck: "false", autocomplete: "off", class: "masked", rows: "3" });
+  const create = (e) => {
+    e.preventDefault();
+    const path = $("share-path").value.trim();
+    const body = { ...(path ? { path } : { value: value.value }), max_views: Number($("share-views").value), expires_in_seconds: Number($("share-hours").value) * 3600 };
+    run(() => api("POST", "/secrets/shares", body), (res) => {
+      value.value = "";
+      // The link carries the share's token: shown once, dropped from the page after 30 s.
+      created.replaceChildren(el("p", {}, "Send this link once; it is shown only now and hidden in 30 s."), el("pre", { class: "value", id: "share-link" }, res.url));
+      setTimeout(() => created.replaceChildren(), HIDE_AFTER_MS);
+      load();
+    });
+  };
+  $("view").replaceChildren(
+    el(
+      "section",
+      { class: "card wide" },
+      el("h1", {}, "Shares"),
+      el("p", { class: "hint" }, "One-time links: the recipient opens the link and presses Reveal; each view is spent once. Revoking deletes the payload at once."),
+      can.write
+        ? el(
+            "form",
+            { id: "share-form", onsubmit: create },
+            el("label", { for: "share-value" }, "Value to share"),
+            value,
+            el("label", { for: "share-path" }, "…or the current value of a stored secret (path)"),
+            el("input", { id: "share-path", spellcheck: "false", placeholder: "app/db/password" }),
+            el(
+              "div",
+              { class: "row" },
+              el("div", {}, el("label", { for: "share-views" }, "Views"), el("input", { id: "share-views", type: "number", min: "1", max: "100", value: "1", required: true })),
+              el("div", {}, el("label", { for: "share-hours" }, "Expires in (hours)"), el("input", { id: "share-hours", type: "number", min: "1", max: "720", value: "24", required: true })),
+              el("div", { class: "actions" }, el("button", { type: "submit", id: "share-create" }, "Create link")),
+            ),
+          )
+        : null,
+      created,
+      el("h2", {}, "Status"),
+      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Id", "Mode", "State", "Views left", "Expires", "Created by", ""].map((h) => el("th", { scope: "col" }, h)))), rows)),
+    ),
+  );
+  load();
+}
+
+// ---------- leases ----------
+async function leasesView() {
+  const rows = el("tbody", { id: "lease-rows" });
+  const can = state.session.can;
+  const load = async () => {
+    const q = new URLSearchParams({ limit: "200" });
+    const st = $("lease-state")?.value;
+    if (st) q.set("state", st);
+    try {
+      const res = await api("GET", `/secrets/leases?${q}`);
+      rows.replaceChildren(
+        ...(res.items.length ? res.items : [null]).map((l) =>
+          l
+            ? el(
+                "tr",
+                { "data-lease": l.lease_id, "data-state": l.state },
+                el("td", {}, l.lease_id),
+                el("td", {}, `${l.provider}/${l.role}`),
+                el("td", {}, l.state),
+                el("td", {}, when(l.expires_at)),
+                el("td", {}, l.created_by),
+                el("td", { class: "row-actions" }, can.revokeLeases && l.state === "issued" ? el("button", { type: "button", class: "danger small", "data-action": "revoke", "aria-label": `Revoke lease ${l.lease_id}`, onclick: () => run(() => api("POST", `/secrets/leases/${l.lease_id}/revoke`), () => (toast("Revocation queued"), load())) }, "Revoke") : null),
+              )
+            : el("tr", {}, el("td", { colspan: "6", class: "hint" }, "No leases.")),
+        ),
+      );
+    } catch (err) {
+      rows.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "error" }, err.message)));
+    }
+  };
+  $("view").replaceChildren(
+    el(
+      "section",
+      { class: "card wide" },
+      el("h1", {}, "Leases"),
+      el("p", { class: "hint" }, "Short-lived credentials issued by providers. Revoking queues the provider's revoke; it is retried until delivered."),
+      el(
+        "form",
+        { class: "row", id: "lease-filter", onsubmit: (e) => (e.preventDefault(), load()) },
+        el("div", {}, el("label", { for: "lease-state" }, "State"), el("select", { id: "lease-state" }, ["", "issued", "revoking", "revoked", "expired", "failed"].map((s) => el("option", { value: s }, s || "any")))),
+        el("div", { class: "actions" }, el("button", { type: "submit", class: "secondary" }, "Filter")),
+      ),
+      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Lease", "Provider/role", "State", "Expires", "Created by", ""].map((h) => el("th", { scope: "col" }, h)))), rows)),
+    ),
+  );
+  load();
 }
 
 // ---------- tokens ----------
