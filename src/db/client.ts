@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import * as schema from "./schema";
 
@@ -9,10 +10,63 @@ const clients = new WeakMap<D1Database, Db>();
 export function database(d1: D1Database): Db {
   let db = clients.get(d1);
   if (!db) {
-    db = drizzle(d1, { schema });
+    db = drizzle(sessionRouted(d1) as D1Database, { schema });
     clients.set(d1, db);
   }
   return db;
+}
+
+/**
+ * The request's D1 session (D1 Sessions API, docs/decisions.md "Reads through D1 sessions"):
+ * statements of the shared drizzle client (and its prepared queries) run in it while `fn` runs.
+ */
+const currentSession = new AsyncLocalStorage<{ d1: D1Database; session: D1DatabaseSession }>();
+
+export function inSession<T>(d1: D1Database, session: D1DatabaseSession, fn: () => Promise<T>): Promise<T> {
+  return currentSession.run({ d1, session }, fn);
+}
+
+const target = (d1: D1Database): D1Database | D1DatabaseSession => {
+  const current = currentSession.getStore();
+  return current && current.d1 === d1 ? current.session : d1;
+};
+
+class RoutedStatement {
+  constructor(
+    private readonly d1: D1Database,
+    private readonly sql: string,
+    private readonly values: unknown[] = [],
+  ) {}
+  bind(...values: unknown[]) {
+    return new RoutedStatement(this.d1, this.sql, values);
+  }
+  statement(): D1PreparedStatement {
+    const prepared = target(this.d1).prepare(this.sql);
+    return this.values.length ? prepared.bind(...this.values) : prepared;
+  }
+  first(column?: string) {
+    return column === undefined ? this.statement().first() : this.statement().first(column);
+  }
+  all() {
+    return this.statement().all();
+  }
+  run() {
+    return this.statement().run();
+  }
+  raw(options?: { columnNames?: boolean }) {
+    return this.statement().raw(options as { columnNames: true });
+  }
+}
+
+/** A D1 binding whose statements run in the current request's session, if any. */
+function sessionRouted(d1: D1Database) {
+  return {
+    prepare: (sql: string) => new RoutedStatement(d1, sql),
+    batch: (statements: RoutedStatement[]) => target(d1).batch(statements.map((s) => (s instanceof RoutedStatement ? s.statement() : s))),
+    exec: (sql: string) => d1.exec(sql),
+    dump: () => d1.dump(),
+    withSession: (c?: string) => d1.withSession(c),
+  } as unknown as D1Database;
 }
 
 /** A statement `db.batch()` accepts. */
