@@ -25,7 +25,7 @@ export const PENDING_MS = 60_000;
 const CHECKPOINT = 100;
 const PAGE = 500;
 /** Appends within this long share one witness call (docs/decisions.md, "Witness": the window it opens). */
-export const WITNESS_DELAY_MS = 20;
+export const WITNESS_DELAY_MS = 100;
 
 /**
  * The tenant's audit log, and the single writer of its hash chain (docs/decisions.md, "The audit

@@ -127,20 +127,31 @@ export function appendEvents(env: Env, tenantId: string, events: NewEvent[], kin
 
 /** Per isolate: tenant -> intents whose D1 batch committed, not yet told to the chain. */
 const unsettled = new Map<string, number[]>();
-/** How long a committed intent waits for an append to carry its settle before it gets a call of its own. */
-export const SETTLE_DELAY_MS = 25;
+/** Tenants with a fallback settle call scheduled in this isolate (at most one each). */
+const scheduled = new Set<string>();
+/**
+ * How long committed intents wait for an append to carry their settle before one call of their own
+ * settles them all. Long enough that under any load worth measuring the next append carries them
+ * (25 ms cost a DO call per write on a loaded machine, bench/RESULTS.md); short beside the alarm's
+ * PENDING_MS, which does it for settles lost with the isolate.
+ */
+export const SETTLE_DELAY_MS = 250;
 
 /**
  * Settles committed intents off the request's path: the next append to the tenant's chain from
  * this isolate carries them, or after SETTLE_DELAY_MS one call settles all that are left (in the
- * request's waitUntil). A settle lost with the isolate is done by the chain's alarm from the D1 copy.
+ * waitUntil of the request that scheduled it). A settle lost with the isolate is done by the
+ * chain's alarm from the D1 copy.
  */
 export function settleCommitted(env: Env, tenantId: string, seqs: readonly number[], ctx: { waitUntil(p: Promise<unknown>): void }): void {
   const queued = unsettled.get(tenantId);
   if (queued) queued.push(...seqs);
   else unsettled.set(tenantId, [...seqs]);
+  if (scheduled.has(tenantId)) return;
+  scheduled.add(tenantId);
   ctx.waitUntil(
     new Promise((resolve) => setTimeout(resolve, SETTLE_DELAY_MS)).then(async () => {
+      scheduled.delete(tenantId);
       const left = unsettled.get(tenantId);
       if (!left) return;
       unsettled.delete(tenantId);

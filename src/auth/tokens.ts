@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { audit } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
-import { prepared, type Db } from "../db/client";
+import { freshRead, prepared, type Db } from "../db/client";
 import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
 import { Problem } from "../http/problem";
@@ -56,13 +56,17 @@ export async function resolveToken(
   const tokenHash = await hashToken(token);
   if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
   if (!token.startsWith(TOKEN_PREFIX)) return { rejected: "unknown" };
-  const row = await prepared(db, "token-by-hash", (db) =>
-    db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
-  ).get({ tokenHash });
-  if (!row) return { rejected: "unknown" };
-  if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId };
-  if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId };
-  return { principal: await principalFromRow(db, row) };
+  // At the primary whatever the request's session: a revoked token is refused at once, not once
+  // a replica has caught up (docs/scale.md, "Consistency").
+  return freshRead(env.DB, async () => {
+    const row = await prepared(db, "token-by-hash", (db) =>
+      db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
+    ).get({ tokenHash });
+    if (!row) return { rejected: "unknown" as const };
+    if (row.revokedAt !== null) return { rejected: "revoked" as const, tokenId: row.id, tenantId: row.tenantId };
+    if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired" as const, tokenId: row.id, tenantId: row.tenantId };
+    return { principal: await principalFromRow(db, row) };
+  });
 }
 
 /** The principal of a live api_tokens row (also used by sync deliveries, which act with their creator's token). */

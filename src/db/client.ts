@@ -17,13 +17,39 @@ export function database(d1: D1Database): Db {
 }
 
 /**
- * The request's D1 session (D1 Sessions API, docs/decisions.md "Reads through D1 sessions"):
+ * The request's D1 session (D1 Sessions API; the rule is docs/scale.md, "Consistency"):
  * statements of the shared drizzle client (and its prepared queries) run in it while `fn` runs.
  */
-const currentSession = new AsyncLocalStorage<{ d1: D1Database; session: D1DatabaseSession }>();
+const currentSession = new AsyncLocalStorage<{ d1: D1Database; session: D1DatabaseSession; primary: boolean }>();
 
-export function inSession<T>(d1: D1Database, session: D1DatabaseSession, fn: () => Promise<T>): Promise<T> {
-  return currentSession.run({ d1, session }, fn);
+const BOOKMARK = /^[A-Za-z0-9-]{1,128}$/;
+
+/**
+ * The consistency rule in one place. A request that may change something starts at the primary
+ * (its reads decide what it writes). A GET or HEAD may be answered by a replica, never one older
+ * than the bookmark the client sent back (read-your-writes across calls); a malformed bookmark is
+ * ignored. `primary`: whether the session's first statement goes to the primary.
+ */
+export function openSession(d1: D1Database, method: string, bookmark: string | undefined): { session: D1DatabaseSession; primary: boolean } {
+  const read = method === "GET" || method === "HEAD";
+  const given = bookmark && BOOKMARK.test(bookmark) ? bookmark : undefined;
+  if (!read) return { session: d1.withSession("first-primary"), primary: true };
+  return { session: d1.withSession(given ?? "first-unconstrained"), primary: false };
+}
+
+export function inSession<T>(d1: D1Database, opened: { session: D1DatabaseSession; primary: boolean }, fn: () => Promise<T>): Promise<T> {
+  return currentSession.run({ d1, ...opened }, fn);
+}
+
+/**
+ * Runs `fn`'s statements at the primary: for a read that needs freshness whatever the client sent
+ * (the token lookup: a revoked token is refused at once, not once a replica has caught up).
+ * Inside a session that started at the primary, that session is used.
+ */
+export function freshRead<T>(d1: D1Database, fn: () => Promise<T>): Promise<T> {
+  const current = currentSession.getStore();
+  if (!current || current.d1 !== d1 || current.primary) return fn();
+  return currentSession.run({ d1, session: d1.withSession("first-primary"), primary: true }, fn);
 }
 
 const target = (d1: D1Database): D1Database | D1DatabaseSession => {

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { database, inSession } from "../db/client";
+import { database, inSession, openSession } from "../db/client";
 import { toHex, randomBytes } from "../crypto/encoding";
 import type { AppEnv } from "./context";
 import { Problem } from "./problem";
@@ -13,20 +13,13 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const requestId = given && REQUEST_ID.test(given) ? given : `req_${toHex(randomBytes(12))}`;
   c.set("requestId", requestId);
   c.set("db", database(c.env.DB));
-  // D1 Sessions (docs/decisions.md, "Reads through D1 sessions"): a request that may change
-  // something starts at the primary; a read may be served by a replica, but never one older than
-  // the bookmark the client sends back (read-your-writes across requests).
-  const given_bookmark = c.req.header("x-hush-bookmark");
-  const bookmark = given_bookmark && BOOKMARK.test(given_bookmark) ? given_bookmark : undefined;
-  const method = c.req.method;
-  const session = c.env.DB.withSession(bookmark ?? (method === "GET" || method === "HEAD" ? "first-unconstrained" : "first-primary"));
-  await inSession(c.env.DB, session, next);
+  // D1 Sessions: the consistency rule is openSession's (docs/scale.md, "Consistency").
+  const opened = openSession(c.env.DB, c.req.method, c.req.header("x-hush-bookmark"));
+  await inSession(c.env.DB, opened, next);
   c.header("X-Request-Id", requestId);
-  const latest = session.getBookmark();
+  const latest = opened.session.getBookmark();
   if (latest) c.header("x-hush-bookmark", latest);
 };
-
-const BOOKMARK = /^[A-Za-z0-9-]{1,128}$/;
 
 /** Responses of the API may carry secrets: never cache, never sniff, never index. */
 export const apiHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {

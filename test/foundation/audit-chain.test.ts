@@ -1,9 +1,10 @@
-import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { createExecutionContext, evictDurableObject, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { copyInsert, newEvent } from "../../src/audit/log";
 import { database } from "../../src/db/client";
-import { api, createTenant, tokenWith, uniquePath } from "../helpers";
+import worker from "../../src/index";
+import { api, BASE, createTenant, tokenWith, uniquePath } from "../helpers";
 import { chainEvents, chainOf, chainSql } from "../support/audit-store";
 
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
@@ -157,9 +158,59 @@ describe("reads through D1 sessions", () => {
     // A malformed bookmark is ignored, not an error.
     expect((await api("GET", store(path), { headers: { "x-hush-bookmark": "not a bookmark!" } })).status).toBe(200);
   });
+
+  it("looks the token up at the primary whatever bookmark a read sends; reads the secret in the client's session; writes start at the primary", async () => {
+    const path = uniquePath("sessions");
+    const { token } = await tokenWith(["secrets:read", "secrets:write"], { subject: "session-reader" });
+    const bookmark = (await api("POST", store(path), { token, body: { value: "v" } })).headers.get("x-hush-bookmark")!;
+    const send = async (method: string, headers: Record<string, string>, body?: unknown) => {
+      const opened: { constraint: string | undefined; sql: string[] }[] = [];
+      const d1 = new Proxy(env.DB, {
+        get(target, key) {
+          if (key !== "withSession") return Reflect.get(target, key);
+          return (constraint?: string) => {
+            const session = target.withSession(constraint);
+            const seen = { constraint, sql: [] as string[] };
+            opened.push(seen);
+            return new Proxy(session, {
+              get(s, k) {
+                if (k === "prepare") return (sql: string) => (seen.sql.push(sql), s.prepare(sql));
+                const value = Reflect.get(s, k);
+                return typeof value === "function" ? value.bind(s) : value;
+              },
+            });
+          };
+        },
+      });
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(
+        new Request(`${BASE}${store(path)}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...headers, ...(body !== undefined && { "content-type": "application/json" }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+        { ...env, DB: d1 },
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      const where = (pattern: RegExp) => opened.filter((o) => o.sql.some((q) => pattern.test(q))).map((o) => o.constraint);
+      return { status: response.status, tokenLookup: where(/from "api_tokens"/), secretRead: where(/from "secrets"/) };
+    };
+    // A read with an old bookmark (or none): the token row comes from the primary, the secret from the client's session.
+    for (const headers of [{ "x-hush-bookmark": bookmark }, {}] as Record<string, string>[]) {
+      const read = await send("GET", headers);
+      expect(read.status).toBe(200);
+      expect(read.tokenLookup).toEqual(["first-primary"]);
+      expect(read.secretRead).toEqual([headers["x-hush-bookmark"] ?? "first-unconstrained"]);
+    }
+    // A write starts at the primary even when it sends a bookmark (its reads decide what it writes).
+    const write = await send("PUT", { "x-hush-bookmark": bookmark }, { value: "w" });
+    expect(write.status).toBe(200);
+    expect(new Set([...write.tokenLookup, ...write.secretRead])).toEqual(new Set(["first-primary"]));
+  });
 });
 
-describe("events written before the chain (migration 0011 moved them to audit_events_legacy)", () => {
+describe("events written before the chain (migration 0016_audit_chain moved them to audit_events_legacy)", () => {
   it("are imported into the tenant's chain on its first use: listed first, filtered, verified, and tampering with them is named", async () => {
     const id = `legacy-${crypto.randomUUID().slice(0, 8)}`;
     const old = Date.now() - 86_400_000;
