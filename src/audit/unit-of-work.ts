@@ -22,7 +22,7 @@ export async function recordChange(
   db: Db,
   who: AuditActor,
   statements: readonly BatchItem[],
-  events: AuditInput | readonly AuditInput[],
+  events: AuditInput | readonly AuditInput[] | StartedIntents,
   options: {
     now?: number;
     /** Run after the events, in the same batch (the idempotency record). */
@@ -35,17 +35,28 @@ export async function recordChange(
   const env = options.kick?.env ?? options.env ?? (globalEnv as Env);
   const now = options.now ?? Date.now();
   const hidden = takeAuditInserts(statements);
-  const list = (Array.isArray(events) ? events : [events]) as readonly AuditInput[];
+  const started = events instanceof StartedIntents ? events.take() : undefined;
+  const list = (started ? [] : Array.isArray(events) ? events : [events]) as readonly AuditInput[];
   const byTenant = [...list.map((event) => ({ who, event, now })), ...hidden.events];
   const after = options.after ?? [];
   const changes = [...hidden.statements, ...after];
-  if (changes.length === 0) {
+  if (changes.length === 0 && !started) {
     // Audit only (a read, a denial): the chain object is the whole record.
     await Promise.all(groupByTenant(byTenant).map(([tenantId, items]) => appendEvents(env, tenantId, items.map((i) => newEvent(i.who, i.event, i.now)), "event")));
     return [];
   }
   const groups = groupByTenant(byTenant).map(([tenantId, items]) => ({ tenantId, events: items.map((i) => newEvent(i.who, i.event, i.now)) }));
-  const placed = await Promise.all(groups.map((g) => appendEvents(env, g.tenantId, g.events, "intent")));
+  const placing: Promise<{ seq: number; hash: string }[]>[] = groups.map((g) => appendEvents(env, g.tenantId, g.events, "intent"));
+  if (started) {
+    groups.unshift({ tenantId: started.tenantId, events: started.events });
+    placing.unshift(started.placed);
+  }
+  const placed = await Promise.all(placing);
+  if (changes.length === 0) {
+    // Intents begun ahead of a change that turned out to write nothing: nothing in D1 to wait for.
+    await settleAll(env, groups, placed);
+    return [];
+  }
   const copies = groups.flatMap((g, i) => g.events.map((event, j) => copyInsert(db, g.tenantId, event, placed[i]![j]!)));
   const items: BatchItem[] = [...hidden.statements, ...copies, ...after];
   let results;
@@ -64,6 +75,50 @@ export async function recordChange(
   if (ctx) groups.forEach((g, i) => settleCommitted(env, g.tenantId, placed[i]!.map((p) => p.seq), ctx));
   else await settleAll(env, groups, placed).catch(() => undefined);
   return results.slice(0, hidden.statements.length).concat(results.slice(hidden.statements.length + copies.length)) as typeof results;
+}
+
+/**
+ * A change's intents appended ahead of its D1 batch, while the handler still does its own reads
+ * (http/commit.ts `beginChange`): the Durable Object round trip overlaps them instead of adding
+ * to the request's path. `recordChange` waits for the append before the batch, so nothing commits
+ * without its event; intents never taken by a change are settled as a failure (`abandon`), or by
+ * the chain's alarm if the Worker died.
+ */
+export class StartedIntents {
+  readonly placed: Promise<{ seq: number; hash: string }[]>;
+  private taken = false;
+  constructor(
+    private readonly env: Env,
+    readonly tenantId: string,
+    readonly events: ReturnType<typeof newEvent>[],
+  ) {
+    this.placed = appendEvents(env, tenantId, events, "intent") as Promise<{ seq: number; hash: string }[]>;
+    this.placed.catch(() => undefined); // awaited by the change; if none comes, nothing waits on it
+  }
+
+  static start(env: Env, who: AuditActor, events: AuditInput | readonly AuditInput[], now = Date.now()): StartedIntents {
+    const list = (Array.isArray(events) ? events : [events]) as readonly AuditInput[];
+    return new StartedIntents(env, who.tenantId, list.map((event) => newEvent(who, event, now)));
+  }
+
+  take(): this {
+    if (this.taken) throw new Error("intents already used by a change");
+    this.taken = true;
+    return this;
+  }
+
+  get used(): boolean {
+    return this.taken;
+  }
+
+  /** The request ended without the change: each intent gets a failure outcome with the answer's status. */
+  async abandon(status: number): Promise<void> {
+    if (this.taken) return;
+    this.taken = true;
+    const placed = await this.placed.catch(() => undefined);
+    if (!placed) return;
+    await auditChain(this.env, this.tenantId).settle(this.tenantId, placed.map((p) => p.seq), { status: status >= 400 ? status : 500, problem: "not-committed" });
+  }
 }
 
 function settleAll(env: Env, groups: { tenantId: string }[], placed: { seq: number }[][], failure?: { status: number; problem: string }) {

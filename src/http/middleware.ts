@@ -4,6 +4,7 @@ import { database, inSession, openSession } from "../db/client";
 import { toHex, randomBytes } from "../crypto/encoding";
 import type { AppEnv } from "./context";
 import { Problem } from "./problem";
+import { abandonUnusedIntents } from "./commit";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -16,6 +17,7 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   // D1 Sessions: the consistency rule is openSession's (docs/scale.md, "Consistency").
   const opened = openSession(c.env.DB, c.req.method, c.req.header("x-hush-bookmark"));
   await inSession(c.env.DB, opened, next);
+  abandonUnusedIntents(c);
   c.header("X-Request-Id", requestId);
   const latest = opened.session.getBookmark();
   if (latest) c.header("x-hush-bookmark", latest);

@@ -145,6 +145,33 @@ describe("a crash between any two writes of a change", () => {
   });
 });
 
+describe("a write whose intent is appended ahead of its batch (beginChange)", () => {
+  it("commits as one secret.write event; refused after the append, it is a failure outcome with the refusal's status", async () => {
+    const { token } = await tokenWith(["secrets:read", "secrets:write", "audit:read"], { subject: "begun-writer" });
+    const t = { token, id: "default", verify: async () => (await api("GET", "/api/v1/audit/verify", { token })).body };
+    const path = uniquePath("begun");
+    expect((await api("POST", store(path), { token: t.token, body: { value: "v1" } })).status).toBe(201);
+    expect((await api("PUT", store(path), { token: t.token, body: { value: "v2" } })).status).toBe(200);
+    // A rotation refused by dual control, after its intent was appended.
+    const policy = await api("POST", "/api/v1/secrets/approvals/policies", {
+      body: { paths: [path], actions: ["rotate"], approvals_required: 1, approvers: { subjects: ["someone-else"] } },
+    });
+    expect(policy.status, policy.text).toBe(201);
+    const refused = await api("PUT", store(path), { token: t.token, body: { value: "v3" } });
+    expect(refused.status).toBe(403);
+    await new Promise((r) => setTimeout(r, 300)); // the settle runs after the response
+    const listed = (await api("GET", `/api/v1/audit?resource=secret:${path}`, { token: t.token })).body.items;
+    expect(listed.map((e: any) => [e.action, e.outcome, e.status]).reverse()).toEqual([
+      ["secret.create", "success", 201],
+      ["secret.write", "success", 200],
+      ["secret.write", "failure", 403],
+    ]);
+    const events = await chainEvents(t.id, "resource = ?", `secret:${path}`);
+    expect(events.filter((e) => e.kind === "intent").map((e) => e.state)).toEqual(["committed", "committed", "aborted"]);
+    expect(await t.verify()).toMatchObject({ ok: true });
+  });
+});
+
 describe("reads through D1 sessions", () => {
   it("answers with an x-hush-bookmark, and a request that sends one back sees that write", async () => {
     const path = uniquePath("bookmark");
