@@ -1,3 +1,5 @@
+DROP INDEX `audit_events_tenant`;--> statement-breakpoint
+DROP INDEX `audit_events_resource`;--> statement-breakpoint
 DROP INDEX `audit_events_unsealed`;--> statement-breakpoint
 -- Events written before the audit chain moved into the AuditChain objects (issue 13) keep their
 -- old numbering here, out of the way of the chain's copies (whose seq starts again at 1).
