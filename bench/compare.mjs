@@ -2,6 +2,7 @@
 // A/B of bundles: serves each given bundle (its own Miniflare, port BENCH_PORT+3+i) and runs the same
 // wrk scenario against them in alternating rounds, so a change is judged in one run.
 //   node bench/compare.mjs [read|write] name=path/to/index.js name2=path2 ...
+//   name=path/to/index.js@/other/checkout: that checkout's wrangler.toml and migrations go with the bundle
 //   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_NO_RECORD=1
 import { createToken, seedHush } from "./lib/api.mjs";
 import { appendSection, fmt, table } from "./lib/results.mjs";
@@ -17,9 +18,10 @@ const servers = [];
 try {
   const runs = {};
   for (const [i, spec] of specs.entries()) {
-    const [name, scriptPath] = spec.split("=");
+    const [name, rest] = spec.split("=");
+    const [scriptPath, root] = rest.split("@");
     const secrets = benchSecrets();
-    const hush = await startHush({ port: PORT + i, scriptPath, secrets, stateName: `compare-${i}` });
+    const hush = await startHush({ port: PORT + i, scriptPath, secrets, stateName: `compare-${i}`, ...(root && { root }) });
     servers.push(hush);
     const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
     await seedHush(hush.url, token, "bench/s", 200);

@@ -1,5 +1,3 @@
-import { sql } from "drizzle-orm";
-import { auditChain } from "./audit/log";
 import { database } from "./db/client";
 import { everyDatabase } from "./db/directory";
 import { loggable } from "./http/errors";
@@ -30,14 +28,12 @@ async function sweepDatabase(env: Env, index: number, now: number): Promise<void
     ["resend stale revocations", () => resendStaleRevocations(env, db, now)],
     ["expire missed leases", () => expireMissedLeases(env, db, now)],
     ["resume stalled rewrap", () => resumeStalledRewrap(env, now, index)],
-    // Before sealing, so the rotations' audit events are sealed in this same run.
     ["rotate due secrets", () => rotateDueSecrets(env, now)],
     // Static database rotations: resume interrupted runs, retire after grace, start scheduled ones.
     ["advance static rotations", () => advanceRotations(env, now)],
     // Sync deliveries the writers' triggers queued (system writers send nothing themselves) or whose send was lost.
     ["send sync deliveries", () => sweepSyncOutbox(env, now)],
     ["backfill scan MACs", () => backfillValueMacs(env, 200, now)],
-    ["seal audit chains", () => sealPendingAuditEvents(env)],
   ];
   for (const [step, run] of steps) {
     try {
@@ -45,13 +41,5 @@ async function sweepDatabase(env: Env, index: number, now: number): Promise<void
     } catch (err) {
       console.error(JSON.stringify({ level: "error", sweeper_step: step, database: index, ...loggable(err as Error) }));
     }
-  }
-}
-
-/** Seals audit events whose request could not kick the sealer. */
-async function sealPendingAuditEvents(env: Env): Promise<void> {
-  const pending = await database(env.DB).all<{ tenant_id: string }>(sql`SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL`);
-  for (const { tenant_id } of pending) {
-    await auditChain(env, tenant_id).seal(tenant_id);
   }
 }

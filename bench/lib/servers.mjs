@@ -2,7 +2,7 @@
 // `wrangler dev` proxy in the way), each on its own port with a fresh persisted D1.
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
@@ -95,10 +95,12 @@ function persistDir(name) {
  * await hush.stop();
  */
 /**
- * @param {{ port: number, scriptPath: string, secrets: Record<string, string>, host?: string, inspectorPort?: number, stateName?: string, keepState?: boolean }} options
+ * @param {{ port: number, scriptPath: string, secrets: Record<string, string>, host?: string, inspectorPort?: number, stateName?: string, keepState?: boolean, root?: string }} options
  */
-export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush", keepState = false }) {
-  const { workerOptions } = /** @type {any} */ (unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.jsonc")));
+export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush", keepState = false, root = ROOT }) {
+  // `root`: the checkout whose wrangler config and migrations go with the bundle (an A/B against another branch).
+  const config = ["wrangler.jsonc", "wrangler.toml"].map((f) => join(root, f)).find((f) => existsSync(f)) ?? join(root, "wrangler.jsonc");
+  const { workerOptions } = /** @type {any} */ (unstable_getMiniflareWorkerOptions(config));
   // The bundle is one self-contained module, so wrangler's rules for extra modules do not apply
   // (and Miniflare 5 cannot convert them).
   const { modulesRules: _unused, ...fromConfig } = workerOptions;
@@ -120,7 +122,7 @@ export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1",
   const mf = new Miniflare(options);
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const pid = newWorkerdPid();
-  if (!keepState) await applySql(mf, "DB", migrationStatements());
+  if (!keepState) await applySql(mf, "DB", migrationStatements(join(root, "migrations")));
   return { name: "hush", url, mf, pid, stop: () => mf.dispose() };
 }
 

@@ -1,6 +1,9 @@
 // The only way the CLI talks to Hush: the HTTPS API. Problem documents become
 // CliErrors with a hint; network failures say which address was tried.
 import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { configPath } from "./config.mjs";
 import { CliError, EXIT, exitCodeForStatus } from "./errors.mjs";
 import { VERSION } from "./version.mjs";
 
@@ -109,6 +112,9 @@ export class ApiClient {
       headers.authorization = `Bearer ${this.settings.token}`;
     }
     if (body !== undefined) headers["content-type"] = "application/json";
+    // Read-your-writes across calls (docs/decisions.md, "Reads through D1 sessions").
+    const bookmark = readBookmark(base);
+    if (bookmark) headers["x-hush-bookmark"] = bookmark;
     // One key for every try: a mutation retried after a lost answer is applied once by the server.
     if (method !== "GET") headers["idempotency-key"] = randomUUID();
     const maxTries = 1 + tries;
@@ -138,6 +144,8 @@ export class ApiClient {
       await response.body?.cancel();
       await sleep(wait);
     }
+    const next = response.headers.get("x-hush-bookmark");
+    if (next && next !== bookmark) writeBookmark(base, next);
     const text = await response.text();
     let parsed;
     try {
@@ -172,5 +180,32 @@ export class ApiClient {
   }
   delete(path, options) {
     return this.request("DELETE", path, options).then((r) => r.body);
+  }
+}
+
+/**
+ * The last `x-hush-bookmark` each server answered, kept beside the config file (bookmarks.json; not
+ * a secret: it names a point in the database's history), so the next call, also from another
+ * process, reads at least what the last one saw or wrote. Unreadable or unwritable: carried nothing.
+ */
+const bookmarkFile = () => join(dirname(configPath()), "bookmarks.json");
+function readBookmarks() {
+  try {
+    const parsed = JSON.parse(readFileSync(bookmarkFile(), "utf8"));
+    return parsed && typeof parsed === "object" ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+function readBookmark(addr) {
+  const value = readBookmarks()[addr];
+  return typeof value === "string" && value.length <= 512 ? value : undefined;
+}
+function writeBookmark(addr, bookmark) {
+  try {
+    mkdirSync(dirname(bookmarkFile()), { recursive: true, mode: 0o700 });
+    writeFileSync(bookmarkFile(), `${JSON.stringify({ ...readBookmarks(), [addr]: bookmark })}\n`, { mode: 0o600 });
+  } catch {
+    // a read-only config directory: the next call simply starts without a bookmark
   }
 }

@@ -1,5 +1,6 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Context } from "hono";
+import type { NewEvent } from "../../durable-objects/audit-chain";
 import type { Db } from "../db/client";
 import type { AppEnv } from "../http/context";
 
@@ -20,15 +21,9 @@ export interface AuditActor {
   requestId: string;
 }
 
-/**
- * The insert of one audit event, to run in the same D1 batch as the change it
- * records: a rolled-back batch leaves no event behind. Its per-tenant sequence
- * number and hash are given moments later by the tenant's AuditChain sealer, so the
- * insert reads nothing (see docs/decisions.md).
- */
-export function auditInsert(db: Db, who: AuditActor, event: AuditInput, now = Date.now()) {
-  return db.insert(newAuditEvents).values({
-    tenantId: who.tenantId,
+/** The event as the chain object takes it (id and time are given here, the place in the chain there). */
+export function newEvent(who: AuditActor, event: AuditInput, now = Date.now()): NewEvent {
+  return {
     id: crypto.randomUUID(),
     at: now,
     actor: who.actor,
@@ -36,18 +31,39 @@ export function auditInsert(db: Db, who: AuditActor, event: AuditInput, now = Da
     resource: event.resource ?? null,
     outcome: event.outcome ?? "success",
     status: event.status ?? 200,
-    requestId: who.requestId,
-    detail: event.detail ?? null,
-  });
+    request_id: who.requestId,
+    detail: event.detail === undefined ? null : JSON.stringify(event.detail),
+  };
 }
 
 /**
- * audit_events as seen by an insert: without `n`, `seq` and `hash`. drizzle binds an
- * explicit NULL for every declared column, and an explicit NULL rowid costs SQLite a
- * row read; left out, the insert reads nothing. (The full table is in db/schema.ts.)
+ * The D1 copy of an intent, in the change's own batch: it exists exactly when the change committed.
+ * One fixed statement, handed to drizzle's batch as an already built query (the shape its batch
+ * takes from a builder's `_prepare()`): building it with drizzle's insert builder on every write
+ * cost about as much CPU as the chain append (bench/RESULTS.md, A/B of 2026-12-01).
  */
-const newAuditEvents = sqliteTable("audit_events", {
+export function copyInsert(db: Db, tenantId: string, event: NewEvent, placed: { seq: number; hash: string }) {
+  const params = [tenantId, placed.seq, event.id, event.at, event.actor, event.action, event.resource, event.outcome, event.status, event.request_id, event.detail, placed.hash];
+  const client = (db as unknown as { $client: D1Database }).$client;
+  const built = { sql: COPY_SQL, params };
+  return { _prepare: () => ({ getQuery: () => built, stmt: client.prepare(COPY_SQL), mapResult: (result: unknown) => result }) } as unknown as ReturnType<
+    typeof copyBuilder
+  >;
+}
+
+/** The statement `copyInsert` binds: the columns of `auditCopies`, in order (no `n`: see below). */
+const COPY_SQL =
+  "insert into \"audit_events\" (\"tenant_id\", \"seq\", \"id\", \"at\", \"actor\", \"action\", \"resource\", \"outcome\", \"status\", \"request_id\", \"detail\", \"hash\") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const copyBuilder = (db: Db) => db.insert(auditCopies).values({} as typeof auditCopies.$inferInsert);
+
+/**
+ * audit_events as its copies are inserted: without `n`. drizzle binds an explicit NULL for every
+ * declared column, and an explicit NULL rowid costs SQLite a row read; left out, the insert reads
+ * nothing. `detail` is the chain's exact JSON text. (The full table is in db/schema.ts.)
+ */
+const auditCopies = sqliteTable("audit_events", {
   tenantId: text("tenant_id").notNull(),
+  seq: integer("seq").notNull(),
   id: text("id").notNull(),
   at: integer("at").notNull(),
   actor: text("actor").notNull(),
@@ -56,33 +72,104 @@ const newAuditEvents = sqliteTable("audit_events", {
   outcome: text("outcome").notNull(),
   status: integer("status").notNull(),
   requestId: text("request_id").notNull(),
-  detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>(),
+  detail: text("detail"),
+  hash: text("hash").notNull(),
 });
+
+const PENDING = Symbol("audit event");
+type Pending = { [PENDING]: { who: AuditActor; event: AuditInput; now: number } };
+
+/**
+ * An audit event to put among a change's statements (the approval guard hands these back with
+ * its statements). It is not a statement: `recordChange` takes it out and records it as one of
+ * the change's intents, so it is chained before the batch and copied into it.
+ */
+export function auditInsert(_db: Db, who: AuditActor, event: AuditInput, now = Date.now()) {
+  return { [PENDING]: { who, event, now } } as unknown as ReturnType<typeof copyInsert>;
+}
+
+/** The events hidden among statements by `auditInsert`, and the statements without them. */
+export function takeAuditInserts<T>(statements: readonly T[]): { statements: T[]; events: Pending[typeof PENDING][] } {
+  const events: Pending[typeof PENDING][] = [];
+  const rest: T[] = [];
+  for (const s of statements) {
+    if (s && typeof s === "object" && PENDING in (s as object)) events.push((s as unknown as Pending)[PENDING]);
+    else rest.push(s);
+  }
+  return { statements: rest, events };
+}
 
 export function actorOf(c: Context<AppEnv>): AuditActor {
   const principal = c.get("principal");
   return { tenantId: principal.tenantId, actor: principal.subject, requestId: c.get("requestId") };
 }
 
-const lastKick = new Map<string, number>();
+/** Kept for callers of the old sealer: events are chained as they are written, nothing is left to seal. */
+export function kickSealer(_env: Env, _ctx: { waitUntil(p: Promise<unknown>): void }, _tenantId: string): void {}
 
 /**
- * Asks the tenant's AuditChain object to hash the new events soon. Throttled per
- * isolate: the object seals everything pending in one pass, so one call a second is enough.
+ * Writes one event on its own (reads and denials that change nothing else): appended to the
+ * tenant's chain object, durable before this resolves; no D1 write. Throws if it cannot be.
  */
-export function kickSealer(env: Env, ctx: { waitUntil(p: Promise<unknown>): void }, tenantId: string): void {
-  const now = Date.now();
-  if ((lastKick.get(tenantId) ?? 0) > now - 1000) return;
-  lastKick.set(tenantId, now);
-  const stub = auditChain(env, tenantId);
-  ctx.waitUntil(stub.seal(tenantId).catch(() => lastKick.delete(tenantId)));
+export async function audit(c: Context<AppEnv>, event: AuditInput, who: AuditActor = actorOf(c)): Promise<void> {
+  await appendEvents(c.env, who.tenantId, [newEvent(who, event)], "event");
 }
 
-/** Writes one event on its own (for reads and denials that change nothing else). */
-export async function audit(c: Context<AppEnv>, event: AuditInput, who: AuditActor = actorOf(c)): Promise<void> {
-  await auditInsert(c.get("db"), who, event);
-  kickSealer(c.env, c.executionCtx, who.tenantId);
+/**
+ * Appends to the tenant's chain. The append also carries this isolate's committed intents not
+ * yet settled (see `settleCommitted`): under load a change costs no settle call of its own.
+ */
+export function appendEvents(env: Env, tenantId: string, events: NewEvent[], kind: "event" | "intent") {
+  const committed = unsettled.get(tenantId);
+  if (committed) unsettled.delete(tenantId);
+  return auditChain(env, tenantId).append(tenantId, events, kind, committed);
+}
+
+/** Per isolate: tenant -> intents whose D1 batch committed, not yet told to the chain. */
+const unsettled = new Map<string, number[]>();
+/** Tenants with a fallback settle call scheduled in this isolate (at most one each). */
+const scheduled = new Set<string>();
+/**
+ * How long committed intents wait for an append to carry their settle before one call of their own
+ * settles them all. Long enough that under any load worth measuring the next append carries them
+ * (25 ms cost a DO call per write on a loaded machine, bench/RESULTS.md); short beside the alarm's
+ * PENDING_MS, which does it for settles lost with the isolate.
+ */
+export const SETTLE_DELAY_MS = 250;
+
+/**
+ * Settles committed intents off the request's path: the next append to the tenant's chain from
+ * this isolate carries them, or after SETTLE_DELAY_MS one call settles all that are left (in the
+ * waitUntil of the request that scheduled it). A settle lost with the isolate is done by the
+ * chain's alarm from the D1 copy.
+ */
+export function settleCommitted(env: Env, tenantId: string, seqs: readonly number[], ctx: { waitUntil(p: Promise<unknown>): void }): void {
+  const queued = unsettled.get(tenantId);
+  if (queued) queued.push(...seqs);
+  else unsettled.set(tenantId, [...seqs]);
+  if (scheduled.has(tenantId)) return;
+  scheduled.add(tenantId);
+  ctx.waitUntil(
+    new Promise((resolve) => setTimeout(resolve, SETTLE_DELAY_MS)).then(async () => {
+      scheduled.delete(tenantId);
+      const left = unsettled.get(tenantId);
+      if (!left) return;
+      unsettled.delete(tenantId);
+      await auditChain(env, tenantId).settle(tenantId, left).catch(() => undefined);
+    }),
+  );
 }
 
 /** The tenant's AuditChain object: the single writer of its hash chain. */
-export const auditChain = (env: Env, tenantId: string) => env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenantId));
+export const auditChain = (env: Env, tenantId: string) => env.AUDIT_CHAIN.get(chainId(env, tenantId));
+
+/** Object ids are plain values (unlike stubs, which belong to one request): computed once per tenant per isolate. */
+const ids = new Map<string, DurableObjectId>();
+function chainId(env: Env, name: string): DurableObjectId {
+  let id = ids.get(name);
+  if (!id) {
+    if (ids.size >= 10_000) ids.clear();
+    ids.set(name, (id = env.AUDIT_CHAIN.idFromName(name)));
+  }
+  return id;
+}

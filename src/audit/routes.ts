@@ -1,8 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, desc, eq, lt, ne, type SQL } from "drizzle-orm";
 import { authorize } from "../auth/access";
 import { auditChain } from "./log";
-import { auditEvents } from "../db/schema";
 import { errorResponses, featureApp } from "../http/openapi";
 import { SecretPath } from "../secrets/schemas";
 
@@ -75,40 +73,33 @@ export const auditApp = featureApp()
     await authorize(c, "audit:read", "audit.list");
     const query = c.req.valid("query");
     const tenantId = c.get("principal").tenantId;
-    // Number and hash what is pending first, so every listed event has its seq.
-    await auditChain(c.env, tenantId).seal(tenantId);
-    const where: (SQL | undefined)[] = [eq(auditEvents.tenantId, tenantId)];
-    if (query.path) where.push(eq(auditEvents.resource, `secret:${SecretPath.safeParse(query.path).data ?? query.path}`));
-    if (query.resource) where.push(eq(auditEvents.resource, query.resource));
-    if (query.action) where.push(eq(auditEvents.action, query.action));
-    if (query.actor) where.push(eq(auditEvents.actor, query.actor));
-    if (query.failed_only === "true") where.push(ne(auditEvents.outcome, "success"));
-    if (query.cursor) where.push(lt(auditEvents.n, query.cursor));
-    const rows = await c
-      .get("db")
-      .select()
-      .from(auditEvents)
-      .where(and(...where))
-      .orderBy(desc(auditEvents.n))
-      .limit(query.limit + 1)
-      .all();
-    const page = rows.slice(0, query.limit);
+    // The tenant's chain object holds the log: every event is numbered and hashed as it is written.
+    const resource = query.path ? `secret:${SecretPath.safeParse(query.path).data ?? query.path}` : query.resource;
+    if (query.path && query.resource && resource !== query.resource) return c.json({ items: [], next_cursor: null }, 200);
+    const page = await auditChain(c.env, tenantId).list(tenantId, {
+      resource,
+      action: query.action,
+      actor: query.actor,
+      failedOnly: query.failed_only === "true",
+      cursor: query.cursor,
+      limit: query.limit,
+    });
     return c.json(
       {
-        items: page.map((row) => ({
-          seq: row.seq!,
+        items: page.items.map((row) => ({
+          seq: row.seq,
           id: row.id,
           at: new Date(row.at).toISOString(),
           actor: row.actor,
           action: row.action,
           resource: row.resource,
-          outcome: row.outcome,
+          outcome: row.outcome as "success" | "denied" | "failure",
           status: row.status,
-          request_id: row.requestId,
-          detail: row.detail,
+          request_id: row.request_id,
+          detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
           hash: row.hash,
         })),
-        next_cursor: rows.length > query.limit ? page[page.length - 1]!.n : null,
+        next_cursor: page.next_cursor,
       },
       200,
     );

@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { audit } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
-import { database, prepared, type Db } from "../db/client";
+import { database, freshRead, prepared, type Db } from "../db/client";
 import { d1Databases, HOME } from "../db/directory";
 import { apiTokens } from "../db/schema";
 import type { AppEnv, Principal } from "../http/context";
@@ -78,13 +78,17 @@ export async function resolveToken(
   const d1 = index === null ? undefined : d1Databases(env)[index];
   if (!d1) return { rejected: "unknown" };
   const db = database(d1);
-  const row = await prepared(db, "token-by-hash", (db) =>
-    db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
-  ).get({ tokenHash });
-  if (!row) return { rejected: "unknown" };
-  if (row.revokedAt !== null) return { rejected: "revoked", tokenId: row.id, tenantId: row.tenantId, database: index! };
-  if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired", tokenId: row.id, tenantId: row.tenantId, database: index! };
-  return { principal: await principalFromRow(db, row, index!) };
+  // At the primary whatever the request's session: a revoked token is refused at once, not once
+  // a replica has caught up (docs/scale.md, "Consistency").
+  return freshRead(d1, async () => {
+    const row = await prepared(db, "token-by-hash", (db) =>
+      db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
+    ).get({ tokenHash });
+    if (!row) return { rejected: "unknown" as const };
+    if (row.revokedAt !== null) return { rejected: "revoked" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
+    if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
+    return { principal: await principalFromRow(db, row, index!) };
+  });
 }
 
 /**

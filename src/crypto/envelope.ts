@@ -25,6 +25,11 @@ export interface Keyring {
   kek(id: string, tenantId: string): Promise<CryptoKey>;
   /** A tenant's HMAC-SHA-256 key for one purpose: HKDF(master key `id`, salt = tenant, info). Never a KEK. */
   macKey(id: string, tenantId: string, info: MacInfo): Promise<CryptoKey>;
+  /**
+   * 32 raw bytes HKDF(master key `id`, salt = tenant, info): the audit MAC key, as bytes so the
+   * AuditChain object MACs synchronously inside its append transaction (node:crypto createHmac).
+   */
+  derive(id: string, tenantId: string, info: "hush audit mac v1"): Promise<Uint8Array>;
 }
 
 /** HKDF info strings of the tenant MAC keys; each purpose has its own, distinct from "hush kek v1". */
@@ -116,6 +121,13 @@ function parseKeyring(raw: string): Keyring | undefined {
     activeId: active,
     ids: [...material.keys()],
     has: (id) => material.has(id),
+    async derive(id, tenantId, info) {
+      const bytes = material.get(id);
+      if (!bytes) throw masterKeyRemoved(id);
+      const base = await crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveBits"]);
+      const bits = await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: utf8(tenantId), info: utf8(info) }, base, 256);
+      return new Uint8Array(bits);
+    },
     kek(id, tenantId) {
       const cacheKey = `${id}\u0000${tenantId}`;
       let kek = keks.get(cacheKey);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import * as schema from "./schema";
 
@@ -9,10 +10,120 @@ const clients = new WeakMap<D1Database, Db>();
 export function database(d1: D1Database): Db {
   let db = clients.get(d1);
   if (!db) {
-    db = drizzle(d1, { schema });
+    db = drizzle(sessionRouted(d1) as D1Database, { schema });
     clients.set(d1, db);
   }
   return db;
+}
+
+type Opened = { session: D1DatabaseSession; primary: boolean };
+
+/**
+ * The request's D1 sessions (D1 Sessions API; the rule is docs/scale.md, "Consistency"), one per
+ * database it touches, opened on first use: statements of the shared drizzle clients (and their
+ * prepared queries) run in them while the request runs. The client's bookmark applies only to
+ * the database it came from (`bookmarkFor`), known once the caller is signed in.
+ */
+export interface RequestSessions {
+  method: string;
+  bookmark: { d1: D1Database | undefined; value: string } | undefined;
+  sessions: Map<D1Database, Opened>;
+}
+const currentSessions = new AsyncLocalStorage<RequestSessions>();
+
+const BOOKMARK = /^[A-Za-z0-9-]{1,128}$/;
+
+/**
+ * The consistency rule in one place. A request that may change something starts at the primary
+ * (its reads decide what it writes). A GET or HEAD may be answered by a replica, never one older
+ * than the bookmark the client sent back (read-your-writes across calls); a malformed bookmark is
+ * ignored. `primary`: whether the session's first statement goes to the primary.
+ */
+export function openSession(d1: D1Database, method: string, bookmark: string | undefined): Opened {
+  const read = method === "GET" || method === "HEAD";
+  const given = bookmark && BOOKMARK.test(bookmark) ? bookmark : undefined;
+  if (!read) return { session: d1.withSession("first-primary"), primary: true };
+  return { session: d1.withSession(given ?? "first-unconstrained"), primary: false };
+}
+
+/** Runs `fn` (the rest of a request) with its own sessions; returns them for the response's bookmark. */
+export async function inSessions(method: string, fn: () => Promise<void>): Promise<RequestSessions> {
+  const sessions: RequestSessions = { method, bookmark: undefined, sessions: new Map() };
+  await currentSessions.run(sessions, fn);
+  return sessions;
+}
+
+/** The bookmark the client sent back, for database `d1` (the signed-in caller's). */
+export function useBookmark(d1: D1Database, value: string | undefined): void {
+  const current = currentSessions.getStore();
+  if (current && value && !current.sessions.has(d1)) current.bookmark = { d1, value };
+}
+
+/** The latest bookmark of `d1`'s session in `sessions`, if the request used one. */
+export const latestBookmark = (sessions: RequestSessions, d1: D1Database) => sessions.sessions.get(d1)?.session.getBookmark() ?? null;
+
+function sessionOf(current: RequestSessions, d1: D1Database): Opened {
+  let opened = current.sessions.get(d1);
+  if (!opened) {
+    opened = openSession(d1, current.method, current.bookmark?.d1 === d1 ? current.bookmark.value : undefined);
+    current.sessions.set(d1, opened);
+  }
+  return opened;
+}
+
+/**
+ * Runs `fn`'s statements on `d1` at the primary: for a read that needs freshness whatever the
+ * client sent (the token lookup: a revoked token is refused at once, not once a replica has caught
+ * up). Inside a session that started at the primary, that session is used.
+ */
+export function freshRead<T>(d1: D1Database, fn: () => Promise<T>): Promise<T> {
+  const current = currentSessions.getStore();
+  if (!current || current.sessions.get(d1)?.primary) return fn();
+  const sessions = new Map(current.sessions).set(d1, { session: d1.withSession("first-primary"), primary: true });
+  return currentSessions.run({ ...current, sessions }, fn);
+}
+
+const target = (d1: D1Database): D1Database | D1DatabaseSession => {
+  const current = currentSessions.getStore();
+  return current ? sessionOf(current, d1).session : d1;
+};
+
+class RoutedStatement {
+  constructor(
+    private readonly d1: D1Database,
+    private readonly sql: string,
+    private readonly values: unknown[] = [],
+  ) {}
+  bind(...values: unknown[]) {
+    return new RoutedStatement(this.d1, this.sql, values);
+  }
+  statement(): D1PreparedStatement {
+    const prepared = target(this.d1).prepare(this.sql);
+    return this.values.length ? prepared.bind(...this.values) : prepared;
+  }
+  first(column?: string) {
+    return column === undefined ? this.statement().first() : this.statement().first(column);
+  }
+  all() {
+    return this.statement().all();
+  }
+  run() {
+    return this.statement().run();
+  }
+  raw(options?: { columnNames?: boolean }) {
+    return this.statement().raw(options as { columnNames: true });
+  }
+}
+
+/** A D1 binding whose statements run in the current request's session, if any. */
+function sessionRouted(d1: D1Database) {
+  return {
+    prepare: (sql: string) => new RoutedStatement(d1, sql),
+    batch: (statements: RoutedStatement[]) => target(d1).batch(statements.map((s) => (s instanceof RoutedStatement ? s.statement() : s))),
+    exec: (sql: string) => d1.exec(sql),
+    dump: () => d1.dump(),
+    withSession: (c?: string) => d1.withSession(c),
+  } as unknown as D1Database;
 }
 
 /** A statement `db.batch()` accepts. */

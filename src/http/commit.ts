@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { actorOf, type AuditActor, type AuditInput } from "../audit/log";
-import { recordChange } from "../audit/unit-of-work";
+import { recordChange, StartedIntents } from "../audit/unit-of-work";
 import type { BatchItem } from "../db/client";
 import type { AppEnv } from "./context";
 import { storeResponse, storedBody } from "./idempotency";
@@ -17,7 +17,8 @@ export async function commit(
   c: Context<AppEnv>,
   statements: BatchItem[],
   options: {
-    audit: AuditInput | AuditInput[];
+    /** The change's events, or intents begun ahead of it with `beginChange`. */
+    audit: AuditInput | AuditInput[] | StartedIntents;
     /**
      * The response to store under an Idempotency-Key. `oneTime` names the fields that carry a
      * one-time credential (a new token, a lease credential, decrypted plaintext, a share token):
@@ -52,6 +53,30 @@ export async function commit(
   }
   if (claim && options.response) claim.stored = true;
   for (const hook of committedHooks) hook(c, statements, who.tenantId);
+}
+
+/**
+ * Appends a change's audit events to the tenant's chain now, while the handler does its remaining
+ * reads (dual-control check, encryption), and hands them to `commit` later: the append's round
+ * trip then costs the request nothing (docs/decisions.md, "The audit chain"). Call it once the
+ * events are known and hand the result to `commit` as `audit`. If the request ends without that
+ * commit (a refusal, an error), each event is recorded as a failure with the answer's status.
+ *
+ * @example
+ * const audit = beginChange(c, { action: "secret.write", resource, detail: { version } });
+ * const approval = await guardNewVersion(c, path, existing);
+ * await commit(c, [...statements, ...approval], { audit, response });
+ */
+export function beginChange(c: Context<AppEnv>, audit: AuditInput | AuditInput[]): StartedIntents {
+  const started = StartedIntents.start(c.env, actorOf(c), audit);
+  c.set("startedIntents", [...(c.get("startedIntents") ?? []), started]);
+  return started;
+}
+
+/** After the response: intents begun by `beginChange` that no commit took are settled as failures. */
+export function abandonUnusedIntents(c: Context<AppEnv>): void {
+  const unused = (c.get("startedIntents") ?? []).filter((s) => !s.used);
+  if (unused.length) c.executionCtx.waitUntil(Promise.all(unused.map((s) => s.abandon(c.res.status))).catch(() => undefined));
 }
 
 type CommittedHook = (c: Context<AppEnv>, statements: readonly BatchItem[], tenantId: string) => void;

@@ -1,4 +1,5 @@
 import type { Db } from "../db/client";
+import type { StartedIntents } from "../audit/unit-of-work";
 
 export interface Principal {
   /** `root` for the operator token, otherwise the api_tokens row id. */
@@ -53,5 +54,7 @@ export type AppEnv = {
     db: Db;
     principal: Principal;
     idempotency?: IdempotencyClaim;
+    /** Intents appended ahead of their change (http/commit.ts `beginChange`). */
+    startedIntents?: StartedIntents[];
   };
 };

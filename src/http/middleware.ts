@@ -1,10 +1,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { database } from "../db/client";
-import { databaseOf, envAt, HOME } from "../db/directory";
+import { database, inSessions, latestBookmark, useBookmark } from "../db/client";
+import { d1Databases, databaseOf, envAt, HOME } from "../db/directory";
 import { toHex, randomBytes } from "../crypto/encoding";
 import type { AppEnv, Principal } from "./context";
 import { Problem } from "./problem";
+import { abandonUnusedIntents } from "./commit";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -13,10 +14,29 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const given = c.req.header("x-request-id");
   const requestId = given && REQUEST_ID.test(given) ? given : `req_${toHex(randomBytes(12))}`;
   c.set("requestId", requestId);
-  useDatabase(c, HOME);
-  await next();
+  // D1 Sessions: the consistency rule is openSession's (docs/scale.md, "Consistency").
+  const sessions = await inSessions(c.req.method, async () => {
+    useDatabase(c, HOME);
+    await next();
+  });
+  abandonUnusedIntents(c);
   c.header("X-Request-Id", requestId);
+  const latest = latestBookmark(sessions, c.env.DB);
+  if (latest) c.header("x-hush-bookmark", bookmarkHeader(d1Databases(c.env).indexOf(c.env.DB), latest));
 };
+
+/**
+ * `x-hush-bookmark` names its database: the bare D1 bookmark for the home database, `x<k>-<bookmark>`
+ * for database k (D1 bookmarks are hex and dashes, so `x` cannot start one). A bookmark of another
+ * database than the caller's is ignored, never handed to the wrong one.
+ */
+const bookmarkHeader = (index: number, bookmark: string) => (index === HOME ? bookmark : `x${index}-${bookmark}`);
+function bookmarkFor(header: string | undefined, index: number): string | undefined {
+  if (!header) return undefined;
+  const named = /^x(\d{1,3})-(.+)$/.exec(header);
+  const [given, value] = named ? [Number(named[1]), named[2]] : [HOME, header];
+  return given === index ? value : undefined;
+}
 
 /**
  * Points the request at D1 database `index` (src/db/directory.ts): `db` and `c.env.DB` both.
@@ -28,6 +48,7 @@ export function useDatabase(c: Context<AppEnv>, index: number): void {
   if (!env) throw new Error(`No D1 binding for database ${index}`);
   c.env = env;
   c.set("db", database(env.DB));
+  useBookmark(env.DB, bookmarkFor(c.req.header("x-hush-bookmark"), index));
 }
 
 /**

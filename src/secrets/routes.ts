@@ -5,7 +5,7 @@ import { listable } from "./read-rule";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
 import { secrets } from "../db/schema";
-import { commit } from "../http/commit";
+import { beginChange, commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
 import { badRequest, notFound, Problem } from "../http/problem";
 import { guardDelete, guardMaxVersions, guardNewVersion } from "./dual-control";
@@ -155,6 +155,8 @@ export const secretsApp = featureApp()
     const version = current + 1;
     const changes = metadataChanges(input);
     requireRotationPeriod({ rotationPolicy: "MANUAL", rotationDays: null, ...existing, ...changes });
+    // The audit append runs while the dual-control check reads and the value is sealed.
+    const audit = beginChange(c, { action: existing ? "secret.write" : "secret.create", resource: secretResource(path), detail: { version } });
     // Writing a new version of an existing secret is a rotation; a lower max_versions destroys history.
     const approval = [...(await guardNewVersion(c, path, existing)), ...(await guardMaxVersions(c, existing, changes.maxVersions, version))];
     const now = Date.now();
@@ -173,10 +175,7 @@ export const secretsApp = featureApp()
       ];
     }
     const response = { ...metadataView(updated), version };
-    await commit(c, [...statements, ...approval], {
-      audit: { action: existing ? "secret.write" : "secret.create", resource: secretResource(path), detail: { version } },
-      response: { status: 200, body: response },
-    });
+    await commit(c, [...statements, ...approval], { audit, response: { status: 200, body: response } });
     return c.json(response, 200);
   })
   .openapi(readSecretRoute, async (c) => {

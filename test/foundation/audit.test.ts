@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
+import { chainSql, withAuditDown } from "../support/audit-store";
 
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
 
@@ -88,15 +89,15 @@ describe("audit log", () => {
     expect((await api("GET", "/api/v1/audit/verify", { token })).body.ok).toBe(true);
     // An attacker with D1 access edits event 2 and recomputes every hash after it.
     await env.DB.prepare("UPDATE audit_events SET actor = 'forged' WHERE tenant_id = ? AND seq = 2").bind(id).run();
-    const { chainHash, GENESIS } = await import("../../src/audit/chain");
+    const { copyHash, GENESIS } = await import("../../src/audit/chain");
     const rows = (await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY n").bind(id).all()).results as any[];
     let previous = GENESIS;
     for (const row of rows) {
-      previous = await chainHash(previous, row);
+      previous = copyHash(previous, row);
       await env.DB.prepare("UPDATE audit_events SET hash = ? WHERE tenant_id = ? AND seq = ?").bind(previous, id, row.seq).run();
     }
     const res = await api("GET", "/api/v1/audit/verify", { token });
-    expect(res.body.ok).toBe(false);
+    expect(res.body).toMatchObject({ ok: false, first_bad_seq: 2, reason: "hash-mismatch" });
   });
 
   it("needs audit:read", async () => {
@@ -106,15 +107,21 @@ describe("audit log", () => {
 
   it("a write whose audit event cannot be written fails and leaves nothing behind", async () => {
     const path = uniquePath("audit-fails");
-    await env.DB.exec("CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END");
-    try {
+    const readable = uniquePath("audit-fails-read");
+    await api("POST", store(readable), { body: { value: "never-without-audit-read" } });
+    await withAuditDown(async () => {
       const res = await api("POST", store(path), { body: { value: "never-without-audit" } });
       expectProblem(res, 500);
-      const read = await api("GET", store(path));
+      const read = await api("GET", store(readable));
       expect(read.status).toBe(500); // the read's own audit fails too: no value leaves unaudited
       expect(read.text).not.toContain("never-without-audit");
+    });
+    // Only the chain object down: the D1 batch never runs.
+    await chainSql("default", "CREATE TRIGGER fail_chain BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'chain unavailable'); END");
+    try {
+      expectProblem(await api("POST", store(path), { body: { value: "never-without-audit" } }), 500);
     } finally {
-      await env.DB.exec("DROP TRIGGER fail_audit");
+      await chainSql("default", "DROP TRIGGER fail_chain");
     }
     const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM secret_versions WHERE path = ?").bind(path).first<{ n: number }>();
     expect(rows?.n).toBe(0);

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { api, BASE, ROOT, expectProblem, uniquePath } from "../helpers";
+import { chainEvents } from "../support/audit-store";
 
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
 
@@ -143,6 +144,7 @@ describe("a secret value never leaks", () => {
     for (const text of bodies) expect(text).not.toContain(canary);
     const audit = await env.DB.prepare("SELECT * FROM audit_events").all();
     expect(JSON.stringify(audit.results)).not.toContain(canary);
+    expect(JSON.stringify(await chainEvents("default"))).not.toContain(canary);
     const idem = await env.DB.prepare("SELECT * FROM idempotency_keys").all();
     expect(JSON.stringify(idem.results, (_k, v) => (v instanceof ArrayBuffer ? [...new Uint8Array(v)] : v))).not.toContain(canary);
     expect(logged.join("\n")).not.toContain(canary);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, expectProblem, sendUntilLimited, tokenWith, uniquePath, type ApiResponse } from "../helpers";
+import { auditDb } from "../support/audit-store";
 import { AUDIENCE, ISSUER, signingKey, signJwt, uniqueName, type SigningKey } from "../identity/helpers";
 import { tenantWithAdmin } from "./tenant-fixture";
 
@@ -111,7 +112,7 @@ describe("failed machine logins are rate-limited and cannot flood the audit log"
     });
   const loginEvents = async (tenantId: string) =>
     (
-      await env.DB.prepare("SELECT status, outcome, request_id, detail FROM audit_events WHERE tenant_id = ? AND action = 'auth.login'")
+      await auditDb.prepare("SELECT status, outcome, request_id, detail FROM audit_events WHERE tenant_id = ? AND action = 'auth.login'")
         .bind(tenantId)
         .all<{ status: number; outcome: string; request_id: string; detail: string }>()
     ).results;
@@ -200,7 +201,7 @@ describe("failed machine logins are rate-limited and cannot flood the audit log"
     for (let i = 0; i < 10; i++) more.push(await api("GET", "/api/v1/tokens/self", { token }));
     expect(count(more, 429)).toBeGreaterThan(0);
     const events = (
-      await env.DB.prepare("SELECT status, detail FROM audit_events WHERE action = 'auth.reject' AND resource = ?").bind(`token:${id}`).all<{ status: number; detail: string }>()
+      await auditDb.prepare("SELECT status, detail FROM audit_events WHERE action = 'auth.reject' AND resource = ?").bind(`token:${id}`).all<{ status: number; detail: string }>()
     ).results;
     expect(events.filter((e) => e.status === 401).length).toBe(passed.length + count(more, 401));
     const refusals = events.filter((e) => e.status === 429);

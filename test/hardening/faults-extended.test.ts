@@ -4,6 +4,7 @@ import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { leases, outbox } from "../../src/db/schema";
 import { api, expectProblem, uniquePath } from "../helpers";
+import { chainSql } from "../support/audit-store";
 import { db, deliver, issue, leaseRow, messageFor, revocationWithLostSend, waitFor, webhookCalls, webhookProvider } from "../leases/helpers";
 import { encryptForShare } from "../shares/share-helpers";
 import { userTables } from "./tenant-fixture";
@@ -104,6 +105,7 @@ describe("when the audit write fails", () => {
     const before = await fingerprint();
     const leasesBefore = (await env.DB.prepare("SELECT id FROM leases").all<{ id: string }>()).results.map((r) => r.id);
     await env.DB.exec("CREATE TRIGGER fail_audit_all BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END");
+    await chainSql("default", "CREATE TRIGGER IF NOT EXISTS fail_append BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END");
     const failures: string[] = [];
     try {
       for (const [method, url, body] of requests) {
@@ -114,6 +116,7 @@ describe("when the audit write fails", () => {
       }
     } finally {
       await env.DB.exec("DROP TRIGGER fail_audit_all");
+      await chainSql("default", "DROP TRIGGER IF EXISTS fail_append");
     }
     expect(failures).toEqual([]);
     expect(await fingerprint()).toBe(before);
@@ -133,6 +136,7 @@ describe("a share reveal when the audit write fails", () => {
       const value = `audited-share-${maxViews}`;
       const share = (await api("POST", "/api/v1/secrets/shares", { body: { value, max_views: maxViews } })).body;
       await env.DB.exec("CREATE TRIGGER fail_audit_share BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END");
+      await chainSql("default", "CREATE TRIGGER IF NOT EXISTS fail_append BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END");
       try {
         const res = await api("POST", "/api/v1/secrets/shares/redeem", { token: null, body: { token: share.token } });
         faultsInjected++;
@@ -140,6 +144,7 @@ describe("a share reveal when the audit write fails", () => {
         expect(res.text).not.toContain(value);
       } finally {
         await env.DB.exec("DROP TRIGGER fail_audit_share");
+        await chainSql("default", "DROP TRIGGER IF EXISTS fail_append");
       }
       // Every view is still there for the recipient, and exactly max_views reveals succeed.
       for (let view = maxViews - 1; view >= 0; view--) {
@@ -155,6 +160,7 @@ describe("a share reveal when the audit write fails", () => {
     const share = (await api("POST", "/api/v1/shares", { token: null, body: { ciphertext } })).body;
     const nonce = async () => (await api("POST", `/api/v1/shares/${share.id}/nonce`, { token: null })).body.nonce as string;
     await env.DB.exec("CREATE TRIGGER fail_audit_e2e BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END");
+    await chainSql("default", "CREATE TRIGGER IF NOT EXISTS fail_append BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END");
     try {
       const res = await api("POST", `/api/v1/shares/${share.id}/reveal`, { token: null, body: { nonce: await nonce() } });
       faultsInjected++;
@@ -162,6 +168,7 @@ describe("a share reveal when the audit write fails", () => {
       expect(res.text).not.toContain(ciphertext);
     } finally {
       await env.DB.exec("DROP TRIGGER fail_audit_e2e");
+      await chainSql("default", "DROP TRIGGER IF EXISTS fail_append");
     }
     const revealed = await api("POST", `/api/v1/shares/${share.id}/reveal`, { token: null, body: { nonce: await nonce() } });
     expect(revealed.body).toEqual({ ciphertext, views_left: 0 });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, type ApiResponse } from "../helpers";
 import { populatedTenant, publicJwks, rowCounts, tenantRows, tenantWithAdmin } from "./tenant-fixture";
+import { auditDb } from "../support/audit-store";
 
 /**
  * Tenant isolation: with a token of tenant B that holds every scope, call every documented
@@ -148,7 +149,7 @@ function expectNothingOfA(res: ApiResponse, a: A, context: string, sent = "") {
 
 /** A's audit rows with the sealer's columns left out (it fills seq and hash in the background). */
 async function auditOf(tenant: string) {
-  const rows = await env.DB_1.prepare("SELECT id, at, actor, action, resource, outcome, status, detail FROM audit_events WHERE tenant_id = ? ORDER BY n").bind(tenant).all<Record<string, unknown>>();
+  const rows = await auditDb.prepare("SELECT id, at, actor, action, resource, outcome, status, detail FROM audit_events WHERE tenant_id = ? ORDER BY n").bind(tenant).all<Record<string, unknown>>();
   return rows.results;
 }
 

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectProblem, uniquePath } from "../helpers";
+import { auditDb } from "../support/audit-store";
 import { policyToken, putPolicy, uniqueName } from "./helpers";
 
 async function tokenFor(subject: string) {
@@ -73,7 +74,7 @@ describe("dual-control approvals", () => {
     expect(next.body.approval_request_id).not.toBe(id);
     expect((await api("GET", `/api/v1/secrets/store/${path}`)).body.value).toBe("v2");
 
-    const actions = await env.DB.prepare(
+    const actions = await auditDb.prepare(
       "SELECT action FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n",
     )
       .bind(`approval:${id}`)

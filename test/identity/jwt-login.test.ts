@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { base64url, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, expectProblem, uniquePath } from "../helpers";
+import { auditDb } from "../support/audit-store";
 import { AUDIENCE, ISSUER, login, putPolicy, signingKey, signJwt, uniqueName, type SigningKey } from "./helpers";
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -119,7 +120,7 @@ describe("POST /api/v1/auth/login (inline JWKS)", () => {
       expectProblem(res, 401);
       expect(res.body.detail).toBe("Login failed: the token was not accepted for this role");
       expect(res.body.token).toBeUndefined();
-      const event = await env.DB.prepare(
+      const event = await auditDb.prepare(
         "SELECT detail, outcome FROM audit_events WHERE tenant_id = 'default' AND request_id = ? AND action = 'auth.login'",
       )
         .bind(res.headers.get("x-request-id"))
@@ -139,7 +140,7 @@ describe("POST /api/v1/auth/login (inline JWKS)", () => {
     const jwt = await signJwt(key, { repository: "acme/other" });
     const res = await login(role, jwt);
     expectProblem(res, 401);
-    const leaked = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE ?").bind(`%${jwt.split(".")[2]!.slice(0, 20)}%`).first<any>();
+    const leaked = await auditDb.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE ?").bind(`%${jwt.split(".")[2]!.slice(0, 20)}%`).first<any>();
     expect(leaked.n).toBe(0);
   });
 

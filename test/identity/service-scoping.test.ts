@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectProblem, uniquePath } from "../helpers";
+import { auditDb } from "../support/audit-store";
 import { login, putPolicy, signingKey, signJwt, uniqueName } from "./helpers";
 
 async function serviceToken(service: string, scopes = ["secrets:read"]) {
@@ -65,7 +66,7 @@ describe("service scoping (allowed_services)", () => {
     const all = await api("GET", `/api/v1/secrets/service/${svc}`, { token });
     expect(all.body.secrets).toEqual({ [a]: "va", [b]: "vb", [dev]: "vdev" });
 
-    const events = await env.DB.prepare("SELECT resource FROM audit_events WHERE request_id = ? AND action = 'secret.read' ORDER BY n")
+    const events = await auditDb.prepare("SELECT resource FROM audit_events WHERE request_id = ? AND action = 'secret.read' ORDER BY n")
       .bind(res.headers.get("x-request-id"))
       .all<any>();
     expect(events.results.map((e) => e.resource)).toEqual([`secret:${a}`, `secret:${b}`]);

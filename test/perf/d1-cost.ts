@@ -53,6 +53,9 @@ export function countingD1(db: D1Database, log: StatementCost[]): D1Database {
 
   return new Proxy(db, {
     get(target, key) {
+      // A D1 session (withSession) is counted like the binding it came from.
+      if (key === "withSession") return (constraint?: string) => countingD1(target.withSession(constraint) as unknown as D1Database, log);
+      if (key === "getBookmark") return () => (target as unknown as D1DatabaseSession).getBookmark();
       if (key === "prepare") return (sql: string) => wrap(sql, target.prepare(sql));
       if (key === "batch") {
         return async (statements: D1PreparedStatement[]) => {

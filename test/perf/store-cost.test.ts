@@ -8,17 +8,35 @@ type Meta = { rows_read: number; rows_written: number };
 let captured: Meta[] = [];
 const originalBatch = env.DB.batch;
 const originalPrepare = env.DB.prepare;
+const originalWithSession = env.DB.withSession;
+
+/**
+ * Requests run their statements in a D1 session (withSession, docs/decisions.md): while `patch`
+ * is installed, each session the Worker opens gets it too, so its statements are measured like
+ * the binding's.
+ */
+function patchSessions(patch: (session: D1DatabaseSession) => void) {
+  env.DB.withSession = function (this: D1Database, constraint?: string) {
+    const session = originalWithSession.call(this, constraint as D1SessionConstraint);
+    patch(session);
+    return session;
+  } as typeof env.DB.withSession;
+}
 
 /** Records the meta of every D1 batch and statement the Worker runs while `fn` runs. */
 async function measure(fn: () => Promise<void>) {
   captured = [];
-  env.DB.batch = async function (this: D1Database, statements: D1PreparedStatement[]) {
-    const results = await originalBatch.call(this, statements);
-    for (const r of results) captured.push(r.meta as unknown as Meta);
-    return results;
-  } as typeof env.DB.batch;
+  const counted = (batch: D1Database["batch"]) =>
+    async function (this: unknown, statements: D1PreparedStatement[]) {
+      const results = await batch.call(this, statements);
+      for (const r of results) captured.push(r.meta as unknown as Meta);
+      return results;
+    } as D1Database["batch"];
+  env.DB.batch = counted(originalBatch);
+  patchSessions((session) => (session.batch = counted(session.batch)));
   await fn();
   env.DB.batch = originalBatch;
+  env.DB.withSession = originalWithSession;
   return {
     rowsRead: captured.reduce((n, m) => n + m.rows_read, 0),
     rowsWritten: captured.reduce((n, m) => n + m.rows_written, 0),
@@ -29,6 +47,7 @@ async function measure(fn: () => Promise<void>) {
 afterEach(() => {
   env.DB.batch = originalBatch;
   env.DB.prepare = originalPrepare;
+  env.DB.withSession = originalWithSession;
 });
 
 describe("D1 cost of the secret store", () => {
@@ -63,8 +82,8 @@ describe("D1 cost of the secret store", () => {
     const rowsRead = async (limit: number) => {
       // The exact statements the versions route runs (drizzle sends them through prepare().all()/raw()).
       const metas: Meta[] = [];
-      env.DB.prepare = function (this: D1Database, query: string) {
-        const statement = originalPrepare.call(this, query);
+      const counting = (prepare: D1Database["prepare"]) => function (this: unknown, query: string) {
+        const statement = prepare.call(this, query);
         for (const method of ["all", "raw", "first", "run"] as const) {
           const original = (statement as any)[method].bind(statement);
           (statement as any)[method] = async (...args: unknown[]) => {
@@ -93,8 +112,11 @@ describe("D1 cost of the secret store", () => {
         };
         return statement;
       } as typeof env.DB.prepare;
+      env.DB.prepare = counting(originalPrepare);
+      patchSessions((session) => (session.prepare = counting(session.prepare)));
       const res = await api("GET", `/api/v1/secrets/store/${path}/versions?limit=${limit}`);
       env.DB.prepare = originalPrepare;
+      env.DB.withSession = originalWithSession;
       expect(res.body.items.length).toBe(limit);
       return metas.reduce((n, m) => n + (m?.rows_read ?? 0), 0);
     };

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { api, BASE, expectProblem, ROOT, tokenWith, uniquePath } from "../helpers";
+import { auditDb } from "../support/audit-store";
 
 const K1 = "q1Yl0n1X4mV5m3rXl0J8c2Zp0m9dW8l3cJ9v6yH2x0s=";
 const K2 = "s2QH57D+wqPMRwQBZd19TbvGSP6BbA3TOnXLUx+ckXQ=";
@@ -168,7 +169,7 @@ describe("POST /api/v1/sys/rewrap (master-key rotation)", () => {
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
 
     // The finish is audited, without any value.
-    const events = await env.DB.prepare("SELECT action, detail FROM audit_events WHERE action LIKE 'sys.rewrap.%' ORDER BY n").all<{ action: string; detail: string }>();
+    const events = await auditDb.prepare("SELECT action, detail FROM audit_events WHERE action LIKE 'sys.rewrap.%' ORDER BY n").all<{ action: string; detail: string }>();
     expect(events.results.map((e) => e.action)).toEqual(["sys.rewrap.start", "sys.rewrap.resume", "sys.rewrap.finish"]);
   });
 

@@ -9,6 +9,7 @@ import { advance, CLAIM_MS, createRun, type Faults, type Run } from "../../src/r
 import { advanceRotations, STALE_MS } from "../../src/rotations/sweeper";
 import { findSecretVersion, openVersion } from "../../src/secrets/store";
 import { api } from "../helpers";
+import { auditDb } from "../support/audit-store";
 
 export const db = () => database(env.DB);
 export const store = (path: string) => `/api/v1/secrets/store/${path}`;
@@ -53,7 +54,7 @@ export const runRow = async (id: string) => (await db().select().from(staticRota
 
 /** Every audit row written for the key and the runs, as text: the password must appear in none. */
 export async function auditText(): Promise<string> {
-  const rows = await env.DB.prepare("SELECT action, resource, detail FROM audit_events ORDER BY rowid DESC LIMIT 2000").all();
+  const rows = await auditDb.prepare("SELECT action, resource, detail FROM audit_events ORDER BY rowid DESC LIMIT 2000").all();
   return JSON.stringify(rows.results);
 }
 

@@ -4,6 +4,7 @@ import { api, expectProblem, tokenWith } from "../helpers";
 import { asProvisioner, pgLogin } from "./pg";
 import { auditText, bind, currentCredential, db, rotationRowsText, runDirect, runRow, store, sweepLater, unique } from "./helpers";
 import type { Faults } from "../../src/rotations/engine";
+import { auditDb } from "../support/audit-store";
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -58,7 +59,7 @@ describe("static rotation, PostgreSQL", () => {
     expect(await rotationRowsText()).not.toContain(now.password);
     // The sealed passwords are shredded once the run is over.
     expect((await runRow(res.body.rotation_id)).staged).toBeNull();
-    const actions = (await env.DB.prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY rowid").bind(`rotation:${res.body.rotation_id}`).all()).results.map((r) => r.action);
+    const actions = (await auditDb.prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY rowid").bind(`rotation:${res.body.rotation_id}`).all()).results.map((r) => r.action);
     expect(actions).toEqual(["rotation.start", "rotation.stage", "rotation.cutover", "rotation.verify", "rotation.retire", "rotation.complete"]);
   });
 

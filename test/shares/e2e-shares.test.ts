@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { api, BASE, expectProblem, tokenWith, sendUntilLimited } from "../helpers";
 import { createE2e, decryptShare, encryptForShare, freshIp, indexRow, nonceFor, reveal, storedRow } from "./share-helpers";
+import { auditDb } from "../support/audit-store";
 
 /** `ratelimits` SHARE_CREATE_LIMITER in wrangler.jsonc. */
 const ANONYMOUS_LIMIT_PER_MINUTE = 20;
@@ -229,7 +230,7 @@ describe("passphrases", () => {
     expect(after.body.state).toBe("destroyed");
     expect((await storedRow(id))?.payload).toBeNull();
     expect(await indexRow(id)).toMatchObject({ state: "destroyed" });
-    const events = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY n")
+    const events = await auditDb.prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY n")
       .bind(`share:${id}`)
       .all<{ action: string; outcome: string; detail: string }>();
     expect(events.results.filter((e) => e.action === "share.reveal" && e.outcome === "denied")).toHaveLength(5);

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { BASE, expectProblem } from "../helpers";
 import { createE2e, createSealed, indexRow, nonceFor, redeem, storedRow } from "./share-helpers";
+import { auditDb } from "../support/audit-store";
 
 /** MASTER_KEYS after an operator removed k1 without re-wrapping: k1-sealed payloads cannot open. */
 const K1_REMOVED = JSON.stringify({ active: "k2", keys: { k2: "s2QH57D+wqPMRwQBZd19TbvGSP6BbA3TOnXLUx+ckXQ=" } });
@@ -35,7 +36,7 @@ describe("a view is spent only once its payload opened", () => {
     expect(row!.payload).not.toBeNull();
     expect(await indexRow(share.id)).toMatchObject({ state: "active", views_left: 1 });
     // The failure is audited, with no view spent.
-    const events = await env.DB.prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${share.id}`).all();
+    const events = await auditDb.prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${share.id}`).all();
     expect(events.results.map((e) => e.action)).toEqual(["share.create", "integrity_failure"]);
     expect(JSON.parse(String(events.results[1]!.detail))).toMatchObject({ reason: "master-key-removed", views_spent: 0 });
 

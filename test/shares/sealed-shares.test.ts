@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { api, BASE, createTenant, expectProblem, tokenWith } from "../helpers";
 import { storedResponse } from "../foundation/stored-response";
 import { backdateExpiry, createE2e, createSealed, indexRow, nonceFor, redeem, shareObject, storedRow } from "./share-helpers";
+import { auditDb } from "../support/audit-store";
 
 describe("POST /api/v1/secrets/shares (server-sealed)", () => {
   it("returns the id, a bearer token shown once, a url and the expiry", async () => {
@@ -136,7 +137,7 @@ describe("expiry", () => {
     expect(after.payload).toBeNull();
     expect(after.state).toBe("expired");
     expect(await indexRow(id)).toMatchObject({ state: "expired" });
-    const expiredEvents = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
+    const expiredEvents = await auditDb.prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
       .bind(`share:${id}`)
       .first<{ n: number }>();
     expect(expiredEvents?.n).toBe(1);
@@ -144,7 +145,7 @@ describe("expiry", () => {
     // Alarms are at-least-once: running it again changes nothing and writes no second event.
     await runInDurableObject(stub, (_i, state) => state.storage.setAlarm(Date.now()));
     await runDurableObjectAlarm(stub);
-    const again = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
+    const again = await auditDb.prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
       .bind(`share:${id}`)
       .first<{ n: number }>();
     expect(again?.n).toBe(1);
@@ -244,7 +245,7 @@ describe("what is stored", () => {
       );
       for (const needle of [token, secretPart, value, passphrase]) expect(dump, `${needle} found in ${name}`).not.toContain(needle);
     }
-    const events = await env.DB.prepare("SELECT action, outcome FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${id}`).all();
+    const events = await auditDb.prepare("SELECT action, outcome FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${id}`).all();
     expect(events.results).toEqual([
       { action: "share.create", outcome: "success" },
       { action: "share.redeem", outcome: "denied" },

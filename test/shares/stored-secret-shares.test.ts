@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectProblem, tokenWith, uniquePath } from "../helpers";
 import { putPolicy, uniqueName } from "../identity/helpers";
+import { auditDb } from "../support/audit-store";
 
 const share = (path: string, token?: string, extra: Record<string, unknown> = {}) =>
   api("POST", "/api/v1/secrets/shares", { token, body: { path, ...extra } });
@@ -19,7 +20,7 @@ describe("POST /api/v1/secrets/shares {path} (share a stored secret)", () => {
     expect(first.status, first.text).toBe(200);
     expect(first.body.value).toBe("stored-value-2");
     expectProblem(await redeem(created.body.token), 410);
-    const events = await env.DB.prepare("SELECT action, detail FROM audit_events WHERE resource = ? ORDER BY n").bind(`secret:${path}`).all();
+    const events = await auditDb.prepare("SELECT action, detail FROM audit_events WHERE resource = ? ORDER BY n").bind(`secret:${path}`).all();
     const shared = events.results.find((e) => e.action === "secret.share");
     expect(shared, JSON.stringify(events.results)).toBeDefined();
     expect(JSON.parse(shared!.detail as string)).toMatchObject({ version: 2, share: created.body.id });

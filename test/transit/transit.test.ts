@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { storedResponse } from "../foundation/stored-response";
 import { api, createTenant, expectProblem, tokenWith } from "../helpers";
+import { auditDb } from "../support/audit-store";
 
 const b64 = (text: string) => btoa(text);
 const unb64 = (text: string) => atob(text);
@@ -63,7 +64,7 @@ describe("POST /api/v1/transit/encrypt and /decrypt (aes256-gcm)", () => {
 
     const events = await api("GET", `/api/v1/audit?path=&action=transit.decrypt`);
     expect(events.status).toBe(200);
-    const audited = await env.DB.prepare("SELECT detail FROM audit_events WHERE resource = ?").bind(`transit:${name}`).all();
+    const audited = await auditDb.prepare("SELECT detail FROM audit_events WHERE resource = ?").bind(`transit:${name}`).all();
     expect(audited.results.length).toBeGreaterThanOrEqual(4);
     expect(JSON.stringify(audited.results)).not.toContain(plaintext);
     expect(JSON.stringify(audited.results)).not.toContain("4111");
@@ -111,7 +112,7 @@ describe("POST /api/v1/transit/encrypt and /decrypt (aes256-gcm)", () => {
       expectProblem(res, 400);
       expect(res.body.type, bad).toContain(type);
     }
-    const failures = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ? AND action = 'transit.decrypt' AND outcome = 'failure'")
+    const failures = await auditDb.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ? AND action = 'transit.decrypt' AND outcome = 'failure'")
       .bind(`transit:${name}`)
       .first<{ n: number }>();
     expect(failures?.n).toBe(cases.length);

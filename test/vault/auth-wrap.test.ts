@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { api, tokenWith as mint, uniquePath } from "../helpers";
 import { AUDIENCE, ISSUER, putPolicy, signJwt, signingKey, uniqueName, type SigningKey } from "../identity/helpers";
 import { vault } from "./helpers";
+import { auditDb } from "../support/audit-store";
 
 const tokenWith = async (...args: Parameters<typeof mint>) => (await mint(...args)).token;
 
@@ -40,7 +41,7 @@ describe("Vault login (auth/jwt, auth/kubernetes) on Hush login roles", () => {
     const noRole = await vault("POST", "auth/jwt/login", { token: null, body: { jwt: await signJwt(key), role: "no-such-role" } });
     expect(wrongClaim.status).toBe(400);
     expect(noRole.body).toEqual(wrongClaim.body);
-    const events = await env.DB.prepare("SELECT detail FROM audit_events WHERE action = 'auth.login' AND outcome = 'denied' AND resource = ? ORDER BY n DESC LIMIT 1").bind(`auth_role:${role}`).first<{ detail: string }>();
+    const events = await auditDb.prepare("SELECT detail FROM audit_events WHERE action = 'auth.login' AND outcome = 'denied' AND resource = ? ORDER BY n DESC LIMIT 1").bind(`auth_role:${role}`).first<{ detail: string }>();
     expect(JSON.parse(events!.detail)).toMatchObject({ reason: "bound-claim", via: "vault:jwt" });
   });
 
@@ -142,7 +143,7 @@ describe("response wrapping", () => {
     expect(results.filter((r) => r.status === 400).length).toBe(7);
     expect((await vault("POST", "sys/wrapping/unwrap", { token: null, body: { token: info.token } })).status).toBe(400);
     expect((await vault("POST", "sys/wrapping/lookup", { token: null, body: { token: info.token } })).status).toBe(400);
-    const events = await env.DB.prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${info.accessor}`).all<{ action: string }>();
+    const events = await auditDb.prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${info.accessor}`).all<{ action: string }>();
     expect(events.results.map((e) => e.action)).toEqual(expect.arrayContaining(["share.create", "vault.wrap", "vault.unwrap"]));
   });
 
