@@ -158,8 +158,9 @@ describe("the tree", () => {
     const loaded = Date.now() - started;
     console.info(`[console] tree: first folder after ${firstFolder} ms, all ${SEEDED + total0} paths after ${loaded} ms`);
     expect(firstFolder).toBeLessThan(5000);
-    // Folders open on demand; only what is open is in the DOM.
-    expect(await page.locator("li[role=treeitem]").count()).toBeLessThan(10);
+    // Folders open on demand; only what is open is in the DOM (the top level: a few dozen folders
+    // at most, whatever other suites left on the shared server, never the 10,000 paths).
+    expect(await page.locator("li[role=treeitem]").count()).toBeLessThan(100);
     await page.click('[data-folder="bulk"]');
     await page.click('[data-folder="bulk/team-07"]');
     await expect.poll(() => page.locator('[data-folder^="bulk/team-07/"]').count()).toBe(500);

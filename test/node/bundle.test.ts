@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // The Worker bundle exactly as `npm run deploy` uploads it (wrangler deploy --dry-run).
 const KiB = 1024;
-/** Today's size plus a little room: a change that adds more must say why (target < 300 KiB). */
-const CEILING_GZIP_KIB = 325;
+/** Today's size (336 KiB after issue 13-18 work) plus a little room: a change that adds more must say why. The target is < 300 KiB and is NOT met. */
+const CEILING_GZIP_KIB = 345;
 
 let outdir: string;
 let bundle: Buffer;

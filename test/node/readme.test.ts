@@ -4,7 +4,7 @@
 // (an HTTP error). Blocks that cannot run say so in their fence: ```sh skip: <reason>.
 // The blocks use curl; without curl on PATH the test fails saying so (no shim: docs/decisions.md).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,9 +72,13 @@ describe("README.md, run in order", () => {
       "set -eo pipefail",
       ...runnable.map((b) => [`printf '\\n@@BEGIN ${b.index}@@\\n'`, b.code.replaceAll("http://127.0.0.1:8787", server.addr), `printf '\\n@@END ${b.index}@@\\n'`].join("\n")),
     ].join("\n");
+    // `hush` on PATH, as `npm install -g` of the CLI package leaves it (README, "Install").
+    const bin = join(work, ".bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "hush"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(repo, "cli", "hush.mjs"))} "$@"\n`, { mode: 0o755 });
     const res = spawnSync("bash", ["-c", script], {
       cwd: work,
-      env: { ...process.env, PATH: `${join(repo, "node_modules", ".bin")}:${process.env.PATH}`, HUSH_TOKEN: "", HUSH_ADDR: "", HOME: work },
+      env: { ...process.env, PATH: `${bin}:${join(repo, "node_modules", ".bin")}:${process.env.PATH}`, HUSH_TOKEN: "", HUSH_ADDR: "", HOME: work },
       encoding: "utf8",
       timeout: 300_000,
     });
