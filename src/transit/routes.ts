@@ -222,8 +222,9 @@ export const transitApp = featureApp()
     const page = rows.slice(0, limit);
     // Per key, what reading it asks (GET /keys/{name}): a transit scope, or a policy's admin on that key.
     const visible = page.filter((row) => TRANSIT_SCOPES.some((scope) => allows(principal, scope, "transit.key.read", onTransitKey(row.name))));
-    // A caller with no transit scope that sees nothing is refused (and audited), not shown an empty list.
-    if (visible.length === 0 && !cursor && !TRANSIT_SCOPES.some((scope) => principal.scopes.has(scope))) await authorize(c, "transit:admin", "transit.key.list");
+    // A caller that no transit scope and no policy rule could let near a key is refused (and
+    // audited), not shown an empty list; a policy token sees the keys its rules name.
+    if (!TRANSIT_SCOPES.some((scope) => principal.scopes.has(scope)) && !principal.rules?.length) await authorize(c, "transit:admin", "transit.key.list");
     return c.json(
       {
         items: visible.map(keySummary),

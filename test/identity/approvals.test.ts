@@ -117,7 +117,7 @@ describe("dual-control approvals", () => {
     expectProblem(retry, 403);
     expect(retry.body.approval_request_id).not.toBe(id);
     expect((await api("GET", `/api/v1/secrets/store/${path}`)).body.value).toBe("v1");
-    const actions = await env.DB.prepare("SELECT action, outcome FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n").bind(`approval:${id}`).all<any>();
+    const actions = await auditDb.prepare("SELECT action, outcome FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n").bind(`approval:${id}`).all<any>();
     expect(actions.results.map((r) => `${r.action}:${r.outcome}`)).toEqual([
       "approval.request:denied", "approval.deny:denied", "approval.deny:denied", "approval.deny:success", "approval.approve:denied", "approval.deny:denied",
     ]);

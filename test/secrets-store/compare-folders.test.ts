@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, tokenWith as mintWith } from "../helpers";
+import { auditDb } from "../support/audit-store";
 import { putPolicy, uniqueName } from "../identity/helpers";
 import { mint, put } from "../trust/helpers";
 
@@ -36,7 +37,7 @@ describe("GET /api/v1/secrets/compare", () => {
     expect(Object.fromEntries(res.body.items.map((i: any) => [i.key, i.status]))).toEqual({ SAME: "same", DIFF: "differs", ONLY_L: "only-left", ONLY_R: "only-right", DELETED: "only-left" });
     for (const value of ["one", "two", "zwei"]) expect(res.text).not.toContain(`"${value}"`);
     expect(res.body.counts).toMatchObject({ same: 1, differs: 1, "only-left": 2, "only-right": 1 });
-    const row = await env.DB.prepare("SELECT detail FROM audit_events WHERE tenant_id = 'default' AND action = 'secret.compare' ORDER BY n DESC LIMIT 1").first<{ detail: string }>();
+    const row = await auditDb.prepare("SELECT detail FROM audit_events WHERE tenant_id = 'default' AND action = 'secret.compare' ORDER BY n DESC LIMIT 1").first<{ detail: string }>();
     expect(JSON.parse(row!.detail)).toMatchObject({ left, right, same: 1, differs: 1 });
   });
 

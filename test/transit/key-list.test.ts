@@ -36,12 +36,13 @@ describe("GET /api/v1/transit/keys", () => {
     for (const k of keys) expect(Object.keys(k).sort()).toEqual(["created_at", "created_by", "deletion_allowed", "latest_version", "min_decryption_version", "name", "type", "updated_at"]);
   });
 
-  it("a policy token sees only the keys its policy names; a token without transit sees none", async () => {
+  it("a policy token sees only the keys its policy names; a token without transit is refused", async () => {
     const policy = await putPolicy(uniqueName("kl-pol"), [{ paths: [names[1]!], capabilities: ["admin"] }]);
     const { token } = await mint({ subject: uniqueName("kl-user"), policies: [policy] });
     expect((await all(token)).map((k) => k.name)).toEqual([names[1]]);
     const secretsOnly = (await tokenWith(["secrets:read", "secrets:write"])).token;
-    expect(await all(secretsOnly)).toEqual([]);
+    // A token with no transit scope and no policy is refused the list (403, audited), not shown an empty one.
+    expect((await api("GET", "/api/v1/transit/keys", { token: secretsOnly })).status).toBe(403);
     // And it cannot read one by name either.
     expect((await api("GET", `/api/v1/transit/keys/${names[0]}`, { token: secretsOnly })).status).toBe(403);
   });
