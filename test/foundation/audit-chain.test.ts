@@ -56,9 +56,9 @@ describe("the chain object's own storage, edited by an insider without the maste
 
   it("a deleted newest read, after a restart and new appends reuse its number, is caught by the witness", async () => {
     const t = await tenantWithEvents("chain-reuse");
-    await chainSql(t.id, "DELETE FROM events WHERE seq = 6");
+    await chainSql(t.id, "DELETE FROM events WHERE seq = 7");
     await evictDurableObject(chainOf(t.id));
-    await api("GET", store("nothing/here"), { token: t.token }); // appended as seq 6 again
+    await api("GET", store("nothing/here"), { token: t.token }); // appended as seq 7 again
     expect(await t.verify()).toMatchObject({ ok: false, first_bad_seq: 1, reason: "hash-mismatch" });
   });
 
@@ -78,8 +78,8 @@ describe("the chain object's own storage, edited by an insider without the maste
     expect(await t.verify()).toMatchObject({ ok: false, first_bad_seq: 4, reason: "hash-mismatch" });
 
     const u = await tenantWithEvents("chain-insert-newest");
-    await chainSql(u.id, "INSERT INTO events SELECT 7, id, at, actor, action, resource, outcome, status, request_id, detail, kind, hash, hash, mac, key_id, state FROM events WHERE seq = 6");
-    expect(await u.verify()).toMatchObject({ ok: false, first_bad_seq: 7, reason: "hash-mismatch" });
+    await chainSql(u.id, "INSERT INTO events SELECT 8, id, at, actor, action, resource, outcome, status, request_id, detail, kind, hash, hash, mac, key_id, state FROM events WHERE seq = 7");
+    expect(await u.verify()).toMatchObject({ ok: false, first_bad_seq: 8, reason: "hash-mismatch" });
   });
 });
 
@@ -90,16 +90,16 @@ describe("the D1 copies of changes' events, edited directly", () => {
     expect(await a.verify()).toMatchObject({ ok: false, first_bad_seq: 1, reason: "hash-mismatch" });
 
     const b = await tenantWithEvents("d1-del-newest");
-    await env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 5").bind(b.id).run();
-    expect(await b.verify()).toMatchObject({ ok: false, first_bad_seq: 5, reason: "truncated" });
+    await env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 6").bind(b.id).run();
+    expect(await b.verify()).toMatchObject({ ok: false, first_bad_seq: 6, reason: "truncated" });
 
     const c = await tenantWithEvents("d1-insert");
-    // A copy claiming the place of a read (seq 2), and one past the head.
-    await env.DB.prepare("INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 2, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 1").bind(c.id).run();
-    expect(await c.verify()).toMatchObject({ ok: false, first_bad_seq: 2, reason: "hash-mismatch" });
+    // A copy claiming the place of a read (seq 3), and one past the head.
+    await env.DB.prepare("INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 3, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 2").bind(c.id).run();
+    expect(await c.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: "hash-mismatch" });
     const d = await tenantWithEvents("d1-insert-newest");
-    await env.DB.prepare("INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 7, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 5").bind(d.id).run();
-    expect(await d.verify()).toMatchObject({ ok: false, first_bad_seq: 7, reason: "hash-mismatch" });
+    await env.DB.prepare("INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 8, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 6").bind(d.id).run();
+    expect(await d.verify()).toMatchObject({ ok: false, first_bad_seq: 8, reason: "hash-mismatch" });
   });
 });
 
@@ -128,7 +128,7 @@ describe("a crash between any two writes of a change", () => {
     expect(events.find((e) => e.resource === "secret:lost")!.state).toBe("aborted");
     expect(events.find((e) => e.resource === "secret:landed")!.state).toBe("committed");
     const outcome = events.find((e) => e.kind === "event" && e.resource === "secret:lost")!;
-    expect([outcome.outcome, outcome.status, JSON.parse(outcome.detail)]).toEqual(["failure", 500, { intent_seq: 3, problem: "abandoned" }]);
+    expect([outcome.outcome, outcome.status, JSON.parse(outcome.detail)]).toEqual(["failure", 500, { intent_seq: 4, problem: "abandoned" }]);
     expect((await api("POST", store(uniquePath("after-alarm")), { token: t.token, body: { value: "z" } })).status).toBe(201);
     const verified = (await api("GET", "/api/v1/audit/verify", { token: t.token })).body;
     expect(verified).toEqual({ ok: true, checked: events.length + 1 });
