@@ -1,11 +1,10 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../http/context";
-import { referencePageHeaders } from "../http/pages";
+import { escapeHtml as escape, referencePageHeaders } from "../http/pages";
 import { notFound } from "../http/problem";
 import { PROBLEM_TYPES, isProblemType } from "../http/problem-types";
 import { indexRoute } from "../http/routes-index";
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 /** `code` spans of the catalogue's plain text, escaped. */
 const prose = (s: string) => escape(s).replace(/`([^`]+)`/g, "<code>$1</code>");
 

@@ -44,3 +44,6 @@ export const privateHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.header("Cache-Control", "no-store");
   c.header("X-Robots-Tag", "noindex, nofollow, noarchive");
 };
+
+/** Text for an HTML page: the five characters that could open markup or end an attribute, as entities. */
+export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../http/context";
-import { pageHeaders, privateHeaders } from "../http/pages";
+import { escapeHtml as escape, pageHeaders, privateHeaders } from "../http/pages";
 import { notFound } from "../http/problem";
 import { indexRoute } from "../http/routes-index";
 import { MAX_VIEWS, MAX_PASSPHRASE_ATTEMPTS, type ShareStatus } from "./model";
@@ -11,7 +11,6 @@ import createJs from "./web/create";
 import openJs from "./web/open";
 import styleCss from "./web/style";
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 const time = (ms: number | null) => {
   const iso = isoTime(ms) ?? "";
   return `<time datetime="${iso}">${iso.replace("T", " ").replace(/\.\d+Z$/, " UTC")}</time>`;
