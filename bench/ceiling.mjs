@@ -175,8 +175,14 @@ function ceilingTables(all) {
     for (const op of ["read", "write"]) {
       const p = all[scenario][op];
       out.push(`\n### Audited ${op}s, ${label}\n`);
-      out.push(`Per ${op}: ${p.primary} D1 queries on the primary (${p.primaryWithReplicas} with replicas, ${p.replica} on a replica), ${p.rowsRead} rows read, ${p.rowsWritten} rows written, ${p.doCalls} AuditChain calls, ${p.queue} queue messages, ${p.cpuMs} CPU ms.\n`);
-      out.push("| databases | replicas | one tenant: req/s | saturates first | deployment of " + tenants + " tenants: req/s | saturates first | D1 primary | D1 replicas | AuditChain | Queues |");
+      out.push(
+        `Per ${op}: ${p.primary} D1 queries on the primary (${p.primaryWithReplicas} with replicas, ${p.replica} on a replica), ${p.rowsRead} rows read, ${p.rowsWritten} rows written, ${p.doCalls} AuditChain calls, ${p.queue} queue messages, ${p.cpuMs} CPU ms.\n`,
+      );
+      out.push(
+        "| databases | replicas | one tenant: req/s | saturates first | deployment of " +
+          tenants +
+          " tenants: req/s | saturates first | D1 primary | D1 replicas | AuditChain | Queues |",
+      );
       out.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
       for (const n of DATABASES) {
         for (const withReplicas of [false, true]) {
@@ -212,7 +218,8 @@ function costTable(all) {
   const rows = [];
   /** @type {Array<[string, ReturnType<typeof cost>]>} */
   const cols = [];
-  for (const scenario of ["today", "chain"]) for (const op of ["read", "write"]) cols.push([`${op} ${scenario === "today" ? "today" : "(chain object)"}`, cost(all[scenario][op])]);
+  for (const scenario of ["today", "chain"])
+    for (const op of ["read", "write"]) cols.push([`${op} ${scenario === "today" ? "today" : "(chain object)"}`, cost(all[scenario][op])]);
   rows.push(`| $ per million audited requests | ${cols.map(([name]) => name).join(" | ")} |`);
   rows.push(`| --- | ${cols.map(() => "---").join(" | ")} |`);
   for (const item of Object.keys(cols[0][1].items)) rows.push(`| ${item} | ${cols.map(([, c]) => c.items[item].toFixed(4)).join(" | ")} |`);
@@ -238,10 +245,18 @@ if (args.json) {
     }
   }
   const costs = Object.fromEntries(["today", "chain"].flatMap((s) => ["read", "write"].map((op) => [`${s}/${op}`, cost(all[s][op])])));
-  console.log(JSON.stringify({ limits: LIMITS, prices: PRICES, inputs: { measured, replicas, tenants, queryMs, chains, doMs, doRowsPerEvent }, profiles: all, ceilings, costs }, (_k, v) => (v === Infinity ? null : v), 2));
+  console.log(
+    JSON.stringify(
+      { limits: LIMITS, prices: PRICES, inputs: { measured, replicas, tenants, queryMs, chains, doMs, doRowsPerEvent }, profiles: all, ceilings, costs },
+      (_k, v) => (v === Infinity ? null : v),
+      2,
+    ),
+  );
 } else {
   console.log(`## Ceiling (node bench/ceiling.mjs ${process.argv.slice(2).join(" ")})`.trimEnd());
-  console.log(`\nLimits: D1 ${LIMITS.d1QueriesPerSecondAt1ms} queries/s per database at ${queryMs} ms a query, ${replicas} read replicas per database when on; a Durable Object ${LIMITS.doRequestsPerSecond} req/s (${chains} chain object(s) per tenant); a queue ${LIMITS.queueMessagesPerSecond} msgs/s; Workers unlimited.`);
+  console.log(
+    `\nLimits: D1 ${LIMITS.d1QueriesPerSecondAt1ms} queries/s per database at ${queryMs} ms a query, ${replicas} read replicas per database when on; a Durable Object ${LIMITS.doRequestsPerSecond} req/s (${chains} chain object(s) per tenant); a queue ${LIMITS.queueMessagesPerSecond} msgs/s; Workers unlimited.`,
+  );
   console.log(ceilingTables(all));
   console.log(`\n## Cost per million audited requests (Workers Paid, beyond the monthly allowances)\n`);
   console.log(costTable(all));

@@ -43,7 +43,11 @@ try {
   console.log(body);
   const settings = Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_NO_RECORD");
   if (process.env.BENCH_NO_RECORD !== "1") {
-    appendSection({ title: `A/B: ${scenario}`, command: `${settings.map(([k, v]) => `${k}=${v} `).join("")}node bench/compare.mjs ${process.argv.slice(2).join(" ")}`, body });
+    appendSection({
+      title: `A/B: ${scenario}`,
+      command: `${settings.map(([k, v]) => `${k}=${v} `).join("")}node bench/compare.mjs ${process.argv.slice(2).join(" ")}`,
+      body,
+    });
   }
 } finally {
   for (const server of servers) await server.stop();

@@ -50,7 +50,12 @@ try {
   const root = secrets.ROOT_TOKEN;
   await call(hush.url, "POST", "/api/v1/secrets/providers", {
     token: root,
-    body: { name: "bench-hook", kind: "webhook", config: { url: `http://127.0.0.1:${PORT + 1}/`, signing_key: "b".repeat(40) }, roles: { app: { max_ttl_seconds: 3600 } } },
+    body: {
+      name: "bench-hook",
+      kind: "webhook",
+      config: { url: `http://127.0.0.1:${PORT + 1}/`, signing_key: "b".repeat(40) },
+      roles: { app: { max_ttl_seconds: 3600 } },
+    },
   });
   await call(hush.url, "POST", "/api/v1/secrets/providers", {
     token: root,
@@ -78,29 +83,31 @@ try {
   // 3. hush-api-key leases issued per second.
   const cpuBefore = cpuSeconds(hush.pid);
   const started = performance.now();
-  await inParallel(ISSUES, PARALLEL, () => call(hush.url, "POST", "/api/v1/secrets/leases", { token, body: { provider: "bench-keys", role: "ci", ttl_seconds: 600 } }));
+  await inParallel(ISSUES, PARALLEL, () =>
+    call(hush.url, "POST", "/api/v1/secrets/leases", { token, body: { provider: "bench-keys", role: "ci", ttl_seconds: 600 } }),
+  );
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuBefore === undefined ? undefined : cpuSeconds(hush.pid) - cpuBefore;
 
   const r = summary(revokeMs);
   const e = summary(expiryMs);
   const body = [
-      "Revocation: from the moment named to the webhook provider receiving the revoke (local queue, `max_batch_timeout` 1 s; target under 2 s).",
-      "",
-      table([
-        { from: "POST /leases/{id}/revoke sent (one at a time)", n: r.n, "p50 ms": r.p50, "p99 ms": r.p99, "max ms": r.max },
-        { from: "expires_at (LeaseObject alarm)", n: e.n, "p50 ms": e.p50, "p99 ms": e.p99, "max ms": e.max },
-      ]),
-      "",
-      table([
-        {
-          scenario: `POST /api/v1/secrets/leases, hush-api-key, ${PARALLEL} in flight`,
-          leases: ISSUES,
-          "leases/s": fmt(ISSUES / seconds, 0),
-          "CPU ms/lease": cpu === undefined ? "n/a" : fmt((cpu * 1000) / ISSUES, 2),
-        },
-      ]),
-    ].join("\n");
+    "Revocation: from the moment named to the webhook provider receiving the revoke (local queue, `max_batch_timeout` 1 s; target under 2 s).",
+    "",
+    table([
+      { from: "POST /leases/{id}/revoke sent (one at a time)", n: r.n, "p50 ms": r.p50, "p99 ms": r.p99, "max ms": r.max },
+      { from: "expires_at (LeaseObject alarm)", n: e.n, "p50 ms": e.p50, "p99 ms": e.p99, "max ms": e.max },
+    ]),
+    "",
+    table([
+      {
+        scenario: `POST /api/v1/secrets/leases, hush-api-key, ${PARALLEL} in flight`,
+        leases: ISSUES,
+        "leases/s": fmt(ISSUES / seconds, 0),
+        "CPU ms/lease": cpu === undefined ? "n/a" : fmt((cpu * 1000) / ISSUES, 2),
+      },
+    ]),
+  ].join("\n");
   const title = "Leases: revocation latency and issue rate";
   console.log(process.env.BENCH_NO_RECORD === "1" ? `${title}\n\n${body}` : appendSection({ title, command: "node bench/leases.mjs", body }));
 } finally {

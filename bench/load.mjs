@@ -54,7 +54,13 @@ try {
       script: "mixed.lua",
       connections,
       duration,
-      env: { BENCH_PREFIX: `/api/v1/secrets/store/${PREFIX}`, BENCH_COUNT: String(PATHS), BENCH_TOKEN: token, BENCH_RUN: run, BENCH_LOG: join(LOGS, `run${run}`) },
+      env: {
+        BENCH_PREFIX: `/api/v1/secrets/store/${PREFIX}`,
+        BENCH_COUNT: String(PATHS),
+        BENCH_TOKEN: token,
+        BENCH_RUN: run,
+        BENCH_LOG: join(LOGS, `run${run}`),
+      },
     }).then((r) => ({ ...r, run, connections, duration }));
   };
 
@@ -84,7 +90,12 @@ try {
   }
 
   // --- accounting: what the clients saw against what D1 and the API report ---
-  const lines = readdirSync(LOGS).flatMap((f) => readFileSync(join(LOGS, f), "utf8").split("\n").filter(Boolean).map((l) => l.split(" ")));
+  const lines = readdirSync(LOGS).flatMap((f) =>
+    readFileSync(join(LOGS, f), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ")),
+  );
   const count = (kind, pred = (/** @type {string[]} */ _line) => true) => lines.filter((l) => l[0] === kind && pred(l)).length;
   const sentWrites = new Map();
   for (const [kind, i] of lines) if (kind === "SW") sentWrites.set(`${PREFIX}${i}`, (sentWrites.get(`${PREFIX}${i}`) ?? 0) + 1);
@@ -95,7 +106,10 @@ try {
     seenVersions.get(path).push(Number(version));
   }
   const db = await hush.mf.getD1Database("DB");
-  const { results: versionRows } = await db.prepare("SELECT path, version FROM secret_versions WHERE path LIKE ? ORDER BY path, version").bind(`${PREFIX}%`).all();
+  const { results: versionRows } = await db
+    .prepare("SELECT path, version FROM secret_versions WHERE path LIKE ? ORDER BY path, version")
+    .bind(`${PREFIX}%`)
+    .all();
   const stored = new Map();
   for (const { path, version } of versionRows) {
     if (!stored.has(path)) stored.set(path, []);
@@ -128,7 +142,13 @@ try {
     const share = await call(hush.url, "GET", `/api/v1/secrets/shares/${id}`, { token });
     states.set(id, share);
   });
-  const shareOutcome = { "redeem sent, viewed": 0, "redeem sent, still active": 0, "never redeemed, active": 0, "never redeemed, not active": 0, "not seen by a client": 0 };
+  const shareOutcome = {
+    "redeem sent, viewed": 0,
+    "redeem sent, still active": 0,
+    "never redeemed, active": 0,
+    "never redeemed, not active": 0,
+    "not seen by a client": 0,
+  };
   for (const [id, share] of states) {
     if (!createdIds.includes(id)) shareOutcome["not seen by a client"]++;
     else if (redeemedIds.has(id)) shareOutcome[share.state === "viewed" && share.views_left === 0 ? "redeem sent, viewed" : "redeem sent, still active"]++;
@@ -214,14 +234,22 @@ try {
   const stormReveals = statuses.get(200) ?? 0;
   const once = [...revealsPerShare.values()].filter((n) => n === 1).length;
   const stormOk =
-    stormReveals === STORM_SHARES && once === STORM_SHARES && (statuses.get(410) ?? 0) === STORM_ATTEMPTS - STORM_SHARES && wrongValue === 0 && after.get("viewed") === STORM_SHARES;
+    stormReveals === STORM_SHARES &&
+    once === STORM_SHARES &&
+    (statuses.get(410) ?? 0) === STORM_ATTEMPTS - STORM_SHARES &&
+    wrongValue === 0 &&
+    after.get("viewed") === STORM_SHARES;
   const storm = {
     attempts: STORM_ATTEMPTS,
     shares: STORM_SHARES,
     "in flight": STORM_CONCURRENCY,
     "200 (reveals)": stormReveals,
     "410 (gone)": statuses.get(410) ?? 0,
-    other: [...statuses].filter(([s]) => s !== 200 && s !== 410).map(([s, n]) => `${s}: ${n}`).join(", ") || "none",
+    other:
+      [...statuses]
+        .filter(([s]) => s !== 200 && s !== 410)
+        .map(([s, n]) => `${s}: ${n}`)
+        .join(", ") || "none",
     "shares revealed exactly once": once,
     "states afterwards": [...after].map(([s, n]) => `${s} ${n}`).join(", "),
     seconds: fmt(stormSeconds, 1),

@@ -52,7 +52,9 @@ try {
     const key = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + us);
   }
-  console.log(`${load.requests} requests, ${(load.rps).toFixed(0)} req/s; profile ${(total / 1000).toFixed(0)} ms; per request ${(total / 1000 / load.requests).toFixed(2)} ms sampled`);
+  console.log(
+    `${load.requests} requests, ${(load.rps).toFixed(0)} req/s; profile ${(total / 1000).toFixed(0)} ms; per request ${(total / 1000 / load.requests).toFixed(2)} ms sampled`,
+  );
   for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
     console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / load.requests / 1000).toFixed(3)} ms/req  ${key}`);
   }

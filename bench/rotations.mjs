@@ -64,7 +64,8 @@ async function asPgProvisioner(url, ...statements) {
     await sql.end();
   }
 }
-const asMysqlRoot = (...statements) => execFileSync("mysql", ["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e", statements.join(";")], { stdio: ["ignore", "pipe", "inherit"] });
+const asMysqlRoot = (...statements) =>
+  execFileSync("mysql", ["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-e", statements.join(";")], { stdio: ["ignore", "pipe", "inherit"] });
 
 const notes = [];
 const [pgUp, myUp, redisUp] = await Promise.all([answers(5432), answers(3306), answers(6379)]);
@@ -77,19 +78,39 @@ try {
   const pgUrl = pgUp ? await preparePostgres() : undefined;
   const kinds = [];
   if (pgUp) {
-    await provider({ name: "bench-pg", kind: "postgresql", config: { connection_url: pgUrl, role_prefix: `hb_${RUN}_` }, roles: { reader: { max_ttl_seconds: 3600, grants: [PG_READER] } } });
+    await provider({
+      name: "bench-pg",
+      kind: "postgresql",
+      config: { connection_url: pgUrl, role_prefix: `hb_${RUN}_` },
+      roles: { reader: { max_ttl_seconds: 3600, grants: [PG_READER] } },
+    });
     kinds.push(["postgresql", "bench-pg", "reader"]);
   } else notes.push("PostgreSQL did not answer on 5432: left out.");
   if (myUp) {
     asMysqlRoot("CREATE DATABASE IF NOT EXISTS hush_bench_rot");
-    await provider({ name: "bench-my", kind: "mysql", config: { connection_url: "mysql://root@127.0.0.1:3306/", user_prefix: `hb${RUN.slice(-5)}_` }, roles: { reader: { max_ttl_seconds: 3600, mysql_grants: [{ privileges: ["SELECT"], on: "hush_bench_rot.*" }] } } });
+    await provider({
+      name: "bench-my",
+      kind: "mysql",
+      config: { connection_url: "mysql://root@127.0.0.1:3306/", user_prefix: `hb${RUN.slice(-5)}_` },
+      roles: { reader: { max_ttl_seconds: 3600, mysql_grants: [{ privileges: ["SELECT"], on: "hush_bench_rot.*" }] } },
+    });
     kinds.push(["mysql (MariaDB)", "bench-my", "reader"]);
   } else notes.push("MariaDB did not answer on 3306: left out.");
   if (redisUp) {
-    await provider({ name: "bench-redis", kind: "redis", config: { url: "redis://127.0.0.1:6379", user_prefix: `hush-bench-${RUN}-` }, roles: { app: { max_ttl_seconds: 3600, commands: ["+get", "+set"], key_patterns: ["bench:*"] } } });
+    await provider({
+      name: "bench-redis",
+      kind: "redis",
+      config: { url: "redis://127.0.0.1:6379", user_prefix: `hush-bench-${RUN}-` },
+      roles: { app: { max_ttl_seconds: 3600, commands: ["+get", "+set"], key_patterns: ["bench:*"] } },
+    });
     kinds.push(["redis", "bench-redis", "app"]);
   } else notes.push("Redis did not answer on 6379: left out.");
-  await provider({ name: "bench-hook", kind: "webhook", config: { url: `http://127.0.0.1:${PORT + 1}/`, signing_key: "b".repeat(40) }, roles: { app: { max_ttl_seconds: 3600 } } });
+  await provider({
+    name: "bench-hook",
+    kind: "webhook",
+    config: { url: `http://127.0.0.1:${PORT + 1}/`, signing_key: "b".repeat(40) },
+    roles: { app: { max_ttl_seconds: 3600 } },
+  });
   kinds.push(["webhook (local receiver)", "bench-hook", "app"]);
   await provider({ name: "bench-keys", kind: "hush-api-key", roles: { ci: { max_ttl_seconds: 3600, scopes: ["secrets:read"] } } });
   kinds.push(["hush-api-key", "bench-keys", "ci"]);
@@ -121,7 +142,16 @@ try {
     const i = summary(issueMs);
     const a = summary(acceptMs);
     const r = summary(revokeMs);
-    leaseRows.push({ provider: kind, n: i.n, "issue p50 ms": i["p50 ms"], "issue p99 ms": i["p99 ms"], "revoke 202 p50 ms": a["p50 ms"], "revoked p50 ms": r["p50 ms"], "revoked p99 ms": r["p99 ms"], "revoked max ms": r["max ms"] });
+    leaseRows.push({
+      provider: kind,
+      n: i.n,
+      "issue p50 ms": i["p50 ms"],
+      "issue p99 ms": i["p99 ms"],
+      "revoke 202 p50 ms": a["p50 ms"],
+      "revoked p50 ms": r["p50 ms"],
+      "revoked p99 ms": r["p99 ms"],
+      "revoked max ms": r["max ms"],
+    });
   }
 
   // 2. Static rotations, one key rotated ROTATIONS times in a row (grace 0, so retire runs inside
@@ -138,13 +168,26 @@ try {
     rotationRows.push({ rotation: label, ...summary(ms) });
   };
   const bind = (key, providerName, strategy, usernames) =>
-    call(hush.url, "PUT", "/api/v1/secrets/rotations/static-roles", { token: root, body: { key, provider: providerName, strategy, usernames, grace_seconds: 0 } });
+    call(hush.url, "PUT", "/api/v1/secrets/rotations/static-roles", {
+      token: root,
+      body: { key, provider: providerName, strategy, usernames, grace_seconds: 0 },
+    });
   const seed = (key, value) => call(hush.url, "POST", `/api/v1/secrets/store/${key}`, { token: root, body: { value: JSON.stringify(value) } });
   if (pgUp) {
-    await provider({ name: "bench-pgrot", kind: "postgresql", config: { connection_url: pgUrl, role_prefix: "hush_unused_" }, roles: { none: { max_ttl_seconds: 60 } } });
+    await provider({
+      name: "bench-pgrot",
+      kind: "postgresql",
+      config: { connection_url: pgUrl, role_prefix: "hush_unused_" },
+      roles: { none: { max_ttl_seconds: 60 } },
+    });
     const single = `hb_${RUN}_app`;
     const [a, b] = [`hb_${RUN}_a`, `hb_${RUN}_b`];
-    await asPgProvisioner(pgUrl, `CREATE ROLE "${single}" LOGIN PASSWORD 'init'`, `CREATE ROLE "${a}" LOGIN PASSWORD 'init'`, `CREATE ROLE "${b}" NOLOGIN PASSWORD 'init'`);
+    await asPgProvisioner(
+      pgUrl,
+      `CREATE ROLE "${single}" LOGIN PASSWORD 'init'`,
+      `CREATE ROLE "${a}" LOGIN PASSWORD 'init'`,
+      `CREATE ROLE "${b}" NOLOGIN PASSWORD 'init'`,
+    );
     const url = (user) => `postgres://${user}:init@127.0.0.1:5432/postgres`;
     await seed("db/pg-single", { username: single, password: "init", connection_url: url(single) });
     await bind("db/pg-single", "bench-pgrot", "single", [single]);

@@ -38,8 +38,10 @@ try {
   await seedFloor(floor.url, "bench/s", SECRETS);
   await call(floor.url, "PUT", "/token", { token, expect: [204] });
 
-  const scenario = (server, script, prefix, extra = {}) => (duration = DURATION) =>
-    runWrk({ url: server.url, pid: server.pid, script, duration, env: { BENCH_PREFIX: prefix, BENCH_COUNT: String(SECRETS), ...extra } });
+  const scenario =
+    (server, script, prefix, extra = {}) =>
+    (duration = DURATION) =>
+      runWrk({ url: server.url, pid: server.pid, script, duration, env: { BENCH_PREFIX: prefix, BENCH_COUNT: String(SECRETS), ...extra } });
   const hushRead = scenario(hush, "read.lua", "/api/v1/secrets/store/bench/s", { BENCH_TOKEN: token });
   const floorRead = scenario(floor, "read.lua", "/read/bench/s");
   const floorAuthRead = scenario(floor, "read.lua", "/read-auth/bench/s", { BENCH_TOKEN: token });
@@ -88,7 +90,13 @@ try {
     const lines = `${run.stdout}\n${run.stderr}`.split("\n").filter((l) => l.includes("READ_COST "));
     const costs = lines.map((l) => JSON.parse(l.slice(l.indexOf("READ_COST ") + "READ_COST ".length)));
     rowsRead = costs.length
-      ? table(costs.map((c) => ({ "versions in store": c.versions.toLocaleString("en"), "rows_read": c.total, "per statement": c.statements.map((s) => `${s.name} ${s.rows_read}`).join(", ") })))
+      ? table(
+          costs.map((c) => ({
+            "versions in store": c.versions.toLocaleString("en"),
+            rows_read: c.total,
+            "per statement": c.statements.map((s) => `${s.name} ${s.rows_read}`).join(", "),
+          })),
+        )
       : `(the read-cost suite printed nothing; exit ${run.status})\n\n\`\`\`\n${(run.stdout + run.stderr).slice(-2000)}\n\`\`\``;
   }
 

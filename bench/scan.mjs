@@ -31,5 +31,9 @@ const run = (args) => {
 };
 const tree = run([]);
 const hist = run(["--git"]);
-console.log(`working tree: ${tree.files} files, ${(tree.bytes / 1e6).toFixed(2)} MB in ${tree.seconds.toFixed(2)} s = ${(tree.bytes / 1e6 / tree.seconds).toFixed(2)} MB/s`);
-console.log(`history: ${hist.commits} commits, ${(hist.bytes / 1e6).toFixed(2)} MB added in ${hist.seconds.toFixed(2)} s = ${(hist.commits / hist.seconds).toFixed(1)} commits/s (${(hist.bytes / 1e6 / hist.seconds).toFixed(2)} MB/s)`);
+console.log(
+  `working tree: ${tree.files} files, ${(tree.bytes / 1e6).toFixed(2)} MB in ${tree.seconds.toFixed(2)} s = ${(tree.bytes / 1e6 / tree.seconds).toFixed(2)} MB/s`,
+);
+console.log(
+  `history: ${hist.commits} commits, ${(hist.bytes / 1e6).toFixed(2)} MB added in ${hist.seconds.toFixed(2)} s = ${(hist.commits / hist.seconds).toFixed(1)} commits/s (${(hist.bytes / 1e6 / hist.seconds).toFixed(2)} MB/s)`,
+);

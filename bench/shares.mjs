@@ -39,34 +39,50 @@ try {
     return runs;
   };
 
-  row("POST /api/v1/secrets/shares (server-sealed create)", await repeat(() =>
-    wrk("post.lua", { BENCH_PATH: "/api/v1/secrets/shares", BENCH_BODY: JSON.stringify({ value: "postgres://app:" + "x".repeat(24) + "@db:5432/app" }), BENCH_TOKEN: token })));
-  row("POST /api/v1/shares (e2e create, with a token: not rate-limited)", await repeat(() =>
-    wrk("post.lua", { BENCH_PATH: "/api/v1/shares", BENCH_BODY: JSON.stringify({ ciphertext }), BENCH_TOKEN: token })));
+  row(
+    "POST /api/v1/secrets/shares (server-sealed create)",
+    await repeat(() =>
+      wrk("post.lua", {
+        BENCH_PATH: "/api/v1/secrets/shares",
+        BENCH_BODY: JSON.stringify({ value: "postgres://app:" + "x".repeat(24) + "@db:5432/app" }),
+        BENCH_TOKEN: token,
+      }),
+    ),
+  );
+  row(
+    "POST /api/v1/shares (e2e create, with a token: not rate-limited)",
+    await repeat(() => wrk("post.lua", { BENCH_PATH: "/api/v1/shares", BENCH_BODY: JSON.stringify({ ciphertext }), BENCH_TOKEN: token })),
+  );
 
-  row(`POST /api/v1/secrets/shares/redeem (${REDEEM_SHARES} shares in turn)`, await repeat(async (round) => {
-    const tokens = [];
-    await inParallel(REDEEM_SHARES, 8, async () => {
-      tokens.push((await call(hush.url, "POST", "/api/v1/secrets/shares", { token, body: { value: "s3cr3t", max_views: 10 } })).token);
-    });
-    const file = join(OUT, `share-tokens-${round}.txt`);
-    writeFileSync(file, tokens.join("\n"));
-    return wrk("share-redeem.lua", { BENCH_TOKENS_FILE: file });
-  }));
+  row(
+    `POST /api/v1/secrets/shares/redeem (${REDEEM_SHARES} shares in turn)`,
+    await repeat(async (round) => {
+      const tokens = [];
+      await inParallel(REDEEM_SHARES, 8, async () => {
+        tokens.push((await call(hush.url, "POST", "/api/v1/secrets/shares", { token, body: { value: "s3cr3t", max_views: 10 } })).token);
+      });
+      const file = join(OUT, `share-tokens-${round}.txt`);
+      writeFileSync(file, tokens.join("\n"));
+      return wrk("share-redeem.lua", { BENCH_TOKENS_FILE: file });
+    }),
+  );
 
   // One object under concurrent attempts: 10 succeed and the rest are 410 (the non-2xx column);
   // the share must end viewed with 0 views left.
   for (const connections of [10, 50]) {
     const checks = [];
-    row(`one ShareObject, ${connections} concurrent redeems (10 views, then 410)`, await repeat(async (round) => {
-      const share = await call(hush.url, "POST", "/api/v1/secrets/shares", { token, body: { value: "hot", max_views: 10 } });
-      const file = join(OUT, `share-hot-${connections}-${round}.txt`);
-      writeFileSync(file, share.token);
-      const run = await wrk("share-redeem.lua", { BENCH_TOKENS_FILE: file }, connections);
-      const after = await call(hush.url, "GET", `/api/v1/secrets/shares/${share.id}`, { token });
-      checks.push(`${after.state}, ${after.views_left} views left`);
-      return run;
-    }));
+    row(
+      `one ShareObject, ${connections} concurrent redeems (10 views, then 410)`,
+      await repeat(async (round) => {
+        const share = await call(hush.url, "POST", "/api/v1/secrets/shares", { token, body: { value: "hot", max_views: 10 } });
+        const file = join(OUT, `share-hot-${connections}-${round}.txt`);
+        writeFileSync(file, share.token);
+        const run = await wrk("share-redeem.lua", { BENCH_TOKENS_FILE: file }, connections);
+        const after = await call(hush.url, "GET", `/api/v1/secrets/shares/${share.id}`, { token });
+        checks.push(`${after.state}, ${after.views_left} views left`);
+        return run;
+      }),
+    );
     rows[rows.length - 1].scenario += ` [${checks.join("; ")}]`;
   }
 } finally {
@@ -75,7 +91,12 @@ try {
 
 const section = appendSection({
   title: "Shares: create, redeem, one hot object",
-  command: [...Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_")).map(([k, v]) => `${k}=${v}`), "node bench/shares.mjs"].join(" "),
+  command: [
+    ...Object.entries(process.env)
+      .filter(([k]) => k.startsWith("BENCH_"))
+      .map(([k, v]) => `${k}=${v}`),
+    "node bench/shares.mjs",
+  ].join(" "),
   body: `Load: wrk -t 1 -c 10 (or 50) -d ${duration}, ${rounds} round(s); a token with secrets:write creates; redeems use only the share token. Every request is audited (D1 batch), failures included.
 
 ${table(rows)}`,

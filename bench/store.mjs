@@ -89,7 +89,9 @@ rows.push({
 });
 rows.push({
   measurement: "history listing of a path with 1,000 versions: D1 rows read",
-  result: history ? `${history.rows_read_limit_1000} for limit=1000, ${history.rows_read_limit_100} for the default limit=100` : `(suite printed nothing; exit ${run.status})`,
+  result: history
+    ? `${history.rows_read_limit_1000} for limit=1000, ${history.rows_read_limit_100} for the default limit=100`
+    : `(suite printed nothing; exit ${run.status})`,
 });
 
 const body = `Miniflare serving the production bundle on port ${PORT}; an API token scoped to \`bench/*\`; sequential requests from one client.

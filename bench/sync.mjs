@@ -104,18 +104,29 @@ const hush = await startHush({ port: PORT, scriptPath: buildBundle(), secrets, s
 const base = `http://127.0.0.1:${PORT + 1}`;
 try {
   const root = secrets.ROOT_TOKEN;
-  await call(hush.url, "POST", "/api/v1/secrets/sync-targets", { token: root, body: { name: "bench-wh", kind: "webhook", config: { url: `${base}/wh`, signing_key: SIGNING_KEY } } });
+  await call(hush.url, "POST", "/api/v1/secrets/sync-targets", {
+    token: root,
+    body: { name: "bench-wh", kind: "webhook", config: { url: `${base}/wh`, signing_key: SIGNING_KEY } },
+  });
   await call(hush.url, "POST", "/api/v1/secrets/sync-targets", {
     token: root,
     body: { name: "bench-gh", kind: "github", config: { api_url: `${base}/gh`, token: GH_TOKEN, scope: "repository", owner: "acme", repo: "api" } },
   });
   await call(hush.url, "POST", "/api/v1/secrets/sync-targets", {
     token: root,
-    body: { name: "bench-app", kind: "github", config: { api_url: `${base}/app`, app_id: "1234", installation_id: "7", private_key: APP_KEY, scope: "repository", owner: "acme", repo: "api" } },
+    body: {
+      name: "bench-app",
+      kind: "github",
+      config: { api_url: `${base}/app`, app_id: "1234", installation_id: "7", private_key: APP_KEY, scope: "repository", owner: "acme", repo: "api" },
+    },
   });
   // The writer and the sync's creator: a path-bound token, not root (the consumer re-reads it).
   const token = await createToken(hush.url, root, ["secrets:read", "secrets:write"], ["bench/*"]);
-  for (const [t, prefix] of [["bench-wh", "bench/wh/"], ["bench-gh", "bench/gh/"], ["bench-app", "bench/app/"]]) {
+  for (const [t, prefix] of [
+    ["bench-wh", "bench/wh/"],
+    ["bench-gh", "bench/gh/"],
+    ["bench-app", "bench/app/"],
+  ]) {
     await call(hush.url, "POST", "/api/v1/secrets/syncs", { token, body: { target: t, prefix, remote_prefix: "", run: false } });
   }
 

@@ -61,12 +61,20 @@ try {
   const plaintext = randomBytes(1024).toString("base64");
   const { ciphertext } = await call(hush.url, "POST", "/api/v1/transit/encrypt/bench", { token, body: { plaintext } });
 
-  const post = (path, body) => (duration = DURATION) =>
-    runWrk({ url: hush.url, pid: hush.pid, script: "post.lua", duration, env: { BENCH_PATH: path, BENCH_BODY: JSON.stringify(body), BENCH_TOKEN: token } });
+  const post =
+    (path, body) =>
+    (duration = DURATION) =>
+      runWrk({ url: hush.url, pid: hush.pid, script: "post.lua", duration, env: { BENCH_PATH: path, BENCH_BODY: JSON.stringify(body), BENCH_TOKEN: token } });
   const encrypt = post("/api/v1/transit/encrypt/bench", { plaintext });
   const decrypt = post("/api/v1/transit/decrypt/bench", { ciphertext });
   const read = (duration = DURATION) =>
-    runWrk({ url: hush.url, pid: hush.pid, script: "read.lua", duration, env: { BENCH_PREFIX: "/api/v1/secrets/store/bench/s", BENCH_COUNT: String(SECRETS), BENCH_TOKEN: token } });
+    runWrk({
+      url: hush.url,
+      pid: hush.pid,
+      script: "read.lua",
+      duration,
+      env: { BENCH_PREFIX: "/api/v1/secrets/store/bench/s", BENCH_COUNT: String(SECRETS), BENCH_TOKEN: token },
+    });
 
   console.log("warming up");
   for (const warm of [encrypt, decrypt, read]) await warm("3s");

@@ -22,7 +22,9 @@ const portFree = await new Promise((resolve) => {
   probe.listen(Number(port), "127.0.0.1", () => probe.close(() => resolve(true)));
 });
 if (!portFree) {
-  console.error(`Error: port ${port} on 127.0.0.1 is already in use.\nHow to fix: stop what listens there, or pick another port: PORT=${Number(port) + 1} npm start`);
+  console.error(
+    `Error: port ${port} on 127.0.0.1 is already in use.\nHow to fix: stop what listens there, or pick another port: PORT=${Number(port) + 1} npm start`,
+  );
   process.exit(1);
 }
 
@@ -81,7 +83,10 @@ child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
 
 // The banner comes once the server answers, so the curl in it works when it is read.
 for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
-  const up = await fetch(`${addr}/healthz`).then((r) => r.ok, () => false);
+  const up = await fetch(`${addr}/healthz`).then(
+    (r) => r.ok,
+    () => false,
+  );
   if (up) {
     console.log(banner);
     break;

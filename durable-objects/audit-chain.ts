@@ -80,7 +80,12 @@ export class AuditChain extends DurableObject<Env> {
    * Appends events in order and returns their place in the chain. Resolves only once they are
    * durable here (the witness follows asynchronously); a rejection means the caller must fail its request.
    */
-  async append(tenantId: string, events: readonly NewEvent[], kind: ChainEvent["kind"], committed?: readonly number[]): Promise<{ seq: number; hash: string }[]> {
+  async append(
+    tenantId: string,
+    events: readonly NewEvent[],
+    kind: ChainEvent["kind"],
+    committed?: readonly number[],
+  ): Promise<{ seq: number; hash: string }[]> {
     if (this.legacy !== true) await this.importLegacy(tenantId);
     const keyId = loadKeyring(this.env.MASTER_KEYS).activeId;
     const key = await this.key(tenantId, keyId);
@@ -101,7 +106,15 @@ export class AuditChain extends DurableObject<Env> {
   }
 
   /** The append itself: one synchronous transaction (nothing yields, so no other append interleaves). */
-  private appendNow(tenantId: string, events: readonly NewEvent[], kind: ChainEvent["kind"], key: Uint8Array, keyId: string, legacyAfter?: number, committed?: readonly number[]) {
+  private appendNow(
+    tenantId: string,
+    events: readonly NewEvent[],
+    kind: ChainEvent["kind"],
+    key: Uint8Array,
+    keyId: string,
+    legacyAfter?: number,
+    committed?: readonly number[],
+  ) {
     return this.ctx.storage.transactionSync(() => {
       if (!this.tenantKnown) this.sql.exec("INSERT OR IGNORE INTO meta (k, v) VALUES ('tenant', ?)", tenantId), (this.tenantKnown = true);
       // Intents whose D1 batch committed, carried by this append instead of a settle call of their own.
@@ -113,7 +126,21 @@ export class AuditChain extends DurableObject<Env> {
         const hash = chainHash(head.hash, tenantId, row);
         this.sql.exec(
           "INSERT INTO events (seq, id, at, actor, action, resource, outcome, status, request_id, detail, kind, prev, hash, mac, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          row.seq, row.id, row.at, row.actor, row.action, row.resource, row.outcome, row.status, row.request_id, row.detail, kind, head.hash, hash, chainMac(key, hash), keyId,
+          row.seq,
+          row.id,
+          row.at,
+          row.actor,
+          row.action,
+          row.resource,
+          row.outcome,
+          row.status,
+          row.request_id,
+          row.detail,
+          kind,
+          head.hash,
+          hash,
+          chainMac(key, hash),
+          keyId,
         );
         head = { seq: row.seq, hash };
         out.push(head);
@@ -140,9 +167,10 @@ export class AuditChain extends DurableObject<Env> {
       for (;;) {
         let results: LegacyRow[];
         try {
-          ({ results } = await (await this.database(tenantId)).prepare(
-            "SELECT n, id, at, actor, action, resource, outcome, status, request_id, detail FROM audit_events_legacy WHERE tenant_id = ? AND n > ? ORDER BY n LIMIT ?",
-          )
+          ({ results } = await (await this.database(tenantId))
+            .prepare(
+              "SELECT n, id, at, actor, action, resource, outcome, status, request_id, detail FROM audit_events_legacy WHERE tenant_id = ? AND n > ? ORDER BY n LIMIT ?",
+            )
             .bind(tenantId, after, PAGE)
             .all<LegacyRow>());
         } catch (err) {
@@ -151,7 +179,12 @@ export class AuditChain extends DurableObject<Env> {
         }
         if (results.length) {
           after = results[results.length - 1]!.n;
-          const events = results.map(({ n: _n, ...e }) => ({ ...e, at: Number(e.at), status: Number(e.status), detail: e.detail === null ? null : String(e.detail) }));
+          const events = results.map(({ n: _n, ...e }) => ({
+            ...e,
+            at: Number(e.at),
+            status: Number(e.status),
+            detail: e.detail === null ? null : String(e.detail),
+          }));
           this.appendNow(tenantId, events, "event", key, keyId, after);
         }
         if (results.length < PAGE) break;
@@ -180,7 +213,9 @@ export class AuditChain extends DurableObject<Env> {
     }
     const outcomes: NewEvent[] = [];
     for (const seq of seqs) {
-      const intent = this.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM events WHERE seq = ? AND kind = 'intent' AND state IS NULL", seq).toArray()[0];
+      const intent = this.sql
+        .exec<Record<string, SqlStorageValue>>("SELECT * FROM events WHERE seq = ? AND kind = 'intent' AND state IS NULL", seq)
+        .toArray()[0];
       if (!intent) continue;
       this.sql.exec("UPDATE events SET state = 'aborted' WHERE seq = ?", seq);
       outcomes.push({
@@ -204,7 +239,9 @@ export class AuditChain extends DurableObject<Env> {
     const tenantId = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'tenant'").toArray()[0]?.v;
     if (!tenantId) return;
     const cutoff = Date.now() - PENDING_MS;
-    const pending = this.sql.exec<{ seq: number; at: number }>("SELECT seq, at FROM events WHERE kind = 'intent' AND state IS NULL ORDER BY seq LIMIT ?", PAGE).toArray();
+    const pending = this.sql
+      .exec<{ seq: number; at: number }>("SELECT seq, at FROM events WHERE kind = 'intent' AND state IS NULL ORDER BY seq LIMIT ?", PAGE)
+      .toArray();
     const due = pending.filter((p) => p.at <= cutoff).map((p) => p.seq);
     if (due.length) await this.resolve(tenantId, due);
     const left = this.sql.exec<{ at: number }>("SELECT at FROM events WHERE kind = 'intent' AND state IS NULL ORDER BY seq LIMIT 1").toArray()[0];
@@ -215,14 +252,20 @@ export class AuditChain extends DurableObject<Env> {
   }
 
   private async resolve(tenantId: string, seqs: number[]): Promise<void> {
-    const { results } = await (await this.database(tenantId)).prepare(
-      `SELECT seq FROM audit_events WHERE tenant_id = ? AND seq IN (${seqs.map(() => "?").join(",")})`,
-    )
+    const { results } = await (await this.database(tenantId))
+      .prepare(`SELECT seq FROM audit_events WHERE tenant_id = ? AND seq IN (${seqs.map(() => "?").join(",")})`)
       .bind(tenantId, ...seqs)
       .all<{ seq: number }>();
     const committed = new Set(results.map((r) => r.seq));
-    await this.settle(tenantId, seqs.filter((s) => committed.has(s)));
-    await this.settle(tenantId, seqs.filter((s) => !committed.has(s)), { status: 500, problem: "abandoned" });
+    await this.settle(
+      tenantId,
+      seqs.filter((s) => committed.has(s)),
+    );
+    await this.settle(
+      tenantId,
+      seqs.filter((s) => !committed.has(s)),
+      { status: 500, problem: "abandoned" },
+    );
   }
 
   /** A page of events, newest first (aborted intents are left out: their failure outcome is listed). */
@@ -236,7 +279,11 @@ export class AuditChain extends DurableObject<Env> {
     if (query.failedOnly) where.push("outcome != 'success'");
     if (query.cursor !== undefined) where.push("seq < ?"), binds.push(query.cursor);
     const rows = this.sql
-      .exec<StoredEvent & Record<string, SqlStorageValue>>(`SELECT * FROM events WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`, ...binds, query.limit + 1)
+      .exec<StoredEvent & Record<string, SqlStorageValue>>(
+        `SELECT * FROM events WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`,
+        ...binds,
+        query.limit + 1,
+      )
       .toArray();
     const items = rows.slice(0, query.limit);
     return { items, next_cursor: rows.length > query.limit ? items[items.length - 1]!.seq : null };
@@ -284,9 +331,10 @@ export class AuditChain extends DurableObject<Env> {
     let after = 0;
     let firstMissing: number | undefined;
     for (;;) {
-      const { results } = await (await this.database(tenantId)).prepare(
-        "SELECT tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, detail, hash FROM audit_events WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-      )
+      const { results } = await (await this.database(tenantId))
+        .prepare(
+          "SELECT tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, detail, hash FROM audit_events WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        )
         .bind(tenantId, after, bound, PAGE)
         .all<ChainRow>();
       const hi = results.length < PAGE ? bound : results[results.length - 1]!.seq!;
@@ -320,7 +368,10 @@ export class AuditChain extends DurableObject<Env> {
     if (firstMissing !== undefined) return { ok: false, checked: firstMissing - 1, first_bad_seq: firstMissing, reason: "truncated" };
     // A copy numbered past the chain is one the chain never wrote: every real copy's intent is
     // appended before the copy's batch, so read D1 first, then the head.
-    const top = await (await this.database(tenantId)).prepare("SELECT MAX(seq) AS seq FROM audit_events WHERE tenant_id = ?").bind(tenantId).first<{ seq: number | null }>();
+    const top = await (await this.database(tenantId))
+      .prepare("SELECT MAX(seq) AS seq FROM audit_events WHERE tenant_id = ?")
+      .bind(tenantId)
+      .first<{ seq: number | null }>();
     const head = this.tableHead().seq;
     if (top?.seq != null && top.seq > head) return { ok: false, checked: head, first_bad_seq: head + 1, reason: "hash-mismatch" };
     return undefined;

@@ -18,9 +18,7 @@ interface DueRow extends Record<string, SqlStorageValue> {
 export class LeaseObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS due (lease_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, due_at INTEGER NOT NULL)",
-    );
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS due (lease_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, due_at INTEGER NOT NULL)");
   }
 
   /** Sets (or moves, on renew) the lease's expiry. */

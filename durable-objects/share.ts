@@ -183,10 +183,7 @@ export class ShareObject extends DurableObject<Env> {
     const expiresAt = now + NONCE_TTL_MS;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("DELETE FROM nonces WHERE expires_at <= ?", now);
-      this.sql.exec(
-        "DELETE FROM nonces WHERE nonce NOT IN (SELECT nonce FROM nonces ORDER BY expires_at DESC LIMIT ?)",
-        MAX_NONCES - 1,
-      );
+      this.sql.exec("DELETE FROM nonces WHERE nonce NOT IN (SELECT nonce FROM nonces ORDER BY expires_at DESC LIMIT ?)", MAX_NONCES - 1);
       this.sql.exec("INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)", nonce, expiresAt);
     });
     return { ok: true, nonce, expiresAt, status: statusOf(row) };
@@ -285,7 +282,7 @@ export class ShareObject extends DurableObject<Env> {
   /** The master key id and wrapped data key of a live server-sealed payload; null when there is none. */
   async sealedKey(): Promise<SealedKey | null> {
     const row = this.current();
-    if (!row || row.state !== "active" || row.mode !== "sealed" || row.payload === null) return null;
+    if (row?.state !== "active" || row.mode !== "sealed" || row.payload === null) return null;
     const { keyId, wrappedKey } = unpack(new Uint8Array(row.payload));
     return { tenantId: row.tenant_id, keyId, wrappedKey };
   }
@@ -297,7 +294,7 @@ export class ShareObject extends DurableObject<Env> {
    */
   async replaceSealedKey(from: Uint8Array, to: { keyId: string; wrappedKey: Uint8Array }): Promise<string | null> {
     const row = this.current();
-    if (!row || row.state !== "active" || row.mode !== "sealed" || row.payload === null) return null;
+    if (row?.state !== "active" || row.mode !== "sealed" || row.payload === null) return null;
     const sealed = unpack(new Uint8Array(row.payload));
     if (!sameBytes(sealed.wrappedKey, new Uint8Array(from))) return sealed.keyId;
     this.sql.exec("UPDATE share SET payload = ?", pack({ ...sealed, keyId: to.keyId, wrappedKey: new Uint8Array(to.wrappedKey) }));

@@ -34,7 +34,11 @@ function wrangler(argv, { input, quiet = false, allowFailure = false } = {}) {
   const res = spawnSync("wrangler", argv, { cwd: root, env, input, encoding: "utf8", stdio: [input === undefined ? "inherit" : "pipe", "pipe", "pipe"] });
   if (res.error) fail(`could not run wrangler: ${res.error.message}`, "run `npm ci` first, or put wrangler on PATH");
   if (!quiet) process.stdout.write(res.stdout + res.stderr);
-  if (res.status !== 0 && !allowFailure) fail(`wrangler ${argv.slice(0, 3).join(" ")} failed (exit ${res.status})${quiet ? `:\n${res.stdout}${res.stderr}` : ""}`, "see wrangler's message above; `wrangler login` if it is about authentication");
+  if (res.status !== 0 && !allowFailure)
+    fail(
+      `wrangler ${argv.slice(0, 3).join(" ")} failed (exit ${res.status})${quiet ? `:\n${res.stdout}${res.stderr}` : ""}`,
+      "see wrangler's message above; `wrangler login` if it is about authentication",
+    );
   return res;
 }
 
@@ -100,10 +104,13 @@ const text = readFileSync(configPath, "utf8");
 const config = parseJsonc(text);
 const worker = config.name;
 const databases = config.d1_databases ?? [];
-const queues = [...new Set([
-  ...(config.queues?.producers ?? []).map((p) => p.queue),
-  ...(config.queues?.consumers ?? []).flatMap((c) => [c.queue, c.dead_letter_queue]),
-].filter(Boolean))];
+const queues = [
+  ...new Set(
+    [...(config.queues?.producers ?? []).map((p) => p.queue), ...(config.queues?.consumers ?? []).flatMap((c) => [c.queue, c.dead_letter_queue])].filter(
+      Boolean,
+    ),
+  ),
+];
 const required = config.secrets?.required ?? [];
 if (dryRun) {
   console.log(JSON.stringify({ worker, databases: databases.map((d) => d.database_name), queues, secrets: required }, null, 2));
@@ -143,13 +150,15 @@ for (const queue of queues) {
 }
 
 step("3. Migrations");
-for (const db of databases) wrangler(["d1", "migrations", "apply", db.database_name, "--remote"], { quiet: true }) && console.log(`   ${db.database_name}: up to date`);
+for (const db of databases)
+  wrangler(["d1", "migrations", "apply", db.database_name, "--remote"], { quiet: true }) && console.log(`   ${db.database_name}: up to date`);
 
 step(`4. Secrets (${required.join(", ")})`);
 const list = wrangler(["secret", "list", "--format", "json"], { quiet: true, allowFailure: true });
 // A Worker that does not exist yet has no secrets, and they can only come with its first deploy.
 const firstDeploy = list.status !== 0;
-if (firstDeploy && !/not found|does not exist|10007/i.test(list.stdout + list.stderr)) fail(`wrangler secret list failed:\n${list.stdout}${list.stderr}`, "`wrangler login`, then try again");
+if (firstDeploy && !/not found|does not exist|10007/i.test(list.stdout + list.stderr))
+  fail(`wrangler secret list failed:\n${list.stdout}${list.stderr}`, "`wrangler login`, then try again");
 const present = new Set(firstDeploy ? [] : JSON.parse(list.stdout || "[]").map((s) => s.name));
 const missing = required.filter((name) => !present.has(name));
 const values = {};
@@ -172,7 +181,9 @@ if (generated.length) {
   const file = join(root, ".deploy-secrets");
   writeFileSync(file, generated.map((n) => `${n}='${values[n]}'`).join("\n") + "\n", { mode: 0o600 });
   chmodSync(file, 0o600);
-  console.log(`   Generated ${generated.join(", ")}: the values are in ${file} (mode 0600). Move them to your password manager and delete the file; losing MASTER_KEYS loses every secret.`);
+  console.log(
+    `   Generated ${generated.join(", ")}: the values are in ${file} (mode 0600). Move them to your password manager and delete the file; losing MASTER_KEYS loses every secret.`,
+  );
 }
 
 step("5. Deploy");

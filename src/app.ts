@@ -53,8 +53,7 @@ const PUBLIC_API_PATHS: RegExp[] = [
   /^\/api\/v1\/secrets\/shares\/redeem\/?$/,
 ];
 
-const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) =>
-  PUBLIC_API_PATHS.some((re) => re.test(c.req.path)) ? next() : authenticate(c, next);
+const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) => (PUBLIC_API_PATHS.some((re) => re.test(c.req.path)) ? next() : authenticate(c, next));
 
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -96,8 +95,7 @@ app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 });
 
 /** Operations that take no bearer token: the public API paths and everything outside /api/v1. */
-const isPublicOperation = (path: string) =>
-  !path.startsWith("/api/v1/") || PUBLIC_API_PATHS.some((re) => re.test(path.replace(/\{[A-Za-z_]+\}/g, "x")));
+const isPublicOperation = (path: string) => !path.startsWith("/api/v1/") || PUBLIC_API_PATHS.some((re) => re.test(path.replace(/\{[A-Za-z_]+\}/g, "x")));
 
 type OpenApiOperation = { tags?: string[]; security?: Record<string, string[]>[] };
 

@@ -38,7 +38,10 @@ export function table(rows) {
  */
 export function appendSection({ title, command, body }) {
   if (!existsSync(RESULTS)) writeFileSync(RESULTS, HEADER);
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   const section = `
 ## ${title} (${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC)
 

@@ -10,17 +10,24 @@ const CAPABILITIES = ["read", "write", "delete", "list", "share", "lease", "admi
 /** `paths=app/*,ci/*;capabilities=read,list;effect=deny` as a policy rule. */
 export function parseRule(text) {
   const rule = {};
-  for (const part of String(text).split(";").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of String(text)
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf("=");
     const key = eq > 0 ? part.slice(0, eq).trim() : "";
     const value = part.slice(eq + 1);
     if (key === "paths") rule.paths = parseList(value);
     else if (key === "capabilities" || key === "caps") rule.capabilities = parseList(value);
     else if (key === "effect") rule.effect = value.trim();
-    else throw usageError(`--rule: "${part}" is not paths=..., capabilities=... or effect=...`, "Write a rule like --rule 'paths=app/*;capabilities=read,list'");
+    else
+      throw usageError(`--rule: "${part}" is not paths=..., capabilities=... or effect=...`, "Write a rule like --rule 'paths=app/*;capabilities=read,list'");
   }
   if (!rule.paths?.length || !rule.capabilities?.length) {
-    throw usageError(`--rule "${text}" needs paths= and capabilities=`, `Capabilities: ${CAPABILITIES.join(", ")}; like --rule 'paths=app/*;capabilities=read,list'`);
+    throw usageError(
+      `--rule "${text}" needs paths= and capabilities=`,
+      `Capabilities: ${CAPABILITIES.join(", ")}; like --rule 'paths=app/*;capabilities=read,list'`,
+    );
   }
   return rule;
 }
@@ -37,7 +44,12 @@ export function register(program) {
     if (opts.json) return printJson(result);
     printTable(
       ["name", "rules", "description", "updated"],
-      result.items.map((p) => [p.name, p.rules.map((r) => `${r.effect === "deny" ? "deny " : ""}${r.capabilities.join(",")} on ${r.paths.join(",")}`).join("; "), p.description, shortTime(p.updated_at)]),
+      result.items.map((p) => [
+        p.name,
+        p.rules.map((r) => `${r.effect === "deny" ? "deny " : ""}${r.capabilities.join(",")} on ${r.paths.join(",")}`).join("; "),
+        p.description,
+        shortTime(p.updated_at),
+      ]),
     );
   });
   examples(policyList, ["hush policy list", "hush policy list --json"]);
@@ -50,7 +62,10 @@ export function register(program) {
       ["description", p.description],
       ["updated", `${eventTime(p.updated_at)} by ${p.updated_by}`],
     ]);
-    printTable(["effect", "capabilities", "paths"], p.rules.map((r) => [r.effect, r.capabilities.join(","), r.paths.join(",")]));
+    printTable(
+      ["effect", "capabilities", "paths"],
+      p.rules.map((r) => [r.effect, r.capabilities.join(","), r.paths.join(",")]),
+    );
   });
   examples(policyGet, ["hush policy get app-reader"]);
 
@@ -59,7 +74,8 @@ export function register(program) {
     .option("--description <text>", "what the policy is for")
     .option("--file <file>", "the policy as JSON ({description, rules: [{paths, capabilities, effect}]}); - for stdin")
     .action(async (name, opts) => {
-      if (Boolean(opts.rule) === Boolean(opts.file)) throw usageError("Give the rules with --rule (one or more) or --file, not both", "See `hush help policy put`");
+      if (Boolean(opts.rule) === Boolean(opts.file))
+        throw usageError("Give the rules with --rule (one or more) or --file, not both", "See `hush help policy put`");
       const body = opts.file ? await readJsonInput(opts.file) : { rules: opts.rule.map(parseRule) };
       if (opts.description !== undefined) body.description = opts.description;
       const p = await api().put(`/api/v1/auth/policies/${encodeURIComponent(name)}`, body);
@@ -141,7 +157,10 @@ export function register(program) {
   const tenantList = command(tenant, "list", "list tenants").action(async (opts) => {
     const result = await api().get("/api/v1/tenants");
     if (opts.json) return printJson(result);
-    printTable(["id", "name", "created"], result.items.map((t) => [t.id, t.name, shortTime(t.created_at)]));
+    printTable(
+      ["id", "name", "created"],
+      result.items.map((t) => [t.id, t.name, shortTime(t.created_at)]),
+    );
   });
   examples(tenantList, ["hush tenant list --json"]);
 
@@ -163,7 +182,14 @@ export function register(program) {
     if (opts.json) return printJson(result);
     printTable(
       ["name", "kind", "roles", "updated"],
-      result.items.map((p) => [p.name, p.kind, Object.entries(p.roles ?? {}).map(([name, r]) => (r.max_ttl_seconds ? `${name} (max ${r.max_ttl_seconds}s)` : name)).join(", "), shortTime(p.updated_at)]),
+      result.items.map((p) => [
+        p.name,
+        p.kind,
+        Object.entries(p.roles ?? {})
+          .map(([name, r]) => (r.max_ttl_seconds ? `${name} (max ${r.max_ttl_seconds}s)` : name))
+          .join(", "),
+        shortTime(p.updated_at),
+      ]),
     );
   });
   examples(providerList, ["hush provider list --json"]);
@@ -183,7 +209,10 @@ export function register(program) {
   const providerHealth = command(provider, "health", "check every provider now").action(async (opts) => {
     const result = await api().get("/api/v1/secrets/providers/health");
     if (opts.json) return printJson(result);
-    printTable(["name", "kind", "status", "checked", "error"], result.items.map((p) => [p.name, p.kind, p.status, eventTime(p.checked_at), p.error]));
+    printTable(
+      ["name", "kind", "status", "checked", "error"],
+      result.items.map((p) => [p.name, p.kind, p.status, eventTime(p.checked_at), p.error]),
+    );
   });
   examples(providerHealth, ["hush provider health --json"]);
 
@@ -191,7 +220,8 @@ export function register(program) {
     .option("--role <role>", "only this role's leases")
     .option("-y, --yes", "do not ask")
     .action(async (name, opts) => {
-      if (!(await confirm(`Revoke every lease of ${name}${opts.role ? `/${opts.role}` : ""}?`, opts.yes))) return void process.stderr.write("Nothing revoked.\n");
+      if (!(await confirm(`Revoke every lease of ${name}${opts.role ? `/${opts.role}` : ""}?`, opts.yes)))
+        return void process.stderr.write("Nothing revoked.\n");
       const result = await api().post("/api/v1/secrets/leases/revoke-prefix", { provider: name, ...(opts.role ? { role: opts.role } : {}) });
       if (opts.json) return printJson(result);
       process.stdout.write(`Revoking ${result.count} lease(s) of ${name}${opts.role ? `/${opts.role}` : ""}\n`);

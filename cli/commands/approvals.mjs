@@ -1,7 +1,6 @@
 // `hush approval`: dual control from the terminal. Requests a guarded action made (rotate, delete,
 // destroy, export, share on a guarded path), approving them, and the policies that guard paths.
 import { api, command, examples } from "../lib/context.mjs";
-import { usageError } from "../lib/errors.mjs";
 import { confirm, eventTime, parseDuration, parseList, parsePositiveInt, printFields, printJson, printTable, shortTime } from "../lib/output.mjs";
 
 const ACTIONS = ["rotate", "delete", "destroy", "export", "share"];
@@ -21,7 +20,11 @@ function printRequest(r) {
 
 export function register(program) {
   const approval = program.command("approval").alias("approvals").description("dual control: approval requests and the policies that guard paths");
-  examples(approval, ["hush approval list", "hush approval approve apr_0123...", "hush approval policy create --paths 'prod/*' --actions rotate,delete --required 2 --approvers alice,bob"]);
+  examples(approval, [
+    "hush approval list",
+    "hush approval approve apr_0123...",
+    "hush approval policy create --paths 'prod/*' --actions rotate,delete --required 2 --approvers alice,bob",
+  ]);
 
   const list = command(approval, "list", "open requests you made or may approve, newest first")
     .option("--limit <n>", "at most this many (default 50)")
@@ -70,7 +73,13 @@ export function register(program) {
     if (opts.json) return printJson(result);
     printTable(
       ["id", "paths", "actions", "required", "approvers"],
-      result.items.map((p) => [p.id, p.paths.join(","), p.actions.join(","), p.approvals_required, [...p.approvers.subjects, ...p.approvers.policies.map((n) => `policy:${n}`)].join(",")]),
+      result.items.map((p) => [
+        p.id,
+        p.paths.join(","),
+        p.actions.join(","),
+        p.approvals_required,
+        [...p.approvers.subjects, ...p.approvers.policies.map((n) => `policy:${n}`)].join(","),
+      ]),
     );
   });
   examples(policyList, ["hush approval policy list --json"]);

@@ -41,19 +41,21 @@ export function register(program) {
         ["events", summary.events],
         ["failed attempts", summary.failed],
         ["most frequent", summary.most_frequent_actor && `${summary.most_frequent_actor} (${summary.most_frequent_actor_events})`],
-        ["last rotation", summary.last_rotation && `${eventTime(summary.last_rotation.at)} by ${summary.last_rotation.actor} (${summary.last_rotation.resource})`],
+        [
+          "last rotation",
+          summary.last_rotation && `${eventTime(summary.last_rotation.at)} by ${summary.last_rotation.actor} (${summary.last_rotation.resource})`,
+        ],
       ]);
     });
 
-  command(audit, "verify", "recompute the audit hash chain and name the first bad event")
-    .action(async (opts) => {
-      const result = await api().get("/api/v1/audit/verify");
-      if (opts.json) printJson(result);
-      else if (result.ok) process.stdout.write(`Audit chain intact: ${result.checked} events checked\n`);
-      if (!result.ok) {
-        throw new CliError(`Audit chain broken at event ${result.first_bad_seq} (${result.reason}); ${result.checked} events checked`, {
-          hint: "Events were altered or removed in the store: treat it as an incident and compare with your backups",
-        });
-      }
-    });
+  command(audit, "verify", "recompute the audit hash chain and name the first bad event").action(async (opts) => {
+    const result = await api().get("/api/v1/audit/verify");
+    if (opts.json) printJson(result);
+    else if (result.ok) process.stdout.write(`Audit chain intact: ${result.checked} events checked\n`);
+    if (!result.ok) {
+      throw new CliError(`Audit chain broken at event ${result.first_bad_seq} (${result.reason}); ${result.checked} events checked`, {
+        hint: "Events were altered or removed in the store: treat it as an incident and compare with your backups",
+      });
+    }
+  });
 }

@@ -49,7 +49,14 @@ export function register(program) {
     .action(async (role, opts) => {
       const result = await requestCertificate(role, opts);
       const { certPath, keyPath, caPath } = writeIdentity(resolve(opts.out), result);
-      const summary = { lease_id: result.lease_id, serial_number: result.serial_number, expires_at: result.expires_at, cert: certPath, key: keyPath, ca: caPath };
+      const summary = {
+        lease_id: result.lease_id,
+        serial_number: result.serial_number,
+        expires_at: result.expires_at,
+        cert: certPath,
+        key: keyPath,
+        ca: caPath,
+      };
       if (opts.json) return printJson(summary);
       printFields(Object.entries(summary));
       info("The private key exists only in key.pem; Hush did not keep it. Revoke with: hush lease revoke " + result.lease_id);

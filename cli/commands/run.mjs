@@ -48,7 +48,8 @@ async function secretPaths(opts, names) {
     }
     mapping.set(name, pair.slice(eq + 1));
   }
-  if (mapping.size === 0 && !opts.lease && !opts.cert) throw usageError("Nothing to inject", "Add --secret NAME=path, --prefix P, --lease provider/role or --cert role");
+  if (mapping.size === 0 && !opts.lease && !opts.cert)
+    throw usageError("Nothing to inject", "Add --secret NAME=path, --prefix P, --lease provider/role or --cert role");
   return mapping;
 }
 
@@ -80,13 +81,16 @@ async function startLease(spec, ttlSeconds) {
     const extend = Math.min(issued.ttlSeconds, renewableSeconds({ ...lease, ...current }) ?? issued.ttlSeconds);
     if (!lease.renewable || !(left > 0) || !(extend > 0)) return;
     // Renew at two thirds of the remaining time, so one failed attempt still leaves time.
-    timer = setTimeout(async () => {
-      try {
-        schedule(await api().post(`${base}/renew`, { extend_seconds: extend }));
-      } catch (err) {
-        info(`Warning: could not renew lease ${id}: ${err.message}`);
-      }
-    }, Math.max(1000, (left * 2) / 3));
+    timer = setTimeout(
+      async () => {
+        try {
+          schedule(await api().post(`${base}/renew`, { extend_seconds: extend }));
+        } catch (err) {
+          info(`Warning: could not renew lease ${id}: ${err.message}`);
+        }
+      },
+      Math.max(1000, (left * 2) / 3),
+    );
     timer.unref();
   };
   schedule(lease);
@@ -114,7 +118,8 @@ function fetchFromHush(mapping, opts) {
         // Name the variable and the path: with several --secret options "not found" alone says nothing.
         if (err instanceof CliError) {
           err.message = `${name}: ${err.status === 404 ? `no secret at ${path}` : `cannot read ${path}: ${err.message}`}`;
-          if (err.status === 404) err.hint = `Check the path in --secret ${name}=${path} with \`hush list --prefix ${path.split("/").slice(0, -1).join("/") || path}\``;
+          if (err.status === 404)
+            err.hint = `Check the path in --secret ${name}=${path} with \`hush list --prefix ${path.split("/").slice(0, -1).join("/") || path}\``;
         }
         throw err;
       }
@@ -171,7 +176,10 @@ export function register(program) {
     .option("--resolve", "expand ${secret.other/path} references")
     .option("--lease <provider/role>", "issue a lease for the child, renew it while it runs, revoke it when it exits")
     .option("--lease-ttl <duration>", "the lease's time to live, like 15m (default: the role's maximum, at most 1h)")
-    .option("--cert <role>", "issue a certificate from a PKI role for the child (HUSH_CERT_FILE, HUSH_KEY_FILE, HUSH_CA_FILE), revoke it and delete the files when it exits")
+    .option(
+      "--cert <role>",
+      "issue a certificate from a PKI role for the child (HUSH_CERT_FILE, HUSH_KEY_FILE, HUSH_CA_FILE), revoke it and delete the files when it exits",
+    )
     .option("--cert-cn <name>", "the certificate's common name")
     .option("--cert-san <name>", "a subject alternative name for the certificate (repeatable; IPs and URIs are sorted out)", collect, [])
     .option("--cert-ttl <duration>", "the certificate's time to live, like 15m (default: the role's)")
@@ -190,12 +198,22 @@ export function register(program) {
         mapping = await secretPaths(opts, names);
       } catch (err) {
         // --prefix needs a listing; without a server there is nothing to list, so name the way out.
-        if (fallback && isUnavailable(err)) err.hint = "With --fallback, name the secrets (--secret NAME=path or run.secrets in .hush.yaml): a --prefix cannot be listed while the server is down";
+        if (fallback && isUnavailable(err))
+          err.hint =
+            "With --fallback, name the secrets (--secret NAME=path or run.secrets in .hush.yaml): a --prefix cannot be listed while the server is down";
         throw err;
       }
-      const fetchAll = () => hushOnly(names) ? fetchFromHush(mapping, opts) : Promise.all([...mapping].map(async ([name, path]) => [name, (await readAlong(names, path, { resolve: opts.resolve }, { label: `${name} (${path})` })).value]));
+      const fetchAll = () =>
+        hushOnly(names)
+          ? fetchFromHush(mapping, opts)
+          : Promise.all(
+              [...mapping].map(async ([name, path]) => [name, (await readAlong(names, path, { resolve: opts.resolve }, { label: `${name} (${path})` })).value]),
+            );
       let entries;
-      const snapshot = fallback && mapping.size ? snapshotFor({ addr: names.includes("hush") ? api().settings.addr : null, names, mapping, maxAgeSeconds: fallback.maxAgeSeconds }) : null;
+      const snapshot =
+        fallback && mapping.size
+          ? snapshotFor({ addr: names.includes("hush") ? api().settings.addr : null, names, mapping, maxAgeSeconds: fallback.maxAgeSeconds })
+          : null;
       try {
         entries = await fetchAll();
         snapshot?.save(entries);

@@ -40,11 +40,18 @@ export function register(program) {
       const rules = rulesActive();
       let run;
       if (opts.local) {
-        run = { run_id: null, source: opts.git ? "git" : "working-tree", rules_active: rules, findings: findings.filter((f) => f.rule !== STORED_VALUE_RULE).map(({ candidate, ...f }) => ({ ...f, matches: [] })) };
+        run = {
+          run_id: null,
+          source: opts.git ? "git" : "working-tree",
+          rules_active: rules,
+          findings: findings.filter((f) => f.rule !== STORED_VALUE_RULE).map(({ candidate, ...f }) => ({ ...f, matches: [] })),
+        };
       } else {
         run = await api().post("/api/v1/secrets/scans", { source: opts.git ? "git" : "working-tree", rules_active: rules, findings });
       }
-      const stats = opts.git ? `${scanned.commits} commits, ${(scanned.bytes / 1e6).toFixed(2)} MB added lines` : `${scanned.files} files, ${(scanned.bytes / 1e6).toFixed(2)} MB`;
+      const stats = opts.git
+        ? `${scanned.commits} commits, ${(scanned.bytes / 1e6).toFixed(2)} MB added lines`
+        : `${scanned.files} files, ${(scanned.bytes / 1e6).toFixed(2)} MB`;
       info(`Scanned ${stats} in ${seconds.toFixed(2)} s: ${run.findings.length} finding(s)${run.run_id ? `, run ${run.run_id}` : ""}`);
       if (unchecked) info(`${unchecked} further candidate string(s) were not checked against stored secrets (at most 2000 a scan)`);
 
@@ -68,11 +75,7 @@ export function register(program) {
       }
       if (opts.failOnFindings && run.findings.length) process.exitCode = EXIT_FINDINGS;
     });
-  examples(cmd, [
-    "hush scan",
-    "hush scan --git --since origin/main --fail-on-findings",
-    "hush scan --format sarif > hush-scan.sarif",
-  ]);
+  examples(cmd, ["hush scan", "hush scan --git --since origin/main --fail-on-findings", "hush scan --format sarif > hush-scan.sarif"]);
 }
 
 const stats_ = (s, seconds, git) => (git ? { commits: s.commits, bytes: s.bytes, seconds } : { files: s.files, bytes: s.bytes, seconds });

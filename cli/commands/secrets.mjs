@@ -6,7 +6,22 @@ import { api, command } from "../lib/context.mjs";
 import { usageError } from "../lib/errors.mjs";
 import { project } from "../lib/project.mjs";
 import { hushOnly, listAlong, provider, PROVIDERS, readAlong, readChain, selected } from "../lib/providers/index.mjs";
-import { confirm, eventTime, info, mask, parseDuration, parseList, parsePositiveInt, parseTime, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
+import {
+  confirm,
+  eventTime,
+  info,
+  mask,
+  parseDuration,
+  parseList,
+  parsePositiveInt,
+  parseTime,
+  printFields,
+  printJson,
+  printTable,
+  prompt,
+  readStdin,
+  shortTime,
+} from "../lib/output.mjs";
 
 const store = (path) => `/api/v1/secrets/store/${encodePath(path)}`;
 const SECRET_TYPES = ["API_KEY", "DATABASE_CREDENTIAL", "OAUTH_TOKEN", "CERTIFICATE", "ENCRYPTION_KEY", "WEBHOOK_SECRET", "CUSTOM"];
@@ -31,7 +46,11 @@ export function generateValue(length = 32, charset = "alnum") {
  */
 export async function valueFrom(argument, opts) {
   const sources = [argument !== undefined, Boolean(opts.fromFile), Boolean(opts.stdin)].filter(Boolean).length;
-  if (sources !== 1) throw usageError("Give the value exactly one way: as an argument, with --from-file F, or with --stdin", "--stdin or --from-file keeps the value out of shell history");
+  if (sources !== 1)
+    throw usageError(
+      "Give the value exactly one way: as an argument, with --from-file F, or with --stdin",
+      "--stdin or --from-file keeps the value out of shell history",
+    );
   let value;
   if (opts.fromFile) {
     try {
@@ -61,7 +80,8 @@ function versionOption(text, names) {
 /** Metadata for a provider other than hush (which alone knows expiry). */
 function providerMeta(opts) {
   const { expires_at: expires, ...meta } = metadataBody(opts);
-  if (expires !== undefined) throw usageError(`--expires is not supported by the ${selected(opts)} provider`, "Only the hush provider expires secrets; drop --expires");
+  if (expires !== undefined)
+    throw usageError(`--expires is not supported by the ${selected(opts)} provider`, "Only the hush provider expires secrets; drop --expires");
   return meta;
 }
 
@@ -99,7 +119,10 @@ function printSecret(secret, opts) {
   }
   printFields([
     ["path", secret.path],
-    ["version", `${secret.version}${secret.current_version != null && secret.version !== secret.current_version ? ` (current: ${secret.current_version})` : ""}`],
+    [
+      "version",
+      `${secret.version}${secret.current_version != null && secret.version !== secret.current_version ? ` (current: ${secret.current_version})` : ""}`,
+    ],
     ["type", secret.type],
     ["environment", secret.environment],
     ["tags", secret.tags],
@@ -112,7 +135,13 @@ function printSecret(secret, opts) {
 }
 
 /** A glob as a RegExp: `*` is any run of characters (`/` included, as the server's GLOB does). */
-const globRegExp = (glob) => new RegExp(`^${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+const globRegExp = (glob) =>
+  new RegExp(
+    `^${glob
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
 
 /**
  * `--pattern`: the server matches a glob against the whole path, so `api-key-*` alone would find
@@ -194,20 +223,30 @@ export function register(program) {
               (!opts.env || s.environment === opts.env),
           )
         : (
-        await listAll({
-          prefix: opts.prefix,
-          pattern: pattern?.server,
-          tag: tags[0],
-          type: opts.type?.toUpperCase(),
-          environment: opts.env,
-          include_deleted: opts.includeDeleted && "true",
-        })
-      ).filter((s) => tags.every((t) => s.tags.includes(t)) && (!pattern || pattern.matches(s.path))).map((s) => ({ ...s, provider: "hush" }));
+            await listAll({
+              prefix: opts.prefix,
+              pattern: pattern?.server,
+              tag: tags[0],
+              type: opts.type?.toUpperCase(),
+              environment: opts.env,
+              include_deleted: opts.includeDeleted && "true",
+            })
+          )
+            .filter((s) => tags.every((t) => s.tags.includes(t)) && (!pattern || pattern.matches(s.path)))
+            .map((s) => ({ ...s, provider: "hush" }));
       if (opts.json) return printJson({ items });
       if (items.length === 0) return info("No secrets match.");
       printTable(
         ["path", "version", "type", "environment", "tags", "updated", "provider"],
-        items.map((s) => [s.path + (s.deleted_at ? " (deleted)" : ""), s.current_version, s.type, s.environment, s.tags.join(","), shortTime(s.updated_at), s.provider]),
+        items.map((s) => [
+          s.path + (s.deleted_at ? " (deleted)" : ""),
+          s.current_version,
+          s.type,
+          s.environment,
+          s.tags.join(","),
+          shortTime(s.updated_at),
+          s.provider,
+        ]),
       );
     });
 
@@ -219,18 +258,21 @@ export function register(program) {
     .option("--expire-old <duration>", "the previous version stays readable by number for this long (like 30d)")
     .option("--provider <name>", PROVIDER_HELP)
     .action(async (path, value, opts) => {
-      if (opts.expireOld && selected(opts) !== "hush") throw usageError(`--expire-old is not supported by the ${selected(opts)} provider`, "Only the hush provider keeps grace periods");
+      if (opts.expireOld && selected(opts) !== "hush")
+        throw usageError(`--expire-old is not supported by the ${selected(opts)} provider`, "Only the hush provider keeps grace periods");
       if (opts.generate !== undefined && (value !== undefined || opts.fromFile || opts.stdin)) {
         throw usageError("--generate makes the value; do not give one too");
       }
-      const newValue = opts.generate !== undefined
-        ? generateValue(opts.generate === true ? 32 : parsePositiveInt(opts.generate, "--generate"), opts.charset)
-        : await valueFrom(value, opts);
-      const result = selected(opts) !== "hush"
-        ? await provider(selected(opts)).rotate(path, newValue)
-        : opts.expireOld
-        ? await api().post(`${store(path)}/rotate`, { value: newValue, expire_old_after_seconds: parseDuration(opts.expireOld, "--expire-old") })
-        : await api().put(store(path), { value: newValue });
+      const newValue =
+        opts.generate !== undefined
+          ? generateValue(opts.generate === true ? 32 : parsePositiveInt(opts.generate, "--generate"), opts.charset)
+          : await valueFrom(value, opts);
+      const result =
+        selected(opts) !== "hush"
+          ? await provider(selected(opts)).rotate(path, newValue)
+          : opts.expireOld
+            ? await api().post(`${store(path)}/rotate`, { value: newValue, expire_old_after_seconds: parseDuration(opts.expireOld, "--expire-old") })
+            : await api().put(store(path), { value: newValue });
       printWritten(result, "Rotated", opts);
     });
 
@@ -240,11 +282,12 @@ export function register(program) {
       const versions = [];
       let cursor;
       if (selected(opts) !== "hush") versions.push(...(await provider(selected(opts)).history(path)));
-      else do {
-        const page = await api().get(`${store(path)}/versions`, { query: { limit: 1000, cursor } });
-        versions.push(...(page.items ?? []));
-        cursor = page.next_cursor;
-      } while (cursor);
+      else
+        do {
+          const page = await api().get(`${store(path)}/versions`, { query: { limit: 1000, cursor } });
+          versions.push(...(page.items ?? []));
+          cursor = page.next_cursor;
+        } while (cursor);
       if (opts.json) return printJson({ path, items: versions });
       printTable(
         ["version", "state", "created", "created by", "note"],
@@ -287,12 +330,11 @@ export function register(program) {
       process.stdout.write(name === "hush" ? `Deleted ${path} (recoverable with \`hush undelete ${path}\`)\n` : `Deleted ${path} from ${name}\n`);
     });
 
-  command(program, "undelete <path>", "restore a soft-deleted secret")
-    .action(async (path, opts) => {
-      const result = await api().post(`/api/v1/secrets/store/undelete/${encodePath(path)}`, {});
-      if (opts.json) return printJson(result);
-      process.stdout.write(`Restored ${path}\n`);
-    });
+  command(program, "undelete <path>", "restore a soft-deleted secret").action(async (path, opts) => {
+    const result = await api().post(`/api/v1/secrets/store/undelete/${encodePath(path)}`, {});
+    if (opts.json) return printJson(result);
+    process.stdout.write(`Restored ${path}\n`);
+  });
 
   command(program, "destroy <path>", "destroy versions for good (their keys are shredded)")
     .requiredOption("--versions <n,m>", "comma-separated version numbers")
@@ -300,7 +342,8 @@ export function register(program) {
     .action(async (path, opts) => {
       const versions = parseList(opts.versions).map((v) => parsePositiveInt(v, "--versions"));
       if (versions.length === 0) throw usageError("--versions needs at least one version number");
-      if (!(await confirm(`Destroy version(s) ${versions.join(", ")} of ${path} for good?`, opts.yes))) return declined(`Nothing destroyed: ${path} is unchanged.`);
+      if (!(await confirm(`Destroy version(s) ${versions.join(", ")} of ${path} for good?`, opts.yes)))
+        return declined(`Nothing destroyed: ${path} is unchanged.`);
       const result = await api().post(`/api/v1/secrets/store/destroy/${encodePath(path)}`, { versions });
       if (opts.json) return printJson(result);
       process.stdout.write(`Destroyed version(s) ${versions.join(", ")} of ${path}\n`);

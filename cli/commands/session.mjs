@@ -1,7 +1,17 @@
 // `hush login`, `hush logout`, `hush status` and `hush health`.
 import { readFileSync } from "node:fs";
 import { ApiClient } from "../lib/api.mjs";
-import { configPath, DEFAULT_ADDR, forgetToken, normalizeAddr, readConfigFile, removeConfigFile, resolveSettings, saveLogin, writeConfigFile } from "../lib/config.mjs";
+import {
+  configPath,
+  DEFAULT_ADDR,
+  forgetToken,
+  normalizeAddr,
+  readConfigFile,
+  removeConfigFile,
+  resolveSettings,
+  saveLogin,
+  writeConfigFile,
+} from "../lib/config.mjs";
 import { api, command } from "../lib/context.mjs";
 import { CliError, EXIT, usageError } from "../lib/errors.mjs";
 import { eventTime, info, printFields, printJson, printTable, prompt, readStdin, shortTime } from "../lib/output.mjs";
@@ -55,8 +65,19 @@ export function register(program) {
       if (!token) throw usageError("The token is empty");
       const self = await new ApiClient({ ...settings, token }).get("/api/v1/tokens/self");
       const kept = saveLogin(addr, token, { subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null }, file);
-      if (opts.json) return printJson({ addr, subject: self.subject, tenant: self.tenant, expires_at: self.expires_at ?? null, config: file, token_store: kept.where, token_kept_in: kept.label });
-      process.stdout.write(`Logged in to ${addr} as ${self.subject} (tenant ${self.tenant}); token saved in ${kept.label}${kept.where === "keychain" ? `, address in ${file}` : ""}\n`);
+      if (opts.json)
+        return printJson({
+          addr,
+          subject: self.subject,
+          tenant: self.tenant,
+          expires_at: self.expires_at ?? null,
+          config: file,
+          token_store: kept.where,
+          token_kept_in: kept.label,
+        });
+      process.stdout.write(
+        `Logged in to ${addr} as ${self.subject} (tenant ${self.tenant}); token saved in ${kept.label}${kept.where === "keychain" ? `, address in ${file}` : ""}\n`,
+      );
       if (process.env.HUSH_TOKEN) info("Note: HUSH_TOKEN is set and takes precedence over the saved token.");
     });
 
@@ -111,7 +132,15 @@ export function register(program) {
     let server;
     for (const name of PROVIDERS) {
       const started = Date.now();
-      const row = { provider: name, status: "healthy", priority: chain.includes(name) ? chain.indexOf(name) + 1 : null, default: name === defaultProvider, last_check: null, latency_ms: null, detail: "" };
+      const row = {
+        provider: name,
+        status: "healthy",
+        priority: chain.includes(name) ? chain.indexOf(name) + 1 : null,
+        default: name === defaultProvider,
+        last_check: null,
+        latency_ms: null,
+        detail: "",
+      };
       try {
         const result = await provider(name).health();
         if (result.healthy === false) row.status = "degraded";
@@ -140,7 +169,12 @@ export function register(program) {
     }
     if (failing.length) {
       throw new CliError(`${failing.map((r) => r.provider).join(", ")} in the chain ${failing.length === 1 ? "is" : "are"} not healthy`, {
-        hint: failing.map((r) => `${r.provider}: ${r.fix ?? (r.provider === "hush" && server ? (server.master_key !== "configured" ? "set the MASTER_KEYS secret on the Worker" : "the store (D1) is not answering: check the Worker's D1 binding") : "see its detail above")}`).join("; "),
+        hint: failing
+          .map(
+            (r) =>
+              `${r.provider}: ${r.fix ?? (r.provider === "hush" && server ? (server.master_key !== "configured" ? "set the MASTER_KEYS secret on the Worker" : "the store (D1) is not answering: check the Worker's D1 binding") : "see its detail above")}`,
+          )
+          .join("; "),
       });
     }
   });

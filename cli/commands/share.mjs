@@ -106,10 +106,7 @@ export function register(program) {
     });
 
   examples(share, ["hush share create --expires 1h < password.txt", "hush share open 'https://hush.example.com/s/<id>#<key>'"]);
-  examples(create, [
-    "hush share create --expires 1h < password.txt",
-    "printf %s \"$TOKEN\" | hush share create --views 2 --passphrase",
-  ]);
+  examples(create, ["hush share create --expires 1h < password.txt", 'printf %s "$TOKEN" | hush share create --views 2 --passphrase']);
   examples(open, ["hush share open 'https://hush.example.com/s/<id>#<key>'", "hush share open 'https://hush.example.com/s/<id>#hshr_<id>.<secret>'"]);
   return share;
 }

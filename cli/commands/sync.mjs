@@ -42,7 +42,10 @@ export function register(program) {
       if (opts.json) return printJson(result);
       printRun(result);
     });
-  examples(create, ["hush sync create app/db/password --target gh-prod --remote-key DB_PASSWORD", "hush sync create app/prod/ --target k8s-prod --propagate-deletes"]);
+  examples(create, [
+    "hush sync create app/db/password --target gh-prod --remote-key DB_PASSWORD",
+    "hush sync create app/prod/ --target k8s-prod --propagate-deletes",
+  ]);
 
   command(sync, "list", "list syncs").action(async (opts) => {
     const result = await api().get(base);
@@ -71,7 +74,13 @@ export function register(program) {
     ]);
     printTable(
       ["path", "remote", "version", "synced", "error"],
-      (result.bindings ?? []).map((b) => [b.path, b.remote_key, b.deleted ? "deleted" : (b.last_synced_version ?? "-"), shortTime(b.last_synced_at), b.last_error ?? ""]),
+      (result.bindings ?? []).map((b) => [
+        b.path,
+        b.remote_key,
+        b.deleted ? "deleted" : (b.last_synced_version ?? "-"),
+        shortTime(b.last_synced_at),
+        b.last_error ?? "",
+      ]),
     );
   });
 

@@ -102,13 +102,22 @@ export function register(program) {
           const plan = Object.keys(full).map((path) => ({ path, action: !found.has(path) ? "create" : opts.upsert ? "new version" : "exists: would fail" }));
           const failing = plan.filter((p) => p.action.includes("would fail")).length;
           if (opts.json) return printJson({ dry_run: true, provider: target, items: plan, skipped, would_fail: failing > 0 });
-          printTable(["path", "action"], plan.map((p) => [p.path, p.action]));
-          info(failing ? `Dry run: nothing written. ${failing} path(s) exist in ${target}, so this import would fail (add --upsert to write new versions of them).` : "Dry run: nothing written.");
+          printTable(
+            ["path", "action"],
+            plan.map((p) => [p.path, p.action]),
+          );
+          info(
+            failing
+              ? `Dry run: nothing written. ${failing} path(s) exist in ${target}, so this import would fail (add --upsert to write new versions of them).`
+              : "Dry run: nothing written.",
+          );
           return;
         }
         const { created, updated } = await provider(target).import(full, { upsert: opts.upsert });
         if (opts.json) return printJson({ provider: target, created, updated, skipped });
-        process.stdout.write(`Imported ${created.length + updated.length} secrets from ${source} into ${target}${updated.length ? ` (${created.length} created, ${updated.length} new versions)` : ""}\n`);
+        process.stdout.write(
+          `Imported ${created.length + updated.length} secrets from ${source} into ${target}${updated.length ? ` (${created.length} created, ${updated.length} new versions)` : ""}\n`,
+        );
         const rows = [...created.map((s) => [s.path, s.version, "created"]), ...updated.map((s) => [s.path, s.version, "new version"])];
         if (rows.length <= 50) printTable(["path", "version", "change"], rows);
         return;
@@ -119,12 +128,21 @@ export function register(program) {
         const plan = Object.keys(values).map((key) => {
           const path = fullPath(opts.prefix, key);
           const current = found.get(path);
-          const action = !current ? "create" : current.deleted_at ? "exists (deleted): would fail" : opts.upsert ? `new version (${current.current_version + 1})` : "exists: would fail";
+          const action = !current
+            ? "create"
+            : current.deleted_at
+              ? "exists (deleted): would fail"
+              : opts.upsert
+                ? `new version (${current.current_version + 1})`
+                : "exists: would fail";
           return { path, action };
         });
         const failing = plan.filter((p) => p.action.includes("would fail")).length;
         if (opts.json) return printJson({ dry_run: true, items: plan, skipped, would_fail: failing > 0 });
-        printTable(["path", "action"], plan.map((p) => [p.path, p.action]));
+        printTable(
+          ["path", "action"],
+          plan.map((p) => [p.path, p.action]),
+        );
         info(
           failing
             ? `Dry run: nothing written. ${failing} path(s) exist, so this import would fail${opts.upsert ? "" : " (add --upsert to write new versions of them)"}.`
@@ -144,7 +162,8 @@ export function register(program) {
       } catch (err) {
         const conflicts = err?.problem?.conflicts;
         if (!opts.upsert || err?.status !== 409 || !Array.isArray(conflicts)) {
-          if (err?.status === 409 && Array.isArray(conflicts)) err.hint = "Nothing was imported. Add --upsert to write new versions of the existing paths (--dry-run shows the plan)";
+          if (err?.status === 409 && Array.isArray(conflicts))
+            err.hint = "Nothing was imported. Add --upsert to write new versions of the existing paths (--dry-run shows the plan)";
           throw err;
         }
         // --upsert: the new paths all or nothing, then a new version of each existing one.
@@ -167,7 +186,9 @@ export function register(program) {
         }
       }
       if (opts.json) return printJson({ created, updated, skipped });
-      process.stdout.write(`Imported ${created.length + updated.length} secrets from ${source}${updated.length ? ` (${created.length} created, ${updated.length} new versions)` : ""}\n`);
+      process.stdout.write(
+        `Imported ${created.length + updated.length} secrets from ${source}${updated.length ? ` (${created.length} created, ${updated.length} new versions)` : ""}\n`,
+      );
       const rows = [...created.map((s) => [s.path, s.version, "created"]), ...updated.map((s) => [s.path, s.version, "new version"])];
       if (rows.length <= 50) printTable(["path", "version", "change"], rows);
     });
@@ -196,14 +217,15 @@ export function register(program) {
       const skipped = [];
       let cursor;
       if (selected(opts) !== "hush") Object.assign(values, await provider(selected(opts)).export({ prefix: opts.prefix, includeValues: opts.includeValues }));
-      else do {
-        const page = await api().request("GET", "/api/v1/secrets/export", {
-          query: { prefix: opts.prefix, include_values: opts.includeValues && "true", cursor },
-        });
-        Object.assign(values, exportedValues(page.body));
-        skipped.push(...(page.headers.get("hush-export-skipped")?.split(",").filter(Boolean) ?? []));
-        cursor = page.headers.get("hush-next-cursor");
-      } while (cursor);
+      else
+        do {
+          const page = await api().request("GET", "/api/v1/secrets/export", {
+            query: { prefix: opts.prefix, include_values: opts.includeValues && "true", cursor },
+          });
+          Object.assign(values, exportedValues(page.body));
+          skipped.push(...(page.headers.get("hush-export-skipped")?.split(",").filter(Boolean) ?? []));
+          cursor = page.headers.get("hush-next-cursor");
+        } while (cursor);
       if (skipped.length) info(`Warning: ${skipped.length} value(s) could not be exported (expired, or past their grace period): ${skipped.join(", ")}`);
       const text = opts.json ? `${JSON.stringify({ values, skipped }, null, 2)}\n` : formatExport(values, opts.format);
       if (opts.output) {

@@ -18,7 +18,11 @@ function printKey(k) {
     ["created", `${eventTime(k.created_at)} by ${k.created_by}`],
     ["updated", eventTime(k.updated_at)],
   ]);
-  if (k.versions?.some((v) => v.public_key)) printTable(["version", "created", "public key (SPKI, base64)"], k.versions.map((v) => [v.version, eventTime(v.created_at), v.public_key]));
+  if (k.versions?.some((v) => v.public_key))
+    printTable(
+      ["version", "created", "public key (SPKI, base64)"],
+      k.versions.map((v) => [v.version, eventTime(v.created_at), v.public_key]),
+    );
 }
 
 /** The data of an operation, base64: from --file, or stdin. */
@@ -88,7 +92,9 @@ export function register(program) {
         ...(opts.deletionAllowed !== undefined ? { deletion_allowed: opts.deletionAllowed } : {}),
       };
       if (!Object.keys(body).length) throw usageError("Nothing to update", "Give --min-decryption-version N or --deletion-allowed / --no-deletion-allowed");
-      const k = await api().request("PATCH", keyUrl(name), { body }).then((r) => r.body);
+      const k = await api()
+        .request("PATCH", keyUrl(name), { body })
+        .then((r) => r.body);
       if (opts.json) return printJson(k);
       printKey(k);
     });
@@ -97,7 +103,8 @@ export function register(program) {
   const remove = command(key, "delete <name>", "delete a key and every version: its ciphertexts can never be decrypted again")
     .option("-y, --yes", "do not ask")
     .action(async (name, opts) => {
-      if (!(await confirm(`Delete transit key ${name}? Everything encrypted with it becomes unreadable`, opts.yes))) return void process.stderr.write("Not deleted.\n");
+      if (!(await confirm(`Delete transit key ${name}? Everything encrypted with it becomes unreadable`, opts.yes)))
+        return void process.stderr.write("Not deleted.\n");
       const result = await api().delete(keyUrl(name));
       if (opts.json) return printJson(result);
       process.stdout.write(`Deleted transit key ${name}\n`);
@@ -112,7 +119,10 @@ export function register(program) {
       if (opts.json) return printJson(r);
       process.stdout.write(`${r.ciphertext}\n`);
     });
-  examples(encrypt, ["echo -n 4111111111111111 | hush transit encrypt payments", "hush transit encrypt payments --file card.txt --context customer-42 > card.enc"]);
+  examples(encrypt, [
+    "echo -n 4111111111111111 | hush transit encrypt payments",
+    "hush transit encrypt payments --file card.txt --context customer-42 > card.enc",
+  ]);
 
   const decrypt = command(transit, "decrypt <key> [ciphertext]", "decrypt a ciphertext (an argument, or stdin); prints the plaintext bytes")
     .option("--context <text>", "the context it was encrypted with")
@@ -167,5 +177,8 @@ export function register(program) {
         process.exitCode = 1;
       }
     });
-  examples(verify, ["hush transit verify webhooks --file body.json --hmac 'hush:v1:...'", "hush transit verify releases --file app.tar.gz --signature \"$(cat app.tar.gz.sig)\""]);
+  examples(verify, [
+    "hush transit verify webhooks --file body.json --hmac 'hush:v1:...'",
+    'hush transit verify releases --file app.tar.gz --signature "$(cat app.tar.gz.sig)"',
+  ]);
 }

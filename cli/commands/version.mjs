@@ -5,7 +5,7 @@ import { VERSION } from "../lib/version.mjs";
 
 export function register(program) {
   const version = command(program, "version", "print the CLI's version and the server's (when it answers)").action(async (opts) => {
-    let server = { addr: null, version: null, error: null };
+    const server = { addr: null, version: null, error: null };
     try {
       const client = api();
       server.addr = client.settings.addr;

@@ -30,7 +30,10 @@ function backoff(attempt, retryAfter) {
 async function worthRetrying(response, attempt) {
   if (RETRY_STATUSES.has(response.status)) return true;
   if (response.status !== 409 || attempt === 1) return false;
-  const problem = await response.clone().json().catch(() => ({}));
+  const problem = await response
+    .clone()
+    .json()
+    .catch(() => ({}));
   return String(problem?.type ?? "").endsWith("request-in-flight");
 }
 
@@ -40,7 +43,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const encodePath = (path) => path.split("/").map(encodeURIComponent).join("/");
 
 export function hintFor(status, problem, settings) {
-  const type = String(problem?.type ?? "").split("/").pop();
+  const type = String(problem?.type ?? "")
+    .split("/")
+    .pop();
   const detail = String(problem?.detail ?? "");
   if (status === 401) {
     return settings.tokenSource === "none"

@@ -97,10 +97,7 @@ export function normalizeAddr(addr, env = process.env) {
     throw usageError(`"${addr}" is not an http(s) address`, "Use the server's address, like https://hush.example.com");
   }
   if (url.protocol === "http:" && !LOOPBACK.has(url.hostname) && env.HUSH_INSECURE !== "1") {
-    throw usageError(
-      `Refusing to send a token over plain HTTP to ${url.host}`,
-      "Use https:// (set HUSH_INSECURE=1 only for a trusted test network)",
-    );
+    throw usageError(`Refusing to send a token over plain HTTP to ${url.host}`, "Use https:// (set HUSH_INSECURE=1 only for a trusted test network)");
   }
   return url.origin + url.pathname.replace(/\/+$/, "");
 }

@@ -46,7 +46,10 @@ const isEntry = (raw) => "value" in raw || "generate" in raw;
  */
 function flatten(node, prefix, out) {
   if (node === null || typeof node !== "object" || Array.isArray(node)) {
-    throw usageError(`${prefix || "The document"}: expected a map of path to value`, 'Write {"app/db/password": "..."} or {"path": {"value": "...", "tags": []}}');
+    throw usageError(
+      `${prefix || "The document"}: expected a map of path to value`,
+      'Write {"app/db/password": "..."} or {"path": {"value": "...", "tags": []}}',
+    );
   }
   for (const [key, raw] of Object.entries(node)) {
     const path = prefix ? `${prefix}/${key}` : key;
@@ -86,7 +89,10 @@ export function parseImport(text, format, progress, skipped = []) {
       else values[name] = value;
     }
     if (Object.keys(values).length === 0 && skipped.length) {
-      throw usageError(`Every variable in the file is empty (${skipped.slice(0, 5).join(", ")}${skipped.length > 5 ? ", ..." : ""}); nothing to import`, "Fill in the values; Hush does not store empty secrets");
+      throw usageError(
+        `Every variable in the file is empty (${skipped.slice(0, 5).join(", ")}${skipped.length > 5 ? ", ..." : ""}); nothing to import`,
+        "Fill in the values; Hush does not store empty secrets",
+      );
     }
   } else {
     let doc;
@@ -107,15 +113,25 @@ export function parseImport(text, format, progress, skipped = []) {
     progress?.(i + 1, paths.length);
   });
   if (bad.length) {
-    throw Object.assign(usageError(`${bad.length} entr${bad.length === 1 ? "y is" : "ies are"} invalid; nothing was imported`, "Paths use A-Z a-z 0-9 . _ - and single slashes; values must not be empty"), {
-      details: bad.slice(0, 20),
-    });
+    throw Object.assign(
+      usageError(
+        `${bad.length} entr${bad.length === 1 ? "y is" : "ies are"} invalid; nothing was imported`,
+        "Paths use A-Z a-z 0-9 . _ - and single slashes; values must not be empty",
+      ),
+      {
+        details: bad.slice(0, 20),
+      },
+    );
   }
   return values;
 }
 
 /** An environment variable name for a path: app/db-password -> APP_DB_PASSWORD. */
-export const envName = (path) => path.replace(/[^A-Za-z0-9_]/g, "_").replace(/^(\d)/, "_$1").toUpperCase();
+export const envName = (path) =>
+  path
+    .replace(/[^A-Za-z0-9_]/g, "_")
+    .replace(/^(\d)/, "_$1")
+    .toUpperCase();
 
 /**
  * Quotes a value so dotenv reads it back unchanged: single quotes are literal; double

@@ -15,7 +15,8 @@ function tool(env = process.env) {
   return null;
 }
 
-const run = (cmd, args, input) => spawnSync(cmd, args, { encoding: "utf8", timeout: 10_000, input, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "ignore"] });
+const run = (cmd, args, input) =>
+  spawnSync(cmd, args, { encoding: "utf8", timeout: 10_000, input, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "ignore"] });
 
 /** A double-quoted word for `security -i` (which reads its commands from stdin). */
 const quoted = (text) => `"${String(text).replace(/["\\]/g, "\\$&")}"`;
@@ -30,7 +31,8 @@ export function keychainName(env = process.env) {
 export function keychainGet(account, env = process.env) {
   const t = tool(env);
   if (!t) return null;
-  const result = t === "security" ? run(t, ["find-generic-password", "-s", SERVICE, "-a", account, "-w"]) : run(t, ["lookup", "service", SERVICE, "account", account]);
+  const result =
+    t === "security" ? run(t, ["find-generic-password", "-s", SERVICE, "-a", account, "-w"]) : run(t, ["lookup", "service", SERVICE, "account", account]);
   if (result.error || result.status !== 0) return null;
   const secret = result.stdout.replace(/\r?\n$/, "");
   return secret || null;
@@ -53,6 +55,7 @@ export function keychainSet(account, secret, label, env = process.env) {
 export function keychainDelete(account, env = process.env) {
   const t = tool(env);
   if (!t) return false;
-  const result = t === "security" ? run(t, ["delete-generic-password", "-s", SERVICE, "-a", account]) : run(t, ["clear", "service", SERVICE, "account", account]);
+  const result =
+    t === "security" ? run(t, ["delete-generic-password", "-s", SERVICE, "-a", account]) : run(t, ["clear", "service", SERVICE, "account", account]);
   return !result.error && result.status === 0;
 }

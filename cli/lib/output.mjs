@@ -44,10 +44,20 @@ export const info = (message) => {
 };
 
 /** A short, readable time: 2026-11-22 03:55Z. */
-export const shortTime = (iso) => (iso ? String(iso).replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "Z") : null);
+export const shortTime = (iso) =>
+  iso
+    ? String(iso)
+        .replace("T", " ")
+        .replace(/:\d\d(\.\d+)?Z$/, "Z")
+    : null;
 
 /** A readable time to the second, for events that happen close together: 2026-11-22 03:55:07Z. */
-export const eventTime = (iso) => (iso ? String(iso).replace("T", " ").replace(/\.\d+Z$/, "Z") : null);
+export const eventTime = (iso) =>
+  iso
+    ? String(iso)
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "Z")
+    : null;
 
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
@@ -96,7 +106,14 @@ function openTerminal() {
     const fd = openSync("/dev/tty", "r+");
     const input = createReadStream(null, { fd, autoClose: false });
     const output = createWriteStream(null, { fd, autoClose: false });
-    return { input, output, close: () => { input.destroy(); closeSync(fd); } };
+    return {
+      input,
+      output,
+      close: () => {
+        input.destroy();
+        closeSync(fd);
+      },
+    };
   } catch {
     return null;
   }

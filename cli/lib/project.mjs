@@ -46,7 +46,13 @@ const schema = z
     accessControl: z
       .object(
         Object.fromEntries(
-          ["local", "env"].map((name) => [name, z.object({ read: z.array(z.string().min(1)).optional(), write: z.array(z.string().min(1)).optional() }).strict().optional()]),
+          ["local", "env"].map((name) => [
+            name,
+            z
+              .object({ read: z.array(z.string().min(1)).optional(), write: z.array(z.string().min(1)).optional() })
+              .strict()
+              .optional(),
+          ]),
         ),
       )
       .strict()
@@ -91,7 +97,10 @@ function readProjectFile(file) {
 }
 
 const parseChain = (text, source) => {
-  const chain = String(text).split(",").map((s) => s.trim()).filter(Boolean);
+  const chain = String(text)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const name of chain) if (!PROVIDERS.includes(name)) throw usageError(`${source}: "${name}" is not a provider`, `Use ${PROVIDERS.join(", ")}`);
   if (chain.length === 0) throw usageError(`${source} is empty`, `List providers in priority order, like hush,local,env`);
   return chain;

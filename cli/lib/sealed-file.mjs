@@ -153,7 +153,8 @@ export async function withLock(file, fn) {
       } catch {
         // gone meanwhile
       }
-      if (Date.now() > deadline) throw new CliError(`${file} is locked by another hush process`, { hint: `Wait for it, or remove ${lock} if no hush is running` });
+      if (Date.now() > deadline)
+        throw new CliError(`${file} is locked by another hush process`, { hint: `Wait for it, or remove ${lock} if no hush is running` });
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -17,7 +17,12 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 export function age(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   /** @type {[number, string][]} */
-  const parts = [[86400, "d"], [3600, "h"], [60, "m"], [1, "s"]];
+  const parts = [
+    [86400, "d"],
+    [3600, "h"],
+    [60, "m"],
+    [1, "s"],
+  ];
   const out = [];
   let left = s;
   for (const [size, unit] of parts) {
@@ -34,10 +39,16 @@ export function age(ms) {
  * Another mapping gets another file, and its id is bound into the ciphertext's AAD.
  */
 export function snapshotFor({ addr, names, mapping, maxAgeSeconds }) {
-  const id = createHash("sha256").update(JSON.stringify({ addr, names, mapping: [...mapping].sort() })).digest("hex").slice(0, 32);
+  const id = createHash("sha256")
+    .update(JSON.stringify({ addr, names, mapping: [...mapping].sort() }))
+    .digest("hex")
+    .slice(0, 32);
   const file = join(project().configDir, "snapshots", `${id}.enc`);
   const aad = `${FORMAT} ${id}`;
-  const meta = { what: "The fallback snapshot", keyHint: "Set HUSH_LOCAL_KEY to the key it was written with, or delete the file and run once while the server is up" };
+  const meta = {
+    what: "The fallback snapshot",
+    keyHint: "Set HUSH_LOCAL_KEY to the key it was written with, or delete the file and run once while the server is up",
+  };
   return {
     file,
     /** Saves a successful fetch; a failure to save is a warning, not a failed run. */
@@ -68,10 +79,13 @@ export function snapshotFor({ addr, names, mapping, maxAgeSeconds }) {
       }
       if (elapsed > maxMs) {
         rmSync(file, { force: true });
-        throw new CliError(`${why}; and the fallback snapshot is ${age(elapsed)} old, past its maximum age of ${age(maxMs)}, so it was not used (and is deleted)`, {
-          hint: "Bring the server back (`hush health` shows which provider is down), or allow an older snapshot with --fallback-max-age",
-          details: cause?.details ?? [],
-        });
+        throw new CliError(
+          `${why}; and the fallback snapshot is ${age(elapsed)} old, past its maximum age of ${age(maxMs)}, so it was not used (and is deleted)`,
+          {
+            hint: "Bring the server back (`hush health` shows which provider is down), or allow an older snapshot with --fallback-max-age",
+            details: cause?.details ?? [],
+          },
+        );
       }
       info(`Warning: ${why}`);
       info(`Warning: using the fallback snapshot from ${opened.doc.created_at} (${age(elapsed)} old; maximum ${age(maxMs)}): these values may be stale`);

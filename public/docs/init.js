@@ -1,5 +1,5 @@
 // The API reference's initializer: its own file, so the page needs no inline script (CSP script-src 'self').
-"use strict";
+
 window.addEventListener("DOMContentLoaded", () => {
   window.ui = window.SwaggerUIBundle({
     url: "/openapi.json",

@@ -20,7 +20,12 @@ const ApprovalPolicyBody = z
     approvers: z
       .strictObject({ subjects: z.array(Subject).max(64).default([]), policies: z.array(PolicyName).max(16).default([]) })
       .refine((a) => a.subjects.length + a.policies.length > 0, "Name at least one approver subject or policy"),
-    request_ttl_seconds: z.number().int().min(60).max(30 * 24 * 3600).default(DEFAULT_REQUEST_TTL_SECONDS),
+    request_ttl_seconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .default(DEFAULT_REQUEST_TTL_SECONDS),
   })
   .openapi("ApprovalPolicyBody");
 
@@ -64,9 +69,17 @@ const ApprovalRequestView = z
   })
   .openapi("ApprovalRequest");
 
-const PolicyIdParams = z.object({ id: z.string().regex(/^apol_[0-9a-f]{24}$/, "Not an approval policy id").openapi({ param: { name: "id", in: "path" } }) });
+const PolicyIdParams = z.object({
+  id: z
+    .string()
+    .regex(/^apol_[0-9a-f]{24}$/, "Not an approval policy id")
+    .openapi({ param: { name: "id", in: "path" } }),
+});
 const RequestIdParams = z.object({
-  request_id: z.string().regex(/^apr_[0-9a-f]{24}$/, "Not an approval request id").openapi({ param: { name: "request_id", in: "path" } }),
+  request_id: z
+    .string()
+    .regex(/^apr_[0-9a-f]{24}$/, "Not an approval request id")
+    .openapi({ param: { name: "request_id", in: "path" } }),
 });
 
 const createPolicyRoute = createRoute({
@@ -98,7 +111,10 @@ const listRequestsRoute = createRoute({
   summary: "Open approval requests the caller made or may approve (newest first)",
   tags: ["approvals"],
   request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
-  responses: { 200: { description: "Requests", ...json(z.object({ items: z.array(ApprovalRequestView.omit({ approvers: true })) })) }, ...errorResponses(400, 401) },
+  responses: {
+    200: { description: "Requests", ...json(z.object({ items: z.array(ApprovalRequestView.omit({ approvers: true })) })) },
+    ...errorResponses(400, 401),
+  },
 });
 
 const getRequestRoute = createRoute({
@@ -217,14 +233,25 @@ export const approvalsApp = featureApp()
     };
     const response = policyView(row);
     await commit(c, [c.get("db").insert(approvalPolicies).values(row)], {
-      audit: { action: "approval_policy.create", resource: `approval_policy:${row.id}`, status: 201, detail: { paths: row.paths, actions: row.actions, required: row.approvalsRequired } },
+      audit: {
+        action: "approval_policy.create",
+        resource: `approval_policy:${row.id}`,
+        status: 201,
+        detail: { paths: row.paths, actions: row.actions, required: row.approvalsRequired },
+      },
       response: { status: 201, body: response },
     });
     return c.json(response, 201);
   })
   .openapi(listPoliciesRoute, async (c) => {
     await authorize(c, "auth:admin", "approval_policy.list");
-    const rows = await c.get("db").select().from(approvalPolicies).where(eq(approvalPolicies.tenantId, c.get("principal").tenantId)).orderBy(asc(approvalPolicies.createdAt)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(approvalPolicies)
+      .where(eq(approvalPolicies.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(approvalPolicies.createdAt))
+      .all();
     return c.json({ items: rows.map(policyView) }, 200);
   })
   .openapi(deletePolicyRoute, async (c) => {
@@ -234,7 +261,10 @@ export const approvalsApp = featureApp()
     const where = and(eq(approvalPolicies.tenantId, c.get("principal").tenantId), eq(approvalPolicies.id, id));
     if (!(await db.select({ id: approvalPolicies.id }).from(approvalPolicies).where(where).get())) throw notFound("approval policy");
     const response = { id, deleted: true as const };
-    await commit(c, [db.delete(approvalPolicies).where(where)], { audit: { action: "approval_policy.delete", resource: `approval_policy:${id}` }, response: { status: 200, body: response } });
+    await commit(c, [db.delete(approvalPolicies).where(where)], {
+      audit: { action: "approval_policy.delete", resource: `approval_policy:${id}` },
+      response: { status: 200, body: response },
+    });
     return c.json(response, 200);
   })
   .openapi(listRequestsRoute, async (c) => {
@@ -245,7 +275,9 @@ export const approvalsApp = featureApp()
       db
         .select()
         .from(approvalRequests)
-        .where(and(eq(approvalRequests.tenantId, principal.tenantId), inArray(approvalRequests.state, ["pending", "approved"]), gt(approvalRequests.expiresAt, now)))
+        .where(
+          and(eq(approvalRequests.tenantId, principal.tenantId), inArray(approvalRequests.state, ["pending", "approved"]), gt(approvalRequests.expiresAt, now)),
+        )
         .orderBy(desc(approvalRequests.createdAt))
         .limit(1000)
         .all(),
@@ -253,9 +285,7 @@ export const approvalsApp = featureApp()
     ]);
     const approverOf = new Set(policies.filter((p) => mayApprove(principal, p)).map((p) => p.id));
     const admin = isAuthAdmin(c);
-    const mine = requests
-      .filter((r) => admin || r.requester === principal.subject || approverOf.has(r.policyId))
-      .slice(0, c.req.valid("query").limit);
+    const mine = requests.filter((r) => admin || r.requester === principal.subject || approverOf.has(r.policyId)).slice(0, c.req.valid("query").limit);
     return c.json({ items: mine.map(requestSummary) }, 200);
   })
   .openapi(getRequestRoute, async (c) => {
@@ -279,7 +309,10 @@ export const approvalsApp = featureApp()
     await commit(
       c,
       [
-        db.insert(approvalVotes).values({ tenantId: principal.tenantId, requestId: request.id, approver: principal.subject, approverEntity: principal.entity, at: now }).onConflictDoNothing(),
+        db
+          .insert(approvalVotes)
+          .values({ tenantId: principal.tenantId, requestId: request.id, approver: principal.subject, approverEntity: principal.entity, at: now })
+          .onConflictDoNothing(),
         db
           .update(approvalRequests)
           .set({ received: count, state: sql`CASE WHEN ${count} >= ${approvalRequests.required} THEN 'approved' ELSE ${approvalRequests.state} END` })

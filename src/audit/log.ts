@@ -43,7 +43,20 @@ export function newEvent(who: AuditActor, event: AuditInput, now = Date.now()): 
  * cost about as much CPU as the chain append (bench/RESULTS.md, A/B of 2026-12-01).
  */
 export function copyInsert(db: Db, tenantId: string, event: NewEvent, placed: { seq: number; hash: string }) {
-  const params = [tenantId, placed.seq, event.id, event.at, event.actor, event.action, event.resource, event.outcome, event.status, event.request_id, event.detail, placed.hash];
+  const params = [
+    tenantId,
+    placed.seq,
+    event.id,
+    event.at,
+    event.actor,
+    event.action,
+    event.resource,
+    event.outcome,
+    event.status,
+    event.request_id,
+    event.detail,
+    placed.hash,
+  ];
   const client = (db as unknown as { $client: D1Database }).$client;
   const built = { sql: COPY_SQL, params };
   return { _prepare: () => ({ getQuery: () => built, stmt: client.prepare(COPY_SQL), mapResult: (result: unknown) => result }) } as unknown as ReturnType<
@@ -53,7 +66,7 @@ export function copyInsert(db: Db, tenantId: string, event: NewEvent, placed: { 
 
 /** The statement `copyInsert` binds: the columns of `auditCopies`, in order (no `n`: see below). */
 const COPY_SQL =
-  "insert into \"audit_events\" (\"tenant_id\", \"seq\", \"id\", \"at\", \"actor\", \"action\", \"resource\", \"outcome\", \"status\", \"request_id\", \"detail\", \"hash\") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  'insert into "audit_events" ("tenant_id", "seq", "id", "at", "actor", "action", "resource", "outcome", "status", "request_id", "detail", "hash") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const copyBuilder = (db: Db) => db.insert(auditCopies).values({} as typeof auditCopies.$inferInsert);
 
 /**
@@ -155,7 +168,9 @@ export function settleCommitted(env: Env, tenantId: string, seqs: readonly numbe
       const left = unsettled.get(tenantId);
       if (!left) return;
       unsettled.delete(tenantId);
-      await auditChain(env, tenantId).settle(tenantId, left).catch(() => undefined);
+      await auditChain(env, tenantId)
+        .settle(tenantId, left)
+        .catch(() => undefined);
     }),
   );
 }

@@ -42,7 +42,16 @@ export async function recordChange(
   const changes = [...hidden.statements, ...after];
   if (changes.length === 0 && !started) {
     // Audit only (a read, a denial): the chain object is the whole record.
-    await Promise.all(groupByTenant(byTenant).map(([tenantId, items]) => appendEvents(env, tenantId, items.map((i) => newEvent(i.who, i.event, i.now)), "event")));
+    await Promise.all(
+      groupByTenant(byTenant).map(([tenantId, items]) =>
+        appendEvents(
+          env,
+          tenantId,
+          items.map((i) => newEvent(i.who, i.event, i.now)),
+          "event",
+        ),
+      ),
+    );
     return [];
   }
   const groups = groupByTenant(byTenant).map(([tenantId, items]) => ({ tenantId, events: items.map((i) => newEvent(i.who, i.event, i.now)) }));
@@ -72,7 +81,15 @@ export async function recordChange(
   // settle rides on the isolate's next append (or its own call, in waitUntil). If it is lost, the
   // alarm finds the copy and settles it the same way.
   const ctx = options.kick?.ctx;
-  if (ctx) groups.forEach((g, i) => settleCommitted(env, g.tenantId, placed[i]!.map((p) => p.seq), ctx));
+  if (ctx)
+    groups.forEach((g, i) =>
+      settleCommitted(
+        env,
+        g.tenantId,
+        placed[i]!.map((p) => p.seq),
+        ctx,
+      ),
+    );
   else await settleAll(env, groups, placed).catch(() => undefined);
   return results.slice(0, hidden.statements.length).concat(results.slice(hidden.statements.length + copies.length)) as typeof results;
 }
@@ -98,7 +115,11 @@ export class StartedIntents {
 
   static start(env: Env, who: AuditActor, events: AuditInput | readonly AuditInput[], now = Date.now()): StartedIntents {
     const list = (Array.isArray(events) ? events : [events]) as readonly AuditInput[];
-    return new StartedIntents(env, who.tenantId, list.map((event) => newEvent(who, event, now)));
+    return new StartedIntents(
+      env,
+      who.tenantId,
+      list.map((event) => newEvent(who, event, now)),
+    );
   }
 
   take(): this {
@@ -117,12 +138,24 @@ export class StartedIntents {
     this.taken = true;
     const placed = await this.placed.catch(() => undefined);
     if (!placed) return;
-    await auditChain(this.env, this.tenantId).settle(this.tenantId, placed.map((p) => p.seq), { status: status >= 400 ? status : 500, problem: "not-committed" });
+    await auditChain(this.env, this.tenantId).settle(
+      this.tenantId,
+      placed.map((p) => p.seq),
+      { status: status >= 400 ? status : 500, problem: "not-committed" },
+    );
   }
 }
 
 function settleAll(env: Env, groups: { tenantId: string }[], placed: { seq: number }[][], failure?: { status: number; problem: string }) {
-  return Promise.all(groups.map((g, i) => auditChain(env, g.tenantId).settle(g.tenantId, placed[i]!.map((p) => p.seq), failure)));
+  return Promise.all(
+    groups.map((g, i) =>
+      auditChain(env, g.tenantId).settle(
+        g.tenantId,
+        placed[i]!.map((p) => p.seq),
+        failure,
+      ),
+    ),
+  );
 }
 
 function groupByTenant<T extends { who: AuditActor }>(items: T[]): [string, T[]][] {

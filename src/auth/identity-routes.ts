@@ -83,7 +83,11 @@ const deletePolicyRoute = createRoute({
 // ---- auth roles ----
 
 const RoleName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "1-64 characters of a-z 0-9 _ -");
-const ClaimName = z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII");
+const ClaimName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/, "Printable ASCII");
 const ClaimValue = Glob(512);
 const Jwk = z.looseObject({ kty: z.enum(["RSA", "EC", "OKP"]), kid: z.string().max(256).optional() });
 
@@ -96,14 +100,21 @@ const JwksUrl = z
     return url.protocol === "https:" || (url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname));
   }, "jwks_url must be https (http only for localhost)");
 
-const TTL = z.number().int().min(60).max(7 * 24 * 3600);
+const TTL = z
+  .number()
+  .int()
+  .min(60)
+  .max(7 * 24 * 3600);
 
 const RoleBody = z
   .strictObject({
     name: RoleName,
     issuer: z.string().min(1).max(512),
     audience: z.union([z.string().min(1).max(512), z.array(z.string().min(1).max(512)).min(1).max(16)]),
-    jwks: z.strictObject({ keys: z.array(Jwk).min(1).max(32) }).optional().openapi({ description: "Inline public JWKS" }),
+    jwks: z
+      .strictObject({ keys: z.array(Jwk).min(1).max(32) })
+      .optional()
+      .openapi({ description: "Inline public JWKS" }),
     jwks_url: JwksUrl.optional().openapi({ description: "Fetched and cached; refetched on an unknown kid (key rotation)" }),
     bound_claims: z
       .record(ClaimName, z.union([ClaimValue, z.array(ClaimValue).min(1).max(64)]))
@@ -189,7 +200,10 @@ const deleteRoleRoute = createRoute({
 const LoginBody = z
   .strictObject({
     role: RoleName,
-    jwt: z.string().min(1).max(16 * 1024),
+    jwt: z
+      .string()
+      .min(1)
+      .max(16 * 1024),
     tenant: TenantId.optional().openapi({ description: "Tenant of the role; default `default`" }),
     ttl_seconds: TTL.optional().openapi({ description: "At most the role's max_ttl" }),
   })
@@ -249,10 +263,7 @@ function loginSubject(role: typeof authRoles.$inferSelect, sub: unknown): string
  * throws the one generic 401 (or 429); a success returns the new token's row, its insert and
  * its audit event, for the caller to commit in its own batch (so a Vault login can be wrapped).
  */
-export async function loginWithRole(
-  c: Context<AppEnv>,
-  input: { tenantId: string; role: string; jwt: string; ttlSeconds?: number; via?: string },
-) {
+export async function loginWithRole(c: Context<AppEnv>, input: { tenantId: string; role: string; jwt: string; ttlSeconds?: number; via?: string }) {
   const tenantId = input.tenantId;
   // No token yet: the tenant named in the body leads to its own database (an unknown one
   // stays in the home database, where no role of it exists).
@@ -278,7 +289,12 @@ export async function loginWithRole(
       const budget = !limited && !(await pastLimit(c.env.LOGIN_AUDIT_LIMITER, [`tenant:${tenantId}`]));
       if (budget || (await auditRefusal(c.env, `login:${tenantId}`))) {
         const unaudited = budget ? undefined : ipLimited ? "ip-limit" : roleLimited ? "role-limit" : "audit-limit";
-        const detail = { reason: result.reason, ...(result.claim && { claim: result.claim }), ...(unaudited && { rate_limited: unaudited }), ...(input.via && { via: input.via }) };
+        const detail = {
+          reason: result.reason,
+          ...(result.claim && { claim: result.claim }),
+          ...(unaudited && { rate_limited: unaudited }),
+          ...(input.via && { via: input.via }),
+        };
         await audit(c, { action: "auth.login", resource: `auth_role:${input.role}`, outcome: "denied", status: limited ? 429 : 401, detail }, who);
       }
     }
@@ -339,14 +355,31 @@ export const identityApp = featureApp()
     const response = policyView(row);
     await commit(
       c,
-      [db.insert(policies).values(row).onConflictDoUpdate({ target: [policies.tenantId, policies.name], set: { description: row.description, rules: row.rules, updatedAt: now, updatedBy: row.updatedBy } })],
-      { audit: { action: existing ? "policy.update" : "policy.create", resource: `policy:${name}`, detail: { rules: input.rules.length } }, response: { status: 200, body: response } },
+      [
+        db
+          .insert(policies)
+          .values(row)
+          .onConflictDoUpdate({
+            target: [policies.tenantId, policies.name],
+            set: { description: row.description, rules: row.rules, updatedAt: now, updatedBy: row.updatedBy },
+          }),
+      ],
+      {
+        audit: { action: existing ? "policy.update" : "policy.create", resource: `policy:${name}`, detail: { rules: input.rules.length } },
+        response: { status: 200, body: response },
+      },
     );
     return c.json(response, 200);
   })
   .openapi(listPoliciesRoute, async (c) => {
     await authorize(c, "auth:admin", "policy.list");
-    const rows = await c.get("db").select().from(policies).where(eq(policies.tenantId, c.get("principal").tenantId)).orderBy(asc(policies.name)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(policies)
+      .where(eq(policies.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(policies.name))
+      .all();
     return c.json({ items: rows.map(policyView) }, 200);
   })
   .openapi(getPolicyRoute, async (c) => {
@@ -369,7 +402,10 @@ export const identityApp = featureApp()
     const where = and(eq(policies.tenantId, tenantId), eq(policies.name, name));
     if (!(await db.select({ name: policies.name }).from(policies).where(where).get())) throw notFound("policy");
     const response = { name, deleted: true as const };
-    await commit(c, [db.delete(policies).where(where)], { audit: { action: "policy.delete", resource: `policy:${name}` }, response: { status: 200, body: response } });
+    await commit(c, [db.delete(policies).where(where)], {
+      audit: { action: "policy.delete", resource: `policy:${name}` },
+      response: { status: 200, body: response },
+    });
     return c.json(response, 200);
   })
   .openapi(createRoleRoute, async (c) => {
@@ -411,7 +447,13 @@ export const identityApp = featureApp()
   })
   .openapi(listRolesRoute, async (c) => {
     await authorize(c, "auth:admin", "auth_role.list");
-    const rows = await c.get("db").select().from(authRoles).where(eq(authRoles.tenantId, c.get("principal").tenantId)).orderBy(asc(authRoles.name)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(authRoles)
+      .where(eq(authRoles.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(authRoles.name))
+      .all();
     return c.json({ items: rows.map(roleView) }, 200);
   })
   .openapi(getRoleRoute, async (c) => {
@@ -426,10 +468,19 @@ export const identityApp = featureApp()
     const tenantId = c.get("principal").tenantId;
     if (!(await findRole(c, tenantId, name))) throw notFound("role");
     const response = { name, deleted: true as const };
-    await commit(c, [c.get("db").delete(authRoles).where(and(eq(authRoles.tenantId, tenantId), eq(authRoles.name, name)))], {
-      audit: { action: "auth_role.delete", resource: `auth_role:${name}` },
-      response: { status: 200, body: response },
-    });
+    await commit(
+      c,
+      [
+        c
+          .get("db")
+          .delete(authRoles)
+          .where(and(eq(authRoles.tenantId, tenantId), eq(authRoles.name, name))),
+      ],
+      {
+        audit: { action: "auth_role.delete", resource: `auth_role:${name}` },
+        response: { status: 200, body: response },
+      },
+    );
     return c.json(response, 200);
   })
   .openapi(loginRoute, async (c) => {

@@ -1,14 +1,4 @@
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  importJWK,
-  jwtVerify,
-  type JSONWebKeySet,
-  type JWK,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, errors, importJWK, jwtVerify, type JSONWebKeySet, type JWK, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { matchesGlob } from "./access";
 
 /** Asymmetric algorithms only: never `none`, never HS* (a public key must not double as an HMAC secret). */
@@ -97,9 +87,7 @@ export function claimAt(claims: JWTPayload, name: string): unknown {
 export function claimMatches(actual: unknown, expected: string | string[]): boolean {
   const wanted = Array.isArray(expected) ? expected : [expected];
   const values = Array.isArray(actual) ? actual : [actual];
-  return values.some(
-    (v) => (typeof v === "string" || typeof v === "number" || typeof v === "boolean") && wanted.some((w) => matchesGlob(w, String(v))),
-  );
+  return values.some((v) => (typeof v === "string" || typeof v === "number" || typeof v === "boolean") && wanted.some((w) => matchesGlob(w, String(v))));
 }
 
 function failureOf(err: unknown): VerifyResult {

@@ -6,9 +6,7 @@ import type { ResolvedRule } from "../http/context";
 import { PathGlob } from "../http/rules";
 import { CAPABILITIES } from "./access";
 
-export const PolicyName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "1-64 characters of a-z 0-9 _ -, starting with a letter or digit");
+export const PolicyName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "1-64 characters of a-z 0-9 _ -, starting with a letter or digit");
 
 export const PolicyRuleSchema = z
   .strictObject({

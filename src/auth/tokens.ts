@@ -82,7 +82,11 @@ export async function resolveToken(
   // a replica has caught up (docs/scale.md, "Consistency").
   return freshRead(d1, async () => {
     const row = await prepared(db, "token-by-hash", (db) =>
-      db.select().from(apiTokens).where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash"))).prepare(),
+      db
+        .select()
+        .from(apiTokens)
+        .where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")))
+        .prepare(),
     ).get({ tokenHash });
     if (!row) return { rejected: "unknown" as const };
     if (row.revokedAt !== null) return { rejected: "revoked" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
@@ -129,9 +133,15 @@ export async function pastLimit(limiter: RateLimit, keys: string[]): Promise<boo
 }
 
 export const tooManyFailures = () =>
-  new Problem(429, "too-many-failed-attempts", "Too many failed authentication attempts; wait a minute before retrying", {}, {
-    "Retry-After": "60",
-  });
+  new Problem(
+    429,
+    "too-many-failed-attempts",
+    "Too many failed authentication attempts; wait a minute before retrying",
+    {},
+    {
+      "Retry-After": "60",
+    },
+  );
 
 /**
  * Whether a refused (rate-limited) attempt under `key` is still audited: only the first of each
@@ -141,10 +151,7 @@ export async function auditRefusal(env: Env, key: string): Promise<boolean> {
   return (await env.AUTH_REFUSAL_AUDIT_LIMITER.limit({ key })).success;
 }
 
-const failedAuthKeys = (ip: string | undefined, token: string | undefined) => [
-  `ip:${ip ?? "unknown"}`,
-  ...(token ? [`prefix:${token.slice(0, 12)}`] : []),
-];
+const failedAuthKeys = (ip: string | undefined, token: string | undefined) => [`ip:${ip ?? "unknown"}`, ...(token ? [`prefix:${token.slice(0, 12)}`] : [])];
 
 /**
  * Counts a failed authentication against the client's IP and the token's prefix
@@ -155,8 +162,7 @@ export async function throttleFailedAuth(env: Env, ip: string | undefined, token
   if (await pastLimit(env.AUTH_FAILURE_LIMITER, failedAuthKeys(ip, token))) throw tooManyFailures();
 }
 
-export const unauthorized = (detail: string) =>
-  new Problem(401, "unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="hush"' });
+export const unauthorized = (detail: string) => new Problem(401, "unauthorized", detail, {}, { "WWW-Authenticate": 'Bearer realm="hush"' });
 
 export function bearerFrom(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer[ ]+([\x21-\x7e]{1,512})$/i);

@@ -21,14 +21,22 @@ export interface Api {
 }
 
 const SignIn = z.union([
-  z.strictObject({ token: z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, "A token is printable ASCII") }),
+  z.strictObject({
+    token: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[\x21-\x7e]+$/, "A token is printable ASCII"),
+  }),
   z.strictObject({
     role: z.string().min(1).max(64),
-    jwt: z.string().min(1).max(16 * 1024),
+    jwt: z
+      .string()
+      .min(1)
+      .max(16 * 1024),
     tenant: z.string().min(1).max(63).optional(),
   }),
 ]);
-
 
 const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
@@ -100,7 +108,10 @@ function capabilities(p: Principal) {
     tokens: may("tokens:admin", "token.create"),
     leases: may("leases:read", "lease.list"),
     revokeLeases: may("leases:write", "lease.revoke"),
-    transit: p.isRoot || SCOPES.some((s) => s.startsWith("transit:") && p.scopes.has(s)) || (p.rules ?? []).some((r) => r.effect === "allow" && r.capabilities.includes("admin")),
+    transit:
+      p.isRoot ||
+      SCOPES.some((s) => s.startsWith("transit:") && p.scopes.has(s)) ||
+      (p.rules ?? []).some((r) => r.effect === "allow" && r.capabilities.includes("admin")),
   };
 }
 

@@ -181,9 +181,7 @@ export async function seal(keyring: Keyring, tenantId: string, place: Place, pla
   const dataKeyBytes = randomBytes(32);
   const iv = randomBytes(12);
   const dataKey = await crypto.subtle.importKey("raw", dataKeyBytes, "AES-GCM", false, ["encrypt"]);
-  const ciphertext = new Uint8Array(
-    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(tenantId, place) }, dataKey, plaintext),
-  );
+  const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(tenantId, place) }, dataKey, plaintext));
   const wrappedKey = await wrapDataKey(keyring, keyId, tenantId, place, dataKeyBytes);
   wipe(dataKeyBytes);
   return { ciphertext, iv, wrappedKey, keyId };
@@ -194,9 +192,7 @@ export async function open(keyring: Keyring, tenantId: string, place: Place, sea
   const dataKeyBytes = await unwrapDataKey(keyring, sealed.keyId, tenantId, place, sealed.wrappedKey);
   try {
     const dataKey = await crypto.subtle.importKey("raw", dataKeyBytes, "AES-GCM", false, ["decrypt"]);
-    return new Uint8Array(
-      await crypto.subtle.decrypt({ name: "AES-GCM", iv: sealed.iv, additionalData: aad(tenantId, place) }, dataKey, sealed.ciphertext),
-    );
+    return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: sealed.iv, additionalData: aad(tenantId, place) }, dataKey, sealed.ciphertext));
   } catch {
     throw new IntegrityError();
   } finally {
@@ -215,9 +211,7 @@ export async function rewrap(keyring: Keyring, tenantId: string, place: Place, s
 async function wrapDataKey(keyring: Keyring, keyId: string, tenantId: string, place: Place, dataKey: Uint8Array) {
   const kek = await keyring.kek(keyId, tenantId);
   const iv = randomBytes(12);
-  const wrapped = new Uint8Array(
-    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(tenantId, place, keyId) }, kek, dataKey),
-  );
+  const wrapped = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(tenantId, place, keyId) }, kek, dataKey));
   const out = new Uint8Array(12 + wrapped.length);
   out.set(iv);
   out.set(wrapped, 12);

@@ -70,7 +70,11 @@ export async function databaseOf(env: Env, tenantId: string): Promise<number | n
   const cached = placed.get(tenantId);
   if (cached !== undefined) return cached;
   const row = await prepared(directory(env), "tenant-database", (db) =>
-    db.select({ database: tenants.database }).from(tenants).where(eq(tenants.id, sql.placeholder("id"))).prepare(),
+    db
+      .select({ database: tenants.database })
+      .from(tenants)
+      .where(eq(tenants.id, sql.placeholder("id")))
+      .prepare(),
   ).get({ id: tenantId });
   if (!row) return null;
   placed.set(tenantId, row.database);

@@ -4,8 +4,7 @@ import { customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex 
 /** Binary column as Uint8Array (D1 hands blobs back as ArrayBuffer or number[]). */
 export const bytes = customType<{ data: Uint8Array; driverData: ArrayBuffer | number[] | Uint8Array }>({
   dataType: () => "blob",
-  fromDriver: (value) =>
-    value instanceof Uint8Array ? value : Array.isArray(value) ? Uint8Array.from(value) : new Uint8Array(value),
+  fromDriver: (value) => (value instanceof Uint8Array ? value : Array.isArray(value) ? Uint8Array.from(value) : new Uint8Array(value)),
   toDriver: (value) => value,
 });
 
@@ -47,11 +46,7 @@ export const apiTokens = sqliteTable(
     /** The token that created this one; NULL for root- and login-issued tokens. Revoked with it. */
     parentId: text("parent_id"),
   },
-  (t) => [
-    uniqueIndex("api_tokens_hash").on(t.tokenHash),
-    index("api_tokens_tenant").on(t.tenantId, t.subject),
-    index("api_tokens_parent").on(t.parentId),
-  ],
+  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash), index("api_tokens_tenant").on(t.tenantId, t.subject), index("api_tokens_parent").on(t.parentId)],
 );
 
 export const secrets = sqliteTable(
@@ -90,9 +85,7 @@ export const secrets = sqliteTable(
     index("secrets_next_rotation").on(t.tenantId, t.nextRotationAt),
     index("secrets_expires").on(t.tenantId, t.expiresAt),
     // Only what the sweeper may rotate, across tenants: overdue MANUAL secrets never slow it down.
-    index("secrets_automatic_rotation")
-      .on(t.nextRotationAt)
-      .where(sql`rotation_policy = 'AUTOMATIC' AND generator IS NOT NULL AND deleted_at IS NULL`),
+    index("secrets_automatic_rotation").on(t.nextRotationAt).where(sql`rotation_policy = 'AUTOMATIC' AND generator IS NOT NULL AND deleted_at IS NULL`),
   ],
 );
 
@@ -108,7 +101,9 @@ export const secretVersions = sqliteTable(
     /** Data key wrapped by the tenant KEK; NULL once destroyed. */
     wrappedKey: bytes("wrapped_key"),
     keyId: text("key_id"),
-    state: text("state", { enum: ["live", "deleted", "destroyed"] }).notNull().default("live"),
+    state: text("state", { enum: ["live", "deleted", "destroyed"] })
+      .notNull()
+      .default("live"),
     createdAt: time("created_at").notNull(),
     createdBy: text("created_by").notNull(),
     /** After this time the version no longer reads by number (rotation grace period). */
@@ -261,10 +256,7 @@ export const approvalRequests = sqliteTable(
     expiresAt: time("expires_at").notNull(),
     consumedAt: time("consumed_at"),
   },
-  (t) => [
-    primaryKey({ columns: [t.tenantId, t.id] }),
-    index("approval_requests_open").on(t.tenantId, t.requester, t.action, t.path, t.state),
-  ],
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index("approval_requests_open").on(t.tenantId, t.requester, t.action, t.path, t.state)],
 );
 
 export const approvalVotes = sqliteTable(

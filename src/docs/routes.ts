@@ -49,7 +49,9 @@ const problemIndex = () => `${head("Hush problem types")}
 <p>Every error Hush sends is an <code>application/problem+json</code> document whose <code>type</code> is the address of one of these pages.</p>
 <table><thead><tr><th>Type</th><th>Status</th><th>Meaning</th></tr></thead><tbody>
 ${Object.entries(PROBLEM_TYPES)
-  .map(([type, doc]) => `<tr><td><a href="/problems/${type}"><code>${type}</code></a></td><td>${doc.status.join(", ")}</td><td>${escape(doc.summary)}</td></tr>`)
+  .map(
+    ([type, doc]) => `<tr><td><a href="/problems/${type}"><code>${type}</code></a></td><td>${doc.status.join(", ")}</td><td>${escape(doc.summary)}</td></tr>`,
+  )
   .join("\n")}
 </tbody></table></main></body></html>`;
 
@@ -71,7 +73,10 @@ referenceApp.get("/problems/:type", (c) => {
   const type = c.req.param("type");
   if (!isProblemType(type)) {
     if (wantsJson(c.req.header("accept")) || !/\btext\/html\b/.test(c.req.header("accept") ?? "")) throw notFound("problem type");
-    return c.html(`${head("Unknown problem type · Hush")}</head><body><main><h1>Unknown problem type</h1><p><a href="/problems">Every problem type</a></p></main></body></html>`, 404);
+    return c.html(
+      `${head("Unknown problem type · Hush")}</head><body><main><h1>Unknown problem type</h1><p><a href="/problems">Every problem type</a></p></main></body></html>`,
+      404,
+    );
   }
   const origin = new URL(c.req.url).origin;
   if (wantsJson(c.req.header("accept"))) return c.json({ type: `${origin}/problems/${type}`, name: type, ...PROBLEM_TYPES[type] });

@@ -18,7 +18,11 @@ function render(c: Context<AppEnv>, problem: Problem): Response {
 export function problemOf(err: unknown): Problem | undefined {
   if (err instanceof Problem) return err;
   if (err instanceof KeyringUnavailableError) {
-    return new Problem(503, "master-key-unavailable", "The service has no usable master key configured (MASTER_KEYS); secret operations are disabled until an operator sets it");
+    return new Problem(
+      503,
+      "master-key-unavailable",
+      "The service has no usable master key configured (MASTER_KEYS); secret operations are disabled until an operator sets it",
+    );
   }
   if (err instanceof MasterKeyRemovedError) {
     return new Problem(
@@ -52,9 +56,15 @@ export const onNotFound: NotFoundHandler<AppEnv> = (c) => {
   if (allowed.length > 0) {
     return render(
       c,
-      new Problem(405, "method-not-allowed", `${c.req.method} is not allowed here; use ${allowed.join(", ")}`, {}, {
-        Allow: allowed.join(", "),
-      }),
+      new Problem(
+        405,
+        "method-not-allowed",
+        `${c.req.method} is not allowed here; use ${allowed.join(", ")}`,
+        {},
+        {
+          Allow: allowed.join(", "),
+        },
+      ),
     );
   }
   if (wantsPage(c, path)) return c.html(NOT_FOUND_PAGE, 404, { "Content-Security-Policy": "default-src 'none'", "Cache-Control": "no-store" });
@@ -63,9 +73,7 @@ export const onNotFound: NotFoundHandler<AppEnv> = (c) => {
 
 /** A person's browser (not an API client) asking for a page outside the API gets a page back. */
 const wantsPage = (c: Parameters<NotFoundHandler<AppEnv>>[0], path: string) =>
-  (c.req.method === "GET" || c.req.method === "HEAD") &&
-  !/^\/(?:api|v1)\//.test(path) &&
-  /\btext\/html\b/.test(c.req.header("accept") ?? "");
+  (c.req.method === "GET" || c.req.method === "HEAD") && !/^\/(?:api|v1)\//.test(path) && /\btext\/html\b/.test(c.req.header("accept") ?? "");
 
 const NOT_FOUND_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>Not found · Hush</title></head>
@@ -78,6 +86,10 @@ const NOT_FOUND_PAGE = `<!doctype html>
 export function loggable(err: Error): { error: string; message: string; frames: string[] } {
   const message = err.message.replace(/\nparams:[\s\S]*$/, "").slice(0, 500);
   const cause = err.cause instanceof Error ? ` (cause: ${err.cause.message.replace(/\nparams:[\s\S]*$/, "").slice(0, 300)})` : "";
-  const frames = (err.stack ?? "").split("\n").filter((line) => line.startsWith("    at ")).slice(0, 12).map((l) => l.trim());
+  const frames = (err.stack ?? "")
+    .split("\n")
+    .filter((line) => line.startsWith("    at "))
+    .slice(0, 12)
+    .map((l) => l.trim());
   return { error: err.name, message: message + cause, frames };
 }

@@ -59,9 +59,15 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
           .run()
       : undefined;
     if (!takeover?.meta.changes) {
-      throw new Problem(409, "request-in-flight", "A request with this Idempotency-Key is still in progress; retry later", {}, {
-        "Retry-After": "1",
-      });
+      throw new Problem(
+        409,
+        "request-in-flight",
+        "A request with this Idempotency-Key is still in progress; retry later",
+        {},
+        {
+          "Retry-After": "1",
+        },
+      );
     }
   } else {
     const inserted = await db
@@ -70,9 +76,15 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
       .onConflictDoNothing()
       .run();
     if (!inserted.meta.changes) {
-      throw new Problem(409, "request-in-flight", "A request with this Idempotency-Key is still in progress; retry later", {}, {
-        "Retry-After": "1",
-      });
+      throw new Problem(
+        409,
+        "request-in-flight",
+        "A request with this Idempotency-Key is still in progress; retry later",
+        {},
+        {
+          "Retry-After": "1",
+        },
+      );
     }
   }
 
@@ -82,7 +94,10 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (claim.stored) return;
   if (c.error || c.res.status >= 400) {
     // Nothing was written, so let a retry run afresh.
-    await db.delete(idempotencyKeys).where(and(where, eq(idempotencyKeys.state, "in_flight"))).run();
+    await db
+      .delete(idempotencyKeys)
+      .where(and(where, eq(idempotencyKeys.state, "in_flight")))
+      .run();
     return;
   }
   // A handler that wrote without `commit` (none should): store after the fact.

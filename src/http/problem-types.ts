@@ -17,12 +17,14 @@ export const PROBLEM_TYPES = {
   "validation-failed": {
     status: [400],
     summary: "The request body, path or query is not valid",
-    description: "A field is missing, has the wrong type or is out of range. The `errors` member lists each field with a code and a message; fix those and send the request again.",
+    description:
+      "A field is missing, has the wrong type or is out of range. The `errors` member lists each field with a code and a message; fix those and send the request again.",
   },
   "invalid-request": {
     status: [400],
     summary: "The request is not valid",
-    description: "The request is well formed but asks for something that cannot be done as sent (for example a bad path or a combination of fields that excludes each other). `detail` says which.",
+    description:
+      "The request is well formed but asks for something that cannot be done as sent (for example a bad path or a combination of fields that excludes each other). `detail` says which.",
   },
   "malformed-request": {
     status: [400],
@@ -47,7 +49,8 @@ export const PROBLEM_TYPES = {
   "not-found": {
     status: [404],
     summary: "No such resource",
-    description: "The resource does not exist, or belongs to another tenant (Hush answers 404, never 403, for another tenant's resources). Check the path and the token's tenant.",
+    description:
+      "The resource does not exist, or belongs to another tenant (Hush answers 404, never 403, for another tenant's resources). Check the path and the token's tenant.",
   },
   "http-error": {
     status: [400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503],
@@ -57,7 +60,8 @@ export const PROBLEM_TYPES = {
   "internal-error": {
     status: [500],
     summary: "An unexpected error",
-    description: "Something failed inside the service. Nothing about the request is shown; quote the `request_id` to an operator, who finds the details in the logs.",
+    description:
+      "Something failed inside the service. Nothing about the request is shown; quote the `request_id` to an operator, who finds the details in the logs.",
   },
   conflict: {
     status: [409],
@@ -96,12 +100,14 @@ export const PROBLEM_TYPES = {
   "too-many-failed-attempts": {
     status: [429],
     summary: "Too many failed authentication attempts",
-    description: "Ten failed authentications a minute from one client address, or with one token prefix, lock it out for the rest of the minute. Wait `Retry-After` seconds and check the token.",
+    description:
+      "Ten failed authentications a minute from one client address, or with one token prefix, lock it out for the rest of the minute. Wait `Retry-After` seconds and check the token.",
   },
   forbidden: {
     status: [403],
     summary: "The token may not do this",
-    description: "The token is valid but lacks the scope, policy capability or path this action needs. The denial is audited. Ask an administrator for a token that holds it.",
+    description:
+      "The token is valid but lacks the scope, policy capability or path this action needs. The denial is audited. Ask an administrator for a token that holds it.",
   },
   "service-not-allowed": {
     status: [403],
@@ -116,7 +122,8 @@ export const PROBLEM_TYPES = {
   "approval-required": {
     status: [403],
     summary: "The action needs approval (dual control)",
-    description: "An approval policy covers this action. The response names the approval request; once the required approvers approve it, retry the same request.",
+    description:
+      "An approval policy covers this action. The response names the approval request; once the required approvers approve it, retry the same request.",
   },
   "approval-consumed": {
     status: [410],
@@ -143,12 +150,14 @@ export const PROBLEM_TYPES = {
   "master-key-unavailable": {
     status: [503],
     summary: "The service has no usable master key",
-    description: "`MASTER_KEYS` is missing or malformed, so nothing is read or written (Hush fails closed). An operator sets it with `wrangler secret put MASTER_KEYS`.",
+    description:
+      "`MASTER_KEYS` is missing or malformed, so nothing is read or written (Hush fails closed). An operator sets it with `wrangler secret put MASTER_KEYS`.",
   },
   "master-key-removed": {
     status: [500],
     summary: "The data is sealed under a master key that is no longer configured",
-    description: "Add the key named in `key_id` back to `MASTER_KEYS`, run `POST /api/v1/sys/rewrap`, and remove the old key only when the rewrap has finished.",
+    description:
+      "Add the key named in `key_id` back to `MASTER_KEYS`, run `POST /api/v1/sys/rewrap`, and remove the old key only when the rewrap has finished.",
   },
   "integrity-failure": {
     status: [500],
@@ -185,7 +194,8 @@ export const PROBLEM_TYPES = {
   "version-expired": {
     status: [410],
     summary: "The old version is past its grace period",
-    description: "After a rotation with `expire_old_after_seconds`, the previous version stops being readable at the end of the grace period. Read the current version.",
+    description:
+      "After a rotation with `expire_old_after_seconds`, the previous version stops being readable at the end of the grace period. Read the current version.",
   },
   "secret-expired": {
     status: [410],
@@ -210,7 +220,8 @@ export const PROBLEM_TYPES = {
   "rotation-period-required": {
     status: [422],
     summary: "Automatic rotation needs a rotation period",
-    description: "`rotation_policy: AUTOMATIC` without `rotation_days` would never be due, so it would never rotate. Send `rotation_days` (1-3650) with it, or set it first.",
+    description:
+      "`rotation_policy: AUTOMATIC` without `rotation_days` would never be due, so it would never rotate. Send `rotation_days` (1-3650) with it, or set it first.",
   },
   "reference-cycle": {
     status: [409],
@@ -242,7 +253,8 @@ export const PROBLEM_TYPES = {
   "share-gone": {
     status: [410],
     summary: "The share was viewed, expired or revoked",
-    description: "A share can be revealed only as many times as it allows and before it expires. `state` and `viewed_at` say what happened; ask the sender for a new link.",
+    description:
+      "A share can be revealed only as many times as it allows and before it expires. `state` and `viewed_at` say what happened; ask the sender for a new link.",
   },
   "share-not-active": {
     status: [409],
@@ -304,7 +316,8 @@ export const PROBLEM_TYPES = {
   "provider-failed": {
     status: [502],
     summary: "The provider refused or failed",
-    description: "The database or webhook behind the provider did not issue the credential. `detail` says why (never a credential); check the provider's health.",
+    description:
+      "The database or webhook behind the provider did not issue the credential. `detail` says why (never a credential); check the provider's health.",
   },
   "use-ephemeral-endpoint": {
     status: [400],
@@ -454,18 +467,21 @@ export const PROBLEM_TYPES = {
   "approval-denied": {
     status: [410],
     summary: "The approval request was denied",
-    description: "An approver denied this request, so it can no longer be approved or used. Retry the action to open a new request, and settle the disagreement with the approvers first.",
+    description:
+      "An approver denied this request, so it can no longer be approved or used. Retry the action to open a new request, and settle the disagreement with the approvers first.",
   },
   "compare-too-large": {
     status: [422],
     summary: "A side of the comparison holds too many secrets",
-    description: "A compare reads every secret under both prefixes; one side holds more than the limit (`max`). Compare narrower prefixes or single environments.",
+    description:
+      "A compare reads every secret under both prefixes; one side holds more than the limit (`max`). Compare narrower prefixes or single environments.",
   },
   // Sync and scanning
   "invalid-private-key": {
     status: [422],
     summary: "The GitHub App private key cannot be used",
-    description: "A GitHub App sync target needs the app's RSA private key as PEM (PKCS#1 or PKCS#8, at least 2048 bits), as GitHub lets you download it. The key is refused when the target is configured, never quoted back.",
+    description:
+      "A GitHub App sync target needs the app's RSA private key as PEM (PKCS#1 or PKCS#8, at least 2048 bits), as GitHub lets you download it. The key is refused when the target is configured, never quoted back.",
   },
   "invalid-remote-key": {
     status: [422],

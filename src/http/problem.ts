@@ -59,10 +59,8 @@ export class Problem extends Error {
 }
 
 export const notFound = (what = "resource") => new Problem(404, "not-found", `No such ${what}`);
-export const forbidden = (detail: string, extras?: ProblemExtras) =>
-  new Problem(403, "forbidden", detail, extras);
-export const badRequest = (detail: string, extras?: ProblemExtras) =>
-  new Problem(400, "invalid-request", detail, extras);
+export const forbidden = (detail: string, extras?: ProblemExtras) => new Problem(403, "forbidden", detail, extras);
+export const badRequest = (detail: string, extras?: ProblemExtras) => new Problem(400, "invalid-request", detail, extras);
 
 export function problemResponse(problem: Problem, url: URL, requestId?: string): Response {
   return new Response(JSON.stringify(problem.toJSON(url.pathname, requestId, url.origin)), {

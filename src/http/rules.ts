@@ -20,9 +20,13 @@ export const Glob = (max: number) =>
     .refine((glob) => starCount(glob) <= MAX_GLOB_STARS, `A glob may hold at most ${MAX_GLOB_STARS} *`);
 
 /** A glob over secret paths: path characters and `*`, which matches any run of characters (`/` included). */
-export const PathGlob = Glob(MAX_GLOB_LENGTH).regex(/^[A-Za-z0-9._\/*-]+$/, "Path globs use path characters and *");
+export const PathGlob = Glob(MAX_GLOB_LENGTH).regex(/^[A-Za-z0-9._/*-]+$/, "Path globs use path characters and *");
 
 /** Who a token (or approver) is: printable ASCII without spaces. */
-export const Subject = z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces");
+export const Subject = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/, "Printable ASCII without spaces");
 
 export const TenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "2-63 characters of a-z 0-9 -, starting with a letter or digit");

@@ -109,22 +109,28 @@ async function revokeOne(env: Env, db: Db, message: Message<unknown>): Promise<O
     return { retry: retryDelaySeconds(message.attempts) };
   }
   const done = Date.now();
-  await recordChange(db, who, [
-    db
-      .update(leases)
-      .set({
-        state: lease.revokeReason === "expired" ? "expired" : "revoked",
-        revokedAt: done,
-        attempts: sql`${leases.attempts} + 1`,
-        lastError: null,
-      })
-      .where(and(eq(leases.id, lease.id), eq(leases.generation, row.generation), eq(leases.state, "revoking"))),
-    db.update(outbox).set({ deliveredAt: done, claimedUntil: null }).where(eq(outbox.id, row.id)),
-  ], {
-    action: "lease.revoked",
-    resource: leaseResource(lease.id),
-    detail: { provider: lease.provider, role: lease.role, reason: lease.revokeReason, attempts: message.attempts },
-  }, { now: done });
+  await recordChange(
+    db,
+    who,
+    [
+      db
+        .update(leases)
+        .set({
+          state: lease.revokeReason === "expired" ? "expired" : "revoked",
+          revokedAt: done,
+          attempts: sql`${leases.attempts} + 1`,
+          lastError: null,
+        })
+        .where(and(eq(leases.id, lease.id), eq(leases.generation, row.generation), eq(leases.state, "revoking"))),
+      db.update(outbox).set({ deliveredAt: done, claimedUntil: null }).where(eq(outbox.id, row.id)),
+    ],
+    {
+      action: "lease.revoked",
+      resource: leaseResource(lease.id),
+      detail: { provider: lease.provider, role: lease.role, reason: lease.revokeReason, attempts: message.attempts },
+    },
+    { now: done },
+  );
   return { ack: true };
 }
 
@@ -155,7 +161,10 @@ async function markFailed(db: Db, message: Message<unknown>): Promise<void> {
   const { lease } = await findLease(db, row.tenantId, row.leaseId);
   const now = Date.now();
   const current = lease && lease.generation === row.generation && lease.state === "revoking";
-  const markDead = db.update(outbox).set({ deadAt: now, claimedUntil: null }).where(and(eq(outbox.id, row.id), isNull(outbox.deadAt)));
+  const markDead = db
+    .update(outbox)
+    .set({ deadAt: now, claimedUntil: null })
+    .where(and(eq(outbox.id, row.id), isNull(outbox.deadAt)));
   if (!current) {
     await markDead.run();
     return;

@@ -16,7 +16,6 @@ import { EPHEMERAL_PROVIDER, ProviderBody, resolveProvider, RoleName, sealConfig
 import { safeMessage } from "./providers/types";
 import { beginRevocation, findLease, leaseResource, leaseView, revocationStatements, sendRevocation, type Lease } from "./store";
 
-
 const LeaseId = z.string().regex(/^lease_[0-9a-f]{24}$/, "Not a lease id");
 const ProviderRef = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "A provider name");
 
@@ -42,7 +41,15 @@ const LeaseMetadata = z
   .openapi("LeaseMetadata");
 
 const IssueBody = z
-  .strictObject({ provider: ProviderRef, role: RoleName, ttl_seconds: z.number().int().min(1).max(366 * 24 * 3600) })
+  .strictObject({
+    provider: ProviderRef,
+    role: RoleName,
+    ttl_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(366 * 24 * 3600),
+  })
   .openapi("IssueLease");
 
 const ProviderMetadata = z
@@ -125,7 +132,18 @@ const renewRoute = createRoute({
   path: "/leases/{id}/renew",
   summary: "Extend a lease, up to its role's max TTL (400 beyond)",
   tags: ["leases"],
-  request: { params: z.object({ id: LeaseId }), ...body(z.strictObject({ extend_seconds: z.number().int().min(1).max(366 * 24 * 3600) })) },
+  request: {
+    params: z.object({ id: LeaseId }),
+    ...body(
+      z.strictObject({
+        extend_seconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(366 * 24 * 3600),
+      }),
+    ),
+  },
   responses: { 200: { description: "Renewed", ...json(LeaseMetadata) }, ...errorResponses(400, 401, 403, 404, 409, 502) },
 });
 
@@ -149,7 +167,10 @@ const revokePrefixRoute = createRoute({
   tags: ["leases"],
   request: body(z.strictObject({ provider: ProviderRef, role: RoleName.optional() })),
   responses: {
-    202: { description: "Revocations started", ...json(z.object({ provider: z.string(), role: z.string().nullable(), count: z.number().int(), lease_ids: z.array(z.string()) })) },
+    202: {
+      description: "Revocations started",
+      ...json(z.object({ provider: z.string(), role: z.string().nullable(), count: z.number().int(), lease_ids: z.array(z.string()) })),
+    },
     ...errorResponses(400, 401, 403),
   },
 });
@@ -183,7 +204,13 @@ const healthRoute = createRoute({
   responses: {
     200: {
       description: "Each provider's status",
-      ...json(z.object({ items: z.array(z.object({ name: z.string(), kind: z.string(), status: z.enum(["ok", "error"]), error: z.string().nullable(), checked_at: z.string() })) })),
+      ...json(
+        z.object({
+          items: z.array(
+            z.object({ name: z.string(), kind: z.string(), status: z.enum(["ok", "error"]), error: z.string().nullable(), checked_at: z.string() }),
+          ),
+        }),
+      ),
     },
     ...errorResponses(401, 403),
   },
@@ -268,7 +295,12 @@ export const leasesApp = featureApp()
     }
     const response = { provider: input.provider, role: input.role ?? null, count: started.length, lease_ids: started };
     await commit(c, [], {
-      audit: { action: "lease.revoke_prefix", resource: `provider:${input.provider}`, status: 202, detail: { role: input.role ?? null, count: started.length } },
+      audit: {
+        action: "lease.revoke_prefix",
+        resource: `provider:${input.provider}`,
+        status: 202,
+        detail: { role: input.role ?? null, count: started.length },
+      },
       response: { status: 202, body: response },
     });
     return c.json(response, 202);
@@ -286,9 +318,14 @@ export const leasesApp = featureApp()
     }
     const expiresAt = lease.expiresAt + extend_seconds * 1000;
     if (expiresAt > lease.maxExpiresAt) {
-      throw new Problem(400, "beyond-max-ttl", `The role's max TTL ends at ${new Date(lease.maxExpiresAt).toISOString()}; extend by at most ${Math.floor((lease.maxExpiresAt - lease.expiresAt) / 1000)} seconds`, {
-        max_expires_at: new Date(lease.maxExpiresAt).toISOString(),
-      });
+      throw new Problem(
+        400,
+        "beyond-max-ttl",
+        `The role's max TTL ends at ${new Date(lease.maxExpiresAt).toISOString()}; extend by at most ${Math.floor((lease.maxExpiresAt - lease.expiresAt) / 1000)} seconds`,
+        {
+          max_expires_at: new Date(lease.maxExpiresAt).toISOString(),
+        },
+      );
     }
     const db = c.get("db");
     const resolved = await resolveProvider(c.env, db, lease.tenantId, lease.provider);
@@ -328,7 +365,14 @@ export const leasesApp = featureApp()
       const status = lease.state === "revoking" ? 202 : 200;
       return c.json(leaseView(lease), status);
     }
-    const view = leaseView({ ...lease, state: "revoking", generation: change.row.generation, revokeReason: "revoked", revokeRequestedAt: change.row.createdAt, failedAt: null });
+    const view = leaseView({
+      ...lease,
+      state: "revoking",
+      generation: change.row.generation,
+      revokeReason: "revoked",
+      revokeRequestedAt: change.row.createdAt,
+      failedAt: null,
+    });
     await commit(c, change.statements, { audit: change.audit, response: { status: 202, body: view } });
     await sendRevocation(c.env, change.row);
     cancelAlarm(c, lease.id);
@@ -372,7 +416,12 @@ export const leasesApp = featureApp()
           }),
       ],
       {
-        audit: { action: existing ? "provider.update" : "provider.create", resource: `provider:${input.name}`, status, detail: { kind: input.kind, roles: Object.keys(input.roles) } },
+        audit: {
+          action: existing ? "provider.update" : "provider.create",
+          resource: `provider:${input.name}`,
+          status,
+          detail: { kind: input.kind, roles: Object.keys(input.roles) },
+        },
         response: { status, body: response },
       },
     );
@@ -380,14 +429,25 @@ export const leasesApp = featureApp()
   })
   .openapi(listProvidersRoute, async (c) => {
     await authorize(c, "providers:admin", "provider.list");
-    const rows = await c.get("db").select().from(leaseProviders).where(eq(leaseProviders.tenantId, c.get("principal").tenantId)).orderBy(asc(leaseProviders.name)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(leaseProviders)
+      .where(eq(leaseProviders.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(leaseProviders.name))
+      .all();
     return c.json({ items: rows.map(providerView) }, 200);
   })
   .openapi(healthRoute, async (c) => {
     await authorize(c, "providers:admin", "provider.health");
     const db = c.get("db");
     const tenantId = c.get("principal").tenantId;
-    const rows = await db.select({ name: leaseProviders.name }).from(leaseProviders).where(eq(leaseProviders.tenantId, tenantId)).orderBy(asc(leaseProviders.name)).all();
+    const rows = await db
+      .select({ name: leaseProviders.name })
+      .from(leaseProviders)
+      .where(eq(leaseProviders.tenantId, tenantId))
+      .orderBy(asc(leaseProviders.name))
+      .all();
     const names = [EPHEMERAL_PROVIDER, ...rows.map((r) => r.name)];
     const items = await Promise.all(
       names.map(async (name) => {
@@ -397,10 +457,7 @@ export const leasesApp = featureApp()
           const resolved = await resolveProvider(c.env, db, tenantId, name);
           if (!resolved) throw new Error("gone");
           kind = resolved.kind;
-          await Promise.race([
-            resolved.provider.health({ db }),
-            new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), HEALTH_TIMEOUT_MS)),
-          ]);
+          await Promise.race([resolved.provider.health({ db }), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), HEALTH_TIMEOUT_MS))]);
         } catch (err) {
           error = (err as Error)?.message === "timeout" ? `No answer within ${HEALTH_TIMEOUT_MS / 1000} seconds` : safeMessage(err);
         }

@@ -17,7 +17,6 @@ export interface RevocationMessage {
   tenant_id: string;
 }
 
-
 /** What the API shows of a lease: metadata only; the credential was returned once, at issue. */
 export const leaseView = (row: Lease) => ({
   lease_id: row.id,
@@ -41,7 +40,13 @@ export const leaseView = (row: Lease) => ({
 export const leaseResource = (id: string) => `lease:${id}`;
 
 export async function findLease(db: Db, tenantId: string, id: string): Promise<{ lease: Lease | undefined }> {
-  return { lease: await db.select().from(leases).where(and(eq(leases.tenantId, tenantId), eq(leases.id, id))).get() };
+  return {
+    lease: await db
+      .select()
+      .from(leases)
+      .where(and(eq(leases.tenantId, tenantId), eq(leases.id, id)))
+      .get(),
+  };
 }
 
 /** States from which a revocation may start (a failed one is retried by a manual revoke). */
@@ -120,7 +125,7 @@ export const systemActor = (tenantId: string, actor: string, requestId: string):
  */
 export async function expireLease(env: Env, db: Db, tenantId: string, leaseId: string, now: number, actor: string) {
   const { lease } = await findLease(db, tenantId, leaseId);
-  if (!lease || lease.state !== "issued") return { again: null };
+  if (lease?.state !== "issued") return { again: null };
   if (lease.expiresAt > now) return { again: lease.expiresAt };
   const row = await beginRevocation(db, lease, "expired", systemActor(tenantId, actor, `${actor}:${leaseId}`), now);
   if (row) await sendRevocation(env, row);

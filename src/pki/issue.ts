@@ -25,7 +25,11 @@ export function normalSerial(value: unknown): string {
 }
 
 export async function findRole(db: Db, tenantId: string, name: string): Promise<PkiRole | undefined> {
-  const row = await db.select().from(pkiRoles).where(and(eq(pkiRoles.tenantId, tenantId), eq(pkiRoles.name, name))).get();
+  const row = await db
+    .select()
+    .from(pkiRoles)
+    .where(and(eq(pkiRoles.tenantId, tenantId), eq(pkiRoles.name, name)))
+    .get();
   return row ? PkiRoleBody.parse(row.config) : undefined;
 }
 
@@ -57,7 +61,10 @@ function leafKeyUsage(role: PkiRole, spec: KeySpec): number {
   return flags || x509.KeyUsageFlags.digitalSignature;
 }
 
-const roleEkus = (role: PkiRole) => [...(role.server_flag ? [x509.ExtendedKeyUsage.serverAuth] : []), ...(role.client_flag ? [x509.ExtendedKeyUsage.clientAuth] : [])];
+const roleEkus = (role: PkiRole) => [
+  ...(role.server_flag ? [x509.ExtendedKeyUsage.serverAuth] : []),
+  ...(role.client_flag ? [x509.ExtendedKeyUsage.clientAuth] : []),
+];
 
 interface CsrRequest {
   publicKey: x509.PublicKey;
@@ -254,7 +261,14 @@ export async function issueCertificate(c: Context<AppEnv>, roleName: string, inp
   const plan: Plan = { roleName, role, issuer, names, spec, csr };
   return issueLease(
     c,
-    { providerName: PKI_PROVIDER, kind: "pki", provider: issueProvider(c.env, plan), roleName, role: { max_ttl_seconds: role.max_ttl_seconds }, ttlSeconds: ttl },
+    {
+      providerName: PKI_PROVIDER,
+      kind: "pki",
+      provider: issueProvider(c.env, plan),
+      roleName,
+      role: { max_ttl_seconds: role.max_ttl_seconds },
+      ttlSeconds: ttl,
+    },
     // Public parts stay in the stored response; the private key only in the one-time credential.
     (_lease, credential) => ({
       certificate: credential.certificate,

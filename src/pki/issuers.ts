@@ -4,18 +4,7 @@ import { loadKeyring, open, seal } from "../crypto/envelope";
 import type { Db } from "../db/client";
 import { pkiCertificates, pkiIssuers } from "../db/schema";
 import { Problem } from "../http/problem";
-import {
-  crlNumberExtension,
-  exportPkcs8,
-  generateKeyPair,
-  importSigningKey,
-  nameOf,
-  pem,
-  signingAlgorithm,
-  specOf,
-  x509,
-  type KeySpec,
-} from "./x509";
+import { crlNumberExtension, exportPkcs8, generateKeyPair, importSigningKey, nameOf, pem, signingAlgorithm, specOf, x509, type KeySpec } from "./x509";
 
 export type Issuer = typeof pkiIssuers.$inferSelect;
 
@@ -31,7 +20,11 @@ export const specOfIssuer = (row: Pick<Issuer, "keyType" | "keyBits">): KeySpec 
 
 export async function findIssuer(db: Db, tenantId: string, id: string | undefined): Promise<Issuer | undefined> {
   const where = id === undefined ? eq(pkiIssuers.isDefault, true) : eq(pkiIssuers.id, id);
-  return db.select().from(pkiIssuers).where(and(eq(pkiIssuers.tenantId, tenantId), where)).get();
+  return db
+    .select()
+    .from(pkiIssuers)
+    .where(and(eq(pkiIssuers.tenantId, tenantId), where))
+    .get();
 }
 
 export async function sealKey(env: Env, tenantId: string, id: string, pkcs8: Uint8Array) {
@@ -176,7 +169,13 @@ export async function signedIntermediate(row: Issuer, certText: string, chainTex
 }
 
 /** An imported CA: certificate, its PKCS#8 key (proved to match by a signature), and its chain. */
-export async function importIssuer(env: Env, input: Omit<NewIssuer, "spec" | "commonName">, certText: string, keyText: string, chainText?: string): Promise<Issuer> {
+export async function importIssuer(
+  env: Env,
+  input: Omit<NewIssuer, "spec" | "commonName">,
+  certText: string,
+  keyText: string,
+  chainText?: string,
+): Promise<Issuer> {
   const cert = parseCertificate(certText, "certificate");
   requireCa(cert, "certificate");
   const spec = specOf(cert.publicKey)!;
@@ -228,7 +227,7 @@ const sameBytes = (a: ArrayBuffer, b: ArrayBuffer) => {
 export async function regenerateCrl(env: Env, db: Db, tenantId: string, issuerId: string, now = Date.now()): Promise<Issuer | undefined> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const row = await findIssuer(db, tenantId, issuerId);
-    if (!row || row.state !== "active" || !row.certificate) return row;
+    if (row?.state !== "active" || !row.certificate) return row;
     const revoked = await db
       .select({ serial: pkiCertificates.serial, revokedAt: pkiCertificates.revokedAt })
       .from(pkiCertificates)

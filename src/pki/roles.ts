@@ -46,8 +46,7 @@ export const PkiRoleBody = z
   })
   .superRefine((role, ctx) => {
     const bits = role.key_bits;
-    const ok =
-      role.key_type === "ec" ? [0, 256, 384].includes(bits) : role.key_type === "rsa" ? [0, 2048, 3072].includes(bits) : bits === 0;
+    const ok = role.key_type === "ec" ? [0, 256, 384].includes(bits) : role.key_type === "rsa" ? [0, 2048, 3072].includes(bits) : bits === 0;
     if (!ok) ctx.addIssue({ code: "custom", path: ["key_bits"], message: "ec: 256 or 384; rsa: 2048 or 3072; ed25519: 0" });
     if (role.ttl_seconds > role.max_ttl_seconds) ctx.addIssue({ code: "custom", path: ["ttl_seconds"], message: "Above max_ttl_seconds" });
     if (!role.allow_glob_domains && role.allowed_domains.some((d) => d.includes("*"))) {
@@ -178,7 +177,11 @@ export function parseTtl(value: unknown): number | undefined {
 /** Comma-separated lists (Vault's form) or arrays of strings. */
 export function listOf(value: unknown, field: string): string[] {
   if (value === undefined || value === null || value === "") return [];
-  if (typeof value === "string") return value.split(",").map((s) => s.trim()).filter(Boolean);
+  if (typeof value === "string")
+    return value
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value.map((s) => s.trim()).filter(Boolean);
   throw new Problem(400, "validation-failed", `${field} must be a string or a list of strings`);
 }

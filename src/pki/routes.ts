@@ -43,7 +43,12 @@ const IssuerBody = z
       type: z.literal("root"),
       issuer_id: IssuerId,
       common_name: z.string().min(1).max(64),
-      ttl_seconds: z.number().int().min(3600).max(20 * 366 * 86400).default(10 * 365 * 86400),
+      ttl_seconds: z
+        .number()
+        .int()
+        .min(3600)
+        .max(20 * 366 * 86400)
+        .default(10 * 365 * 86400),
       default: z.boolean().default(false),
       ...KeyFields,
     }),
@@ -57,9 +62,18 @@ const IssuerBody = z
     z.strictObject({
       type: z.literal("import"),
       issuer_id: IssuerId,
-      certificate: z.string().min(1).max(64 * 1024),
-      private_key: z.string().min(1).max(64 * 1024),
-      chain: z.string().max(256 * 1024).optional(),
+      certificate: z
+        .string()
+        .min(1)
+        .max(64 * 1024),
+      private_key: z
+        .string()
+        .min(1)
+        .max(64 * 1024),
+      chain: z
+        .string()
+        .max(256 * 1024)
+        .optional(),
       default: z.boolean().default(false),
     }),
   ])
@@ -95,7 +109,14 @@ const IssueBody = z
   })
   .strict()
   .openapi("PkiIssue");
-const SignBody = IssueBody.extend({ csr: z.string().min(1).max(64 * 1024) }).strict().openapi("PkiSign");
+const SignBody = IssueBody.extend({
+  csr: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
+})
+  .strict()
+  .openapi("PkiSign");
 
 const Issued = z
   .object({
@@ -140,7 +161,21 @@ const signedRoute = route({
   method: "post",
   path: "/issuers/{id}/signed",
   summary: "Complete a pending intermediate with the certificate an external CA signed (admin)",
-  request: { params: IssuerParam, ...body(z.strictObject({ certificate: z.string().min(1).max(64 * 1024), chain: z.string().max(256 * 1024).optional() })) },
+  request: {
+    params: IssuerParam,
+    ...body(
+      z.strictObject({
+        certificate: z
+          .string()
+          .min(1)
+          .max(64 * 1024),
+        chain: z
+          .string()
+          .max(256 * 1024)
+          .optional(),
+      }),
+    ),
+  },
   responses: { 200: { description: "Active", ...json(IssuerView) }, ...errorResponses(400, 401, 403, 404, 409) },
 });
 const defaultIssuerRoute = route({
@@ -216,7 +251,11 @@ export async function revokeBySerial(c: Context<AppEnv>, rawSerial: unknown) {
   const serial = normalSerial(rawSerial);
   const db = c.get("db");
   const tenantId = c.get("principal").tenantId;
-  const cert = await db.select().from(pkiCertificates).where(and(eq(pkiCertificates.tenantId, tenantId), eq(pkiCertificates.serial, serial))).get();
+  const cert = await db
+    .select()
+    .from(pkiCertificates)
+    .where(and(eq(pkiCertificates.tenantId, tenantId), eq(pkiCertificates.serial, serial)))
+    .get();
   if (!cert) throw notFound("certificate");
   await authorize(c, "leases:write", "pki.revoke", onPkiRole(cert.role));
   const { lease } = await findLease(db, tenantId, leaseIdOf(serial));
@@ -225,7 +264,11 @@ export async function revokeBySerial(c: Context<AppEnv>, rawSerial: unknown) {
   if (change) {
     await commit(c, change.statements, { audit: { ...change.audit, action: "pki.revoke", detail: { ...change.audit.detail, serial } } });
     await sendRevocation(c.env, change.row);
-    c.executionCtx.waitUntil(leaseObject(c.env, lease.id).cancel(lease.id).catch(() => undefined));
+    c.executionCtx.waitUntil(
+      leaseObject(c.env, lease.id)
+        .cancel(lease.id)
+        .catch(() => undefined),
+    );
   }
   // The outbox delivers the revoke for sure; doing it now too means the CRL already lists the serial
   // when this answers (the consumer's second revoke finds it done).
@@ -242,12 +285,24 @@ async function saveIssuer(c: Context<AppEnv>, row: Issuer, makeDefault: boolean,
   const hasDefault = await findIssuer(db, tenantId, undefined);
   const isDefault = makeDefault || !hasDefault;
   const statements = [
-    ...(isDefault && hasDefault ? [db.update(pkiIssuers).set({ isDefault: false }).where(and(eq(pkiIssuers.tenantId, tenantId), eq(pkiIssuers.isDefault, true)))] : []),
+    ...(isDefault && hasDefault
+      ? [
+          db
+            .update(pkiIssuers)
+            .set({ isDefault: false })
+            .where(and(eq(pkiIssuers.tenantId, tenantId), eq(pkiIssuers.isDefault, true))),
+        ]
+      : []),
     db.insert(pkiIssuers).values({ ...row, isDefault }),
   ];
   const view = issuerView({ ...row, isDefault });
   await commit(c, statements, {
-    audit: { action, resource: issuerResource(row.id), status: 201, detail: { kind: row.kind, key_type: row.keyType, key_bits: row.keyBits, default: isDefault } },
+    audit: {
+      action,
+      resource: issuerResource(row.id),
+      status: 201,
+      detail: { kind: row.kind, key_type: row.keyType, key_bits: row.keyBits, default: isDefault },
+    },
     response: { status: 201, body: view },
   });
   return view;
@@ -270,7 +325,13 @@ export const pkiApp = featureApp()
   })
   .openapi(listIssuersRoute, async (c) => {
     await authorizePublicRead(c, "pki.issuer.list");
-    const rows = await c.get("db").select().from(pkiIssuers).where(eq(pkiIssuers.tenantId, c.get("principal").tenantId)).orderBy(asc(pkiIssuers.id)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(pkiIssuers)
+      .where(eq(pkiIssuers.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(pkiIssuers.id))
+      .all();
     return c.json({ items: rows.map(issuerView) }, 200);
   })
   .openapi(getIssuerRoute, async (c) => {
@@ -287,10 +348,19 @@ export const pkiApp = featureApp()
     const input = c.req.valid("json");
     const set = await signedIntermediate(row, input.certificate, input.chain, Date.now());
     const view = issuerView({ ...row, ...set });
-    await commit(c, [db.update(pkiIssuers).set(set).where(and(eq(pkiIssuers.tenantId, row.tenantId), eq(pkiIssuers.id, row.id), eq(pkiIssuers.state, "pending")))], {
-      audit: { action: "pki.issuer.signed", resource: issuerResource(row.id) },
-      response: { status: 200, body: view },
-    });
+    await commit(
+      c,
+      [
+        db
+          .update(pkiIssuers)
+          .set(set)
+          .where(and(eq(pkiIssuers.tenantId, row.tenantId), eq(pkiIssuers.id, row.id), eq(pkiIssuers.state, "pending"))),
+      ],
+      {
+        audit: { action: "pki.issuer.signed", resource: issuerResource(row.id) },
+        response: { status: 200, body: view },
+      },
+    );
     return c.json(view, 200);
   })
   .openapi(defaultIssuerRoute, async (c) => {
@@ -301,8 +371,14 @@ export const pkiApp = featureApp()
     await commit(
       c,
       [
-        db.update(pkiIssuers).set({ isDefault: false }).where(and(eq(pkiIssuers.tenantId, tenantId), eq(pkiIssuers.isDefault, true))),
-        db.update(pkiIssuers).set({ isDefault: true }).where(and(eq(pkiIssuers.tenantId, tenantId), eq(pkiIssuers.id, row.id))),
+        db
+          .update(pkiIssuers)
+          .set({ isDefault: false })
+          .where(and(eq(pkiIssuers.tenantId, tenantId), eq(pkiIssuers.isDefault, true))),
+        db
+          .update(pkiIssuers)
+          .set({ isDefault: true })
+          .where(and(eq(pkiIssuers.tenantId, tenantId), eq(pkiIssuers.id, row.id))),
       ],
       { audit: { action: "pki.issuer.default", resource: issuerResource(row.id) } },
     );
@@ -326,24 +402,42 @@ export const pkiApp = featureApp()
           .values({ tenantId, name: role, config, createdAt: now, updatedAt: now })
           .onConflictDoUpdate({ target: [pkiRoles.tenantId, pkiRoles.name], set: { config, updatedAt: now } }),
       ],
-      { audit: { action: "pki.role.write", resource: `pki_role:${role}`, detail: { allowed_domains: config.allowed_domains, key_type: config.key_type } }, response: { status: 200, body: view } },
+      {
+        audit: { action: "pki.role.write", resource: `pki_role:${role}`, detail: { allowed_domains: config.allowed_domains, key_type: config.key_type } },
+        response: { status: 200, body: view },
+      },
     );
     return c.json(view, 200);
   })
   .openapi(getRoleRoute, async (c) => {
     const { role } = c.req.valid("param");
     await authorize(c, "leases:read", "pki.role.read", onPkiRole(role));
-    const row = await c.get("db").select().from(pkiRoles).where(and(eq(pkiRoles.tenantId, c.get("principal").tenantId), eq(pkiRoles.name, role))).get();
+    const row = await c
+      .get("db")
+      .select()
+      .from(pkiRoles)
+      .where(and(eq(pkiRoles.tenantId, c.get("principal").tenantId), eq(pkiRoles.name, role)))
+      .get();
     if (!row) throw notFound("PKI role");
     return c.json({ name: role, ...PkiRoleBody.parse(row.config) }, 200);
   })
   .openapi(listRolesRoute, async (c) => {
     await authorize(c, "providers:admin", "pki.role.list");
-    const rows = await c.get("db").select().from(pkiRoles).where(eq(pkiRoles.tenantId, c.get("principal").tenantId)).orderBy(asc(pkiRoles.name)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(pkiRoles)
+      .where(eq(pkiRoles.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(pkiRoles.name))
+      .all();
     return c.json({ items: rows.map((r) => ({ name: r.name, ...PkiRoleBody.parse(r.config) })) }, 200);
   })
-  .openapi(issueRoute, async (c) => c.json((await issueCertificate(c, c.req.valid("param").role, c.req.valid("json") as IssueInput, "issue")) as unknown as z.infer<typeof Issued>, 201))
-  .openapi(signRoute, async (c) => c.json((await issueCertificate(c, c.req.valid("param").role, c.req.valid("json") as IssueInput, "sign")) as unknown as z.infer<typeof Issued>, 201))
+  .openapi(issueRoute, async (c) =>
+    c.json((await issueCertificate(c, c.req.valid("param").role, c.req.valid("json") as IssueInput, "issue")) as unknown as z.infer<typeof Issued>, 201),
+  )
+  .openapi(signRoute, async (c) =>
+    c.json((await issueCertificate(c, c.req.valid("param").role, c.req.valid("json") as IssueInput, "sign")) as unknown as z.infer<typeof Issued>, 201),
+  )
   .openapi(revokeRoute, async (c) => c.json(await revokeBySerial(c, c.req.valid("json").serial_number), 200))
   .openapi(crlRoute, async (c) => {
     await authorizePublicRead(c, "pki.crl.read");

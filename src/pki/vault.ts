@@ -44,7 +44,9 @@ pkiVaultApp.onError((err, c) => {
   const problem = problemOf(err);
   if (problem) {
     status = problem.status;
-    errors = (problem.extras.errors as { message?: string; field?: string }[] | undefined)?.map((e) => `${e.field}: ${e.message}`) ?? [problem.detail ?? problem.title];
+    errors = (problem.extras.errors as { message?: string; field?: string }[] | undefined)?.map((e) => `${e.field}: ${e.message}`) ?? [
+      problem.detail ?? problem.title,
+    ];
     if (typeof problem.extras.rule === "string") errors = [`${errors[0]} (rule ${problem.extras.rule})`];
     if (status === 401) status = 403;
   } else if (err instanceof HTTPException) {
@@ -68,7 +70,7 @@ async function publicIssuer(c: Context<AppEnv>) {
   // The tenant's own database (the namespace names a tenant, never a database).
   if (!(await enterTenant(c, tenant))) throw new Problem(404, "vault", "no default issuer");
   const row = await findIssuer(c.get("db"), tenant, undefined);
-  if (!row || !row.certificate) throw new Problem(404, "vault", "no default issuer");
+  if (!row?.certificate) throw new Problem(404, "vault", "no default issuer");
   return row as typeof row & { certificate: string };
 }
 /** The namespace's tenant; without one, the token's own (a Vault client reads its CA); else `default`. */
@@ -85,7 +87,8 @@ async function publicTenant(c: Context<AppEnv>): Promise<string> {
 }
 const PUBLIC_PKI: Record<string, (c: Context<AppEnv>) => Promise<Response>> = {
   "/ca/pem": async (c) => c.body((await publicIssuer(c)).certificate, 200, { "content-type": "application/pem-certificate-chain" }),
-  "/ca": async (c) => c.body(new Uint8Array(new x509.X509Certificate((await publicIssuer(c)).certificate).rawData), 200, { "content-type": "application/pkix-cert" }),
+  "/ca": async (c) =>
+    c.body(new Uint8Array(new x509.X509Certificate((await publicIssuer(c)).certificate).rawData), 200, { "content-type": "application/pkix-cert" }),
   "/ca_chain": async (c) => {
     const row = await publicIssuer(c);
     return c.body([row.certificate, ...row.chain].join("\n"), 200, { "content-type": "application/pem-certificate-chain" });
@@ -134,7 +137,14 @@ function roleParam(c: Context<AppEnv>): string {
 
 const issued = async (c: Context<AppEnv>, mode: "issue" | "sign") => {
   const body = await jsonBody(c);
-  const input: IssueInput = { common_name: body.common_name, alt_names: body.alt_names, ip_sans: body.ip_sans, uri_sans: body.uri_sans, ttl: body.ttl, csr: body.csr };
+  const input: IssueInput = {
+    common_name: body.common_name,
+    alt_names: body.alt_names,
+    ip_sans: body.ip_sans,
+    uri_sans: body.uri_sans,
+    ttl: body.ttl,
+    csr: body.csr,
+  };
   const result = (await issueCertificate(c, roleParam(c), input, mode)) as Record<string, unknown> & { credential: Record<string, unknown>; lease_id: string };
   const duration = Math.max(0, Number(result.expiration) - Math.floor(Date.now() / 1000));
   return c.json(envelope(c, { ...result.credential, lease_id: result.lease_id }, { id: result.lease_id, duration }), 200);
@@ -149,11 +159,15 @@ pkiVaultApp.post("/revoke", async (c) => {
   return c.json(envelope(c, { revocation_time: result.revocation_time, state: "revoked" }), 200);
 });
 
-
 pkiVaultApp.get("/roles/:role", async (c) => {
   const role = roleParam(c);
   await authorize(c, "leases:read", "pki.role.read", { kind: "pki-role", name: role });
-  const row = await c.get("db").select().from(pkiRoles).where(and(eq(pkiRoles.tenantId, c.get("principal").tenantId), eq(pkiRoles.name, role))).get();
+  const row = await c
+    .get("db")
+    .select()
+    .from(pkiRoles)
+    .where(and(eq(pkiRoles.tenantId, c.get("principal").tenantId), eq(pkiRoles.name, role)))
+    .get();
   if (!row) throw notFound("role");
   const config = PkiRoleBody.parse(row.config);
   return c.json(envelope(c, { ...config, ttl: config.ttl_seconds, max_ttl: config.max_ttl_seconds }), 200);
@@ -165,7 +179,10 @@ pkiVaultApp.post("/roles/:role", async (c) => {
   await authorize(c, "providers:admin", "pki.role.write");
   const body = await jsonBody(c);
   const mapped: Record<string, unknown> = { ...body };
-  for (const [from, to] of [["ttl", "ttl_seconds"], ["max_ttl", "max_ttl_seconds"]] as const) {
+  for (const [from, to] of [
+    ["ttl", "ttl_seconds"],
+    ["max_ttl", "max_ttl_seconds"],
+  ] as const) {
     if (from in mapped) {
       mapped[to] = parseTtl(mapped[from]);
       delete mapped[from];

@@ -90,4 +90,8 @@ function derInteger(n: number): Uint8Array {
 export const crlNumberExtension = (n: number) => new x509.Extension("2.5.29.20", false, derInteger(n));
 
 /** Hex serial as openssl and Vault print it: `01:ab:...`. */
-export const colonHex = (hex: string) => hex.toLowerCase().match(/.{1,2}/g)!.join(":");
+export const colonHex = (hex: string) =>
+  hex
+    .toLowerCase()
+    .match(/.{1,2}/g)!
+    .join(":");

@@ -53,9 +53,7 @@ const toBytes = (value: unknown): Uint8Array =>
 export async function countByKey(db: D1Database): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   const results = await db.batch<{ key_id: string; n: number }>(
-    SEALED_TABLES.map((t) =>
-      db.prepare(`SELECT ${keyIdSql(t)} AS key_id, COUNT(*) AS n FROM ${t.table} WHERE ${keyIdSql(t)} IS NOT NULL GROUP BY 1`),
-    ),
+    SEALED_TABLES.map((t) => db.prepare(`SELECT ${keyIdSql(t)} AS key_id, COUNT(*) AS n FROM ${t.table} WHERE ${keyIdSql(t)} IS NOT NULL GROUP BY 1`)),
   );
   for (const { results: rows } of results) for (const { key_id, n } of rows) counts[key_id] = (counts[key_id] ?? 0) + n;
   return counts;
@@ -179,7 +177,17 @@ export async function processStep(rootEnv: Env, message: RewrapMessage): Promise
          updated_at = ?, state = ?, finished_at = ?
        WHERE id = 1 AND job_id = ? AND step = ? AND state = 'running'`,
     )
-    .bind(tableIndex, cursor ? JSON.stringify(cursor) : null, updates.length, failed, now, finished ? "done" : "running", finished ? now : null, job.job_id, job.step);
+    .bind(
+      tableIndex,
+      cursor ? JSON.stringify(cursor) : null,
+      updates.length,
+      failed,
+      now,
+      finished ? "done" : "running",
+      finished ? now : null,
+      job.job_id,
+      job.step,
+    );
   // The job's own update goes last: the row updates test the step it is about to change.
   const results = await db.batch([...updates, advance]);
   if (!results[results.length - 1]!.meta.changes) return "stale";
@@ -193,7 +201,13 @@ export async function processStep(rootEnv: Env, message: RewrapMessage): Promise
       {
         action: "sys.rewrap.finish",
         resource: `rewrap:${job.job_id}`,
-        detail: { target_key_id: job.target_key_id, total: job.total, done: job.done + updates.length, failed: job.failed + failed, ...(index !== HOME && { database: index }) },
+        detail: {
+          target_key_id: job.target_key_id,
+          total: job.total,
+          done: job.done + updates.length,
+          failed: job.failed + failed,
+          ...(index !== HOME && { database: index }),
+        },
       },
       { now },
     );
@@ -226,8 +240,7 @@ export async function consumeRewrap(batch: MessageBatch<unknown>, env: Env): Pro
 }
 
 /** The message of step `step` of `job` in database `index`. */
-export const stepMessage = (job: string, step: number, index: number): RewrapMessage =>
-  index === HOME ? { job, step } : { job, step, database: index };
+export const stepMessage = (job: string, step: number, index: number): RewrapMessage => (index === HOME ? { job, step } : { job, step, database: index });
 
 /** Cron: re-sends the current step of a running job that stopped moving (a lost message); `env` is database `index`'s view. */
 export async function resumeStalledRewrap(env: Env, now = Date.now(), index = HOME): Promise<void> {

@@ -143,14 +143,28 @@ export async function createRun(
     finishedAt: null,
   };
   try {
-    await recordChange(db, who, [...(extra.statements ?? []), db.insert(staticRotations).values(run)], [
-      ...(extra.audit ?? []),
-      {
-        action: "rotation.start",
-        resource: rotationResource(id),
-        detail: { key: run.key, provider: run.provider, strategy: run.strategy, old_version: run.oldVersion, old_username: run.oldUsername, new_username: newUsername, trigger },
-      },
-    ], { now });
+    await recordChange(
+      db,
+      who,
+      [...(extra.statements ?? []), db.insert(staticRotations).values(run)],
+      [
+        ...(extra.audit ?? []),
+        {
+          action: "rotation.start",
+          resource: rotationResource(id),
+          detail: {
+            key: run.key,
+            provider: run.provider,
+            strategy: run.strategy,
+            old_version: run.oldVersion,
+            old_username: run.oldUsername,
+            new_username: newUsername,
+            trigger,
+          },
+        },
+      ],
+      { now },
+    );
   } catch (err) {
     if (isConstraintError(err)) return null;
     throw err;
@@ -163,7 +177,9 @@ async function claim(db: Db, id: string, now: number): Promise<Run | null> {
   const result = await db
     .update(staticRotations)
     .set({ claimedUntil: now + CLAIM_MS })
-    .where(and(eq(staticRotations.id, id), eq(staticRotations.state, "running"), or(isNull(staticRotations.claimedUntil), lt(staticRotations.claimedUntil, now))))
+    .where(
+      and(eq(staticRotations.id, id), eq(staticRotations.state, "running"), or(isNull(staticRotations.claimedUntil), lt(staticRotations.claimedUntil, now))),
+    )
     .run();
   if (!result.meta.changes) return null;
   return (await db.select().from(staticRotations).where(eq(staticRotations.id, id)).get()) ?? null;
@@ -193,11 +209,14 @@ interface Step {
  * a resumed run repeats it) and one D1 batch that moves the phase and writes its audit event.
  * Callers: the request that started it, and the sweeper for any run whose claim lapsed.
  */
-export async function advance(env: Env, db: Db, id: string, options: { who?: AuditActor; faults?: Faults; now?: () => number; claimed?: boolean } = {}): Promise<Run> {
+export async function advance(
+  env: Env,
+  db: Db,
+  id: string,
+  options: { who?: AuditActor; faults?: Faults; now?: () => number; claimed?: boolean } = {},
+): Promise<Run> {
   const clock = options.now ?? Date.now;
-  let run = options.claimed
-    ? await db.select().from(staticRotations).where(eq(staticRotations.id, id)).get()
-    : await claim(db, id, clock());
+  let run = options.claimed ? await db.select().from(staticRotations).where(eq(staticRotations.id, id)).get() : await claim(db, id, clock());
   if (!run) return (await db.select().from(staticRotations).where(eq(staticRotations.id, id)).get())!;
   const keyring = loadKeyring(env.MASTER_KEYS);
   const who = options.who ?? systemWho(run, "system:rotations");
@@ -263,9 +282,15 @@ async function runPhase(step: Step, run: Run, now: number): Promise<Run | "wait"
       const sealed = await sealVersion(keyring, run.tenantId, run.key, version, withLogin(old, run.newUsername, passwords.new));
       const { statements } = nextVersionStatements(db, found.secret, { version, sealed, now, actor: who.actor });
       const next = { phase: "verify" as const, newVersion: version, attempts: 0, lastError: null };
-      await commitPhase(step, run, next, statements, { action: "rotation.cutover", detail: { ...base, version, previous_version: run.oldVersion, username: run.newUsername } }, now, [
-        { action: "secret.rotate", resource: secretResource(run.key), detail: { version, previous_version: run.oldVersion, static_rotation: run.id } },
-      ]);
+      await commitPhase(
+        step,
+        run,
+        next,
+        statements,
+        { action: "rotation.cutover", detail: { ...base, version, previous_version: run.oldVersion, username: run.newUsername } },
+        now,
+        [{ action: "secret.rotate", resource: secretResource(run.key), detail: { version, previous_version: run.oldVersion, static_rotation: run.id } }],
+      );
       inject(step, "cutover", "crashAfterCommit");
       return { ...run, ...next, updatedAt: now };
     }
@@ -276,7 +301,14 @@ async function runPhase(step: Step, run: Run, now: number): Promise<Run | "wait"
       inject(step, "verify", "crashAfterEffect");
       const binding = await currentGrace(db, run);
       const next = { phase: "retire" as const, retireAt: run.strategy === "alternate" ? now + binding * 1000 : now, attempts: 0, lastError: null };
-      await commitPhase(step, run, next, [], { action: "rotation.verify", detail: { ...base, username: run.newUsername, retire_at: new Date(next.retireAt).toISOString() } }, now);
+      await commitPhase(
+        step,
+        run,
+        next,
+        [],
+        { action: "rotation.verify", detail: { ...base, username: run.newUsername, retire_at: new Date(next.retireAt).toISOString() } },
+        now,
+      );
       inject(step, "verify", "crashAfterCommit");
       return { ...run, ...next, updatedAt: now };
     }
@@ -285,7 +317,10 @@ async function runPhase(step: Step, run: Run, now: number): Promise<Run | "wait"
       // Single: the old password stopped at stage; alternate: the old login stops now.
       if (run.strategy === "alternate" && run.oldUsername !== run.newUsername) await roles.disable(run.oldUsername);
       inject(step, "retire", "crashAfterEffect");
-      return finish(db, run, who, "completed", null, now, { action: "rotation.retire", detail: { ...base, username: run.oldUsername, version: run.newVersion } });
+      return finish(db, run, who, "completed", null, now, {
+        action: "rotation.retire",
+        detail: { ...base, username: run.oldUsername, version: run.newVersion },
+      });
     }
     case "rollback":
       return rollback(step, run, now);
@@ -298,8 +333,22 @@ async function currentGrace(db: Db, run: Run): Promise<number> {
   return row?.grace_seconds ?? 0;
 }
 
-async function commitPhase(step: Step, run: Run, set: Partial<Run>, statements: BatchItem[], event: { action: string; detail: Record<string, unknown> }, now: number, more: AuditInput[] = []) {
-  await recordChange(step.db, step.who, [...statements, move(step.db, run, set, now)], [{ action: event.action, resource: rotationResource(run.id), detail: event.detail }, ...more], { now });
+async function commitPhase(
+  step: Step,
+  run: Run,
+  set: Partial<Run>,
+  statements: BatchItem[],
+  event: { action: string; detail: Record<string, unknown> },
+  now: number,
+  more: AuditInput[] = [],
+) {
+  await recordChange(
+    step.db,
+    step.who,
+    [...statements, move(step.db, run, set, now)],
+    [{ action: event.action, resource: rotationResource(run.id), detail: event.detail }, ...more],
+    { now },
+  );
 }
 
 /**
@@ -346,10 +395,24 @@ async function rollback(step: Step, run: Run, now: number): Promise<Run> {
       const sealed = await sealVersion(keyring, run.tenantId, run.key, version, value);
       const { statements } = nextVersionStatements(db, found.secret, { version, sealed, now, actor: who.actor, sourceVersion: run.oldVersion });
       const set = { republishedVersion: version };
-      await recordChange(db, who, [...statements, move(db, run, set, now)], [
-        { action: "rotation.republish", resource: rotationResource(run.id), detail: { key: run.key, version, source_version: run.oldVersion, failed_phase: run.failedPhase } },
-        { action: "secret.rotate", resource: secretResource(run.key), detail: { version, previous_version: run.newVersion, source_version: run.oldVersion, static_rotation: run.id, rollback: true } },
-      ], { now });
+      await recordChange(
+        db,
+        who,
+        [...statements, move(db, run, set, now)],
+        [
+          {
+            action: "rotation.republish",
+            resource: rotationResource(run.id),
+            detail: { key: run.key, version, source_version: run.oldVersion, failed_phase: run.failedPhase },
+          },
+          {
+            action: "secret.rotate",
+            resource: secretResource(run.key),
+            detail: { version, previous_version: run.newVersion, source_version: run.oldVersion, static_rotation: run.id, rollback: true },
+          },
+        ],
+        { now },
+      );
       run = { ...run, ...set, updatedAt: now };
     }
   }
@@ -359,16 +422,39 @@ async function rollback(step: Step, run: Run, now: number): Promise<Run> {
   // A scheduled rotation that published nothing moves next_rotation_at, so the sweeper does not retry it every run.
   const postpone =
     run.trigger === "schedule" && run.republishedVersion === null
-      ? [db.update(secrets).set({ nextRotationAt: now + RETRY_SCHEDULED_MS }).where(and(eq(secrets.tenantId, run.tenantId), eq(secrets.path, run.key)))]
+      ? [
+          db
+            .update(secrets)
+            .set({ nextRotationAt: now + RETRY_SCHEDULED_MS })
+            .where(and(eq(secrets.tenantId, run.tenantId), eq(secrets.path, run.key))),
+        ]
       : [];
-  return finish(db, run, who, "rolled_back", run.lastError, now, {
-    action: "rotation.rollback",
-    detail: { key: run.key, failed_phase: run.failedPhase, republished_version: run.republishedVersion, username: run.oldUsername },
-  }, postpone);
+  return finish(
+    db,
+    run,
+    who,
+    "rolled_back",
+    run.lastError,
+    now,
+    {
+      action: "rotation.rollback",
+      detail: { key: run.key, failed_phase: run.failedPhase, republished_version: run.republishedVersion, username: run.oldUsername },
+    },
+    postpone,
+  );
 }
 
 /** The run is over: state, the sealed passwords shredded, and the closing audit event, in one batch. */
-async function finish(db: Db, run: Run, who: AuditActor, state: "completed" | "rolled_back" | "failed", lastError: string | null, now: number, event?: { action: string; detail: Record<string, unknown> }, statements: BatchItem[] = []): Promise<Run> {
+async function finish(
+  db: Db,
+  run: Run,
+  who: AuditActor,
+  state: "completed" | "rolled_back" | "failed",
+  lastError: string | null,
+  now: number,
+  event?: { action: string; detail: Record<string, unknown> },
+  statements: BatchItem[] = [],
+): Promise<Run> {
   const set = { state, staged: null, finishedAt: now, claimedUntil: null, lastError };
   const events: AuditInput[] = [];
   if (event) events.push({ action: event.action, resource: rotationResource(run.id), detail: event.detail });

@@ -26,7 +26,12 @@ const BindBody = z
     strategy: z.enum(["single", "alternate"]),
     /** single: [name]; alternate: [a, b]. */
     usernames: z.array(z.string().min(1).max(63)).min(1).max(2),
-    grace_seconds: z.number().int().min(0).max(30 * 24 * 3600).default(0),
+    grace_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600)
+      .default(0),
   })
   .refine((b) => (b.strategy === "single" ? b.usernames.length === 1 : b.usernames.length === 2 && b.usernames[0] !== b.usernames[1]), {
     message: "single takes one username, alternate two different ones",
@@ -35,7 +40,16 @@ const BindBody = z
   .openapi("StaticRoleBinding");
 
 const BindingView = z
-  .object({ key: z.string(), provider: z.string(), strategy: z.string(), usernames: z.array(z.string()), grace_seconds: z.number().int(), created_at: z.string(), created_by: z.string(), updated_at: z.string() })
+  .object({
+    key: z.string(),
+    provider: z.string(),
+    strategy: z.string(),
+    usernames: z.array(z.string()),
+    grace_seconds: z.number().int(),
+    created_at: z.string(),
+    created_by: z.string(),
+    updated_at: z.string(),
+  })
   .openapi("StaticRole");
 
 const RotateBody = z
@@ -181,7 +195,12 @@ export const rotationsApp = featureApp()
     await authorize(c, "secrets:write", "rotation.bind", onSecret(input.key));
     const kind = await databaseProvider(c, input.provider);
     const names = (kind === "postgresql" ? PgIdentifier : MysqlIdentifier).array().safeParse(input.usernames);
-    if (!names.success) throw new Problem(422, "invalid-username", `Usernames must be ${kind === "postgresql" ? "lower-case PostgreSQL role names" : "MySQL user names of a-z 0-9 _"}`);
+    if (!names.success)
+      throw new Problem(
+        422,
+        "invalid-username",
+        `Usernames must be ${kind === "postgresql" ? "lower-case PostgreSQL role names" : "MySQL user names of a-z 0-9 _"}`,
+      );
     const db = c.get("db");
     const principal = c.get("principal");
     const now = Date.now();
@@ -209,7 +228,11 @@ export const rotationsApp = featureApp()
           }),
       ],
       {
-        audit: { action: "rotation.bind", resource: `secret:${input.key}`, detail: { provider: input.provider, strategy: input.strategy, usernames: input.usernames, grace_seconds: row.graceSeconds } },
+        audit: {
+          action: "rotation.bind",
+          resource: `secret:${input.key}`,
+          detail: { provider: input.provider, strategy: input.strategy, usernames: input.usernames, grace_seconds: row.graceSeconds },
+        },
         response: { status: 200, body: view },
       },
     );
@@ -217,7 +240,13 @@ export const rotationsApp = featureApp()
   })
   .openapi(listBindingsRoute, async (c) => {
     await authorize(c, "providers:admin", "rotation.list_bindings");
-    const rows = await c.get("db").select().from(staticRoles).where(eq(staticRoles.tenantId, c.get("principal").tenantId)).orderBy(asc(staticRoles.key)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(staticRoles)
+      .where(eq(staticRoles.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(staticRoles.key))
+      .all();
     return c.json({ items: rows.map(bindingView) }, 200);
   })
   .openapi(rotateRoute, async (c) => {
@@ -244,7 +273,13 @@ export const rotationsApp = featureApp()
     let run: Run | null;
     try {
       const value = await openVersion(loadKeyring(c.env.MASTER_KEYS), found.version);
-      const spec: Binding = { key: binding.key, provider: binding.provider, strategy: binding.strategy, usernames: binding.usernames, graceSeconds: binding.graceSeconds };
+      const spec: Binding = {
+        key: binding.key,
+        provider: binding.provider,
+        strategy: binding.strategy,
+        usernames: binding.usernames,
+        graceSeconds: binding.graceSeconds,
+      };
       run = await createRun(c.env, db, actorOf(c), spec, { secret: found.secret, value }, "api", { statements: approvals });
     } catch (err) {
       if (err instanceof ProviderError) throw new Problem(422, "not-rotatable", err.message);

@@ -59,12 +59,25 @@ async function startScheduled(env: Env, db: Db, now: number, faults?: Faults): P
   let started = 0;
   for (const { tenant_id, key } of due) {
     try {
-      const binding = await db.select().from(staticRoles).where(and(eq(staticRoles.tenantId, tenant_id), eq(staticRoles.key, key))).get();
+      const binding = await db
+        .select()
+        .from(staticRoles)
+        .where(and(eq(staticRoles.tenantId, tenant_id), eq(staticRoles.key, key)))
+        .get();
       const found = await findSecretVersion(db, tenant_id, key);
       if (!binding || !found?.version) continue;
       const value = await openVersion(keyring, found.version);
       // The policy itself is the approval (docs/security.md, dual control).
-      const run = await createRun(env, db, { tenantId: tenant_id, actor: "system", requestId: `cron_${now}` }, { ...binding }, { secret: found.secret, value }, "schedule", {}, now);
+      const run = await createRun(
+        env,
+        db,
+        { tenantId: tenant_id, actor: "system", requestId: `cron_${now}` },
+        { ...binding },
+        { secret: found.secret, value },
+        "schedule",
+        {},
+        now,
+      );
       if (!run) continue;
       started++;
       await advance(env, db, run.id, { claimed: true, now: () => now, faults });

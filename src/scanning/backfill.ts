@@ -65,11 +65,17 @@ export async function backfillValueMacs(env: Env, limit = 200, now = Date.now())
   }
   let done = 0;
   for (const [tenantId, statements] of byTenant) {
-    await recordChange(db, { tenantId, actor: "system", requestId: `cron_${now}` }, statements, {
-      action: "scan.mac_backfill",
-      resource: null,
-      detail: { versions: statements.length, key_id: keyring.activeId },
-    }, { now });
+    await recordChange(
+      db,
+      { tenantId, actor: "system", requestId: `cron_${now}` },
+      statements,
+      {
+        action: "scan.mac_backfill",
+        resource: null,
+        detail: { versions: statements.length, key_id: keyring.activeId },
+      },
+      { now },
+    );
     done += statements.length;
   }
   return done;

@@ -28,11 +28,23 @@ const Digest = z
   .openapi({ description: 'SHA-256("hush-scan-v1:" || candidate), base64. Never the candidate. Used once and discarded.' });
 
 const FindingIn = z.object({
-  rule: z.string().min(1).max(128).regex(/^[A-Za-z0-9@/._:-]+$/),
-  file: z.string().min(1).max(1024).regex(/^[^\x00-\x1f]+$/, "No control characters"),
+  rule: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9@/._:-]+$/),
+  file: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[^\x00-\x1f]+$/, "No control characters"),
   line: z.number().int().min(1).max(100_000_000),
   column: z.number().int().min(1).max(100_000_000).optional(),
-  commit: z.string().regex(/^[0-9a-f]{7,64}$/).nullable().optional(),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{7,64}$/)
+    .nullable()
+    .optional(),
   fingerprint: z.string().regex(/^[0-9a-f]{32,64}$/),
   preview: Redacted,
   candidate: Digest.optional(),
@@ -158,28 +170,41 @@ export const scansApp = featureApp().openapi(createScan, async (c) => {
   if (candidates > MAX_CANDIDATES) throw new Problem(413, "too-many-candidates", `At most ${MAX_CANDIDATES} candidates per scan; split the scan`);
   await throttle(c);
   const principal = c.get("principal");
-  const matches = await matchDigests(c, input.findings.flatMap((f) => (f.candidate ? [f.candidate] : [])));
+  const matches = await matchDigests(
+    c,
+    input.findings.flatMap((f) => (f.candidate ? [f.candidate] : [])),
+  );
   const runId = `scan_${crypto.randomUUID().replace(/-/g, "")}`;
   const now = Date.now();
   const kept = input.findings
     // A probe that matched nothing the scanner may read is dropped: it is not a finding, and it says nothing.
     .filter((f) => f.rule !== STORED_VALUE_RULE || (f.candidate && matches.has(f.candidate)))
-    .map((f, seq): FindingRow => ({
-      tenantId: principal.tenantId,
-      runId,
-      seq: seq + 1,
-      rule: f.rule,
-      file: f.file,
-      line: f.line,
-      column: f.column ?? null,
-      commit: f.commit ?? null,
-      fingerprint: f.fingerprint,
-      preview: f.preview,
-      matches: (f.candidate && matches.get(f.candidate)) || [],
-    }));
+    .map(
+      (f, seq): FindingRow => ({
+        tenantId: principal.tenantId,
+        runId,
+        seq: seq + 1,
+        rule: f.rule,
+        file: f.file,
+        line: f.line,
+        column: f.column ?? null,
+        commit: f.commit ?? null,
+        fingerprint: f.fingerprint,
+        preview: f.preview,
+        matches: (f.candidate && matches.get(f.candidate)) || [],
+      }),
+    );
   const db = c.get("db");
   const statements = [
-    db.insert(scanRuns).values({ tenantId: principal.tenantId, id: runId, createdAt: now, createdBy: principal.subject, source: input.source, rulesActive: input.rules_active, findingCount: kept.length }),
+    db.insert(scanRuns).values({
+      tenantId: principal.tenantId,
+      id: runId,
+      createdAt: now,
+      createdBy: principal.subject,
+      source: input.source,
+      rulesActive: input.rules_active,
+      findingCount: kept.length,
+    }),
     // 11 columns a row: 9 rows a statement stay under D1's 100 bound parameters.
     ...chunks(kept, 9).map((rows) => db.insert(scanFindings).values(rows)),
   ];
@@ -193,7 +218,11 @@ export const scansApp = featureApp().openapi(createScan, async (c) => {
   };
   const matched = kept.flatMap((row) => (row.matches ?? []).map((m) => `${m.path}@${m.version}`));
   await commit(c, statements, {
-    audit: { action: "scan.create", resource: null, detail: { run_id: runId, source: input.source, findings: kept.length, candidates, matched: [...new Set(matched)].slice(0, 100) } },
+    audit: {
+      action: "scan.create",
+      resource: null,
+      detail: { run_id: runId, source: input.source, findings: kept.length, candidates, matched: [...new Set(matched)].slice(0, 100) },
+    },
     response: { status: 201, body: response },
   });
   return c.json(response, 201);
@@ -204,7 +233,11 @@ export const discoveryApp = featureApp().openapi(listFindings, async (c) => {
   const principal = c.get("principal");
   const { run_id } = c.req.valid("query");
   const db = c.get("db");
-  const run = await db.select().from(scanRuns).where(and(eq(scanRuns.tenantId, principal.tenantId), eq(scanRuns.id, run_id))).get();
+  const run = await db
+    .select()
+    .from(scanRuns)
+    .where(and(eq(scanRuns.tenantId, principal.tenantId), eq(scanRuns.id, run_id)))
+    .get();
   if (!run) throw notFound("scan run");
   const rows = await db
     .select()

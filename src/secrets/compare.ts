@@ -82,13 +82,19 @@ async function rowsOf(c: Context<AppEnv>, side: string): Promise<Row[]> {
       },
     })
     .from(secrets)
-    .leftJoin(secretVersions, and(eq(secretVersions.tenantId, secrets.tenantId), eq(secretVersions.path, secrets.path), eq(secretVersions.version, secrets.currentVersion)))
+    .leftJoin(
+      secretVersions,
+      and(eq(secretVersions.tenantId, secrets.tenantId), eq(secretVersions.path, secrets.path), eq(secretVersions.version, secrets.currentVersion)),
+    )
     .where(and(eq(secrets.tenantId, tenantId), isNull(secrets.deletedAt), where))
     .orderBy(asc(secrets.path))
     .limit(MAX_COMPARE_SIDE + 1)
     .all();
   if (rows.length > MAX_COMPARE_SIDE) {
-    throw new Problem(422, "compare-too-large", `${side} holds more than ${MAX_COMPARE_SIDE} secrets; compare narrower prefixes`, { side, max: MAX_COMPARE_SIDE });
+    throw new Problem(422, "compare-too-large", `${side} holds more than ${MAX_COMPARE_SIDE} secrets; compare narrower prefixes`, {
+      side,
+      max: MAX_COMPARE_SIDE,
+    });
   }
   return rows as Row[];
 }
@@ -115,7 +121,8 @@ export const compareApp = featureApp().openapi(compareRoute, async (c) => {
     return map;
   };
   const [l, r] = await Promise.all([side(left), side(right)]);
-  const released = (row: Row) => readRefusal(principal, "compare", row.secret.path, { secret: row.secret, version: row.version as VersionRow | null }, {}, now) === undefined;
+  const released = (row: Row) =>
+    readRefusal(principal, "compare", row.secret.path, { secret: row.secret, version: row.version as VersionRow | null }, {}, now) === undefined;
   const counts = { "only-left": 0, "only-right": 0, same: 0, differs: 0, withheld: 0, unknown: 0 };
   const items = [...new Set([...l.keys(), ...r.keys()])].sort().map((key) => {
     const a = l.get(key);

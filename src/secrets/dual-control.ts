@@ -30,7 +30,12 @@ export const guardDestroy = (c: Context<AppEnv>, path: string) => requireApprova
  * kept everything) so that versions go needs what destroying them needs: `delete` on the
  * path and the destroy approval where a policy asks for one.
  */
-export async function guardMaxVersions(c: Context<AppEnv>, existing: SecretRow | undefined, maxVersions: number | undefined, newest: number): Promise<BatchItem[]> {
+export async function guardMaxVersions(
+  c: Context<AppEnv>,
+  existing: SecretRow | undefined,
+  maxVersions: number | undefined,
+  newest: number,
+): Promise<BatchItem[]> {
   if (!existing || maxVersions === undefined || maxVersions <= 0) return [];
   const keptBefore = existing.maxVersions <= 0 ? Number.POSITIVE_INFINITY : existing.maxVersions;
   if (maxVersions >= keptBefore || newest <= maxVersions) return [];

@@ -58,7 +58,11 @@ export const foldersApp = featureApp().openapi(foldersRoute, async (c) => {
   const after = afterCursor(query.cursor);
   const folders = new Map<string, number>();
   if (!after) {
-    const deeper = await db.select({ path: secrets.path }).from(secrets).where(and(inFolder, sql`${slash} > 0`)).all();
+    const deeper = await db
+      .select({ path: secrets.path })
+      .from(secrets)
+      .where(and(inFolder, sql`${slash} > 0`))
+      .all();
     for (const { path } of deeper) {
       if (!listable(principal, path)) continue;
       const name = path.slice(prefix.length, path.indexOf("/", prefix.length));

@@ -1,4 +1,3 @@
-import type { z } from "@hono/zod-openapi";
 import { fromBase64, fromUtf8, toBase64Url, utf8 } from "../crypto/encoding";
 import { badRequest, Problem } from "../http/problem";
 import { MAX_VALUE_BYTES, SecretPath, type GenerateSpec, type MetadataInput } from "./schemas";

@@ -273,7 +273,8 @@ export const lifecycleApp = featureApp()
     const changes = { ...metadataChanges(input), updatedAt: now, updatedBy: principal.subject };
     const updated = { ...secret, ...changes };
     // The rotation clock runs from the current version's creation.
-    if (input.rotation_days !== undefined) changes.nextRotationAt = updated.nextRotationAt = nextRotationAt(updated.rotationDays, found.version?.createdAt ?? now);
+    if (input.rotation_days !== undefined)
+      changes.nextRotationAt = updated.nextRotationAt = nextRotationAt(updated.rotationDays, found.version?.createdAt ?? now);
     const statements: BatchItem[] = [
       db
         .update(secrets)
@@ -303,12 +304,7 @@ export const lifecycleApp = featureApp()
     const previous = existing.currentVersion;
     const version = previous + 1;
     const sealed = await sealVersion(keyring, principal.tenantId, path, version, value);
-    const { statements, updated } = nextVersionStatements(
-      db,
-      existing,
-      { version, sealed, now, actor: principal.subject },
-      { generator: generator ?? null },
-    );
+    const { statements, updated } = nextVersionStatements(db, existing, { version, sealed, now, actor: principal.subject }, { generator: generator ?? null });
     const readableUntil = input.expire_old_after_seconds === undefined ? null : now + input.expire_old_after_seconds * 1000;
     if (readableUntil !== null) {
       statements.push(

@@ -56,7 +56,14 @@ export interface ReadOptions {
  * if it may. Pure: access (deny wins), allowed_services, soft deletion, version state,
  * grace period and expiry. Approvals are the one async part (see `releaseValue`).
  */
-export function readRefusal(principal: Principal, purpose: ReadPurpose, path: string, found: Found | undefined, options: ReadOptions = {}, now = Date.now()): Refusal | undefined {
+export function readRefusal(
+  principal: Principal,
+  purpose: ReadPurpose,
+  path: string,
+  found: Found | undefined,
+  options: ReadOptions = {},
+  now = Date.now(),
+): Refusal | undefined {
   const { scope, action } = PURPOSES[purpose];
   const decision = decide(principal, scope, action, onSecret(path));
   if (!decision.allow) return { reason: "access", decision };
@@ -139,7 +146,7 @@ export async function releaseValue(
   c: Context<AppEnv>,
   path: string,
   purpose: ReadPurpose,
-  options: ReadOptions & { version?: number; /** Already loaded (a bulk read): not loaded again. */ found?: Found } = {},
+  options: ReadOptions & { version?: number /** Already loaded (a bulk read): not loaded again. */; found?: Found } = {},
 ): Promise<Released> {
   const principal = c.get("principal");
   // Access is decided before anything is loaded: a denied caller learns nothing of the path.

@@ -16,7 +16,13 @@ export async function openAudited(c: Context<AppEnv>, version: VersionRow): Prom
     return await openVersion(loadKeyring(c.env.MASTER_KEYS), version);
   } catch (err) {
     if (err instanceof IntegrityError) {
-      await audit(c, { action: "integrity_failure", resource: secretResource(version.path), outcome: "failure", status: 500, detail: { version: version.version } });
+      await audit(c, {
+        action: "integrity_failure",
+        resource: secretResource(version.path),
+        outcome: "failure",
+        status: 500,
+        detail: { version: version.version },
+      });
     }
     throw err;
   }

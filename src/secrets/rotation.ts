@@ -86,10 +86,7 @@ export const rotationApp = featureApp()
       .orderBy(asc(secrets.expiresAt))
       .limit(MAX_LISTED)
       .all();
-    return c.json(
-      { items: rows.filter((r) => listable(principal, r.path)).map((r) => ({ ...metadataView(r), expired: r.expiresAt! <= now })) },
-      200,
-    );
+    return c.json({ items: rows.filter((r) => listable(principal, r.path)).map((r) => ({ ...metadataView(r), expired: r.expiresAt! <= now })) }, 200);
   })
   .openapi(statsRoute, async (c) => {
     await authorize(c, "secrets:read", "secret.list");
@@ -99,7 +96,14 @@ export const rotationApp = featureApp()
     // Aggregated here, not in SQL, so a token limited to some paths counts only those.
     const [rows, versionCounts] = await Promise.all([
       db
-        .select({ path: secrets.path, type: secrets.type, environment: secrets.environment, nextRotationAt: secrets.nextRotationAt, expiresAt: secrets.expiresAt, deletedAt: secrets.deletedAt })
+        .select({
+          path: secrets.path,
+          type: secrets.type,
+          environment: secrets.environment,
+          nextRotationAt: secrets.nextRotationAt,
+          expiresAt: secrets.expiresAt,
+          deletedAt: secrets.deletedAt,
+        })
         .from(secrets)
         .where(eq(secrets.tenantId, principal.tenantId))
         .all(),

@@ -7,7 +7,7 @@ import type { BatchItem } from "../db/client";
 import { secrets } from "../db/schema";
 import { beginChange, commit } from "../http/commit";
 import { errorResponses, featureApp } from "../http/openapi";
-import { badRequest, notFound, Problem } from "../http/problem";
+import { notFound, Problem } from "../http/problem";
 import { guardDelete, guardMaxVersions, guardNewVersion } from "./dual-control";
 import { compareApp } from "./compare";
 import { foldersApp } from "./folders";
@@ -16,19 +16,8 @@ import { rotationApp } from "./rotation";
 import { transferApp } from "./transfer";
 import { afterCursor, body, json, metadataChanges, newSecretRow, pathCursor, requireRotationPeriod, valueFrom } from "./input";
 import { readValue, secretResource } from "./read";
-import {
-  CreateSecretBody,
-  ListQuery,
-  PathParams,
-  ReadQuery,
-  SecretList,
-  SecretMetadata,
-  SecretPath,
-  SecretValue,
-  WriteSecretBody,
-} from "./schemas";
+import { CreateSecretBody, ListQuery, PathParams, ReadQuery, SecretList, SecretMetadata, SecretValue, WriteSecretBody } from "./schemas";
 import { findSecret, insertVersion, listSecrets, metadataView, nextVersionStatements, sealVersion, type SecretRow } from "./store";
-
 
 const listRoute = createRoute({
   method: "get",
@@ -131,10 +120,17 @@ export const secretsApp = featureApp()
     const row = newSecretRow(principal.tenantId, path, principal.subject, now, metadataChanges(input), generator);
     requireRotationPeriod(row);
     const response = { ...metadataView(row), version: 1 };
-    await commit(c, [db.insert(secrets).values(row), insertVersion(db, { tenantId: principal.tenantId, path, version: 1, createdAt: now, createdBy: principal.subject }, sealed)], {
-      audit: { action: "secret.create", resource: secretResource(path), status: 201, detail: { version: 1 } },
-      response: { status: 201, body: response },
-    });
+    await commit(
+      c,
+      [
+        db.insert(secrets).values(row),
+        insertVersion(db, { tenantId: principal.tenantId, path, version: 1, createdAt: now, createdBy: principal.subject }, sealed),
+      ],
+      {
+        audit: { action: "secret.create", resource: secretResource(path), status: 201, detail: { version: 1 } },
+        response: { status: 201, body: response },
+      },
+    );
     return c.json(response, 201);
   })
   .openapi(writeSecretRoute, async (c) => {
@@ -206,4 +202,3 @@ export const secretsApp = featureApp()
     );
     return c.json(response, 200);
   });
-

@@ -1,14 +1,6 @@
 import { z } from "@hono/zod-openapi";
 
-export const SECRET_TYPES = [
-  "API_KEY",
-  "DATABASE_CREDENTIAL",
-  "OAUTH_TOKEN",
-  "CERTIFICATE",
-  "ENCRYPTION_KEY",
-  "WEBHOOK_SECRET",
-  "CUSTOM",
-] as const;
+export const SECRET_TYPES = ["API_KEY", "DATABASE_CREDENTIAL", "OAUTH_TOKEN", "CERTIFICATE", "ENCRYPTION_KEY", "WEBHOOK_SECRET", "CUSTOM"] as const;
 
 /** First segments used by routes under /store/; a secret path may not start with them. */
 export const RESERVED_FIRST_SEGMENTS = ["history", "recover", "undelete", "destroy", "import"] as const;
@@ -29,14 +21,8 @@ export const SecretPath = z
   .max(256)
   .regex(PATH, "Use segments of A-Z a-z 0-9 . _ - separated by single slashes, like app/db/password")
   .refine((p) => p.split("/").every((s) => s !== "." && s !== ".."), "Segments . and .. are not allowed")
-  .refine(
-    (p) => !(RESERVED_FIRST_SEGMENTS as readonly string[]).includes(p.split("/")[0]!),
-    `A path may not start with ${RESERVED_FIRST_SEGMENTS.join(", ")}`,
-  )
-  .refine(
-    (p) => !(RESERVED_LAST_SEGMENTS as readonly string[]).includes(p.split("/").at(-1)!),
-    `A path may not end with ${RESERVED_LAST_SEGMENTS.join(", ")}`,
-  )
+  .refine((p) => !(RESERVED_FIRST_SEGMENTS as readonly string[]).includes(p.split("/")[0]!), `A path may not start with ${RESERVED_FIRST_SEGMENTS.join(", ")}`)
+  .refine((p) => !(RESERVED_LAST_SEGMENTS as readonly string[]).includes(p.split("/").at(-1)!), `A path may not end with ${RESERVED_LAST_SEGMENTS.join(", ")}`)
   .openapi({ example: "app/db/password" });
 
 export const PathParams = z.object({ path: SecretPath.openapi({ param: { name: "path", in: "path" } }) });
@@ -124,18 +110,18 @@ export const PatchMetadataBody = z
 
 export const RecoverBody = z.strictObject({ at: Timestamp }).openapi("Recover");
 
-export const DestroyBody = z
-  .strictObject({ versions: z.array(z.number().int().min(1)).min(1).max(1000) })
-  .openapi("Destroy");
+export const DestroyBody = z.strictObject({ versions: z.array(z.number().int().min(1)).min(1).max(1000) }).openapi("Destroy");
 
 export const MAX_IMPORT_ENTRIES = 1000;
-export const ImportEntry = z.union([
-  z.string().min(1),
-  z.strictObject({ ...valueFields, ...metadataFields }).refine(oneValueSource, oneValueSourceMessage),
-]);
+export const ImportEntry = z.union([z.string().min(1), z.strictObject({ ...valueFields, ...metadataFields }).refine(oneValueSource, oneValueSourceMessage)]);
 export const ImportBody = z
   .strictObject({
-    prefix: z.string().max(200).regex(/^[A-Za-z0-9._\/-]*$/).optional().openapi({ description: "Prepended as `prefix/` to every key" }),
+    prefix: z
+      .string()
+      .max(200)
+      .regex(/^[A-Za-z0-9._/-]*$/)
+      .optional()
+      .openapi({ description: "Prepended as `prefix/` to every key" }),
     values: z.record(z.string().min(1).max(256), ImportEntry),
   })
   .openapi("Import");
@@ -158,8 +144,16 @@ export const ReadQuery = z.object({
 });
 
 export const ListQuery = z.object({
-  prefix: z.string().max(256).regex(/^[A-Za-z0-9._\/-]*$/).optional(),
-  pattern: z.string().max(256).regex(/^[A-Za-z0-9._\/*-]+$/, "Globs use * only").optional(),
+  prefix: z
+    .string()
+    .max(256)
+    .regex(/^[A-Za-z0-9._/-]*$/)
+    .optional(),
+  pattern: z
+    .string()
+    .max(256)
+    .regex(/^[A-Za-z0-9._/*-]+$/, "Globs use * only")
+    .optional(),
   tag: Tag.optional(),
   type: z.enum(SECRET_TYPES).optional(),
   environment: Environment.optional(),
@@ -199,9 +193,7 @@ export const SecretValue = SecretMetadata.extend({
   version_created_by: z.string(),
 }).openapi("SecretValue");
 
-export const SecretList = z
-  .object({ items: z.array(SecretMetadata), next_cursor: z.string().nullable() })
-  .openapi("SecretList");
+export const SecretList = z.object({ items: z.array(SecretMetadata), next_cursor: z.string().nullable() }).openapi("SecretList");
 
 export const VersionList = z
   .object({

@@ -10,7 +10,6 @@ import { iso } from "../http/openapi";
 export type SecretRow = typeof secrets.$inferSelect;
 export type VersionRow = typeof secretVersions.$inferSelect;
 
-
 export function metadataView(row: SecretRow) {
   return {
     path: row.path,
@@ -88,7 +87,11 @@ export function nextVersionStatements(
   updated.nextRotationAt = nextRotationAt(updated.rotationDays, next.now);
   const { tenantId, path } = existing;
   const statements: BatchItem[] = [
-    insertVersion(db, { tenantId, path, version: next.version, createdAt: next.now, createdBy: next.actor, sourceVersion: next.sourceVersion ?? null }, next.sealed),
+    insertVersion(
+      db,
+      { tenantId, path, version: next.version, createdAt: next.now, createdBy: next.actor, sourceVersion: next.sourceVersion ?? null },
+      next.sealed,
+    ),
     db
       .update(secrets)
       .set({ ...changes, currentVersion: next.version, updatedAt: next.now, updatedBy: next.actor, deletedAt: null, nextRotationAt: updated.nextRotationAt })

@@ -15,7 +15,6 @@ import { listable, readRefusal, releaseValue } from "./read-rule";
 import { ExportQuery, ImportBody, MAX_IMPORT_ENTRIES, SecretMetadata, SecretPath } from "./schemas";
 import { findSecretVersion, listSecrets, metadataView, sealVersion, type SecretRow } from "./store";
 
-
 /**
  * Rows go to D1 as one JSON array per statement (`INSERT ... SELECT FROM json_each(?)`),
  * so 1,000 entries take a handful of statements instead of one per few rows (D1 binds
@@ -118,7 +117,9 @@ function insertImported(db: Db, rows: { secret: SecretRow; sealed: Awaited<Retur
  */
 function selectFromJson(table: typeof secrets | typeof secretVersions, columns: Record<string, SQL>, json: string): SQL {
   const list = Object.values(getTableColumns(table)).map(
-    (column) => columns[column.name] ?? (column.default !== undefined && !is(column.default, SQL) ? sql`${column.mapToDriverValue(column.default)}` : column.default ?? sql`NULL`),
+    (column) =>
+      columns[column.name] ??
+      (column.default !== undefined && !is(column.default, SQL) ? sql`${column.mapToDriverValue(column.default)}` : (column.default ?? sql`NULL`)),
   );
   return sql`SELECT ${sql.join(list, sql`, `)} FROM json_each(${json})`;
 }
@@ -160,7 +161,11 @@ export const transferApp = featureApp()
     }
     if (entries.length === 0) throw badRequest("values is empty: nothing to import");
     const prefix = (input.prefix ?? "").replace(/\/+$/, "");
-    const items = entries.map(([key, entry]) => ({ key, path: prefix ? `${prefix}/${key}` : key, entry: typeof entry === "string" ? { value: entry } : entry }));
+    const items = entries.map(([key, entry]) => ({
+      key,
+      path: prefix ? `${prefix}/${key}` : key,
+      entry: typeof entry === "string" ? { value: entry } : entry,
+    }));
     const errors = items.flatMap(({ key, path }) => {
       const parsed = SecretPath.safeParse(path);
       return parsed.success ? [] : [{ field: `values.${key}`, code: "invalid_path", message: `${path}: ${parsed.error.issues[0]!.message}` }];

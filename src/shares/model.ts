@@ -91,10 +91,7 @@ export interface SealedKey {
   wrappedKey: Uint8Array;
 }
 
-export type RevokeResult =
-  | { ok: true; status: ShareStatus }
-  | { ok: false; reason: "not-found" }
-  | { ok: false; reason: "not-active"; status: ShareStatus };
+export type RevokeResult = { ok: true; status: ShareStatus } | { ok: false; reason: "not-found" } | { ok: false; reason: "not-active"; status: ShareStatus };
 
 export type NonceResult =
   | { ok: true; nonce: string; expiresAt: number; status: ShareStatus }

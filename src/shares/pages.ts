@@ -101,11 +101,10 @@ function openPage(status: ShareStatus | null): string {
   }
   if (status.state !== "active") {
     const { title, text } = endedText(status);
-    return layout(
-      "Hush",
-      `<h1>${title}</h1><section id="share" class="card" data-state="${status.state}"><p>${text}</p>${ask}</section>`,
-      ["share-common.js", "share-open.js"],
-    );
+    return layout("Hush", `<h1>${title}</h1><section id="share" class="card" data-state="${status.state}"><p>${text}</p>${ask}</section>`, [
+      "share-common.js",
+      "share-open.js",
+    ]);
   }
   const views = status.viewsLeft === 1 ? "<strong>once</strong>" : `<strong>${status.viewsLeft} more times</strong>`;
   const passphrase = status.passphraseRequired

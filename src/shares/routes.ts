@@ -48,7 +48,6 @@ import {
   tokenRequired,
 } from "./service";
 
-
 /** The share a well-formed token names, and the hash the object compares. */
 export async function parseShareToken(token: string, id?: string): Promise<{ id: string; tokenHash: string }> {
   const match = SHARE_TOKEN.exec(token);
@@ -100,9 +99,15 @@ async function refused(c: Context<AppEnv>, action: string, result: Extract<Revea
 async function throttleFailedRedeem(c: Context<AppEnv>): Promise<void> {
   const { success } = await c.env.SHARE_REDEEM_LIMITER.limit({ key: c.req.header("cf-connecting-ip") ?? "unknown" });
   if (!success) {
-    throw new Problem(429, "rate-limited", "Too many failed redemptions from this address; wait a minute and try again", {}, {
-      "Retry-After": "60",
-    });
+    throw new Problem(
+      429,
+      "rate-limited",
+      "Too many failed redemptions from this address; wait a minute and try again",
+      {},
+      {
+        "Retry-After": "60",
+      },
+    );
   }
 }
 
@@ -181,10 +186,16 @@ const listSharesRoute = createRoute({
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(200).default(50),
-      cursor: z.string().regex(/^\d{1,15}\.[A-Za-z0-9]{22}$/, "Not a cursor this API returned").optional(),
+      cursor: z
+        .string()
+        .regex(/^\d{1,15}\.[A-Za-z0-9]{22}$/, "Not a cursor this API returned")
+        .optional(),
     }),
   },
-  responses: { 200: { description: "A page of shares", ...json(z.object({ items: z.array(ShareMetadata), next_cursor: z.string().nullable() })) }, ...errorResponses(400, 401, 403) },
+  responses: {
+    200: { description: "A page of shares", ...json(z.object({ items: z.array(ShareMetadata), next_cursor: z.string().nullable() })) },
+    ...errorResponses(400, 401, 403),
+  },
 });
 
 const revokeShareRoute = createRoute({
@@ -233,7 +244,17 @@ export const sealedSharesApp = featureApp()
     wipe(plain);
     const created = await createShare(
       c,
-      { id, mode: "sealed", payload: pack(sealed), keyId: sealed.keyId, tokenHash: await sha256Hex(token), options: input, who, statements: stored?.approval, events },
+      {
+        id,
+        mode: "sealed",
+        payload: pack(sealed),
+        keyId: sealed.keyId,
+        tokenHash: await sha256Hex(token),
+        options: input,
+        who,
+        statements: stored?.approval,
+        events,
+      },
       (status) => ({
         status: 201,
         body: { id, token, url: `${shareUrl(c, id)}#${token}`, expires_at: isoTime(status.expiresAt)! },
@@ -269,7 +290,9 @@ export const sealedSharesApp = featureApp()
         and(
           eq(shareIndex.tenantId, principal.tenantId),
           // "/" sorts just before "0": [owner/, owner0) is everything under owner.
-          principal.isRoot || principal.entity === "root" ? undefined : or(eq(shareIndex.createdBy, owner), and(gte(shareIndex.createdBy, `${owner}/`), lt(shareIndex.createdBy, `${owner}0`))),
+          principal.isRoot || principal.entity === "root"
+            ? undefined
+            : or(eq(shareIndex.createdBy, owner), and(gte(shareIndex.createdBy, `${owner}/`), lt(shareIndex.createdBy, `${owner}0`))),
           at === undefined ? undefined : or(lt(shareIndex.createdAt, at), and(eq(shareIndex.createdAt, at), lt(shareIndex.id, id!))),
         ),
       )
@@ -359,9 +382,15 @@ const creatorGate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const ip = c.req.header("cf-connecting-ip") ?? "unknown";
   const { success } = await c.env.SHARE_CREATE_LIMITER.limit({ key: ip });
   if (!success) {
-    throw new Problem(429, "rate-limited", "Too many shares created from this address; wait a minute and try again", {}, {
-      "Retry-After": "60",
-    });
+    throw new Problem(
+      429,
+      "rate-limited",
+      "Too many shares created from this address; wait a minute and try again",
+      {},
+      {
+        "Retry-After": "60",
+      },
+    );
   }
   await next();
 };

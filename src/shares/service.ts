@@ -9,13 +9,7 @@ import { commit } from "../http/commit";
 import { enterTenant } from "../http/middleware";
 import type { AppEnv } from "../http/context";
 import { notFound, Problem } from "../http/problem";
-import {
-  DEFAULT_TTL_SECONDS,
-  MAX_PASSPHRASE_ATTEMPTS,
-  type RevealFailureReason,
-  type ShareMode,
-  type ShareStatus,
-} from "./model";
+import { DEFAULT_TTL_SECONDS, MAX_PASSPHRASE_ATTEMPTS, type RevealFailureReason, type ShareMode, type ShareStatus } from "./model";
 import { makeVerifier } from "./passphrase";
 import { iso } from "../http/openapi";
 
@@ -28,7 +22,6 @@ export const newShareId = () => randomString(22);
 export const shareResource = (id: string) => `share:${id}`;
 /** The place a server-sealed payload is bound to (see crypto/envelope.ts). */
 export const sharePlace = (id: string) => ["share", id] as const;
-
 
 /** The audit actor for callers without a token: the share link is their only credential. */
 export const anonymousActor = (c: Context<AppEnv>, tenantId: string): AuditActor => ({

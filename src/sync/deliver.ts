@@ -41,12 +41,21 @@ export const syncResource = (id: string) => `sync:${id}`;
  * `remote_prefix` plus the rest of the path, mapped to what the platform accepts
  * (GitHub and Cloudflare: upper case, `[^A-Z0-9_]` to `_`; Kubernetes: `[^-._a-zA-Z0-9]` to `_`).
  */
-export function remoteKeyOf(sync: Pick<SyncRow, "sourcePath" | "sourcePrefix" | "remoteKey" | "remotePrefix">, kind: ResolvedTarget["kind"], path: string): string | null {
+export function remoteKeyOf(
+  sync: Pick<SyncRow, "sourcePath" | "sourcePrefix" | "remoteKey" | "remotePrefix">,
+  kind: ResolvedTarget["kind"],
+  path: string,
+): string | null {
   let key: string;
   if (sync.sourcePath !== null) key = sync.remoteKey ?? "";
   else {
     const raw = `${sync.remotePrefix ?? ""}${path.slice((sync.sourcePrefix ?? "").length)}`;
-    key = kind === "github" || kind === "cloudflare" ? raw.toUpperCase().replace(/[^A-Z0-9_]/g, "_") : kind === "kubernetes" ? raw.replace(/[^-._a-zA-Z0-9]/g, "_") : raw;
+    key =
+      kind === "github" || kind === "cloudflare"
+        ? raw.toUpperCase().replace(/[^A-Z0-9_]/g, "_")
+        : kind === "kubernetes"
+          ? raw.replace(/[^-._a-zA-Z0-9]/g, "_")
+          : raw;
   }
   return REMOTE_KEY[kind].test(key) ? key : null;
 }
@@ -116,7 +125,11 @@ async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<
     .run();
   if (!claimed.meta.changes) return { retry: Math.ceil(CLAIM_MS / 1000) };
 
-  const sync = await db.select().from(syncs).where(and(eq(syncs.id, row.syncId), eq(syncs.tenantId, row.tenantId))).get();
+  const sync = await db
+    .select()
+    .from(syncs)
+    .where(and(eq(syncs.id, row.syncId), eq(syncs.tenantId, row.tenantId)))
+    .get();
   if (!sync) {
     await finish(db, row, "skipped", now).run();
     return { ack: true };
@@ -124,17 +137,31 @@ async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<
   const who: AuditActor = { tenantId: row.tenantId, actor: "system:sync", requestId: `queue:${message.id}` };
   const target = await resolveTarget(env, db, row.tenantId, sync.target);
   const remoteKey = target ? remoteKeyOf(sync, target.kind, row.path) : null;
-  const detail = { target: sync.target, kind: target?.kind ?? null, path: row.path, remote_key: remoteKey, op: row.op, attempts: message.attempts, created_by: sync.createdBy };
+  const detail = {
+    target: sync.target,
+    kind: target?.kind ?? null,
+    path: row.path,
+    remote_key: remoteKey,
+    op: row.op,
+    attempts: message.attempts,
+    created_by: sync.createdBy,
+  };
 
   /** A final refusal: nothing is pushed, the binding says why, the event says who was refused. */
   const refuse = async (reason: string, version: number | null = null) => {
-    await recordChange(db, who, [finish(db, row, "refused", now), bindingUpsert(db, row, remoteKey ?? "-", { lastError: `Refused: ${reason}`, lastErrorAt: now })], {
-      action: "sync.deliver",
-      resource: syncResource(sync.id),
-      outcome: "denied",
-      status: 403,
-      detail: { ...detail, version, reason },
-    }, { now });
+    await recordChange(
+      db,
+      who,
+      [finish(db, row, "refused", now), bindingUpsert(db, row, remoteKey ?? "-", { lastError: `Refused: ${reason}`, lastErrorAt: now })],
+      {
+        action: "sync.deliver",
+        resource: syncResource(sync.id),
+        outcome: "denied",
+        status: 403,
+        detail: { ...detail, version, reason },
+      },
+      { now },
+    );
     return { ack: true } as const;
   };
   if (!target) return refuse("target-missing");
@@ -148,7 +175,11 @@ async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<
     const pusher = pusherFor(target);
     if (row.op === "put") {
       const found = await findSecretVersion(db, row.tenantId, row.path);
-      const binding = await db.select().from(syncBindings).where(and(eq(syncBindings.syncId, sync.id), eq(syncBindings.path, row.path))).get();
+      const binding = await db
+        .select()
+        .from(syncBindings)
+        .where(and(eq(syncBindings.syncId, sync.id), eq(syncBindings.path, row.path)))
+        .get();
       // Always the current version: an older row delivered late never rolls a copy back.
       version = found?.version?.version ?? null;
       if (!row.force && version !== null && binding && !binding.deleted && binding.lastVersion !== null && binding.lastVersion >= version) {
@@ -176,10 +207,16 @@ async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<
       ]);
       return { retry: retryDelaySeconds(message.attempts) };
     }
-    await recordChange(db, who, [
-      db.update(syncOutbox).set({ deadAt: now, claimedUntil: null, outcome: "failed" }).where(eq(syncOutbox.id, row.id)),
-      bindingUpsert(db, row, remoteKey, { lastError, lastErrorAt: now }),
-    ], { action: "sync.delivery_failed", resource: syncResource(sync.id), outcome: "failure", status: 502, detail: { ...detail, version, error: lastError } }, { now });
+    await recordChange(
+      db,
+      who,
+      [
+        db.update(syncOutbox).set({ deadAt: now, claimedUntil: null, outcome: "failed" }).where(eq(syncOutbox.id, row.id)),
+        bindingUpsert(db, row, remoteKey, { lastError, lastErrorAt: now }),
+      ],
+      { action: "sync.delivery_failed", resource: syncResource(sync.id), outcome: "failure", status: 502, detail: { ...detail, version, error: lastError } },
+      { now },
+    );
     return { ack: true };
   }
   const at = Date.now();
@@ -189,10 +226,18 @@ async function deliverOne(env: Env, db: Db, message: Message<unknown>): Promise<
       db,
       row,
       remoteKey,
-      row.op === "put" ? { lastVersion: version, lastSyncedAt: at, lastError: null, lastErrorAt: null, deleted: false } : { lastSyncedAt: at, lastError: null, lastErrorAt: null, deleted: true },
+      row.op === "put"
+        ? { lastVersion: version, lastSyncedAt: at, lastError: null, lastErrorAt: null, deleted: false }
+        : { lastSyncedAt: at, lastError: null, lastErrorAt: null, deleted: true },
     ),
   ];
-  await recordChange(db, who, statements, { action: row.op === "put" ? "sync.delivered" : "sync.deleted", resource: syncResource(sync.id), detail: { ...detail, version } }, { now: at });
+  await recordChange(
+    db,
+    who,
+    statements,
+    { action: row.op === "put" ? "sync.delivered" : "sync.deleted", resource: syncResource(sync.id), detail: { ...detail, version } },
+    { now: at },
+  );
   return { ack: true };
 }
 
@@ -203,7 +248,8 @@ export async function consumeSyncDeadLetters(batch: MessageBatch<unknown>, env: 
       const parsed = MessageBody.safeParse(message.body);
       const tenantEnv = parsed.success ? await messageEnv(env, parsed.data) : null;
       if (parsed.success && tenantEnv) await markDead(database(tenantEnv.DB), parsed.data, message.id);
-      else if (PageBody.safeParse(message.body).success) console.error("sync-dlq: a run page was dead-lettered; run the sync again", (message.body as PageMessage).page.sync_id);
+      else if (PageBody.safeParse(message.body).success)
+        console.error("sync-dlq: a run page was dead-lettered; run the sync again", (message.body as PageMessage).page.sync_id);
       message.ack();
     } catch (err) {
       console.error("sync-dlq: failure", message.id, (err as Error)?.name);
@@ -217,12 +263,31 @@ async function markDead(db: Db, body: SyncMessage, messageId: string): Promise<v
   const row = await db.select().from(syncOutbox).where(eq(syncOutbox.id, body.outbox_id)).get();
   if (!row || row.deliveredAt !== null || row.deadAt !== null) return;
   const now = Date.now();
-  const binding = await db.select().from(syncBindings).where(and(eq(syncBindings.syncId, row.syncId), eq(syncBindings.path, row.path))).get();
+  const binding = await db
+    .select()
+    .from(syncBindings)
+    .where(and(eq(syncBindings.syncId, row.syncId), eq(syncBindings.path, row.path)))
+    .get();
   const lastError = `Retries exhausted: ${binding?.lastError ?? "unknown error"}`.slice(0, 300);
-  await recordChange(db, { tenantId: row.tenantId, actor: "system:sync-dlq", requestId: `queue:${messageId}` }, [
-    db.update(syncOutbox).set({ deadAt: now, claimedUntil: null, outcome: "failed" }).where(and(eq(syncOutbox.id, row.id), isNull(syncOutbox.deadAt))),
-    bindingUpsert(db, row, binding?.remoteKey ?? "-", { lastError, lastErrorAt: now }),
-  ], { action: "sync.delivery_failed", resource: syncResource(row.syncId), outcome: "failure", status: 502, detail: { path: row.path, op: row.op, error: lastError } }, { now });
+  await recordChange(
+    db,
+    { tenantId: row.tenantId, actor: "system:sync-dlq", requestId: `queue:${messageId}` },
+    [
+      db
+        .update(syncOutbox)
+        .set({ deadAt: now, claimedUntil: null, outcome: "failed" })
+        .where(and(eq(syncOutbox.id, row.id), isNull(syncOutbox.deadAt))),
+      bindingUpsert(db, row, binding?.remoteKey ?? "-", { lastError, lastErrorAt: now }),
+    ],
+    {
+      action: "sync.delivery_failed",
+      resource: syncResource(row.syncId),
+      outcome: "failure",
+      status: 502,
+      detail: { path: row.path, op: row.op, error: lastError },
+    },
+    { now },
+  );
 }
 
 /** Sends the queue message of an outbox row once (claimed on last_sent_at). A failed send is left to the sweeper. */
@@ -287,4 +352,3 @@ export async function sweepSyncOutbox(env: Env, now = Date.now()): Promise<numbe
   for (const row of rows) if (await sendSync(env, db, row, now)) sent++;
   return sent;
 }
-

@@ -125,7 +125,8 @@ export async function installationToken(auth: GitHubAppAuth, now = Date.now()): 
   }
   const answer = (await response.json().catch(() => null)) as { token?: unknown; expires_at?: unknown } | null;
   const expiresAt = typeof answer?.expires_at === "string" ? Date.parse(answer.expires_at) : NaN;
-  if (typeof answer?.token !== "string" || !answer.token || !Number.isFinite(expiresAt)) throw new AppTokenError("GitHub App token: the answer has no token and expires_at", 502);
+  if (typeof answer?.token !== "string" || !answer.token || !Number.isFinite(expiresAt))
+    throw new AppTokenError("GitHub App token: the answer has no token and expires_at", 502);
   cache.set(key, { token: answer.token, refreshAt: expiresAt - REFRESH_MARGIN_MS });
   return { token: answer.token, cached: false };
 }

@@ -117,7 +117,11 @@ function githubPusher(c: TargetConfig<"github">): Pusher {
   const session = () => {
     let current: Promise<{ token: string; cached: boolean }> | undefined;
     return async (what: string, url: string, init: RequestInit = {}) => {
-      const send = async () => call(what, url, { ...init, headers: { ...fixed, ...(init.headers as Record<string, string>), authorization: `Bearer ${(await (current ??= bearer())).token}` } });
+      const send = async () =>
+        call(what, url, {
+          ...init,
+          headers: { ...fixed, ...(init.headers as Record<string, string>), authorization: `Bearer ${(await (current ??= bearer())).token}` },
+        });
       const response = await send();
       if (!(app && (await current!).cached && response.status === 401)) return response;
       await response.body?.cancel();
@@ -146,7 +150,12 @@ function githubPusher(c: TargetConfig<"github">): Pusher {
         key_id: publicKey.key_id,
         ...(c.scope === "organization" ? { visibility: c.visibility } : {}),
       });
-      await done(await check("GitHub secret", await github("GitHub secret", `${root}/${encodeURIComponent(key)}`, { method: "PUT", headers: { "content-type": "application/json" }, body })));
+      await done(
+        await check(
+          "GitHub secret",
+          await github("GitHub secret", `${root}/${encodeURIComponent(key)}`, { method: "PUT", headers: { "content-type": "application/json" }, body }),
+        ),
+      );
     },
     async remove(key) {
       const github = session();
@@ -173,13 +182,21 @@ function awsPusher(c: TargetConfig<"aws">): Pusher {
   });
   const endpoint = (c.endpoint ?? `https://secretsmanager.${c.region}.amazonaws.com`).replace(/\/$/, "") + "/";
   const op = async (target: string, payload: Record<string, unknown>) =>
-    call(`AWS ${target}`, endpoint, {
-      method: "POST",
-      headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `secretsmanager.${target}` },
-      body: JSON.stringify(payload),
-    }, (input, init) => client.fetch(input as string, init));
+    call(
+      `AWS ${target}`,
+      endpoint,
+      {
+        method: "POST",
+        headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": `secretsmanager.${target}` },
+        body: JSON.stringify(payload),
+      },
+      (input, init) => client.fetch(input as string, init),
+    );
   const errorType = async (response: Response) => {
-    const body = (await response.clone().json().catch(() => null)) as { __type?: unknown } | null;
+    const body = (await response
+      .clone()
+      .json()
+      .catch(() => null)) as { __type?: unknown } | null;
     return typeof body?.__type === "string" ? body.__type.split("#").pop()! : "";
   };
   return {
@@ -257,7 +274,9 @@ function cloudflarePusher(c: TargetConfig<"cloudflare">): Pusher {
       await done(await check("Cloudflare secret", response));
     },
     async remove(key) {
-      await done(await check("Cloudflare delete", await call("Cloudflare delete", `${base}/${encodeURIComponent(key)}`, { method: "DELETE", headers: auth }), [404]));
+      await done(
+        await check("Cloudflare delete", await call("Cloudflare delete", `${base}/${encodeURIComponent(key)}`, { method: "DELETE", headers: auth }), [404]),
+      );
     },
   };
 }
@@ -279,9 +298,9 @@ export function pusherFor(target: ResolvedTarget): Pusher {
 
 /** Remote key names each platform accepts. */
 export const REMOTE_KEY: Record<ResolvedTarget["kind"], RegExp> = {
-  webhook: /^[A-Za-z0-9_.\/-]{1,256}$/,
+  webhook: /^[A-Za-z0-9_./-]{1,256}$/,
   github: /^(?!GITHUB_)[A-Za-z_][A-Za-z0-9_]{0,254}$/,
-  aws: /^[A-Za-z0-9\/_+=.@-]{1,512}$/,
+  aws: /^[A-Za-z0-9/_+=.@-]{1,512}$/,
   kubernetes: /^[-._a-zA-Z0-9]{1,253}$/,
   cloudflare: /^[A-Za-z_][A-Za-z0-9_]{0,127}$/,
 };

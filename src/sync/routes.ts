@@ -49,7 +49,16 @@ const CreateBody = z
 /** The product's one-shot body: `{name, target, remote_key}` (a path sync, created or reused, then run). */
 const SeedRunBody = z.strictObject({ name: SecretPath, target: TargetName, remote_key: RemoteKey }).openapi("SyncRunOnce");
 
-const TargetView = z.object({ name: z.string(), kind: z.string(), summary: z.record(z.string(), z.string()), created_at: z.string(), created_by: z.string(), updated_at: z.string() }).openapi("SyncTargetView");
+const TargetView = z
+  .object({
+    name: z.string(),
+    kind: z.string(),
+    summary: z.record(z.string(), z.string()),
+    created_at: z.string(),
+    created_by: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("SyncTargetView");
 const Skipped = z.object({ path: z.string(), reason: z.string() });
 const BindingView = z
   .object({
@@ -136,7 +145,10 @@ const routes = {
     summary: "Bind a path or a prefix to a target; needs read on every source path (values out need read)",
     tags: ["sync"],
     request: body(CreateBody),
-    responses: { 201: { description: "Created (metadata and delivery flags, never a value)", ...json(RunView) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
+    responses: {
+      201: { description: "Created (metadata and delivery flags, never a value)", ...json(RunView) },
+      ...errorResponses(400, 401, 403, 404, 409, 422),
+    },
   }),
   seedRun: createRoute({
     method: "post",
@@ -183,13 +195,23 @@ const routes = {
 const sourceResource = (row: Pick<SyncRow, "sourcePath" | "sourcePrefix">) => onSecret(row.sourcePath ?? `${row.sourcePrefix}*`);
 
 async function findSync(c: Context<AppEnv>, id: string): Promise<SyncRow> {
-  const row = await c.get("db").select().from(syncs).where(and(eq(syncs.id, id), eq(syncs.tenantId, c.get("principal").tenantId))).get();
+  const row = await c
+    .get("db")
+    .select()
+    .from(syncs)
+    .where(and(eq(syncs.id, id), eq(syncs.tenantId, c.get("principal").tenantId)))
+    .get();
   if (!row) throw notFound("sync");
   return row;
 }
 
 async function targetKind(c: Context<AppEnv>, name: string) {
-  const row = await c.get("db").select({ kind: syncTargets.kind }).from(syncTargets).where(and(eq(syncTargets.tenantId, c.get("principal").tenantId), eq(syncTargets.name, name))).get();
+  const row = await c
+    .get("db")
+    .select({ kind: syncTargets.kind })
+    .from(syncTargets)
+    .where(and(eq(syncTargets.tenantId, c.get("principal").tenantId), eq(syncTargets.name, name)))
+    .get();
   if (!row) throw notFound("sync target");
   return row.kind;
 }
@@ -243,7 +265,8 @@ async function createSync(c: Context<AppEnv>, input: z.infer<typeof CreateBody>)
     createdByToken: principal.tokenId,
     createdByEntity: principal.entity,
   };
-  if (input.path !== undefined && !remoteKeyOf(row, kind, input.path)) throw new Problem(422, "invalid-remote-key", `${input.remote_key} is not a valid ${kind} secret name`);
+  if (input.path !== undefined && !remoteKeyOf(row, kind, input.path))
+    throw new Problem(422, "invalid-remote-key", `${input.remote_key} is not a valid ${kind} secret name`);
   const count = await db.$count(syncs, eq(syncs.tenantId, principal.tenantId));
   if (count >= MAX_SYNCS_PER_TENANT) throw new Problem(409, "too-many-syncs", `A tenant holds at most ${MAX_SYNCS_PER_TENANT} syncs`);
   // A sync is a standing export: where an approval policy guards export, creating it needs that approval.
@@ -252,7 +275,20 @@ async function createSync(c: Context<AppEnv>, input: z.infer<typeof CreateBody>)
   const run = input.run ? await runStatements(c, row, kind, false) : { statements: [], skipped: [], next: null };
   const view = { ...syncView(row), queued: run.statements.length, skipped: run.skipped, continued: run.next !== null };
   await commit(c, [db.insert(syncs).values(row), ...approval, ...run.statements], {
-    audit: { action: "sync.create", resource: syncResource(row.id), status: 201, detail: { target: row.target, kind, path: row.sourcePath, prefix: row.sourcePrefix, remote_key: row.remoteKey, queued: view.queued, continued: view.continued } },
+    audit: {
+      action: "sync.create",
+      resource: syncResource(row.id),
+      status: 201,
+      detail: {
+        target: row.target,
+        kind,
+        path: row.sourcePath,
+        prefix: row.sourcePrefix,
+        remote_key: row.remoteKey,
+        queued: view.queued,
+        continued: view.continued,
+      },
+    },
     response: { status: 201, body: view },
   });
   view.continued = await continueRun(c, run.next);
@@ -275,19 +311,48 @@ export const syncApp = featureApp()
       });
     }
     const sealed = await sealTarget(c.env, principal.tenantId, input.name, input.config);
-    const existing = await db.select().from(syncTargets).where(and(eq(syncTargets.tenantId, principal.tenantId), eq(syncTargets.name, input.name))).get();
-    if (existing && existing.kind !== input.kind) throw new Problem(409, "kind-mismatch", `Target ${input.name} is a ${existing.kind} target; delete it to change its kind`);
-    const row = { tenantId: principal.tenantId, name: input.name, kind: input.kind, config: sealed, summary: targetSummary(input), createdAt: existing?.createdAt ?? now, createdBy: existing?.createdBy ?? principal.subject, updatedAt: now };
+    const existing = await db
+      .select()
+      .from(syncTargets)
+      .where(and(eq(syncTargets.tenantId, principal.tenantId), eq(syncTargets.name, input.name)))
+      .get();
+    if (existing && existing.kind !== input.kind)
+      throw new Problem(409, "kind-mismatch", `Target ${input.name} is a ${existing.kind} target; delete it to change its kind`);
+    const row = {
+      tenantId: principal.tenantId,
+      name: input.name,
+      kind: input.kind,
+      config: sealed,
+      summary: targetSummary(input),
+      createdAt: existing?.createdAt ?? now,
+      createdBy: existing?.createdBy ?? principal.subject,
+      updatedAt: now,
+    };
     const view = targetView(row);
-    await commit(c, [db.insert(syncTargets).values(row).onConflictDoUpdate({ target: [syncTargets.tenantId, syncTargets.name], set: { config: sealed, summary: row.summary, updatedAt: now } })], {
-      audit: { action: "sync.target_configure", resource: `sync_target:${input.name}`, detail: { kind: input.kind, ...row.summary } },
-      response: { status: 200, body: view },
-    });
+    await commit(
+      c,
+      [
+        db
+          .insert(syncTargets)
+          .values(row)
+          .onConflictDoUpdate({ target: [syncTargets.tenantId, syncTargets.name], set: { config: sealed, summary: row.summary, updatedAt: now } }),
+      ],
+      {
+        audit: { action: "sync.target_configure", resource: `sync_target:${input.name}`, detail: { kind: input.kind, ...row.summary } },
+        response: { status: 200, body: view },
+      },
+    );
     return c.json(view, 200);
   })
   .openapi(routes.listTargets, async (c) => {
     await authorize(c, "providers:admin", "sync.target_list");
-    const rows = await c.get("db").select().from(syncTargets).where(eq(syncTargets.tenantId, c.get("principal").tenantId)).orderBy(asc(syncTargets.name)).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(syncTargets)
+      .where(eq(syncTargets.tenantId, c.get("principal").tenantId))
+      .orderBy(asc(syncTargets.name))
+      .all();
     return c.json({ items: rows.map(targetView) }, 200);
   })
   .openapi(routes.deleteTarget, async (c) => {
@@ -312,15 +377,25 @@ export const syncApp = featureApp()
     const existing = await db
       .select()
       .from(syncs)
-      .where(and(eq(syncs.tenantId, principal.tenantId), eq(syncs.target, input.target), eq(syncs.sourcePath, input.name), eq(syncs.remoteKey, input.remote_key)))
+      .where(
+        and(eq(syncs.tenantId, principal.tenantId), eq(syncs.target, input.target), eq(syncs.sourcePath, input.name), eq(syncs.remoteKey, input.remote_key)),
+      )
       .get();
-    if (!existing) return c.json(await createSync(c, { target: input.target, path: input.name, remote_key: input.remote_key, propagate_deletes: false, run: true }), 202);
+    if (!existing)
+      return c.json(await createSync(c, { target: input.target, path: input.name, remote_key: input.remote_key, propagate_deletes: false, run: true }), 202);
     return c.json(await runSync(c, existing), 202);
   })
   .openapi(routes.list, async (c) => {
     const principal = c.get("principal");
     await authorize(c, "secrets:read", "sync.list");
-    const rows = await c.get("db").select().from(syncs).where(eq(syncs.tenantId, principal.tenantId)).orderBy(asc(syncs.createdAt)).limit(MAX_SYNCS_PER_TENANT).all();
+    const rows = await c
+      .get("db")
+      .select()
+      .from(syncs)
+      .where(eq(syncs.tenantId, principal.tenantId))
+      .orderBy(asc(syncs.createdAt))
+      .limit(MAX_SYNCS_PER_TENANT)
+      .all();
     const admin = allows(principal, "providers:admin", "sync.list");
     return c.json({ items: rows.filter((r) => admin || allows(principal, "secrets:read", "sync.list", sourceResource(r))).map(syncView) }, 200);
   })
@@ -361,9 +436,15 @@ export const syncApp = featureApp()
       [
         db.delete(syncs).where(eq(syncs.id, sync.id)),
         db.delete(syncBindings).where(eq(syncBindings.syncId, sync.id)),
-        db.update(syncOutbox).set({ deliveredAt: Date.now(), outcome: "skipped" }).where(and(eq(syncOutbox.syncId, sync.id), isNull(syncOutbox.deliveredAt), isNull(syncOutbox.deadAt))),
+        db
+          .update(syncOutbox)
+          .set({ deliveredAt: Date.now(), outcome: "skipped" })
+          .where(and(eq(syncOutbox.syncId, sync.id), isNull(syncOutbox.deliveredAt), isNull(syncOutbox.deadAt))),
       ],
-      { audit: { action: "sync.delete", resource: syncResource(sync.id), status: 204, detail: { target: sync.target } }, response: { status: 204, body: null } },
+      {
+        audit: { action: "sync.delete", resource: syncResource(sync.id), status: 204, detail: { target: sync.target } },
+        response: { status: 204, body: null },
+      },
     );
     return c.body(null, 204);
   });
@@ -374,7 +455,12 @@ async function runSync(c: Context<AppEnv>, sync: SyncRow) {
   const run = await runStatements(c, sync, kind, true);
   const view = { ...syncView(sync), queued: run.statements.length, skipped: run.skipped, continued: run.next !== null };
   await commit(c, run.statements.length ? run.statements : [], {
-    audit: { action: "sync.run", resource: syncResource(sync.id), status: 202, detail: { target: sync.target, queued: view.queued, skipped: run.skipped.length, continued: view.continued } },
+    audit: {
+      action: "sync.run",
+      resource: syncResource(sync.id),
+      status: 202,
+      detail: { target: sync.target, queued: view.queued, skipped: run.skipped.length, continued: view.continued },
+    },
     response: { status: 202, body: view },
   });
   view.continued = await continueRun(c, run.next);

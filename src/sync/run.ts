@@ -92,7 +92,17 @@ export async function planRunPage(
     statements.push(
       db
         .insert(syncOutbox)
-        .values({ id: `${sync.id}:${path}:${version}:run-${options.run}`, tenantId: sync.tenantId, syncId: sync.id, path, version, op: "put", force: options.force, createdAt, sends: 0 })
+        .values({
+          id: `${sync.id}:${path}:${version}:run-${options.run}`,
+          tenantId: sync.tenantId,
+          syncId: sync.id,
+          path,
+          version,
+          op: "put",
+          force: options.force,
+          createdAt,
+          sends: 0,
+        })
         .onConflictDoNothing(),
     );
   }
@@ -115,21 +125,40 @@ export async function sendNextPage(env: Env, page: PageMessage["page"]): Promise
  * page, writes its rows and an audit event in one batch, queues the next page, sends the rows.
  */
 export async function runPage(env: Env, db: Db, body: PageMessage["page"], messageId: string): Promise<void> {
-  const sync = await db.select().from(syncs).where(and(eq(syncs.id, body.sync_id), eq(syncs.tenantId, body.tenant_id))).get();
+  const sync = await db
+    .select()
+    .from(syncs)
+    .where(and(eq(syncs.id, body.sync_id), eq(syncs.tenantId, body.tenant_id)))
+    .get();
   if (!sync) return;
-  const target = await db.select({ kind: syncTargets.kind }).from(syncTargets).where(and(eq(syncTargets.tenantId, sync.tenantId), eq(syncTargets.name, sync.target))).get();
+  const target = await db
+    .select({ kind: syncTargets.kind })
+    .from(syncTargets)
+    .where(and(eq(syncTargets.tenantId, sync.tenantId), eq(syncTargets.name, sync.target)))
+    .get();
   const who = { tenantId: sync.tenantId, actor: "system:sync", requestId: `queue:${messageId}` };
   const caller = await creatorPrincipal(db, { ...sync, createdByToken: body.token });
   if (!target || "refused" in caller) {
     const reason = !target ? "target-missing" : (caller as { refused: string }).refused;
-    await recordChange(db, who, [], { action: "sync.run_page", resource: syncResource(sync.id), outcome: "denied", status: 403, detail: { after: body.after, reason } });
+    await recordChange(db, who, [], {
+      action: "sync.run_page",
+      resource: syncResource(sync.id),
+      outcome: "denied",
+      status: 403,
+      detail: { after: body.after, reason },
+    });
     return;
   }
   const plan = await planRunPage(db, caller.principal, sync, target.kind, { force: body.force, run: body.run, after: body.after });
   await recordChange(db, who, plan.statements, {
     action: "sync.run_page",
     resource: syncResource(sync.id),
-    detail: { after: body.after, queued: plan.statements.length, skipped: plan.skipped.map(({ path, reason }) => ({ path, reason })), more: plan.next !== null },
+    detail: {
+      after: body.after,
+      queued: plan.statements.length,
+      skipped: plan.skipped.map(({ path, reason }) => ({ path, reason })),
+      more: plan.next !== null,
+    },
   });
   if (plan.next) await sendNextPage(env, { ...body, after: plan.next });
   await dispatchUnsent(env, db, sync.tenantId);

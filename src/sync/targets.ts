@@ -26,7 +26,16 @@ export function internalHost(host: string): boolean {
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
   if (v4) {
     const [a, b] = [Number(v4[1]), Number(v4[2])];
-    return a === 0 || a === 10 || a === 127 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || a >= 224;
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 100 && b >= 64 && b <= 127) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      a >= 224
+    );
   }
   // Numeric forms a resolver would read as an address (0x7f000001, 2130706433).
   return /^(0x[0-9a-f]+|\d+)$/.test(h);
@@ -65,15 +74,29 @@ export const TargetBody = z
           /** A fine-grained or classic token with secrets write; or GitHub App auth (the three fields below). */
           token: Secret(10).optional(),
           /** The GitHub App's id (or client id): the app JWT's `iss`. */
-          app_id: z.union([z.number().int().positive().transform(String), z.string().regex(/^(\d{1,20}|Iv[0-9A-Za-z.]{2,40})$/, "An app id or client id")]).optional(),
+          app_id: z
+            .union([z.number().int().positive().transform(String), z.string().regex(/^(\d{1,20}|Iv[0-9A-Za-z.]{2,40})$/, "An app id or client id")])
+            .optional(),
           installation_id: z.union([z.number().int().positive().transform(String), z.string().regex(/^\d{1,20}$/, "A numeric installation id")]).optional(),
           /** The app's private key (PEM, PKCS#1 as GitHub issues it, or PKCS#8); sealed, never returned. */
           private_key: z.string().min(100).max(16384).optional(),
           scope: z.enum(["repository", "environment", "organization"]).default("repository"),
-          owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/).optional(),
-          repo: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).optional(),
-          environment: z.string().regex(/^[A-Za-z0-9._ -]{1,255}$/).optional(),
-          org: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/).optional(),
+          owner: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/)
+            .optional(),
+          repo: z
+            .string()
+            .regex(/^[A-Za-z0-9._-]{1,100}$/)
+            .optional(),
+          environment: z
+            .string()
+            .regex(/^[A-Za-z0-9._ -]{1,255}$/)
+            .optional(),
+          org: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/)
+            .optional(),
           visibility: z.enum(["all", "private", "selected"]).default("private"),
         })
         .refine((c) => (c.scope === "organization" ? !!c.org : !!c.owner && !!c.repo && (c.scope !== "environment" || !!c.environment)), {
@@ -174,7 +197,11 @@ export interface ResolvedTarget {
 }
 
 export async function resolveTarget(env: Env, db: Db, tenantId: string, name: string): Promise<ResolvedTarget | undefined> {
-  const row = await db.select().from(syncTargets).where(and(eq(syncTargets.tenantId, tenantId), eq(syncTargets.name, name))).get();
+  const row = await db
+    .select()
+    .from(syncTargets)
+    .where(and(eq(syncTargets.tenantId, tenantId), eq(syncTargets.name, name)))
+    .get();
   if (!row) return undefined;
   const config = JSON.parse(fromUtf8(await open(loadKeyring(env.MASTER_KEYS), tenantId, targetPlace(name), unpack(row.config))));
   return { name, kind: row.kind, config };

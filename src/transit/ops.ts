@@ -2,16 +2,7 @@ import { fromBase64, randomBytes, toBase64, wipe } from "../crypto/encoding";
 import type { Keyring } from "../crypto/envelope";
 import type { Db } from "../db/client";
 import { Problem } from "../http/problem";
-import {
-  findVersions,
-  isSigningType,
-  publicKeyOf,
-  unsealVersion,
-  type KeyType,
-  type TransitKeyRow,
-  type TransitVersionRow,
-  type VersionKeys,
-} from "./keys";
+import { findVersions, isSigningType, publicKeyOf, unsealVersion, type KeyType, type TransitKeyRow, type TransitVersionRow, type VersionKeys } from "./keys";
 
 /** `hush:v{N}:{base64}`: the version says which key version made it. */
 const TOKEN = /^hush:v([1-9][0-9]{0,8}):([A-Za-z0-9+/]+={0,2})$/;
@@ -123,9 +114,7 @@ export class TransitKey {
   async encrypt(plaintext: Uint8Array, context: Uint8Array | undefined): Promise<string> {
     const { version, secret } = await this.keys(this.row.latestVersion);
     const iv = randomBytes(IV_BYTES);
-    const sealed = new Uint8Array(
-      await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: context ?? new Uint8Array() }, secret, plaintext),
-    );
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: context ?? new Uint8Array() }, secret, plaintext));
     const out = new Uint8Array(IV_BYTES + sealed.length);
     out.set(iv);
     out.set(sealed, IV_BYTES);

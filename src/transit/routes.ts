@@ -363,24 +363,30 @@ export const transitApp = featureApp()
     const { name } = c.req.valid("param");
     await authorize(c, "transit:decrypt", "transit.decrypt", onTransitKey(name));
     const input = c.req.valid("json");
-    const result = await operate<z.infer<typeof DecryptResult>>(c, "transit.decrypt", name, async (key) => {
-      key.requireType("decryption", "aes256-gcm");
-      const one = async (item: { ciphertext: string; context?: string }) => {
-        const { plaintext, version } = await key.decrypt(item.ciphertext, optionalContext(item.context));
-        try {
-          return { plaintext: toBase64(plaintext), key_version: version };
-        } finally {
-          wipe(plaintext);
+    const result = await operate<z.infer<typeof DecryptResult>>(
+      c,
+      "transit.decrypt",
+      name,
+      async (key) => {
+        key.requireType("decryption", "aes256-gcm");
+        const one = async (item: { ciphertext: string; context?: string }) => {
+          const { plaintext, version } = await key.decrypt(item.ciphertext, optionalContext(item.context));
+          try {
+            return { plaintext: toBase64(plaintext), key_version: version };
+          } finally {
+            wipe(plaintext);
+          }
+        };
+        if (!("batch_input" in input)) {
+          const single = await one(input);
+          return { body: single, detail: { key_version: single.key_version } };
         }
-      };
-      if (!("batch_input" in input)) {
-        const single = await one(input);
-        return { body: single, detail: { key_version: single.key_version } };
-      }
-      if (input.batch_input.length <= MAX_BATCH_ITEMS) await key.preload(versionsIn(input.batch_input.map((i) => i.ciphertext)));
-      const results = await eachItem(input.batch_input, one);
-      return { body: { batch_results: results }, detail: { items: results.length, failed: failures(results) } };
-    }, DECRYPTED); // plaintext is never kept for a replay
+        if (input.batch_input.length <= MAX_BATCH_ITEMS) await key.preload(versionsIn(input.batch_input.map((i) => i.ciphertext)));
+        const results = await eachItem(input.batch_input, one);
+        return { body: { batch_results: results }, detail: { items: results.length, failed: failures(results) } };
+      },
+      DECRYPTED,
+    ); // plaintext is never kept for a replay
     return c.json(result, 200);
   })
   .openapi(rewrapRoute, async (c) => {

@@ -6,9 +6,7 @@ export const MAX_BATCH_ITEMS = 1000;
 /** Plaintext and inputs per item, as base64 text (about 48 KiB of bytes). */
 const MAX_BASE64_CHARS = 65_536;
 
-export const KeyName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+export const KeyName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit");
 
 export const NameParams = z.object({ name: KeyName.openapi({ param: { name: "name", in: "path" }, example: "payments" }) });
 

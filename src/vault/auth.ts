@@ -74,7 +74,12 @@ function lookupData(p: Principal) {
 // ---- login: auth/jwt/login and auth/kubernetes/login ----
 
 // The Go client (`vault login`, `vault write`) sends PUT; most libraries POST.
-for (const [method, verb] of [["jwt", "post"], ["jwt", "put"], ["kubernetes", "post"], ["kubernetes", "put"]] as const) {
+for (const [method, verb] of [
+  ["jwt", "post"],
+  ["jwt", "put"],
+  ["kubernetes", "post"],
+  ["kubernetes", "put"],
+] as const) {
   vaultAuthApp[verb](`/auth/${method}/login`, async (c) => {
     if (c.req.header("x-vault-wrap-ttl")) throw vaultError(400, "Hush does not wrap login responses; log in, then wrap what you read");
     const body = await jsonBody(c);
@@ -160,7 +165,14 @@ vaultAuthApp.on(["POST", "PUT"], "/auth/token/create", async (c) => {
   const response = envelope(c, null, { auth: authBlock(row, token, (body.meta as Record<string, string> | undefined) ?? {}) });
   return respond(c, response, {
     statements: [c.get("db").insert(apiTokens).values(row)],
-    events: [{ action: "token.create", resource: `token:${row.id}`, status: 201, detail: { subject: row.subject, scopes: row.scopes, tenant: row.tenantId, parent: row.parentId, via: "vault" } }],
+    events: [
+      {
+        action: "token.create",
+        resource: `token:${row.id}`,
+        status: 201,
+        detail: { subject: row.subject, scopes: row.scopes, tenant: row.tenantId, parent: row.parentId, via: "vault" },
+      },
+    ],
     oneTime: ["auth.client_token"],
   });
 });
@@ -188,7 +200,18 @@ vaultAuthApp.on(["POST", "PUT"], "/auth/token/renew-self", (c) => {
   return c.json(
     envelope(c, null, {
       warnings: ["Hush tokens are not renewable: the TTL is unchanged"],
-      auth: { client_token: "", accessor: p.tokenId, policies, token_policies: policies, metadata: null, lease_duration: ttlLeft(p.expiresAt), renewable: false, entity_id: p.entity, token_type: "service", orphan: p.isRoot },
+      auth: {
+        client_token: "",
+        accessor: p.tokenId,
+        policies,
+        token_policies: policies,
+        metadata: null,
+        lease_duration: ttlLeft(p.expiresAt),
+        renewable: false,
+        entity_id: p.entity,
+        token_type: "service",
+        orphan: p.isRoot,
+      },
     }),
   );
 });

@@ -76,7 +76,7 @@ export function goDuration(seconds: number): string {
   return `${s}s`;
 }
 
-const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400 };
 
 /**
  * A Vault duration: an integer number of seconds (number or digits), or Go-style units
@@ -113,7 +113,12 @@ export function customMetadataProblem(custom: unknown): string | undefined {
 export function subkeys(data: unknown, depth: number, level = 1): unknown {
   if (!data || typeof data !== "object" || Array.isArray(data)) return null;
   if (depth > 0 && level > depth) return null;
-  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v && typeof v === "object" && !Array.isArray(v) && (depth === 0 || level < depth) ? subkeys(v, depth, level + 1) : null]));
+  return Object.fromEntries(
+    Object.entries(data).map(([k, v]) => [
+      k,
+      v && typeof v === "object" && !Array.isArray(v) && (depth === 0 || level < depth) ? subkeys(v, depth, level + 1) : null,
+    ]),
+  );
 }
 
 export function allVersions(db: Db, tenantId: string, path: string) {

@@ -12,14 +12,24 @@ import type { AppEnv } from "../http/context";
 import { loggable, problemOf } from "../http/errors";
 import { idempotency } from "../http/idempotency";
 import { apiHeaders, limitBody } from "../http/middleware";
-import { Problem } from "../http/problem";
 import { checkValueSize, isWellFormedJson, newSecretRow } from "../secrets/input";
 import { guardDelete, guardDestroy, guardMaxVersions, guardNewVersion } from "../secrets/dual-control";
 import { secretResource } from "../secrets/read";
 import { listable, readRefusal, refuse, releaseValue } from "../secrets/read-rule";
 import { SecretPath } from "../secrets/schemas";
 import { destroyVersions, findSecret, findSecretVersion, insertVersion, listSecrets, nextVersionStatements, sealVersion } from "../secrets/store";
-import { allVersions, childKeys, customMetadataProblem, dataFromValue, goDuration, parseDuration, secretMetadata, setVersionsDeleted, subkeys, versionMetadata } from "./kv";
+import {
+  allVersions,
+  childKeys,
+  customMetadataProblem,
+  dataFromValue,
+  goDuration,
+  parseDuration,
+  secretMetadata,
+  setVersionsDeleted,
+  subkeys,
+  versionMetadata,
+} from "./kv";
 import { envelope, jsonBody, noContent, vaultError } from "./common";
 import { vaultAuthApp } from "./auth";
 import { sysApp } from "./sys";
@@ -56,11 +66,7 @@ vaultApp.onError((err, c) => {
 vaultApp.use("*", apiHeaders, limitBody(1024 * 1024));
 
 /** Routes Vault serves without a token: health, login, and the wrapping token's own routes. */
-const PUBLIC = [
-  /^\/v1\/sys\/(?:health|seal-status)\/?$/,
-  /^\/v1\/auth\/(?:jwt|kubernetes)\/login\/?$/,
-  /^\/v1\/sys\/wrapping\/(?:unwrap|lookup|rewrap)\/?$/,
-];
+const PUBLIC = [/^\/v1\/sys\/(?:health|seal-status)\/?$/, /^\/v1\/auth\/(?:jwt|kubernetes)\/login\/?$/, /^\/v1\/sys\/wrapping\/(?:unwrap|lookup|rewrap)\/?$/];
 
 /** Responses that `X-Vault-Wrap-TTL` may wrap; anywhere else the header is refused, never ignored. */
 const WRAPPABLE = [
@@ -93,7 +99,12 @@ vaultApp.route("/", wrappingApp);
 
 /** The mount's configuration (`secret/config`): a missing row is Vault's defaults. */
 async function mountConfig(c: Context<AppEnv>) {
-  const row = await c.get("db").select().from(vaultConfig).where(eq(vaultConfig.tenantId, c.get("principal").tenantId)).get();
+  const row = await c
+    .get("db")
+    .select()
+    .from(vaultConfig)
+    .where(eq(vaultConfig.tenantId, c.get("principal").tenantId))
+    .get();
   return { casRequired: row?.casRequired ?? false };
 }
 
@@ -171,7 +182,14 @@ vaultApp.get("/secret/subkeys/:path{.+}", async (c) => {
 });
 
 /** Writes `data` as the next version (create when absent); `cas` as in Vault, required when the key or the mount says so. */
-async function writeData(c: Context<AppEnv>, path: string, data: Record<string, unknown>, cas: number | undefined, action: string, casGiven = cas !== undefined) {
+async function writeData(
+  c: Context<AppEnv>,
+  path: string,
+  data: Record<string, unknown>,
+  cas: number | undefined,
+  action: string,
+  casGiven = cas !== undefined,
+) {
   const principal = c.get("principal");
   const db = c.get("db");
   const keyring = loadKeyring(c.env.MASTER_KEYS);
@@ -198,7 +216,10 @@ async function writeData(c: Context<AppEnv>, path: string, data: Record<string, 
     ({ statements, updated: row } = nextVersionStatements(db, existing, { version, sealed, now, actor: principal.subject }));
   } else {
     row = newSecretRow(principal.tenantId, path, principal.subject, now, {}, undefined);
-    statements = [db.insert(secrets).values(row), insertVersion(db, { tenantId: principal.tenantId, path, version, createdAt: now, createdBy: principal.subject }, sealed)];
+    statements = [
+      db.insert(secrets).values(row),
+      insertVersion(db, { tenantId: principal.tenantId, path, version, createdAt: now, createdBy: principal.subject }, sealed),
+    ];
   }
   // delete_version_after: the version carries its deletion time from the start, as in Vault;
   // the read rule refuses it once that time has passed.
@@ -338,7 +359,10 @@ async function listFolder(c: Context<AppEnv>, rawFolder: string) {
     if (rows.length <= 1000) break;
     after = rows[999]!.path;
   }
-  const keys = childKeys(prefix, paths.filter((p) => listable(principal, p)));
+  const keys = childKeys(
+    prefix,
+    paths.filter((p) => listable(principal, p)),
+  );
   if (keys.length === 0) return c.json({ errors: [] }, 404);
   return c.json(envelope(c, { keys }));
 }
@@ -413,7 +437,12 @@ async function writeMetadata(c: Context<AppEnv>, merge: boolean) {
   ];
   const now = Date.now();
   const statements: BatchItem[] = secret
-    ? [db.update(secrets).set({ ...changes, updatedAt: now, updatedBy: principal.subject }).where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path)))]
+    ? [
+        db
+          .update(secrets)
+          .set({ ...changes, updatedAt: now, updatedBy: principal.subject })
+          .where(and(eq(secrets.tenantId, principal.tenantId), eq(secrets.path, path))),
+      ]
     : [db.insert(secrets).values(newSecretRow(principal.tenantId, path, principal.subject, now, { ...changes, currentVersion: 0 }, undefined))];
   await commit(c, [...statements, ...approval], {
     audit: { action: secret ? "secret.metadata" : "secret.create", resource: secretResource(path), detail: { via: "vault", metadata_only: !secret } },
@@ -467,7 +496,8 @@ for (const method of ["post", "put"] as const) {
     const body = await jsonBody(c);
     // Mount-wide pruning or scheduled deletion would delete across every path at once, past
     // each path's own delete guard and approval policy: set them per key (secret/metadata).
-    if (body.max_versions !== undefined && body.max_versions !== 0) throw vaultError(400, "max_versions is set per key in Hush (secret/metadata/<path>); the mount keeps every version");
+    if (body.max_versions !== undefined && body.max_versions !== 0)
+      throw vaultError(400, "max_versions is set per key in Hush (secret/metadata/<path>); the mount keeps every version");
     if (body.delete_version_after !== undefined && parseDuration(body.delete_version_after) !== 0) {
       throw vaultError(400, "delete_version_after is set per key in Hush (secret/metadata/<path>)");
     }

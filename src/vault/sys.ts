@@ -98,7 +98,9 @@ sysApp.get("/sys/mounts", (c) => {
   return c.json({ ...mounts, ...envelope(c, mounts) });
 });
 sysApp.get("/sys/mounts/secret", (c) => c.json({ ...secretMount, ...envelope(c, secretMount) }));
-sysApp.get("/sys/mounts/secret/tune", (c) => c.json({ ...secretMount.config, options: secretMount.options, ...envelope(c, { ...secretMount.config, options: secretMount.options }) }));
+sysApp.get("/sys/mounts/secret/tune", (c) =>
+  c.json({ ...secretMount.config, options: secretMount.options, ...envelope(c, { ...secretMount.config, options: secretMount.options }) }),
+);
 
 // The stock vault CLI asks this first to learn the mount's KV version.
 const mountInfo = (c: VaultContext) => c.json(envelope(c, { ...secretMount, path: "secret/" }));

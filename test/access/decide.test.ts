@@ -21,7 +21,12 @@ const principal = (over: Partial<Principal> & { rules?: ResolvedRule[] } = {}): 
   rules: [],
   ...over,
 });
-const rule = (paths: string[], capabilities: string[], effect: "allow" | "deny" = "allow", policy = "p"): ResolvedRule => ({ policy, paths, capabilities, effect });
+const rule = (paths: string[], capabilities: string[], effect: "allow" | "deny" = "allow", policy = "p"): ResolvedRule => ({
+  policy,
+  paths,
+  capabilities,
+  effect,
+});
 
 describe("decide()", () => {
   it("a scope counts only for its own capability: transit:encrypt reads nothing", () => {
@@ -120,7 +125,9 @@ describe("readRefusal()", () => {
 
   it("a service-bound caller reads only secrets that list its service", () => {
     const web = principal({ subject: "service:web/ci", service: "web", scopes: new Set(["secrets:read"]) });
-    expect(readRefusal(web, "read", "app/db", { secret: secret({ allowedServices: ["billing"] }), version: version() }, {}, now)?.reason).toBe("service-not-allowed");
+    expect(readRefusal(web, "read", "app/db", { secret: secret({ allowedServices: ["billing"] }), version: version() }, {}, now)?.reason).toBe(
+      "service-not-allowed",
+    );
     expect(readRefusal(web, "read", "app/db", { secret: secret({ allowedServices: ["web"] }), version: version() }, {}, now)).toBeUndefined();
   });
 

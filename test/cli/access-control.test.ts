@@ -18,7 +18,13 @@ function workspace(yaml: string) {
   const env = { XDG_CONFIG_HOME: join(dir, "config"), HUSH_LOCAL_KEY: KEY, HUSH_ADDR: OFFLINE, HUSH_RETRIES: "0", HUSH_PROJECT: undefined };
   const hush = (args: string[], options: RunOptions = {}) => run(args, { cwd: dir, token: null, ...options, env: { ...env, ...options.env } });
   const auditLog = join(dir, "config", "hush", "audit.log");
-  const lines = () => (existsSync(auditLog) ? readFileSync(auditLog, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : []);
+  const lines = () =>
+    existsSync(auditLog)
+      ? readFileSync(auditLog, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l))
+      : [];
   return { dir, hush, auditLog, lines };
 }
 
@@ -55,7 +61,11 @@ describe("accessControl", () => {
     expect(write.code).toBe(4);
     expect(write.stderr).toContain(`Error: local: accessControl in ${join(dir, ".hush.yaml")} does not allow write on shared/token`);
     expect(write.stderr).toContain("How to fix: local may write only dev/*; add a glob to accessControl.local.write there");
-    for (const args of [["rotate", "prod/db", "--stdin"], ["delete", "prod/db", "--yes"]]) expect((await hush(args, { input: "x" })).code).toBe(4);
+    for (const args of [
+      ["rotate", "prod/db", "--stdin"],
+      ["delete", "prod/db", "--yes"],
+    ])
+      expect((await hush(args, { input: "x" })).code).toBe(4);
 
     const read = await hush(["get", "prod/db"]);
     expect(read.code).toBe(4);
@@ -87,7 +97,11 @@ describe("accessControl", () => {
     const env = { HUSH_LOCAL_STORE: store };
 
     const list = await hush(["list", "--json"], { env });
-    expect(JSON.parse(list.stdout).items.map((s: { path: string }) => s.path).sort()).toEqual(["dev/a", "shared/b"]);
+    expect(
+      JSON.parse(list.stdout)
+        .items.map((s: { path: string }) => s.path)
+        .sort(),
+    ).toEqual(["dev/a", "shared/b"]);
     const exported = await hush(["export", "--format", "json"], { env });
     const text = exported.stdout + exported.stderr;
     expect(exported.stdout).toContain("dev/a");

@@ -20,7 +20,10 @@ describe("hush policy", () => {
     expect(put.stdout).toContain(`Stored policy ${policy} (1 rule)`);
     const list = await hush(["policy", "list", "--json"]);
     const listed = json(list.stdout).items.find((p: { name: string }) => p.name === policy);
-    expect(listed).toMatchObject({ description: "read one prefix", rules: [{ paths: [`${prefix.split("/")[0]}/*`], capabilities: ["read", "list"], effect: "allow" }] });
+    expect(listed).toMatchObject({
+      description: "read one prefix",
+      rules: [{ paths: [`${prefix.split("/")[0]}/*`], capabilities: ["read", "list"], effect: "allow" }],
+    });
     const shown = await hush(["policy", "get", policy]);
     expect(shown.stdout).toMatch(/allow\s+read,list/);
 
@@ -82,7 +85,10 @@ describe("hush login-role", () => {
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toContain("stdin is not JSON");
     const writer = await tokenWith(["secrets:read", "secrets:write"], "cli-role-writer");
-    const denied = await hush(["login-role", "create"], { input: JSON.stringify({ name: name("r"), issuer: "https://x", audience: "a", jwks_url: "https://x/jwks", bound_claims: { sub: "*" }, policies: ["ci"] }), token: writer });
+    const denied = await hush(["login-role", "create"], {
+      input: JSON.stringify({ name: name("r"), issuer: "https://x", audience: "a", jwks_url: "https://x/jwks", bound_claims: { sub: "*" }, policies: ["ci"] }),
+      token: writer,
+    });
     expect(denied.code).toBe(4);
   });
 });
@@ -162,7 +168,9 @@ describe("hush approval", () => {
 
   it("an outsider can neither approve nor manage approval policies", async () => {
     const outsider = await tokenWith(["secrets:read", "secrets:write"], name("outsider"));
-    const create = await hush(["approval", "policy", "create", "--paths", "*", "--actions", "delete", "--required", "1", "--approvers", "outsider"], { token: outsider });
+    const create = await hush(["approval", "policy", "create", "--paths", "*", "--actions", "delete", "--required", "1", "--approvers", "outsider"], {
+      token: outsider,
+    });
     expect(create.code).toBe(4);
     // Deny is an approver's act too: the outsider is refused, and an unknown request is a 404.
     const deny = await hush(["approval", "deny", "apr_000000000000000000000000", "--yes"], { token: outsider });

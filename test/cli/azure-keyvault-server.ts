@@ -55,7 +55,8 @@ export async function startFakeVault(): Promise<FakeVault> {
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
     res.end(JSON.stringify(body));
   };
-  const error = (res: ServerResponse, status: number, code: string, message: string, headers?: Record<string, string>) => send(res, status, { error: { code, message } }, headers);
+  const error = (res: ServerResponse, status: number, code: string, message: string, headers?: Record<string, string>) =>
+    send(res, status, { error: { code, message } }, headers);
   const bundle = (name: string, v: Version, withValue = true) => ({
     ...(withValue ? { value: v.value } : {}),
     id: `${origin}/secrets/${name}/${v.id}`,
@@ -84,7 +85,12 @@ export async function startFakeVault(): Promise<FakeVault> {
       state.tokenRequests++;
       if (req.headers["x-identity-header"] !== identityHeader) return error(res, 400, "BadRequest", "X-IDENTITY-HEADER is missing or wrong");
       if (url.searchParams.get("resource") !== "https://vault.azure.net") return error(res, 400, "BadRequest", "unknown resource");
-      return send(res, 200, { access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: "https://vault.azure.net", token_type: "Bearer" });
+      return send(res, 200, {
+        access_token: token,
+        expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+        resource: "https://vault.azure.net",
+        token_type: "Bearer",
+      });
     }
 
     state.requests.push({ method: req.method!, path: url.pathname, authorization: req.headers.authorization });
@@ -109,23 +115,42 @@ export async function startFakeVault(): Promise<FakeVault> {
     const name = parts[1];
     if (!name) {
       if (req.method !== "GET") return error(res, 405, "MethodNotAllowed", "method not allowed");
-      return page(res, url, [...secrets.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([n, vs]) => item(n, vs.at(-1)!)));
+      return page(
+        res,
+        url,
+        [...secrets.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([n, vs]) => item(n, vs.at(-1)!)),
+      );
     }
     if (!/^[0-9a-zA-Z-]{1,127}$/.test(name)) return error(res, 400, "BadParameter", "The secret name is invalid");
     const versions = secrets.get(name);
     if (req.method === "PUT" && parts.length === 2) {
       const body = JSON.parse(text || "{}");
       if (typeof body.value !== "string") return error(res, 400, "BadParameter", "Property value is required");
-      const v: Version = { id: randomBytes(16).toString("hex"), value: body.value, contentType: body.contentType, tags: body.tags, created: Math.floor(Date.now() / 1000) };
+      const v: Version = {
+        id: randomBytes(16).toString("hex"),
+        value: body.value,
+        contentType: body.contentType,
+        tags: body.tags,
+        created: Math.floor(Date.now() / 1000),
+      };
       secrets.set(name, [...(versions ?? []), v]);
       return send(res, 200, bundle(name, v));
     }
     if (!versions) return error(res, 404, "SecretNotFound", `A secret with (name/id) ${name} was not found in this key vault.`);
     if (req.method === "DELETE" && parts.length === 2) {
       secrets.delete(name);
-      return send(res, 200, { ...bundle(name, versions.at(-1)!, false), recoveryId: `${origin}/deletedsecrets/${name}`, deletedDate: Math.floor(Date.now() / 1000) });
+      return send(res, 200, {
+        ...bundle(name, versions.at(-1)!, false),
+        recoveryId: `${origin}/deletedsecrets/${name}`,
+        deletedDate: Math.floor(Date.now() / 1000),
+      });
     }
-    if (req.method === "GET" && parts[2] === "versions") return page(res, url, versions.map((v) => ({ ...item(name, v), id: `${origin}/secrets/${name}/${v.id}` })));
+    if (req.method === "GET" && parts[2] === "versions")
+      return page(
+        res,
+        url,
+        versions.map((v) => ({ ...item(name, v), id: `${origin}/secrets/${name}/${v.id}` })),
+      );
     if (req.method === "GET") {
       const v = parts[2] ? versions.find((x) => x.id === parts[2]) : versions.at(-1);
       if (!v) return error(res, 404, "SecretNotFound", `A secret with (name/id) ${name}/${parts[2]} was not found in this key vault.`);

@@ -11,7 +11,11 @@ const hasScript = spawnSync("sh", ["-c", "command -v script"]).status === 0;
 /** Runs `hush <args>` with stdout and stderr on a pseudo-terminal; returns what the terminal showed. */
 function atTerminal(args: string[], env: Record<string, string> = {}) {
   const command = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(" ");
-  const run = spawnSync("script", ["-qec", command, "/dev/null"], { encoding: "utf8", env: { ...cliEnv(), TERM: "xterm-256color", ...env } as unknown as NodeJS.ProcessEnv, timeout: 30_000 });
+  const run = spawnSync("script", ["-qec", command, "/dev/null"], {
+    encoding: "utf8",
+    env: { ...cliEnv(), TERM: "xterm-256color", ...env } as unknown as NodeJS.ProcessEnv,
+    timeout: 30_000,
+  });
   return run.stdout;
 }
 

@@ -24,7 +24,9 @@ const script = async (shell: string) => {
 /** What bash offers after `hush <words...>` (the last word is the one being completed). */
 function bashComplete(file: string, words: string[]): string[] {
   const quoted = ["hush", ...words].map((w) => `'${w}'`).join(" ");
-  const run = spawnSync("bash", ["-c", `source '${file}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length}; _hush; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: "utf8" });
+  const run = spawnSync("bash", ["-c", `source '${file}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length}; _hush; printf '%s\\n' "\${COMPREPLY[@]}"`], {
+    encoding: "utf8",
+  });
   expect(run.stderr).toBe("");
   return run.stdout.split("\n").filter(Boolean);
 }
@@ -58,7 +60,13 @@ describe("hush completion", () => {
     // Quotes in descriptions cannot break out of the quoting: the `complete` lines are also valid
     // POSIX-shell words (fish accepts the same '\'' quoting), so bash -n checks them here.
     const lines = join(mkdtempSync(join(tmpdir(), "hush-completion-")), "complete-lines.sh");
-    writeFileSync(lines, f.stdout.split("\n").filter((l) => l.startsWith("complete ")).join("\n"));
+    writeFileSync(
+      lines,
+      f.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("complete "))
+        .join("\n"),
+    );
     expect(spawnSync("bash", ["-n", lines]).status).toBe(0);
   });
 

@@ -29,9 +29,15 @@ async function stoppableProxy(limit = Infinity) {
     served++;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k))) as Record<string, string>;
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k))) as Record<
+      string,
+      string
+    >;
     const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
-    res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => !["content-encoding", "transfer-encoding", "content-length"].includes(k))));
+    res.writeHead(
+      upstream.status,
+      Object.fromEntries([...upstream.headers].filter(([k]) => !["content-encoding", "transfer-encoding", "content-length"].includes(k))),
+    );
     res.end(Buffer.from(await upstream.arrayBuffer()));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -45,7 +51,11 @@ function workspace(addr: string) {
   const hush = (args: string[], options: RunOptions = {}) => run(args, { cwd: dir, ...options, env: { ...env, ...options.env } });
   const snapshots = () => {
     const d = join(dir, "config", "hush", "snapshots");
-    return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith(".enc")).map((f) => join(d, f)) : [];
+    return existsSync(d)
+      ? readdirSync(d)
+          .filter((f) => f.endsWith(".enc"))
+          .map((f) => join(d, f))
+      : [];
   };
   return { dir, hush, snapshots };
 }
@@ -82,7 +92,9 @@ describe("reads along the chain", () => {
     const envName = `HUSH_SECRET_${path.replace(/[^A-Za-z0-9]/g, "_").toUpperCase()}`;
     const fromEnv = await hush(["get", path, "--raw"], { env: { [envName]: "from-environment" } });
     expect(fromEnv.stdout).toBe("from-environment");
-    expect(fromEnv.stderr).toMatch(new RegExp(`^Note: .* came from env \\(hush failed: Could not reach Hush .*; local failed: no secret at ${path} \\(deleted\\)\\)\\n$`));
+    expect(fromEnv.stderr).toMatch(
+      new RegExp(`^Note: .* came from env \\(hush failed: Could not reach Hush .*; local failed: no secret at ${path} \\(deleted\\)\\)\\n$`),
+    );
 
     const none = await hush(["get", path]);
     expect(none.code).toBe(1);
@@ -95,7 +107,9 @@ describe("reads along the chain", () => {
 
     const health = await hush(["health"]);
     expect(health.code).toBe(1);
-    expect(health.stdout).toMatch(/^PROVIDER\s+STATUS\s+PRIORITY\s+LAST CHECK\s+DETAIL\nhush \(default\)\s+unhealthy\s+1\s+.*ECONNREFUSED\nlocal\s+healthy\s+2\s/);
+    expect(health.stdout).toMatch(
+      /^PROVIDER\s+STATUS\s+PRIORITY\s+LAST CHECK\s+DETAIL\nhush \(default\)\s+unhealthy\s+1\s+.*ECONNREFUSED\nlocal\s+healthy\s+2\s/,
+    );
     expect(health.stdout).toMatch(/\nFallback chain: hush → local → env\n$/);
     expect(health.stderr).toMatch(/^Error: hush in the chain is not healthy\nHow to fix: hush: Check the address/);
   });
@@ -142,7 +156,9 @@ describe("hush run --fallback", () => {
     const second = await hush([...args, node, "-e", report(out2)]);
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(readFileSync(out2, "utf8"))).toEqual({ a: "snapshot-value-a-5c1e", b: "snapshot-value-b-9d2f" });
-    expect(second.stderr).toMatch(/^Warning: [AB]: cannot read .*: Could not reach Hush at .*\nWarning: using the fallback snapshot from \d{4}-\d\d-\d\dT\S+Z \(\d+s old; maximum 1d\): these values may be stale\n$/);
+    expect(second.stderr).toMatch(
+      /^Warning: [AB]: cannot read .*: Could not reach Hush at .*\nWarning: using the fallback snapshot from \d{4}-\d\d-\d\dT\S+Z \(\d+s old; maximum 1d\): these values may be stale\n$/,
+    );
     expect(second.stdout + second.stderr).not.toContain("snapshot-value");
   });
 
@@ -170,7 +186,9 @@ describe("hush run --fallback", () => {
     expect(replayed.code).toBe(1);
     expect(replayed.stdout).toBe("");
     expect(readFileSync(marker, "utf8")).toBe(""); // the command never ran
-    expect(replayed.stderr).toMatch(/^Error: A: cannot read .*: Could not reach Hush at .*; and the fallback snapshot is \d+s old, past its maximum age of 2s, so it was not used \(and is deleted\)\nHow to fix: Bring the server back/);
+    expect(replayed.stderr).toMatch(
+      /^Error: A: cannot read .*: Could not reach Hush at .*; and the fallback snapshot is \d+s old, past its maximum age of 2s, so it was not used \(and is deleted\)\nHow to fix: Bring the server back/,
+    );
     expect(existsSync(snapshot!)).toBe(false);
 
     const none = await hush([...args, ...child]);
@@ -193,14 +211,18 @@ describe("hush run --fallback", () => {
     proxy.stop();
     const wrongKey = await hush(args, { env: { HUSH_LOCAL_KEY: "another-key-entirely-0000" } });
     expect(wrongKey.code).toBe(1);
-    expect(wrongKey.stderr).toMatch(/^Error: The fallback snapshot .* could not be decrypted with the key from HUSH_LOCAL_KEY: a wrong key, or the file was changed\n/);
+    expect(wrongKey.stderr).toMatch(
+      /^Error: The fallback snapshot .* could not be decrypted with the key from HUSH_LOCAL_KEY: a wrong key, or the file was changed\n/,
+    );
   });
 
   it("warns, and still runs, when there is no key to encrypt a snapshot with", async () => {
     const { hush } = workspace(inject("hushAddr"));
     const a = unique("nokey/a");
     await onServer(a, "no-key-value-1");
-    const result = await hush(["run", "--fallback", "--secret", `A=${a}`, "--", node, "-e", "process.stdout.write(process.env.A)"], { env: { HUSH_LOCAL_KEY: undefined, PATH: "/usr/bin:/bin" } });
+    const result = await hush(["run", "--fallback", "--secret", `A=${a}`, "--", node, "-e", "process.stdout.write(process.env.A)"], {
+      env: { HUSH_LOCAL_KEY: undefined, PATH: "/usr/bin:/bin" },
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe("no-key-value-1");
     expect(result.stderr).toMatch(/^Warning: --fallback could not save a snapshot \(No key for the fallback snapshot: HUSH_LOCAL_KEY is not set/);

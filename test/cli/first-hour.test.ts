@@ -22,7 +22,11 @@ async function admin(method: string, path: string, body?: unknown) {
 /** A hush-api-key lease provider whose one role allows at most maxTtl seconds. */
 async function provider(maxTtl: number): Promise<string> {
   const name = `fh-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
-  const res = await admin("POST", "/api/v1/secrets/providers", { name, kind: "hush-api-key", roles: { reader: { max_ttl_seconds: maxTtl, scopes: ["secrets:read"] } } });
+  const res = await admin("POST", "/api/v1/secrets/providers", {
+    name,
+    kind: "hush-api-key",
+    roles: { reader: { max_ttl_seconds: maxTtl, scopes: ["secrets:read"] } },
+  });
   if (res.status !== 201) throw new Error(`provider: ${res.status} ${JSON.stringify(res.body)}`);
   return name;
 }
@@ -83,7 +87,15 @@ describe("leases without a TTL option", () => {
 
   it("run --lease without --lease-ttl starts the child with a credential", async () => {
     const name = await provider(300);
-    const result = await hush(["run", "--lease", `${name}/reader`, "--", node, "-e", "process.stdout.write(String(Boolean(process.env.HUSH_LEASE_ID && process.env.HUSH_LEASE_CREDENTIAL)))"]);
+    const result = await hush([
+      "run",
+      "--lease",
+      `${name}/reader`,
+      "--",
+      node,
+      "-e",
+      "process.stdout.write(String(Boolean(process.env.HUSH_LEASE_ID && process.env.HUSH_LEASE_CREDENTIAL)))",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe("true");
   });
@@ -151,9 +163,43 @@ describe("version and help", () => {
   });
 
   it("no command's --help is without examples", async () => {
-    const commands = ["", "get", "set", "list", "rotate", "history", "recover", "delete", "undelete", "destroy", "audit", "audit verify", "import", "export", "run",
-      "share", "share create", "share open", "lease", "lease issue", "lease get", "lease list", "lease renew", "lease revoke",
-      "token", "token create", "token list", "token revoke", "login", "logout", "status", "health", "version", "init", "help"];
+    const commands = [
+      "",
+      "get",
+      "set",
+      "list",
+      "rotate",
+      "history",
+      "recover",
+      "delete",
+      "undelete",
+      "destroy",
+      "audit",
+      "audit verify",
+      "import",
+      "export",
+      "run",
+      "share",
+      "share create",
+      "share open",
+      "lease",
+      "lease issue",
+      "lease get",
+      "lease list",
+      "lease renew",
+      "lease revoke",
+      "token",
+      "token create",
+      "token list",
+      "token revoke",
+      "login",
+      "logout",
+      "status",
+      "health",
+      "version",
+      "init",
+      "help",
+    ];
     for (const words of commands) {
       const help = await hush([...words.split(" ").filter(Boolean), "--help"], { token: null });
       expect(help.code, words).toBe(0);
@@ -162,9 +208,28 @@ describe("version and help", () => {
   }, 180_000); // 35 CLI starts: on a loaded 2-core machine one takes 2 s
 
   it("nor the help of the commands for what was curl-only", async () => {
-    const commands = ["completion", "policy", "policy put", "login-role", "login-role create", "tenant", "tenant create", "provider", "provider put",
-      "provider revoke-leases", "approval", "approval approve", "approval policy create", "transit", "transit key", "transit key list", "transit key create",
-      "transit encrypt", "transit decrypt", "transit verify"];
+    const commands = [
+      "completion",
+      "policy",
+      "policy put",
+      "login-role",
+      "login-role create",
+      "tenant",
+      "tenant create",
+      "provider",
+      "provider put",
+      "provider revoke-leases",
+      "approval",
+      "approval approve",
+      "approval policy create",
+      "transit",
+      "transit key",
+      "transit key list",
+      "transit key create",
+      "transit encrypt",
+      "transit decrypt",
+      "transit verify",
+    ];
     for (const words of commands) {
       const help = await hush([...words.split(" "), "--help"], { token: null });
       expect(help.code, words).toBe(0);

@@ -42,7 +42,12 @@ export function cliEnv(options: RunOptions = {}): Record<string, string> {
 /** Starts `hush <args>` and returns the child, for tests that signal it. */
 export function start(args: string[], options: RunOptions = {}): ChildProcess {
   // detached: a session without a controlling terminal, so prompts fail instead of waiting on /dev/tty.
-  return spawn(process.execPath, [CLI, ...args], { env: cliEnv(options) as NodeJS.ProcessEnv, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"], detached: true });
+  return spawn(process.execPath, [CLI, ...args], {
+    env: cliEnv(options) as NodeJS.ProcessEnv,
+    cwd: options.cwd,
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+  });
 }
 
 /** Collects a started CLI's output and exit. */

@@ -102,7 +102,11 @@ describe("hush import (client side)", () => {
 describe("hush import / export (end to end)", () => {
   it("imports .env, JSON and YAML fixtures under a prefix", async () => {
     const top = unique("imp").split("/")[0]!;
-    for (const [file, sub] of [["app.env", "env"], ["secrets.json", "json"], ["secrets.yaml", "yaml"]] as const) {
+    for (const [file, sub] of [
+      ["app.env", "env"],
+      ["secrets.json", "json"],
+      ["secrets.yaml", "yaml"],
+    ] as const) {
       const result = await hush(["import", join(FIXTURES, file), "--prefix", `${top}/${sub}`]);
       expect(result.code, result.stderr).toBe(0);
     }

@@ -78,7 +78,11 @@ describe.runIf(process.platform === "linux")("the token in the OS keychain", () 
     for (const env of [{ ...fakeKeychain(true).env }, { ...fakeKeychain().env, HUSH_KEYCHAIN: "0" }]) {
       const home = freshConfigHome();
       const token = await tokenWith(["secrets:read"], "cli-keychain-fallback");
-      const login = await hush(["login", "--addr", inject("hushAddr"), "--token-stdin"], { token: null, env: { ...env, XDG_CONFIG_HOME: home, HUSH_ADDR: undefined }, input: token });
+      const login = await hush(["login", "--addr", inject("hushAddr"), "--token-stdin"], {
+        token: null,
+        env: { ...env, XDG_CONFIG_HOME: home, HUSH_ADDR: undefined },
+        input: token,
+      });
       expect(login.code, login.stderr).toBe(0);
       const file = join(home, "hush", "config.json");
       expect(login.stdout).toContain(`token saved in ${file} (mode 0600)`);
@@ -105,6 +109,8 @@ describe.runIf(process.platform === "linux")("the token in the OS keychain", () 
     expect((await hush(["set", "kc/one", "--stdin", "--provider", "local"], { env, input: "local-value" })).code).toBe(0);
     expect((await hush(["get", "kc/one", "--raw", "--provider", "local"], { env })).stdout).toBe("local-value");
     const health = await hush(["health", "--json"], { env });
-    expect(JSON.parse(health.stdout).providers.find((p: { provider: string }) => p.provider === "local").detail).toContain("key from the OS keychain (secret-tool)");
+    expect(JSON.parse(health.stdout).providers.find((p: { provider: string }) => p.provider === "local").detail).toContain(
+      "key from the OS keychain (secret-tool)",
+    );
   });
 });

@@ -23,7 +23,12 @@ function installed(args: string[], input?: string, env: Record<string, string | 
     input,
     encoding: "utf8",
     // Only the prefix and node itself on PATH: nothing from the checkout's node_modules.
-    env: { ...cliEnv(), PATH: [join(prefix, "bin"), dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter), NODE_PATH: undefined, ...env } as unknown as NodeJS.ProcessEnv,
+    env: {
+      ...cliEnv(),
+      PATH: [join(prefix, "bin"), dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter),
+      NODE_PATH: undefined,
+      ...env,
+    } as unknown as NodeJS.ProcessEnv,
     timeout: 30_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -34,7 +39,14 @@ beforeAll(() => {
   const out = join(work, "build");
   execFileSync(process.execPath, [join(ROOT, "cli", "build.mjs"), "--out", out], { stdio: "pipe" });
   // npm with a cache of its own and the registry pointed at a closed port: any fetch would fail.
-  const npmEnv = { ...process.env, npm_config_cache: join(work, "npm-cache"), npm_config_registry: "http://127.0.0.1:9/", npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
+  const npmEnv = {
+    ...process.env,
+    npm_config_cache: join(work, "npm-cache"),
+    npm_config_registry: "http://127.0.0.1:9/",
+    npm_config_audit: "false",
+    npm_config_fund: "false",
+    npm_config_update_notifier: "false",
+  };
   const packed = JSON.parse(execFileSync("npm", ["pack", out, "--pack-destination", work, "--json"], { env: npmEnv, encoding: "utf8" }));
   tarball = join(work, packed[0].filename);
   packedFiles = packed[0].files.map((f: { path: string }) => f.path).sort();
@@ -78,7 +90,10 @@ describe("the installable CLI", () => {
   });
 
   it("runs on the machine's Node >= 20", () => {
-    const run = spawnSync("node", ["--version"], { encoding: "utf8", env: { PATH: [dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter) } as unknown as NodeJS.ProcessEnv });
+    const run = spawnSync("node", ["--version"], {
+      encoding: "utf8",
+      env: { PATH: [dirname(process.execPath), "/usr/bin", "/bin"].join(delimiter) } as unknown as NodeJS.ProcessEnv,
+    });
     const [major] = run.stdout.trim().replace(/^v/, "").split(".").map(Number);
     expect(major).toBeGreaterThanOrEqual(20);
   });

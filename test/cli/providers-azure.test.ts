@@ -70,14 +70,18 @@ describe("the azure-keyvault provider", () => {
     const wrongToken = "eyJhbGciOi.wrong-token-value-7a7a7a7a";
     const result = await hush(["get", "any/thing", ...AZ], { env: { HUSH_AZURE_TOKEN: wrongToken, HUSH_DEBUG: "1" } });
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/^Error: azure-keyvault: the vault rejected the token \(401 Unauthorized\) at 127\.0\.0\.1:\d+\/secrets\/any--thing\nHow to fix: Set HUSH_AZURE_TOKEN to a current token \(az account get-access-token/);
+    expect(result.stderr).toMatch(
+      /^Error: azure-keyvault: the vault rejected the token \(401 Unauthorized\) at 127\.0\.0\.1:\d+\/secrets\/any--thing\nHow to fix: Set HUSH_AZURE_TOKEN to a current token \(az account get-access-token/,
+    );
     expect(result.stdout + result.stderr).not.toContain(wrongToken);
     expect(result.stdout + result.stderr).not.toContain("wrong-token-value");
 
     vault.faults.push({ status: 403, path: "/secrets/no-access" });
     const forbidden = await hush(["get", "no-access", ...AZ]);
     expect(forbidden.code).toBe(4);
-    expect(forbidden.stderr).toMatch(/^Error: azure-keyvault: access denied \(403 Forbidden\): .*\nHow to fix: Give this identity the Key Vault Secrets User role/);
+    expect(forbidden.stderr).toMatch(
+      /^Error: azure-keyvault: access denied \(403 Forbidden\): .*\nHow to fix: Give this identity the Key Vault Secrets User role/,
+    );
 
     const unknown = await hush(["get", "any/thing", "--provider", "vault"]);
     expect(unknown.code).toBe(2);
@@ -93,7 +97,11 @@ describe("the azure-keyvault provider", () => {
     const name = `retry${uniq()}`;
     await hush(["set", name, "retried-value", ...AZ]);
     const before = vault.requests.length;
-    vault.faults.push({ status: 429, retryAfter: "1", path: `/secrets/${name}` }, { status: 503, path: `/secrets/${name}` }, { status: 500, path: `/secrets/${name}` });
+    vault.faults.push(
+      { status: 429, retryAfter: "1", path: `/secrets/${name}` },
+      { status: 503, path: `/secrets/${name}` },
+      { status: 500, path: `/secrets/${name}` },
+    );
     const started = Date.now();
     const result = await hush(["get", name, ...AZ, "--raw"]);
     expect(result.code, result.stderr).toBe(0);
@@ -108,7 +116,9 @@ describe("the azure-keyvault provider", () => {
     vault.faults.push({ status: 503, path: `/secrets/${name}` }, { status: 503, path: `/secrets/${name}` });
     const failed = await hush(["get", name, ...AZ]);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/^Error: azure-keyvault: the vault answered 503 ServiceUnavailable after 2 tries\nHow to fix: Key Vault is failing: retry later/);
+    expect(failed.stderr).toMatch(
+      /^Error: azure-keyvault: the vault answered 503 ServiceUnavailable after 2 tries\nHow to fix: Key Vault is failing: retry later/,
+    );
 
     writeFileSync(join(dir, ".hush.yaml"), "chain: [azure-keyvault, local, env]\n");
     await hush(["set", name, "local-copy-value", "--provider", "local"]);
@@ -119,7 +129,9 @@ describe("the azure-keyvault provider", () => {
     expect(fell.stderr).toBe(`Note: ${name} came from local (azure-keyvault failed: the vault answered 503 ServiceUnavailable after 2 tries)\n`);
 
     const health = await hush(["health"]);
-    expect(health.stdout).toMatch(/^PROVIDER\s+STATUS\s+PRIORITY\s+LAST CHECK\s+DETAIL\nazure-keyvault\s+healthy\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(\d+ ms\)\s+http:\/\/127\.0\.0\.1:\d+: reachable, token accepted\nlocal\s+healthy\s+2\s+.*\nenv\s+healthy\s+3\s+.*\nhush \(default\)\s+unhealthy\s+-\s+/);
+    expect(health.stdout).toMatch(
+      /^PROVIDER\s+STATUS\s+PRIORITY\s+LAST CHECK\s+DETAIL\nazure-keyvault\s+healthy\s+1\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \(\d+ ms\)\s+http:\/\/127\.0\.0\.1:\d+: reachable, token accepted\nlocal\s+healthy\s+2\s+.*\nenv\s+healthy\s+3\s+.*\nhush \(default\)\s+unhealthy\s+-\s+/,
+    );
     expect(health.stdout).toMatch(/\n\nFallback chain: azure-keyvault → local → env\n$/);
     expect(health.code).toBe(0); // hush is not in the chain
   });

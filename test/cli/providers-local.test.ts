@@ -43,7 +43,9 @@ describe("the local provider", () => {
     expect(history.stdout).not.toContain(CANARY);
 
     const list = await hush(["list", "--provider", "local"]);
-    expect(list.stdout).toMatch(/^PATH\s+VERSION\s+TYPE\s+ENVIRONMENT\s+TAGS\s+UPDATED\s+PROVIDER\napp\/db-password\s+2\s+CUSTOM\s+-\s+db\s+\S+ \S+\s+local\n$/);
+    expect(list.stdout).toMatch(
+      /^PATH\s+VERSION\s+TYPE\s+ENVIRONMENT\s+TAGS\s+UPDATED\s+PROVIDER\napp\/db-password\s+2\s+CUSTOM\s+-\s+db\s+\S+ \S+\s+local\n$/,
+    );
   });
 
   it("fails clearly on a wrong key, with no partial output", async () => {
@@ -54,7 +56,9 @@ describe("the local provider", () => {
       const wrong = await hush([...args, "--provider", "local"], { env: { HUSH_LOCAL_KEY: "not-the-right-key-000000" } });
       expect(wrong.code).toBe(1);
       expect(wrong.stdout).toBe("");
-      expect(wrong.stderr).toMatch(/^Error: The local store .* could not be decrypted with the key from HUSH_LOCAL_KEY: a wrong key, or the file was changed\nHow to fix: Set HUSH_LOCAL_KEY to the key the store was written with/);
+      expect(wrong.stderr).toMatch(
+        /^Error: The local store .* could not be decrypted with the key from HUSH_LOCAL_KEY: a wrong key, or the file was changed\nHow to fix: Set HUSH_LOCAL_KEY to the key the store was written with/,
+      );
       expect(wrong.stderr).not.toMatch(/first-value|second-value/);
     }
   });
@@ -81,7 +85,9 @@ describe("the local provider", () => {
     // PATH without secret-tool/security: the keychain has nothing.
     const none = await hush(["set", "a/x", "v-123456789", "--provider", "local"], { env: { HUSH_LOCAL_KEY: undefined, PATH: "/nonexistent" } });
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/^Error: No key for the local store: HUSH_LOCAL_KEY is not set and the OS keychain has none\nHow to fix: Set HUSH_LOCAL_KEY .*secret-tool store/);
+    expect(none.stderr).toMatch(
+      /^Error: No key for the local store: HUSH_LOCAL_KEY is not set and the OS keychain has none\nHow to fix: Set HUSH_LOCAL_KEY .*secret-tool store/,
+    );
   });
 
   it("takes its key from the OS keychain (libsecret's secret-tool) when HUSH_LOCAL_KEY is unset", async () => {
@@ -90,11 +96,17 @@ describe("the local provider", () => {
     // needs a D-Bus Secret Service, which this machine does not run.
     const bin = join(dir, "bin");
     mkdirSync(bin);
-    writeFileSync(join(bin, "secret-tool"), `#!/bin/sh\n[ "$*" = "lookup service hush account local-key" ] && printf 'keychain-key-0123456789abcdef' && exit 0\nexit 1\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bin, "secret-tool"),
+      `#!/bin/sh\n[ "$*" = "lookup service hush account local-key" ] && printf 'keychain-key-0123456789abcdef' && exit 0\nexit 1\n`,
+      { mode: 0o755 },
+    );
     const env = { HUSH_LOCAL_KEY: undefined, PATH: `${bin}:${process.env.PATH}` };
     expect((await hush(["set", "a/k", "from-keychain-value", "--provider", "local"], { env })).code).toBe(0);
     expect((await hush(["get", "a/k", "--provider", "local", "--raw"], { env })).stdout).toBe("from-keychain-value");
-    expect((await hush(["get", "a/k", "--provider", "local", "--raw"], { env: { HUSH_LOCAL_KEY: "keychain-key-0123456789abcdef" } })).stdout).toBe("from-keychain-value");
+    expect((await hush(["get", "a/k", "--provider", "local", "--raw"], { env: { HUSH_LOCAL_KEY: "keychain-key-0123456789abcdef" } })).stdout).toBe(
+      "from-keychain-value",
+    );
   });
 
   it("imports all or nothing, exports, and deletes", async () => {
@@ -139,8 +151,14 @@ describe("the env provider", () => {
     expect(list.stdout).toMatch(/^PATH.*PROVIDER\nAPP_DB_URL\s+1\s+CUSTOM.*env\nTOKEN\s+1\s+CUSTOM.*env\n$/);
     const missing = await hush(["get", "app/other", "--provider", "env"], { env });
     expect(missing.code).toBe(3);
-    expect(missing.stderr).toBe("Error: env: HUSH_SECRET_APP_OTHER is not set\nHow to fix: Export HUSH_SECRET_APP_OTHER in the environment, or read app/other from another provider (--provider)\n");
-    for (const args of [["set", "a/b", "v-123456789"], ["rotate", "a/b", "v-123456789"], ["delete", "a/b", "--yes"]]) {
+    expect(missing.stderr).toBe(
+      "Error: env: HUSH_SECRET_APP_OTHER is not set\nHow to fix: Export HUSH_SECRET_APP_OTHER in the environment, or read app/other from another provider (--provider)\n",
+    );
+    for (const args of [
+      ["set", "a/b", "v-123456789"],
+      ["rotate", "a/b", "v-123456789"],
+      ["delete", "a/b", "--yes"],
+    ]) {
       const denied = await hush([...args, "--provider", "env"], { env });
       expect(denied.code).toBe(2);
       expect(denied.stderr).toMatch(/^Error: env: is read-only: it cannot (write|rotate|delete) secrets\nHow to fix: /);
@@ -201,7 +219,9 @@ describe("the project file", () => {
     const { dir, env, hush } = workspace();
     const home = env.XDG_CONFIG_HOME;
     mkdirSync(join(home, "hush"), { recursive: true });
-    writeFileSync(join(home, "hush", "config.json"), JSON.stringify({ addr: "http://127.0.0.1:9", token: "hush_saved_token_for_the_real_server" }), { mode: 0o600 });
+    writeFileSync(join(home, "hush", "config.json"), JSON.stringify({ addr: "http://127.0.0.1:9", token: "hush_saved_token_for_the_real_server" }), {
+      mode: 0o600,
+    });
     writeFileSync(join(dir, ".hush.yaml"), "address: http://127.0.0.1:10\n");
     const status = await hush(["list"], { env: { HUSH_ADDR: undefined } });
     expect(status.code).toBe(4);
@@ -222,7 +242,10 @@ describe("the local audit log", () => {
     expect(statSync(auditLog).mode & 0o777).toBe(0o600);
     const text = readFileSync(auditLog, "utf8");
     expect(text).not.toContain(CANARY);
-    const events = text.trim().split("\n").map((l) => JSON.parse(l));
+    const events = text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(events.map((e) => [e.provider, e.action, e.path ?? null, e.outcome])).toEqual([
       ["local", "set", "log/secret", "ok"],
       ["local", "get", "log/secret", "ok"],

@@ -31,10 +31,12 @@ async function scripted(script: ((req: IncomingMessage, res: ServerResponse) => 
   return { addr: `http://127.0.0.1:${port}`, seen };
 }
 
-const problem = (status: number, headers: Record<string, string> = {}) => (_: IncomingMessage, res: ServerResponse) => {
-  res.writeHead(status, { "content-type": "application/problem+json", ...headers });
-  res.end(JSON.stringify({ type: "about:blank", title: "busy", status, detail: "try again" }));
-};
+const problem =
+  (status: number, headers: Record<string, string> = {}) =>
+  (_: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(status, { "content-type": "application/problem+json", ...headers });
+    res.end(JSON.stringify({ type: "about:blank", title: "busy", status, detail: "try again" }));
+  };
 const written = (_: IncomingMessage, res: ServerResponse) => {
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify({ path: "app/x", version: 2 }));

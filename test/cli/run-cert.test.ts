@@ -30,7 +30,13 @@ const openssl = (...args: string[]) => spawnSync("openssl", args, { encoding: "u
 beforeAll(async () => {
   // An issuer and role of this file's own: other suites set the tenant's default issuer and role.
   await call("POST", "/api/v1/pki/issuers", { type: "root", issuer_id: ISSUER, common_name: "Hush run --cert Test Root" });
-  await call("PUT", `/api/v1/pki/roles/${ROLE}`, { issuer: ISSUER, allowed_domains: ["localhost"], allow_bare_domains: true, allow_ip_sans: true, max_ttl_seconds: 3600 });
+  await call("PUT", `/api/v1/pki/roles/${ROLE}`, {
+    issuer: ISSUER,
+    allowed_domains: ["localhost"],
+    allow_bare_domains: true,
+    allow_ip_sans: true,
+    max_ttl_seconds: 3600,
+  });
 });
 
 // The child: checks the files and their modes, runs a TLS server with cert.pem/key.pem and a
@@ -90,7 +96,11 @@ describe("hush run --cert", () => {
     writeFileSync(caPath, seen.pem.ca);
     const subject = openssl("x509", "-in", certPath, "-noout", "-subject", "-serial");
     expect(subject.stdout).toMatch(/CN ?= ?localhost/);
-    expect(subject.stdout.toLowerCase().replace(/[^0-9a-f=\n]/g, "")).toContain(String(seen.serial).toLowerCase().replace(/[^0-9a-f]/g, ""));
+    expect(subject.stdout.toLowerCase().replace(/[^0-9a-f=\n]/g, "")).toContain(
+      String(seen.serial)
+        .toLowerCase()
+        .replace(/[^0-9a-f]/g, ""),
+    );
     expect(openssl("verify", "-CAfile", caPath, certPath).status).toBe(0);
 
     let lease: { state: string } = { state: "" };

@@ -63,7 +63,12 @@ describe("hush run", () => {
     const path = unique("signal");
     await hush(["set", path, "--stdin"], { input: "signal-value" });
     const child = start([
-      "run", "--secret", `X=${path}`, "--", node, "-e",
+      "run",
+      "--secret",
+      `X=${path}`,
+      "--",
+      node,
+      "-e",
       `process.on('${signal}', () => { console.log('child got ${signal}'); process.exit(${code}) }); console.log('ready'); setInterval(() => {}, 1000)`,
     ]);
     const done = finish(child);

@@ -76,8 +76,7 @@ const expectedTree = () => [
   ["secretlint/github/GITHUB_TOKEN", "scripts/deploy.sh", 2, []],
   ["secretlint/privatekey/PrivateKey", "keys/id_rsa", 1, []],
 ];
-const shape = (findings: any[]) =>
-  findings.map((f) => [f.rule, f.file, f.line, f.matches]).sort((a, b) => `${a[0]}${a[1]}`.localeCompare(`${b[0]}${b[1]}`));
+const shape = (findings: any[]) => findings.map((f) => [f.rule, f.file, f.line, f.matches]).sort((a, b) => `${a[0]}${a[1]}`.localeCompare(`${b[0]}${b[1]}`));
 const noPlaintext = (text: string) => {
   for (const secret of PLANTED) expect(text.includes(secret), `leaked ${secret.slice(0, 6)}...`).toBe(false);
 };
@@ -88,7 +87,9 @@ describe("hush scan", () => {
     expect(res.code, res.stderr).toBe(0);
     const run = JSON.parse(res.stdout);
     expect(run.run_id).toMatch(/^scan_/);
-    expect(run.rules_active).toEqual(expect.arrayContaining(["secretlint/aws", "secretlint/github", "secretlint/privatekey", "hush/api-token", "hush/share-token"]));
+    expect(run.rules_active).toEqual(
+      expect.arrayContaining(["secretlint/aws", "secretlint/github", "secretlint/privatekey", "hush/api-token", "hush/share-token"]),
+    );
     expect(shape(run.findings)).toEqual(expectedTree());
     for (const f of run.findings) {
       expect(f.preview).toMatch(/^[^*]{0,4}\*{8}$/);
@@ -108,7 +109,9 @@ describe("hush scan", () => {
     const res = await hush(["scan", repo, "--git", "--format", "json"]);
     expect(res.code, res.stderr).toBe(0);
     const run = JSON.parse(res.stdout);
-    const expected = [...expectedTree(), ["secretlint/github/GITHUB_TOKEN", "tmp/leak.txt", 1, []]].sort((a, b) => `${a[0]}${a[1]}`.localeCompare(`${b[0]}${b[1]}`));
+    const expected = [...expectedTree(), ["secretlint/github/GITHUB_TOKEN", "tmp/leak.txt", 1, []]].sort((a, b) =>
+      `${a[0]}${a[1]}`.localeCompare(`${b[0]}${b[1]}`),
+    );
     expect(shape(run.findings)).toEqual(expected);
     for (const f of run.findings) expect(f.commit).toBe(f.file === "tmp/leak.txt" ? commits[1] : commits[0]);
     noPlaintext(res.stdout + res.stderr);

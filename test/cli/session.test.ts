@@ -46,7 +46,11 @@ describe("hush login / status / logout", () => {
     await hush(["login", "--addr", inject("hushAddr"), "--token-stdin"], { token: null, env: { XDG_CONFIG_HOME: home }, input: inject("hushRootToken") });
     const { chmodSync } = await import("node:fs");
     chmodSync(file, 0o644);
-    const again = await hush(["login", "--addr", inject("hushAddr"), "--token-stdin"], { token: null, env: { XDG_CONFIG_HOME: home }, input: inject("hushRootToken") });
+    const again = await hush(["login", "--addr", inject("hushAddr"), "--token-stdin"], {
+      token: null,
+      env: { XDG_CONFIG_HOME: home },
+      input: inject("hushRootToken"),
+    });
     expect(again.stderr).toContain("readable by other users");
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
@@ -118,13 +122,19 @@ describe("hush login / status / logout", () => {
     const home = freshConfigHome();
     const jwtFile = join(home, "jwt");
     writeFileSync(jwtFile, jwt);
-    const login = await hush(["login", "--addr", inject("hushAddr"), "--role", "cli-ci", "--jwt-file", jwtFile], { token: null, env: { XDG_CONFIG_HOME: home } });
+    const login = await hush(["login", "--addr", inject("hushAddr"), "--role", "cli-ci", "--jwt-file", jwtFile], {
+      token: null,
+      env: { XDG_CONFIG_HOME: home },
+    });
     expect(login.code, login.stderr).toBe(0);
     expect(statSync(join(home, "hush", "config.json")).mode & 0o777).toBe(0o600);
     const status = await hush(["status", "--json"], { token: null, env: { XDG_CONFIG_HOME: home, HUSH_ADDR: undefined } });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout).tenant).toBe("default");
-    const bad = await hush(["login", "--addr", inject("hushAddr"), "--role", "no-such-role", "--jwt-file", jwtFile], { token: null, env: { XDG_CONFIG_HOME: home } });
+    const bad = await hush(["login", "--addr", inject("hushAddr"), "--role", "no-such-role", "--jwt-file", jwtFile], {
+      token: null,
+      env: { XDG_CONFIG_HOME: home },
+    });
     expect(bad.code).toBe(4);
   });
 });

@@ -55,7 +55,9 @@ afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
 describe("hush sync", () => {
   it("creates, lists, shows status, runs and deletes a sync; the copy follows a new version", async () => {
     const target = `cli-${Date.now().toString(36)}`;
-    expect((await api("POST", "/api/v1/secrets/sync-targets", { name: target, kind: "webhook", config: { url: hookUrl, signing_key: SIGNING_KEY } })).status).toBe(200);
+    expect(
+      (await api("POST", "/api/v1/secrets/sync-targets", { name: target, kind: "webhook", config: { url: hookUrl, signing_key: SIGNING_KEY } })).status,
+    ).toBe(200);
     const path = unique("sync/db-password");
     const canary = `CANARY-${randomUUID()}`;
     const key = `CLI_${Date.now().toString(36).toUpperCase()}`;
@@ -108,7 +110,9 @@ describe("hush sync", () => {
 
   it("a token with read on one tree cannot sync another (exit 4); a path without --remote-key is a usage error (exit 2)", async () => {
     const target = `cli-deny-${Date.now().toString(36)}`;
-    expect((await api("POST", "/api/v1/secrets/sync-targets", { name: target, kind: "webhook", config: { url: hookUrl, signing_key: SIGNING_KEY } })).status).toBe(200);
+    expect(
+      (await api("POST", "/api/v1/secrets/sync-targets", { name: target, kind: "webhook", config: { url: hookUrl, signing_key: SIGNING_KEY } })).status,
+    ).toBe(200);
     const mine = unique("mine/x");
     const theirs = unique("theirs/y");
     for (const p of [mine, theirs]) expect((await run(["set", p, "value"])).code).toBe(0);

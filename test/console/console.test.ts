@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../support/browser";
 import { rootApi, signIn } from "../support/console";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -98,7 +98,7 @@ describe("sign-in and session", () => {
     await page.fill("#signin-token", rootToken);
     await page.click("#signin-button");
     await page.waitForSelector("#logout:visible, #signin-error:visible");
-    expect(await page.isVisible("#signin-error") ? await page.textContent("#signin-error") : "").toBe("");
+    expect((await page.isVisible("#signin-error")) ? await page.textContent("#signin-error") : "").toBe("");
     expect(await page.textContent("#who")).toMatch(/^root\/console-[0-9a-f]{8} · default$/);
     const cookie = (await sessionCookie(context))!;
     expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/" });
@@ -146,7 +146,7 @@ describe("the tree", () => {
     // 10,000 secrets through the API's own import (1,000 a request), in 20 folders of 500.
     for (let batch = 0; batch < SEEDED / 1000; batch++) {
       const values: Record<string, string> = {};
-      for (let i = 0; i < 1000; i++) values[`team-${String((batch * 2 + (i >= 500 ? 1 : 0))).padStart(2, "0")}/svc-${i % 500}/key`] = `v${batch}-${i}`;
+      for (let i = 0; i < 1000; i++) values[`team-${String(batch * 2 + (i >= 500 ? 1 : 0)).padStart(2, "0")}/svc-${i % 500}/key`] = `v${batch}-${i}`;
       await rootApi("POST", "/secrets/store/import", { prefix: "bulk", values });
     }
     const { context, page } = await freshContext();
@@ -212,7 +212,9 @@ describe("values", () => {
   it("shows a value's ${secret.path} references as links, resolved but masked, with cycles and broken ones marked", async () => {
     await rootApi("POST", "/secrets/store/app/ref/loop-a", { value: "${secret.app/ref/loop-b}" });
     await rootApi("POST", "/secrets/store/app/ref/loop-b", { value: "${secret.app/ref/loop-a}" });
-    await rootApi("POST", "/secrets/store/app/ref/holder", { value: "pw=${secret.app/db/password} loop=${secret.app/ref/loop-a} gone=${secret.app/ref/nothing}" });
+    await rootApi("POST", "/secrets/store/app/ref/holder", {
+      value: "pw=${secret.app/db/password} loop=${secret.app/ref/loop-a} gone=${secret.app/ref/nothing}",
+    });
     const { context, page } = await freshContext();
     await page.clock.install();
     await signIn(page, rootToken);
@@ -300,7 +302,12 @@ describe("history", () => {
 
 describe("approvals in the metadata panel", () => {
   it("shows a pending request where it applies; the requester cannot approve it, an approver approves it in the console", async () => {
-    await rootApi("POST", "/secrets/approvals/policies", { paths: ["app/guarded/*"], actions: ["rotate"], approvals_required: 1, approvers: { subjects: ["approver"] } });
+    await rootApi("POST", "/secrets/approvals/policies", {
+      paths: ["app/guarded/*"],
+      actions: ["rotate"],
+      approvals_required: 1,
+      approvers: { subjects: ["approver"] },
+    });
     await rootApi("POST", "/secrets/store/app/guarded/key", { value: "guarded-v1" });
     const grants = { scopes: ["secrets:read", "secrets:write"], ttl_seconds: 3600 };
     const requester = (await rootApi("POST", "/tokens", { subject: "requester", ...grants })).token;
@@ -418,7 +425,14 @@ fetch("${addr}/console/api/secrets/store/app/db/password/rotate", { method: "POS
 
 describe("compare, import, transit, audit", () => {
   it("compares two prefixes by keyed fingerprint, and shows values only when a row is revealed", async () => {
-    for (const [path, value] of [["cmp/staging/A", "1"], ["cmp/staging/B", "2"], ["cmp/staging/ONLY_S", "x"], ["cmp/production/A", "1"], ["cmp/production/B", "other"], ["cmp/production/ONLY_P", "y"]]) {
+    for (const [path, value] of [
+      ["cmp/staging/A", "1"],
+      ["cmp/staging/B", "2"],
+      ["cmp/staging/ONLY_S", "x"],
+      ["cmp/production/A", "1"],
+      ["cmp/production/B", "other"],
+      ["cmp/production/ONLY_P", "y"],
+    ]) {
       await rootApi("POST", `/secrets/store/${path}`, { value });
     }
     const { context, page, seen } = await freshContext();
@@ -449,7 +463,7 @@ describe("compare, import, transit, audit", () => {
     await signIn(page, rootToken);
     await page.goto(`${addr}/console#/import`);
     await page.fill("#import-prefix", "imp");
-    await page.fill("#import-text", "# a comment\nNEW_ONE=abc\nexport EXISTING=\"new\"\n");
+    await page.fill("#import-text", '# a comment\nNEW_ONE=abc\nexport EXISTING="new"\n');
     await page.click("#import-preview-button");
     await page.waitForSelector("#import-apply");
     expect(await page.locator("tr.conflict").count()).toBe(1);

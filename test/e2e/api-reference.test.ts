@@ -1,7 +1,7 @@
 // The API reference (/docs) in a real browser: Swagger UI served by the Worker itself renders
 // /openapi.json under CSP 'self' with no violation, groups and filters the operations, and
 // try-it sends a real request with the bearer token typed into Authorize.
-import { type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium } from "../support/browser";
 
@@ -35,7 +35,7 @@ async function openDocs(): Promise<Watched> {
     if (msg.type() === "error") watched.errors.push(msg.text());
   });
   page.on("pageerror", (err) => watched.errors.push(String(err)));
-  page.on("request", (req) => watched.requests.push({ url: req.url(), authorization: req.headers()["authorization"] }));
+  page.on("request", (req) => watched.requests.push({ url: req.url(), authorization: req.headers().authorization }));
   await page.goto(`${addr}/docs`);
   await page.waitForSelector(".opblock", { timeout: 30_000 });
   // Give late work (fonts, images, lazy styles) a moment to be refused if it is going to be.

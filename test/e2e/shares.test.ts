@@ -4,7 +4,7 @@
 // phone-sized screenshot of each page for a human to look at.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../support/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
@@ -32,7 +32,7 @@ interface Seen {
 async function freshContext(): Promise<{ context: BrowserContext; page: Page; seen: Seen[] }> {
   const context = await browser.newContext(PHONE);
   const seen: Seen[] = [];
-  context.on("request", (req) => seen.push({ url: req.url(), body: req.postData(), referer: req.headers()["referer"] }));
+  context.on("request", (req) => seen.push({ url: req.url(), body: req.postData(), referer: req.headers().referer }));
   const page = await context.newPage();
   page.on("pageerror", (err) => {
     throw err;

@@ -1,7 +1,7 @@
 // The Vault unwrap page (/vault/unwrap, issue 15) in a real browser: headless Chromium launched
 // as in shares.test.ts, against `wrangler dev`. A wrapping token unwraps exactly once, also when
 // two browsers press Unwrap at the same moment, and loading the page spends nothing.
-import { type Browser, type BrowserContext, type Page, type Route } from "playwright-core";
+import type { Browser, BrowserContext, Page, Route } from "playwright-core";
 import { launchChromium } from "../support/browser";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 

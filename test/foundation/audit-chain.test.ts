@@ -29,7 +29,10 @@ async function tenantWithEvents(name: string, writes = 3) {
 }
 
 describe("the chain object's own storage, edited by an insider without the master keys", () => {
-  for (const [which, seq] of [["oldest", 1], ["newest", 7]] as const) {
+  for (const [which, seq] of [
+    ["oldest", 1],
+    ["newest", 7],
+  ] as const) {
     it(`an altered ${which} event is named`, async () => {
       const t = await tenantWithEvents(`chain-alter-${which}`);
       await chainSql(t.id, "UPDATE events SET actor = 'someone-else' WHERE seq = ?", seq);
@@ -74,11 +77,17 @@ describe("the chain object's own storage, edited by an insider without the maste
     const t = await tenantWithEvents("chain-insert");
     await chainSql(t.id, "UPDATE events SET seq = -seq WHERE seq >= 4");
     await chainSql(t.id, "UPDATE events SET seq = -seq + 1 WHERE seq < 0");
-    await chainSql(t.id, "INSERT INTO events SELECT 4, id, at, actor, action, resource, outcome, status, request_id, detail, kind, prev, hash, mac, key_id, state FROM events WHERE seq = 3");
+    await chainSql(
+      t.id,
+      "INSERT INTO events SELECT 4, id, at, actor, action, resource, outcome, status, request_id, detail, kind, prev, hash, mac, key_id, state FROM events WHERE seq = 3",
+    );
     expect(await t.verify()).toMatchObject({ ok: false, first_bad_seq: 4, reason: "hash-mismatch" });
 
     const u = await tenantWithEvents("chain-insert-newest");
-    await chainSql(u.id, "INSERT INTO events SELECT 8, id, at, actor, action, resource, outcome, status, request_id, detail, kind, hash, hash, mac, key_id, state FROM events WHERE seq = 7");
+    await chainSql(
+      u.id,
+      "INSERT INTO events SELECT 8, id, at, actor, action, resource, outcome, status, request_id, detail, kind, hash, hash, mac, key_id, state FROM events WHERE seq = 7",
+    );
     expect(await u.verify()).toMatchObject({ ok: false, first_bad_seq: 8, reason: "hash-mismatch" });
   });
 });
@@ -95,10 +104,18 @@ describe("the D1 copies of changes' events, edited directly", () => {
 
     const c = await tenantWithEvents("d1-insert");
     // A copy claiming the place of a read (seq 3), and one past the head.
-    await env.DB.prepare("INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 3, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 2").bind(c.id).run();
+    await env.DB.prepare(
+      "INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 3, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 2",
+    )
+      .bind(c.id)
+      .run();
     expect(await c.verify()).toMatchObject({ ok: false, first_bad_seq: 3, reason: "hash-mismatch" });
     const d = await tenantWithEvents("d1-insert-newest");
-    await env.DB.prepare("INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 8, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 6").bind(d.id).run();
+    await env.DB.prepare(
+      "INSERT INTO audit_events (tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, hash) SELECT tenant_id, 8, 'x', at, actor, action, resource, outcome, status, request_id, hash FROM audit_events WHERE tenant_id = ? AND seq = 6",
+    )
+      .bind(d.id)
+      .run();
     expect(await d.verify()).toMatchObject({ ok: false, first_bad_seq: 8, reason: "hash-mismatch" });
   });
 });
@@ -144,7 +161,12 @@ describe("a crash between any two writes of a change", () => {
     const results = await Promise.all([1, 2, 3].map((i) => api("PUT", store(path), { token: t.token, body: { value: `w${i}`, cas: 1 } })));
     expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409]);
     const items = (await api("GET", `/api/v1/audit?path=${path}`, { token: t.token })).body.items as any[];
-    expect(items.map((e) => `${e.action}:${e.outcome}`).sort()).toEqual(["secret.create:success", "secret.write:failure", "secret.write:failure", "secret.write:success"]);
+    expect(items.map((e) => `${e.action}:${e.outcome}`).sort()).toEqual([
+      "secret.create:success",
+      "secret.write:failure",
+      "secret.write:failure",
+      "secret.write:success",
+    ]);
     expect(await t.verify()).toMatchObject({ ok: true });
   });
 });

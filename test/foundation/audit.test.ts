@@ -55,7 +55,9 @@ describe("audit log", () => {
     for (let i = 0; i < 5; i++) await api("POST", store(uniquePath("chain")), { token, body: { value: `v${i}` } });
     const res = await api("GET", "/api/v1/audit/verify", { token });
     expect(res.body).toEqual({ ok: true, checked: 6 });
-    const hashes = await env.DB.prepare("SELECT hash FROM audit_events WHERE tenant_id = (SELECT tenant_id FROM api_tokens WHERE subject = 'audit-ok-admin') ORDER BY n").all<{ hash: string }>();
+    const hashes = await env.DB.prepare(
+      "SELECT hash FROM audit_events WHERE tenant_id = (SELECT tenant_id FROM api_tokens WHERE subject = 'audit-ok-admin') ORDER BY n",
+    ).all<{ hash: string }>();
     expect(hashes.results.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
   });
 

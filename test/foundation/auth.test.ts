@@ -46,7 +46,9 @@ describe("API tokens", () => {
   it("refuses an expired token at once", async () => {
     const { token, id } = await tokenWith(["secrets:read"], { ttl_seconds: 3600 });
     expect((await api("GET", "/api/v1/secrets/store", { token })).status).toBe(200);
-    await env.DB.prepare("UPDATE api_tokens SET expires_at = ? WHERE id = ?").bind(Date.now() - 1, id).run();
+    await env.DB.prepare("UPDATE api_tokens SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, id)
+      .run();
     const res = await api("GET", "/api/v1/secrets/store", { token });
     expectProblem(res, 401);
     expect(res.body.detail).toContain("expired");

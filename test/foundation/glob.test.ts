@@ -3,7 +3,12 @@ import { globCovers, matchesGlob } from "../../src/auth/access";
 
 /** The matcher main used (a regex per glob), as a reference on inputs small enough for it. */
 const viaRegExp = (glob: string, path: string) =>
-  new RegExp(`^${glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(path);
+  new RegExp(
+    `^${glob
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  ).test(path);
 
 describe("matchesGlob: `*` matches any run of characters, `/` included", () => {
   const cases: [glob: string, path: string, expected: boolean][] = [

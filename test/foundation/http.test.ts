@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/crypto/encoding";
 import { loggable } from "../../src/http/errors";
 import { storedResponse } from "./stored-response";
@@ -21,7 +21,14 @@ describe("bad input always gets a 4xx problem document", () => {
     { name: "a path of unicode", method: "POST", path: store("app/ключ"), body: { value: "x" }, status: 400 },
     { name: "a reserved first segment", method: "POST", path: store("history/x"), body: { value: "x" }, status: 400 },
     { name: "a value of 64 KiB + 1", method: "POST", path: store(uniquePath()), body: { value: "x".repeat(65537) }, status: 413 },
-    { name: "a body over 1 MiB", method: "POST", path: store(uniquePath()), raw: JSON.stringify({ value: "x".repeat(1_100_000) }), headers: { "content-type": "application/json" }, status: 413 },
+    {
+      name: "a body over 1 MiB",
+      method: "POST",
+      path: store(uniquePath()),
+      raw: JSON.stringify({ value: "x".repeat(1_100_000) }),
+      headers: { "content-type": "application/json" },
+      status: 413,
+    },
     { name: "a number as the value", method: "POST", path: store(uniquePath()), body: { value: 42 }, status: 400 },
     { name: "an empty value", method: "POST", path: store(uniquePath()), body: { value: "" }, status: 400 },
     { name: "a missing value", method: "POST", path: store(uniquePath()), body: { type: "API_KEY" }, status: 400 },
@@ -34,7 +41,14 @@ describe("bad input always gets a 4xx problem document", () => {
     { name: "a JSON null body", method: "POST", path: store(uniquePath()), raw: "null", headers: { "content-type": "application/json" }, status: 400 },
     { name: "malformed JSON", method: "POST", path: store(uniquePath()), raw: '{"value": "x"', headers: { "content-type": "application/json" }, status: 400 },
     { name: "a text/plain body", method: "POST", path: store(uniquePath()), raw: "value=x", headers: { "content-type": "text/plain" }, status: 415 },
-    { name: "a form body", method: "POST", path: store(uniquePath()), raw: "value=x", headers: { "content-type": "application/x-www-form-urlencoded" }, status: 415 },
+    {
+      name: "a form body",
+      method: "POST",
+      path: store(uniquePath()),
+      raw: "value=x",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      status: 415,
+    },
     { name: "a body without content type", method: "PUT", path: store(uniquePath()), raw: '{"value":"x"}', status: 415 },
     { name: "a negative cas", method: "PUT", path: store(uniquePath()), body: { value: "x", cas: -1 }, status: 400 },
     { name: "a version of zero", method: "GET", path: `${store("app/x")}?version=0`, status: 400 },
@@ -43,7 +57,14 @@ describe("bad input always gets a 4xx problem document", () => {
     { name: "a bad token id", method: "DELETE", path: "/api/v1/tokens/../../x", status: 404 },
     { name: "an unknown scope", method: "POST", path: "/api/v1/tokens", body: { subject: "x", scopes: ["root"] }, status: 400 },
     { name: "a token TTL of 1 second", method: "POST", path: "/api/v1/tokens", body: { subject: "x", scopes: ["secrets:read"], ttl_seconds: 1 }, status: 400 },
-    { name: "an Idempotency-Key with spaces", method: "POST", path: store(uniquePath()), body: { value: "x" }, headers: { "idempotency-key": "a b" }, status: 400 },
+    {
+      name: "an Idempotency-Key with spaces",
+      method: "POST",
+      path: store(uniquePath()),
+      body: { value: "x" },
+      headers: { "idempotency-key": "a b" },
+      status: 400,
+    },
     { name: "an unknown route", method: "GET", path: "/api/v1/nothing-here", status: 404 },
     { name: "an unsupported method", method: "PATCH", path: "/api/v1/tokens", body: {}, status: 405 },
   ];
@@ -134,7 +155,9 @@ describe("Idempotency-Key", () => {
     const key = `inflight-${path}`;
     const body = JSON.stringify({ value: "a" });
     const fingerprint = await sha256Hex(JSON.stringify(["POST", store(path), "root", body]));
-    const claim = env.DB.prepare("INSERT OR REPLACE INTO idempotency_keys (tenant_id, key, fingerprint, state, created_at) VALUES ('default', ?, ?, 'in_flight', ?)");
+    const claim = env.DB.prepare(
+      "INSERT OR REPLACE INTO idempotency_keys (tenant_id, key, fingerprint, state, created_at) VALUES ('default', ?, ?, 'in_flight', ?)",
+    );
     await claim.bind(key, fingerprint, Date.now()).run();
     const busy = await api("POST", store(path), { rawBody: body, headers: { "idempotency-key": key, "content-type": "application/json" } });
     expectProblem(busy, 409);
@@ -211,7 +234,12 @@ describe("documentation and health", () => {
     expect(doc.security).toEqual([{ bearer: [] }]);
     const op = (path: string, method: string) => doc.paths[path][method];
     expect(op("/api/v1/secrets/store/{path}", "get").security).toBeUndefined(); // the document's default: bearer
-    for (const [path, method] of [["/api/v1/auth/login", "post"], ["/api/v1/shares", "post"], ["/api/v1/secrets/shares/redeem", "post"], ["/healthz", "get"]] as const) {
+    for (const [path, method] of [
+      ["/api/v1/auth/login", "post"],
+      ["/api/v1/shares", "post"],
+      ["/api/v1/secrets/shares/redeem", "post"],
+      ["/healthz", "get"],
+    ] as const) {
       expect(op(path, method)?.security, `${method} ${path}`).toEqual([]);
     }
     // Every operation is grouped under a tag.

@@ -105,8 +105,12 @@ describe("sealed data integrity", () => {
     await api("POST", store(path), { body: { value: "default-tenant-value" } });
     await env.DB.batch([
       // Columns named, so features that add columns to secrets keep this test valid.
-      env.DB.prepare("INSERT INTO secrets (tenant_id, path, current_version, type, environment, description, tags, expires_at, rotation_policy, rotation_days, next_rotation_at, max_versions, custom_metadata, created_at, created_by, updated_at, updated_by, deleted_at) SELECT 'tenant-moved', path, current_version, type, environment, description, tags, expires_at, rotation_policy, rotation_days, next_rotation_at, max_versions, custom_metadata, created_at, created_by, updated_at, updated_by, deleted_at FROM secrets WHERE tenant_id = 'default' AND path = ?").bind(path),
-      env.DB.prepare("INSERT INTO secret_versions (tenant_id, path, version, ciphertext, iv, wrapped_key, key_id, state, created_at, created_by, readable_until, destroyed_at) SELECT 'tenant-moved', path, version, ciphertext, iv, wrapped_key, key_id, state, created_at, created_by, readable_until, destroyed_at FROM secret_versions WHERE tenant_id = 'default' AND path = ?").bind(path),
+      env.DB.prepare(
+        "INSERT INTO secrets (tenant_id, path, current_version, type, environment, description, tags, expires_at, rotation_policy, rotation_days, next_rotation_at, max_versions, custom_metadata, created_at, created_by, updated_at, updated_by, deleted_at) SELECT 'tenant-moved', path, current_version, type, environment, description, tags, expires_at, rotation_policy, rotation_days, next_rotation_at, max_versions, custom_metadata, created_at, created_by, updated_at, updated_by, deleted_at FROM secrets WHERE tenant_id = 'default' AND path = ?",
+      ).bind(path),
+      env.DB.prepare(
+        "INSERT INTO secret_versions (tenant_id, path, version, ciphertext, iv, wrapped_key, key_id, state, created_at, created_by, readable_until, destroyed_at) SELECT 'tenant-moved', path, version, ciphertext, iv, wrapped_key, key_id, state, created_at, created_by, readable_until, destroyed_at FROM secret_versions WHERE tenant_id = 'default' AND path = ?",
+      ).bind(path),
     ]);
     const res = await api("GET", store(path), { token });
     expectProblem(res, 500);

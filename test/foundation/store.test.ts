@@ -77,10 +77,7 @@ describe("secret store round trip", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: any } = await api(
-        "GET",
-        `/api/v1/secrets/store?prefix=${base}/&limit=2${cursor ? `&cursor=${cursor}` : ""}`,
-      );
+      const page: { body: any } = await api("GET", `/api/v1/secrets/store?prefix=${base}/&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
       expect(page.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.items.map((i: { path: string }) => i.path));
       cursor = page.body.next_cursor;

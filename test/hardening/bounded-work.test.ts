@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, expectProblem, sendUntilLimited, tokenWith, uniquePath, type ApiResponse } from "../helpers";
 import { auditDb } from "../support/audit-store";
@@ -92,10 +91,18 @@ describe("path globs match in linear time and are capped at creation", () => {
       { paths: [nineStars], actions: ["delete"], approvals_required: 1, approvers: { subjects: ["alice"] } },
       /at most 8 \*/,
     );
-    const role = { name: "globby", issuer: "https://issuer.example", audience: "hush", jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] }, policies: ["globby-ok"] };
+    const role = {
+      name: "globby",
+      issuer: "https://issuer.example",
+      audience: "hush",
+      jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] },
+      policies: ["globby-ok"],
+    };
     await rejected("/api/v1/auth/roles", { ...role, bound_claims: { sub: nineStars } }, /at most 8 \*/);
     // Eight stars and 256 characters are still fine.
-    const ok = await api("POST", "/api/v1/tokens", { body: { subject: "globber", scopes: ["secrets:read"], paths: ["*a".repeat(8), `app/${"x".repeat(252)}`] } });
+    const ok = await api("POST", "/api/v1/tokens", {
+      body: { subject: "globber", scopes: ["secrets:read"], paths: ["*a".repeat(8), `app/${"x".repeat(252)}`] },
+    });
     expect(ok.status, ok.text).toBe(201);
   });
 });
@@ -112,7 +119,8 @@ describe("failed machine logins are rate-limited and cannot flood the audit log"
     });
   const loginEvents = async (tenantId: string) =>
     (
-      await auditDb.prepare("SELECT status, outcome, request_id, detail FROM audit_events WHERE tenant_id = ? AND action = 'auth.login'")
+      await auditDb
+        .prepare("SELECT status, outcome, request_id, detail FROM audit_events WHERE tenant_id = ? AND action = 'auth.login'")
         .bind(tenantId)
         .all<{ status: number; outcome: string; request_id: string; detail: string }>()
     ).results;
@@ -123,7 +131,9 @@ describe("failed machine logins are rate-limited and cannot flood the audit log"
     ({ tenant, token: admin } = await tenantWithAdmin("login"));
     key = await signingKey("EdDSA");
     const policy = uniqueName("login-p");
-    expect((await api("PUT", `/api/v1/auth/policies/${policy}`, { token: admin, body: { rules: [{ paths: ["ci/*"], capabilities: ["read"] }] } })).status).toBe(200);
+    expect((await api("PUT", `/api/v1/auth/policies/${policy}`, { token: admin, body: { rules: [{ paths: ["ci/*"], capabilities: ["read"] }] } })).status).toBe(
+      200,
+    );
     role = uniqueName("gha");
     const created = await api("POST", "/api/v1/auth/roles", {
       token: admin,
@@ -201,7 +211,10 @@ describe("failed machine logins are rate-limited and cannot flood the audit log"
     for (let i = 0; i < 10; i++) more.push(await api("GET", "/api/v1/tokens/self", { token }));
     expect(count(more, 429)).toBeGreaterThan(0);
     const events = (
-      await auditDb.prepare("SELECT status, detail FROM audit_events WHERE action = 'auth.reject' AND resource = ?").bind(`token:${id}`).all<{ status: number; detail: string }>()
+      await auditDb
+        .prepare("SELECT status, detail FROM audit_events WHERE action = 'auth.reject' AND resource = ?")
+        .bind(`token:${id}`)
+        .all<{ status: number; detail: string }>()
     ).results;
     expect(events.filter((e) => e.status === 401).length).toBe(passed.length + count(more, 401));
     const refusals = events.filter((e) => e.status === 429);

@@ -26,7 +26,9 @@ afterEach(() => vi.restoreAllMocks());
 describe("a canary secret value", () => {
   it("appears only where a route's job is to return it: never in listings, errors, audit, D1, queues or logs", async () => {
     for (const level of ["log", "info", "warn", "error", "debug", "trace"] as const) {
-      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a) ?? String(a))).join(" ")));
+      vi.spyOn(console, level).mockImplementation(
+        (...args: unknown[]) => void logged.push(args.map((a) => (typeof a === "string" ? a : (JSON.stringify(a) ?? String(a)))).join(" ")),
+      );
     }
     for (const queue of [env.REVOCATIONS, env.REWRAP_QUEUE]) {
       const real = queue.send.bind(queue);
@@ -102,14 +104,20 @@ describe("a canary secret value", () => {
     await mustNot("transit hmac", api("POST", `/api/v1/transit/hmac/${key}`, { body: { input: b64 } }));
     await mustNot("transit bad ciphertext", api("POST", `/api/v1/transit/decrypt/${key}`, { body: { ciphertext: `hush:v1:${b64}` } }));
     // A lease revoked (revocation queue message) and a master-key rewrap started (rewrap queue message).
-    const lease = await mustNot("lease", api("POST", "/api/v1/ephemeral/api-keys", { body: { subject: "canary-lease", scopes: ["secrets:read"], ttl_seconds: 60 } }));
+    const lease = await mustNot(
+      "lease",
+      api("POST", "/api/v1/ephemeral/api-keys", { body: { subject: "canary-lease", scopes: ["secrets:read"], ttl_seconds: 60 } }),
+    );
     await mustNot("lease revoke", api("POST", `/api/v1/secrets/leases/${lease.body.lease_id}/revoke`));
     await mustNot("rewrap", api("POST", "/api/v1/sys/rewrap"));
     // The audit log, after everything.
     await mustNot("audit", api("GET", `/api/v1/audit?limit=200`));
 
     // The reveal routes did return it (otherwise this test proves nothing).
-    expect(reveal.every((res) => leaks(res.text)), reveal.map((r) => r.text.slice(0, 80)).join("\n")).toBe(true);
+    expect(
+      reveal.every((res) => leaks(res.text)),
+      reveal.map((r) => r.text.slice(0, 80)).join("\n"),
+    ).toBe(true);
     for (const [label, res] of conceal) {
       locationsChecked++;
       expect(leaks(res.text), `${label} (${res.status}) echoed the canary: ${res.text.slice(0, 300)}`).toBe(false);

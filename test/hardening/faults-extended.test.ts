@@ -24,8 +24,15 @@ describe("a LeaseObject evicted mid-lease", () => {
     expect(await stub.dueAt(lease.lease_id)).toBe(Date.parse(lease.expires_at));
     expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).toBe(Date.parse(lease.expires_at));
     // Time runs out; the object is evicted again just before its alarm.
-    await db().update(leases).set({ expiresAt: Date.now() - 1000 }).where(eq(leases.id, lease.lease_id)).run();
-    await runInDurableObject(stub, (_, state) => void state.storage.sql.exec("UPDATE due SET due_at = ? WHERE lease_id = ?", Date.now() - 1000, lease.lease_id));
+    await db()
+      .update(leases)
+      .set({ expiresAt: Date.now() - 1000 })
+      .where(eq(leases.id, lease.lease_id))
+      .run();
+    await runInDurableObject(
+      stub,
+      (_, state) => void state.storage.sql.exec("UPDATE due SET due_at = ? WHERE lease_id = ?", Date.now() - 1000, lease.lease_id),
+    );
     await evictDurableObject(stub);
     faultsInjected++;
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -40,7 +47,9 @@ describe("a revocations consumer whose D1 write throws", () => {
     const lease = await issue(provider);
     const row = await revocationWithLostSend(lease.lease_id);
     // D1 refuses the consumer's final state change: the handler throws after the provider's revoke.
-    await env.DB.exec(`CREATE TRIGGER fail_revoked BEFORE UPDATE ON leases WHEN NEW.state = 'revoked' AND OLD.id = '${lease.lease_id}' BEGIN SELECT RAISE(ABORT, 'd1 unavailable'); END`);
+    await env.DB.exec(
+      `CREATE TRIGGER fail_revoked BEFORE UPDATE ON leases WHEN NEW.state = 'revoked' AND OLD.id = '${lease.lease_id}' BEGIN SELECT RAISE(ABORT, 'd1 unavailable'); END`,
+    );
     faultsInjected++;
     try {
       const failed = await deliver("hush-revocations", [messageFor(row)], 1);
@@ -51,7 +60,11 @@ describe("a revocations consumer whose D1 write throws", () => {
       await env.DB.exec("DROP TRIGGER fail_revoked");
     }
     // The retry comes after its backoff, when the failed attempt's claim on the outbox row has lapsed.
-    await db().update(outbox).set({ claimedUntil: Date.now() - 1 }).where(eq(outbox.id, row.id)).run();
+    await db()
+      .update(outbox)
+      .set({ claimedUntil: Date.now() - 1 })
+      .where(eq(outbox.id, row.id))
+      .run();
     const retried = await deliver("hush-revocations", [messageFor(row)], 2);
     expect(retried.explicitAcks).toHaveLength(1);
     expect((await leaseRow(lease.lease_id)).state).toBe("revoked");
@@ -121,8 +134,13 @@ describe("when the audit write fails", () => {
     expect(failures).toEqual([]);
     expect(await fingerprint()).toBe(before);
     // The only lease rows added are write-ahead records: never handed out (no external id recorded), due to expire.
-    const added = await env.DB.prepare(`SELECT state, external_id FROM leases WHERE id NOT IN (${leasesBefore.map(() => "?").join(",") || "''"})`).bind(...leasesBefore).all();
-    expect(added.results.every((r) => r.state === "issued" && r.external_id === null), JSON.stringify(added.results)).toBe(true);
+    const added = await env.DB.prepare(`SELECT state, external_id FROM leases WHERE id NOT IN (${leasesBefore.map(() => "?").join(",") || "''"})`)
+      .bind(...leasesBefore)
+      .all();
+    expect(
+      added.results.every((r) => r.state === "issued" && r.external_id === null),
+      JSON.stringify(added.results),
+    ).toBe(true);
     // Nothing was consumed or revoked behind the failure: the share still reveals, the lease is live.
     expect((await api("POST", "/api/v1/secrets/shares/redeem", { token: null, body: { token: share.token } })).body.value).toBe("audited-share");
     expect((await leaseRow(lease.lease_id)).state).toBe("issued");

@@ -4,7 +4,9 @@ import { api, expectProblem, uniquePath } from "../helpers";
 
 const store = (path: string) => `/api/v1/secrets/store/${path}`;
 const count = async (sql: string, ...params: unknown[]) =>
-  (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+  (await env.DB.prepare(sql)
+    .bind(...params)
+    .first<{ n: number }>())!.n;
 
 describe("a D1 batch that fails on its last statement", () => {
   it("leaves no version, audit event or idempotency record; a retry with the same key then succeeds once", async () => {
@@ -13,7 +15,9 @@ describe("a D1 batch that fails on its last statement", () => {
     const key = `fault-${path}`;
     const auditBefore = await count("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ?", `secret:${path}`);
     // The idempotency record is the last statement of the write's batch: make it fail.
-    await env.DB.exec("CREATE TRIGGER fail_idempotency BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    await env.DB.exec(
+      "CREATE TRIGGER fail_idempotency BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    );
     try {
       const failed = await api("PUT", store(path), { body: { value: "v2" }, headers: { "idempotency-key": key } });
       expectProblem(failed, 500);

@@ -64,8 +64,24 @@ const hostileBody = fc.oneof(
 );
 
 const hostileHeaders = fc.record({
-  authorization: fc.constantFrom(`Bearer ${ROOT}`, `bearer ${ROOT}`, `Bearer  ${ROOT}`, `Basic ${ROOT}`, "Bearer", "Bearer hush_" + "a".repeat(600), `Bearer ${ROOT}\u0000`, ""),
-  "content-type": fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""),
+  authorization: fc.constantFrom(
+    `Bearer ${ROOT}`,
+    `bearer ${ROOT}`,
+    `Bearer  ${ROOT}`,
+    `Basic ${ROOT}`,
+    "Bearer",
+    "Bearer hush_" + "a".repeat(600),
+    `Bearer ${ROOT}\u0000`,
+    "",
+  ),
+  "content-type": fc.constantFrom(
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "",
+  ),
   "idempotency-key": fc.constantFrom(undefined, "", "k".repeat(300), "key with spaces", "ok-key-1"),
 });
 
@@ -105,7 +121,12 @@ describe("fuzzing every documented route", async () => {
       await fc.assert(
         fc.asyncProperty(hostileSegment, async (segment) => {
           const before = await stateFingerprint();
-          const res = await send(op.method, fill(op.template, segment), { authorization: `Bearer ${ROOT}`, "content-type": "application/json" }, op.hasBody ? "{}" : undefined);
+          const res = await send(
+            op.method,
+            fill(op.template, segment),
+            { authorization: `Bearer ${ROOT}`, "content-type": "application/json" },
+            op.hasBody ? "{}" : undefined,
+          );
           casesRun++;
           expectSafe(res, `${op.method} ${op.template} [${segment.slice(0, 40)}]`);
           if (res.status >= 400) expect(await stateFingerprint()).toBe(before);
@@ -132,7 +153,12 @@ describe("fuzzing every documented route", async () => {
       });
 
       it(`${op.method} ${op.template}: invalid UTF-8 is a 4xx`, async () => {
-        const res = await send(op.method, fill(op.template, "fuzz-utf8"), { authorization: `Bearer ${ROOT}`, "content-type": "application/json" }, new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]));
+        const res = await send(
+          op.method,
+          fill(op.template, "fuzz-utf8"),
+          { authorization: `Bearer ${ROOT}`, "content-type": "application/json" },
+          new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+        );
         casesRun++;
         expectSafe(res, `${op.method} ${op.template} invalid utf-8`);
         expect(res.status).toBeGreaterThanOrEqual(400);

@@ -13,18 +13,35 @@ import { auditDb } from "../support/audit-store";
  */
 
 type A = Awaited<ReturnType<typeof populatedTenant>> & { jwks?: unknown };
-interface Operation { method: string; template: string }
+interface Operation {
+  method: string;
+  template: string;
+}
 
 // Routes for the platform operator, not for any tenant: a tenant's token gets 403 whatever it asks.
 const ROOT_ONLY = new Set(["GET /api/v1/tenants", "POST /api/v1/tenants", "GET /api/v1/sys/rewrap", "POST /api/v1/sys/rewrap"]);
 // Writes that land in the caller's own tenant (checked afterwards: A is unchanged).
 const CREATES = new Set([
-  "POST /api/v1/tokens", "PUT /api/v1/auth/policies/{name}", "POST /api/v1/auth/roles", "POST /api/v1/secrets/store/{path}",
-  "PUT /api/v1/secrets/store/{path}", "POST /api/v1/secrets/store/import", "POST /api/v1/secrets/approvals/policies",
-  "POST /api/v1/secrets/shares", "POST /api/v1/shares", "POST /api/v1/secrets/leases", "POST /api/v1/secrets/providers",
-  "POST /api/v1/ephemeral/api-keys", "POST /api/v1/transit/keys/{name}", "POST /api/v1/secrets/leases/revoke-prefix",
-  "POST /api/v1/secrets/scans", "POST /api/v1/pki/issuers", "PUT /api/v1/pki/roles/{role}",
-  "POST /api/v1/secrets/sync-targets", "POST /api/v1/secrets/syncs", "POST /api/v1/secrets/syncs/run",
+  "POST /api/v1/tokens",
+  "PUT /api/v1/auth/policies/{name}",
+  "POST /api/v1/auth/roles",
+  "POST /api/v1/secrets/store/{path}",
+  "PUT /api/v1/secrets/store/{path}",
+  "POST /api/v1/secrets/store/import",
+  "POST /api/v1/secrets/approvals/policies",
+  "POST /api/v1/secrets/shares",
+  "POST /api/v1/shares",
+  "POST /api/v1/secrets/leases",
+  "POST /api/v1/secrets/providers",
+  "POST /api/v1/ephemeral/api-keys",
+  "POST /api/v1/transit/keys/{name}",
+  "POST /api/v1/secrets/leases/revoke-prefix",
+  "POST /api/v1/secrets/scans",
+  "POST /api/v1/pki/issuers",
+  "PUT /api/v1/pki/roles/{role}",
+  "POST /api/v1/secrets/sync-targets",
+  "POST /api/v1/secrets/syncs",
+  "POST /api/v1/secrets/syncs/run",
 ]);
 // Reads of one object named in the query string, not listings: A's id there is a 404.
 const LOOKUPS = new Set(["GET /api/v1/discovery/findings"]);
@@ -73,7 +90,14 @@ function body(op: Operation, a: A): unknown {
     "POST /api/v1/tokens": { subject: "b-user", scopes: ["secrets:read"] },
     "POST /api/v1/tenants": { id: `${a.tenant}-b` },
     "PUT /api/v1/auth/policies/{name}": { rules: [{ paths: ["b/*"], capabilities: ["read"] }] },
-    "POST /api/v1/auth/roles": { name: a.roleName, issuer: "https://issuer.example", audience: "hush", jwks: a.jwks, bound_claims: { sub: "x" }, policies: [a.policyName] },
+    "POST /api/v1/auth/roles": {
+      name: a.roleName,
+      issuer: "https://issuer.example",
+      audience: "hush",
+      jwks: a.jwks,
+      bound_claims: { sub: "x" },
+      policies: [a.policyName],
+    },
     "POST /api/v1/auth/login": { role: a.roleName, jwt: "e30.e30.sig", tenant: a.tenant },
     "POST /api/v1/secrets/store/recover/{path}": { at: new Date().toISOString() },
     "POST /api/v1/secrets/store/destroy/{path}": { versions: [1] },
@@ -92,7 +116,10 @@ function body(op: Operation, a: A): unknown {
     "POST /api/v1/secrets/leases/{id}/renew": { extend_seconds: 30 },
     // A provider named like A's, in B's own tenant (nothing is contacted on create).
     "POST /api/v1/secrets/providers": {
-      name: a.pgProvider, kind: "postgresql", config: { connection_url: "postgres://b:b@127.0.0.1:1/none", role_prefix: "hush_b_" }, roles: { none: { max_ttl_seconds: 60 } },
+      name: a.pgProvider,
+      kind: "postgresql",
+      config: { connection_url: "postgres://b:b@127.0.0.1:1/none", role_prefix: "hush_b_" },
+      roles: { none: { max_ttl_seconds: 60 } },
     },
     "POST /api/v1/ephemeral/api-keys": { subject: "b-eph", scopes: ["secrets:read"], ttl_seconds: 60 },
     "POST /api/v1/transit/keys/{name}": { type: "aes256-gcm" },
@@ -106,7 +133,11 @@ function body(op: Operation, a: A): unknown {
     "POST /api/v1/transit/verify-signature/{name}": { input: btoa("b"), signature: "hush:v1:AAAA" },
     // B's own scan, probing for A's stored value: it may match nothing of A.
     // B's own target named like A's, and syncs of A's path: B may not read it (404 or refused), A is untouched.
-    "POST /api/v1/secrets/sync-targets": { name: a.syncTarget, kind: "webhook", config: { url: "http://127.0.0.1:9/hook", signing_key: "b-sync-signing-key-0123456789abcdef" } },
+    "POST /api/v1/secrets/sync-targets": {
+      name: a.syncTarget,
+      kind: "webhook",
+      config: { url: "http://127.0.0.1:9/hook", signing_key: "b-sync-signing-key-0123456789abcdef" },
+    },
     "POST /api/v1/secrets/syncs": { target: a.syncTarget, path: a.path, remote_key: "B_KEY", run: false },
     "POST /api/v1/secrets/syncs/run": { name: a.path, target: a.syncTarget, remote_key: "B_KEY" },
     "POST /api/v1/secrets/scans": {
@@ -132,12 +163,37 @@ function body(op: Operation, a: A): unknown {
 }
 
 /** Every identifier of A that must never show up in an answer to B. */
-const identifiers = (a: A) =>
-  [
-    a.tenant, a.base, a.tokenId, a.leaseId, a.ephemeralTokenId, a.shareId, a.e2eShareId, a.policyName, a.roleName, a.transitKey, a.approvalPolicyId, a.approvalRequestId, a.service, "a-v1", "a-v2", "a-share",
-    a.issuerId, a.certBody, a.pkiRole, a.pkiDomain, a.serial, a.certLeaseId, a.scanRunId, a.pgProvider, a.rotationId, "a-rot-pw",
-    a.syncTarget, a.syncId, "A_REMOTE_KEY",
-  ];
+const identifiers = (a: A) => [
+  a.tenant,
+  a.base,
+  a.tokenId,
+  a.leaseId,
+  a.ephemeralTokenId,
+  a.shareId,
+  a.e2eShareId,
+  a.policyName,
+  a.roleName,
+  a.transitKey,
+  a.approvalPolicyId,
+  a.approvalRequestId,
+  a.service,
+  "a-v1",
+  "a-v2",
+  "a-share",
+  a.issuerId,
+  a.certBody,
+  a.pkiRole,
+  a.pkiDomain,
+  a.serial,
+  a.certLeaseId,
+  a.scanRunId,
+  a.pgProvider,
+  a.rotationId,
+  "a-rot-pw",
+  a.syncTarget,
+  a.syncId,
+  "A_REMOTE_KEY",
+];
 
 /** No identifier of A that B did not itself send appears in the answer. */
 function expectNothingOfA(res: ApiResponse, a: A, context: string, sent = "") {
@@ -149,7 +205,10 @@ function expectNothingOfA(res: ApiResponse, a: A, context: string, sent = "") {
 
 /** A's audit rows with the sealer's columns left out (it fills seq and hash in the background). */
 async function auditOf(tenant: string) {
-  const rows = await auditDb.prepare("SELECT id, at, actor, action, resource, outcome, status, detail FROM audit_events WHERE tenant_id = ? ORDER BY n").bind(tenant).all<Record<string, unknown>>();
+  const rows = await auditDb
+    .prepare("SELECT id, at, actor, action, resource, outcome, status, detail FROM audit_events WHERE tenant_id = ? ORDER BY n")
+    .bind(tenant)
+    .all<Record<string, unknown>>();
   return rows.results;
 }
 
@@ -175,9 +234,13 @@ describe("tenant isolation sweep", async () => {
   const call = async (op: Operation) => {
     const payload = body(op, a);
     const url = target(op, a);
-    return { sent: `${url} ${JSON.stringify(payload ?? null)}`, res: await api(op.method, url, { token: b.token, ...(payload !== undefined ? { body: payload } : {}) }) };
+    return {
+      sent: `${url} ${JSON.stringify(payload ?? null)}`,
+      res: await api(op.method, url, { token: b.token, ...(payload !== undefined ? { body: payload } : {}) }),
+    };
   };
-  const isListing = (op: Operation) => op.method === "GET" && !LOOKUPS.has(`${op.method} ${op.template}`) && (!op.template.includes("{") || op.template.includes("{service}"));
+  const isListing = (op: Operation) =>
+    op.method === "GET" && !LOOKUPS.has(`${op.method} ${op.template}`) && (!op.template.includes("{") || op.template.includes("{service}"));
 
   it("the Vault subset answers 404 for A's paths and lists nothing of A", async () => {
     const v = (method: string, path: string, payload?: unknown) => api(method, `/v1/secret/${path}`, { token: b.token, ...(payload ? { body: payload } : {}) });
@@ -205,8 +268,13 @@ describe("tenant isolation sweep", async () => {
       const res = await v(method, path, payload);
       swept++;
       const idempotentDelete = method === "DELETE" || /^(delete|undelete|destroy)\//.test(path);
-      if (res.status !== 404 && !(idempotentDelete && res.status === 204)) failures.push(`${method} /v1/secret/${path} -> ${res.status} ${res.text.slice(0, 200)}`);
-      try { expectNothingOfA(res, a, `${method} ${path}`); } catch (e) { failures.push((e as Error).message); }
+      if (res.status !== 404 && !(idempotentDelete && res.status === 204))
+        failures.push(`${method} /v1/secret/${path} -> ${res.status} ${res.text.slice(0, 200)}`);
+      try {
+        expectNothingOfA(res, a, `${method} ${path}`);
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
     }
     // The Vault PKI mount: A's role, serial and CSR are 404; B has no issuer of its own, so the CA and CRL are 404 too.
     const pki: [string, string, unknown?][] = [
@@ -214,20 +282,35 @@ describe("tenant isolation sweep", async () => {
       ["POST", `issue/${a.pkiRole}`, { common_name: `svc.${a.pkiDomain}`, ttl: "10m" }],
       ["POST", `sign/${a.pkiRole}`, { csr: a.csr, ttl: "10m" }],
       ["POST", "revoke", { serial_number: a.serial }],
-      ["GET", "ca/pem"], ["GET", "ca"], ["GET", "ca_chain"], ["GET", "crl"], ["GET", "crl/pem"],
+      ["GET", "ca/pem"],
+      ["GET", "ca"],
+      ["GET", "ca_chain"],
+      ["GET", "crl"],
+      ["GET", "crl/pem"],
     ];
     for (const [method, path, payload] of pki) {
       const res = await api(method, `/v1/pki/${path}`, { token: b.token, ...(payload ? { body: payload } : {}) });
       swept++;
       if (res.status !== 404) failures.push(`${method} /v1/pki/${path} -> ${res.status} ${res.text.slice(0, 200)}`);
-      try { expectNothingOfA(res, a, `${method} /v1/pki/${path}`, `${path} ${JSON.stringify(payload ?? null)}`); } catch (e) { failures.push((e as Error).message); }
+      try {
+        expectNothingOfA(res, a, `${method} /v1/pki/${path}`, `${path} ${JSON.stringify(payload ?? null)}`);
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
     }
     // Another token's metadata: A's own token, held by B, is refused like an unknown one.
-    for (const [method, payload] of [["POST", { token: a.token }], ["GET", undefined]] as const) {
+    for (const [method, payload] of [
+      ["POST", { token: a.token }],
+      ["GET", undefined],
+    ] as const) {
       const res = await api(method, `/v1/auth/token/lookup${payload ? "" : `?token=${a.token}`}`, { token: b.token, ...(payload ? { body: payload } : {}) });
       swept++;
       if (res.status !== 403) failures.push(`${method} /v1/auth/token/lookup (A's token) -> ${res.status} ${res.text.slice(0, 200)}`);
-      try { expectNothingOfA(res, a, `${method} /v1/auth/token/lookup`); } catch (e) { failures.push((e as Error).message); }
+      try {
+        expectNothingOfA(res, a, `${method} /v1/auth/token/lookup`);
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
     }
     const root = await v("GET", "metadata?list=true");
     swept++;
@@ -259,10 +342,13 @@ describe("tenant isolation sweep", async () => {
       swept++;
       const context = `${key} -> ${res.status}`;
       if (res.status >= 500) failures.push(`${context} ${res.text.slice(0, 200)}`);
-      else if (ROOT_ONLY.has(key)) { if (res.status !== 403) failures.push(`${context} (root-only route)`); }
-      else if (PUBLIC.has(key)) { if (res.status < 400 && !key.endsWith("/nonce")) failures.push(`${context} (public route accepted B's guess)`); }
-      else if (isListing(op)) { if (res.status >= 400) failures.push(`${context} (a listing refused B)`); }
-      else if (!isCreate(op) && res.status !== 404) failures.push(`${context} ${res.text.slice(0, 200)}`);
+      else if (ROOT_ONLY.has(key)) {
+        if (res.status !== 403) failures.push(`${context} (root-only route)`);
+      } else if (PUBLIC.has(key)) {
+        if (res.status < 400 && !key.endsWith("/nonce")) failures.push(`${context} (public route accepted B's guess)`);
+      } else if (isListing(op)) {
+        if (res.status >= 400) failures.push(`${context} (a listing refused B)`);
+      } else if (!isCreate(op) && res.status !== 404) failures.push(`${context} ${res.text.slice(0, 200)}`);
       try {
         expectNothingOfA(res, a, context, sent);
       } catch (e) {

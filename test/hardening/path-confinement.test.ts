@@ -26,7 +26,9 @@ describe("path-glob confinement (app/* cannot reach db/*)", () => {
     expect((await as("POST", `/api/v1/secrets/store/${db}`, { value: DB_VALUE, allowed_services: [service] })).status).toBe(201);
     expect((await as("PUT", `/api/v1/secrets/store/${db}`, { value: DB_VALUE })).status).toBe(200);
     // An app/ value that references the db secret: resolving it would copy the db value out.
-    expect((await as("POST", `/api/v1/secrets/store/${base}/app/dsn`, { value: `postgres://u:\${secret.${db}}@h/d`, allowed_services: [service] })).status).toBe(201);
+    expect(
+      (await as("POST", `/api/v1/secrets/store/${base}/app/dsn`, { value: `postgres://u:\${secret.${db}}@h/d`, allowed_services: [service] })).status,
+    ).toBe(201);
     const created = await api("POST", "/api/v1/tokens", { token: admin, body: { subject: `service:${service}`, scopes: SCOPES, paths: [`${base}/app/*`] } });
     expect(created.status, created.text).toBe(201);
     app = created.body.token;

@@ -6,8 +6,19 @@ import { encryptForShare } from "../shares/share-helpers";
 import { api, createTenant } from "../helpers";
 
 export const ALL_SCOPES = [
-  "secrets:read", "secrets:write", "secrets:delete", "secrets:export", "audit:read", "tokens:admin", "auth:admin",
-  "leases:read", "leases:write", "providers:admin", "transit:encrypt", "transit:decrypt", "transit:admin",
+  "secrets:read",
+  "secrets:write",
+  "secrets:delete",
+  "secrets:export",
+  "audit:read",
+  "tokens:admin",
+  "auth:admin",
+  "leases:read",
+  "leases:write",
+  "providers:admin",
+  "transit:encrypt",
+  "transit:decrypt",
+  "transit:admin",
 ];
 
 x509.cryptoProvider.set(crypto);
@@ -70,7 +81,12 @@ export async function populatedTenant(database = 0) {
   const roleName = unique("role");
   await ok(
     as("POST", "/api/v1/auth/roles", {
-      name: roleName, issuer: "https://issuer.example", audience: "hush", jwks: await publicJwks(), bound_claims: { sub: "x" }, policies: [policyName],
+      name: roleName,
+      issuer: "https://issuer.example",
+      audience: "hush",
+      jwks: await publicJwks(),
+      bound_claims: { sub: "x" },
+      policies: [policyName],
     }),
     201,
   );
@@ -78,7 +94,12 @@ export async function populatedTenant(database = 0) {
   const guarded = `${base}/guarded/key`;
   await ok(as("POST", `/api/v1/secrets/store/${guarded}`, { value: "g1" }), 201);
   const approvalPolicy = await ok(
-    as("POST", "/api/v1/secrets/approvals/policies", { paths: [`${base}/guarded/*`], actions: ["rotate"], approvals_required: 1, approvers: { subjects: ["someone"] } }),
+    as("POST", "/api/v1/secrets/approvals/policies", {
+      paths: [`${base}/guarded/*`],
+      actions: ["rotate"],
+      approvals_required: 1,
+      approvers: { subjects: ["someone"] },
+    }),
     201,
   );
   const stopped = await ok(as("PUT", `/api/v1/secrets/store/${guarded}`, { value: "g2" }), 403);
@@ -88,7 +109,10 @@ export async function populatedTenant(database = 0) {
 
   // PKI: a root CA (A's default issuer), a role on it, and one certificate issued under the role.
   const issuerId = unique("ca");
-  const issuer = await ok(as("POST", "/api/v1/pki/issuers", { type: "root", issuer_id: issuerId, common_name: "A Root CA", ttl_seconds: 30 * 86400, default: true }), 201);
+  const issuer = await ok(
+    as("POST", "/api/v1/pki/issuers", { type: "root", issuer_id: issuerId, common_name: "A Root CA", ttl_seconds: 30 * 86400, default: true }),
+    201,
+  );
   const pkiRole = unique("pkirole");
   const pkiDomain = `${unique("a")}.example`;
   await ok(as("PUT", `/api/v1/pki/roles/${pkiRole}`, { issuer: issuerId, allowed_domains: [pkiDomain], allow_subdomains: true, max_ttl_seconds: 3600 }), 200);
@@ -117,11 +141,17 @@ export async function populatedTenant(database = 0) {
   const connection = "postgres://a_app:a-rot-pw@127.0.0.1:1/none";
   await ok(
     as("POST", "/api/v1/secrets/providers", {
-      name: pgProvider, kind: "postgresql", config: { connection_url: connection, role_prefix: "hush_unused_" }, roles: { none: { max_ttl_seconds: 60 } },
+      name: pgProvider,
+      kind: "postgresql",
+      config: { connection_url: connection, role_prefix: "hush_unused_" },
+      roles: { none: { max_ttl_seconds: 60 } },
     }),
     201,
   );
-  await ok(as("POST", `/api/v1/secrets/store/${rotationKey}`, { value: JSON.stringify({ username: "a_app", password: "a-rot-pw", connection_url: connection }) }), 201);
+  await ok(
+    as("POST", `/api/v1/secrets/store/${rotationKey}`, { value: JSON.stringify({ username: "a_app", password: "a-rot-pw", connection_url: connection }) }),
+    201,
+  );
   await ok(as("PUT", "/api/v1/secrets/rotations/static-roles", { key: rotationKey, provider: pgProvider, strategy: "single", usernames: ["a_app"] }), 200);
   const rotation = await ok(as("POST", "/api/v1/secrets/rotations", { provider: pgProvider, key: rotationKey }), [200, 202, 502]);
   expect(rotation.rotation_id, JSON.stringify(rotation)).toMatch(/^rot_[0-9a-f]{24}$/);
@@ -129,23 +159,50 @@ export async function populatedTenant(database = 0) {
   // Sync: a webhook target (loopback, a closed port: nothing is delivered) and a sync of A's path that does not run.
   const syncTarget = unique("wh");
   await ok(
-    as("POST", "/api/v1/secrets/sync-targets", { name: syncTarget, kind: "webhook", config: { url: "http://127.0.0.1:9/hook", signing_key: "a-sync-signing-key-0123456789abcdef" } }),
+    as("POST", "/api/v1/secrets/sync-targets", {
+      name: syncTarget,
+      kind: "webhook",
+      config: { url: "http://127.0.0.1:9/hook", signing_key: "a-sync-signing-key-0123456789abcdef" },
+    }),
     [200, 201],
   );
   const sync = await ok(as("POST", "/api/v1/secrets/syncs", { target: syncTarget, path, remote_key: "A_REMOTE_KEY", run: false }), [200, 201]);
   expect(sync.id, JSON.stringify(sync)).toMatch(/^sync_[0-9a-f]{24}$/);
 
   return {
-    syncTarget, syncId: sync.id as string,
-    tenant, token, tokenId, base, path, deleted, service, policyName, roleName, transitKey,
+    syncTarget,
+    syncId: sync.id as string,
+    tenant,
+    token,
+    tokenId,
+    base,
+    path,
+    deleted,
+    service,
+    policyName,
+    roleName,
+    transitKey,
     ciphertext: encrypted.ciphertext as string,
-    shareId: share.id as string, shareToken: share.token as string, e2eShareId: e2e.id as string,
-    leaseId: ephemeral.lease_id as string, ephemeralTokenId: ephemeral.id as string,
-    approvalPolicyId: approvalPolicy.id as string, approvalRequestId: stopped.approval_request_id as string,
-    issuerId, issuerCertificate, certBody: certBody.slice(-100, -40), pkiRole, pkiDomain,
-    serial: cert.serial_number as string, certLeaseId: cert.lease_id as string, csr: await csrFor(`svc.${pkiDomain}`),
-    valueDigest, scanRunId: scanRun.run_id as string,
-    pgProvider, rotationKey, rotationId: rotation.rotation_id as string,
+    shareId: share.id as string,
+    shareToken: share.token as string,
+    e2eShareId: e2e.id as string,
+    leaseId: ephemeral.lease_id as string,
+    ephemeralTokenId: ephemeral.id as string,
+    approvalPolicyId: approvalPolicy.id as string,
+    approvalRequestId: stopped.approval_request_id as string,
+    issuerId,
+    issuerCertificate,
+    certBody: certBody.slice(-100, -40),
+    pkiRole,
+    pkiDomain,
+    serial: cert.serial_number as string,
+    certLeaseId: cert.lease_id as string,
+    csr: await csrFor(`svc.${pkiDomain}`),
+    valueDigest,
+    scanRunId: scanRun.run_id as string,
+    pgProvider,
+    rotationKey,
+    rotationId: rotation.rotation_id as string,
   };
 }
 

@@ -16,7 +16,13 @@ describe("secret values must be well-formed Unicode", () => {
     expectProblem(await api("PUT", store(path), { rawBody: `{"value":"a\\udc00b"}`, headers: { "content-type": "application/json" } }), 400);
     expectProblem(await api("POST", `${store(path)}/rotate`, { rawBody: `{"value":${LONE}}`, headers: { "content-type": "application/json" } }), 400);
     const prefix = uniquePath("utf16imp");
-    expectProblem(await api("POST", "/api/v1/secrets/store/import", { rawBody: `{"prefix":"${prefix}","values":{"a":{"value":${LONE}}}}`, headers: { "content-type": "application/json" } }), 400);
+    expectProblem(
+      await api("POST", "/api/v1/secrets/store/import", {
+        rawBody: `{"prefix":"${prefix}","values":{"a":{"value":${LONE}}}}`,
+        headers: { "content-type": "application/json" },
+      }),
+      400,
+    );
     expect((await api("GET", `/api/v1/secrets/store?prefix=${prefix}`)).body.items ?? []).toHaveLength(0);
     expect((await api("GET", store(path))).body).toMatchObject({ value: "ok", version: 1 });
   });

@@ -74,9 +74,8 @@ describe("dual-control approvals", () => {
     expect(next.body.approval_request_id).not.toBe(id);
     expect((await api("GET", `/api/v1/secrets/store/${path}`)).body.value).toBe("v2");
 
-    const actions = await auditDb.prepare(
-      "SELECT action FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n",
-    )
+    const actions = await auditDb
+      .prepare("SELECT action FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n")
       .bind(`approval:${id}`)
       .all<any>();
     expect(actions.results.map((r) => r.action)).toEqual(["approval.request", "approval.approve", "approval.approve", "approval.consume"]);
@@ -117,9 +116,17 @@ describe("dual-control approvals", () => {
     expectProblem(retry, 403);
     expect(retry.body.approval_request_id).not.toBe(id);
     expect((await api("GET", `/api/v1/secrets/store/${path}`)).body.value).toBe("v1");
-    const actions = await auditDb.prepare("SELECT action, outcome FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n").bind(`approval:${id}`).all<any>();
+    const actions = await auditDb
+      .prepare("SELECT action, outcome FROM audit_events WHERE tenant_id = 'default' AND resource = ? ORDER BY n")
+      .bind(`approval:${id}`)
+      .all<any>();
     expect(actions.results.map((r) => `${r.action}:${r.outcome}`)).toEqual([
-      "approval.request:denied", "approval.deny:denied", "approval.deny:denied", "approval.deny:success", "approval.approve:denied", "approval.deny:denied",
+      "approval.request:denied",
+      "approval.deny:denied",
+      "approval.deny:denied",
+      "approval.deny:success",
+      "approval.approve:denied",
+      "approval.deny:denied",
     ]);
   });
 
@@ -143,7 +150,10 @@ describe("dual-control approvals", () => {
     const id = (await del()).body.approval_request_id;
     await approve(id, tokens.a1);
     const results = await Promise.all(Array.from({ length: 5 }, del));
-    expect(results.filter((r) => r.status === 200), results.map((r) => r.status).join()).toHaveLength(1);
+    expect(
+      results.filter((r) => r.status === 200),
+      results.map((r) => r.status).join(),
+    ).toHaveLength(1);
     const consumed = await env.DB.prepare("SELECT COUNT(*) AS n FROM approval_consumptions WHERE request_id = ?").bind(id).first<any>();
     expect(consumed.n).toBe(1);
   });
@@ -157,7 +167,9 @@ describe("dual-control approvals", () => {
     expect(hours).toBeLessThanOrEqual(24);
     await approve(id, tokens.a1);
     // Time passes: move the expiry into the past.
-    await env.DB.prepare("UPDATE approval_requests SET expires_at = ? WHERE id = ?").bind(Date.now() - 1, id).run();
+    await env.DB.prepare("UPDATE approval_requests SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, id)
+      .run();
     expect((await api("GET", `/api/v1/secrets/approvals/${id}`, { token: tokens.requester })).body.state).toBe("expired");
     const retry = await rotate(path, tokens.requester);
     expectProblem(retry, 403);

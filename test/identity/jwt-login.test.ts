@@ -82,7 +82,9 @@ describe("POST /api/v1/auth/login (inline JWKS)", () => {
       "alg: none",
       async () => {
         const header = base64url.encode(JSON.stringify({ alg: "none", typ: "JWT", kid: key.kid }));
-        const payload = base64url.encode(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: "repo:acme/x", repository: "acme/api", ref: "refs/heads/main", exp: now() + 300 }));
+        const payload = base64url.encode(
+          JSON.stringify({ iss: ISSUER, aud: AUDIENCE, sub: "repo:acme/x", repository: "acme/api", ref: "refs/heads/main", exp: now() + 300 }),
+        );
         return `${header}.${payload}.`;
       },
       "algorithm",
@@ -120,9 +122,8 @@ describe("POST /api/v1/auth/login (inline JWKS)", () => {
       expectProblem(res, 401);
       expect(res.body.detail).toBe("Login failed: the token was not accepted for this role");
       expect(res.body.token).toBeUndefined();
-      const event = await auditDb.prepare(
-        "SELECT detail, outcome FROM audit_events WHERE tenant_id = 'default' AND request_id = ? AND action = 'auth.login'",
-      )
+      const event = await auditDb
+        .prepare("SELECT detail, outcome FROM audit_events WHERE tenant_id = 'default' AND request_id = ? AND action = 'auth.login'")
         .bind(res.headers.get("x-request-id"))
         .first<any>();
       expect(event.outcome).toBe("denied");
@@ -140,7 +141,10 @@ describe("POST /api/v1/auth/login (inline JWKS)", () => {
     const jwt = await signJwt(key, { repository: "acme/other" });
     const res = await login(role, jwt);
     expectProblem(res, 401);
-    const leaked = await auditDb.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE ?").bind(`%${jwt.split(".")[2]!.slice(0, 20)}%`).first<any>();
+    const leaked = await auditDb
+      .prepare("SELECT COUNT(*) AS n FROM audit_events WHERE detail LIKE ?")
+      .bind(`%${jwt.split(".")[2]!.slice(0, 20)}%`)
+      .first<any>();
     expect(leaked.n).toBe(0);
   });
 

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectProblem, uniquePath } from "../helpers";
 import { auditDb } from "../support/audit-store";
@@ -66,7 +65,8 @@ describe("service scoping (allowed_services)", () => {
     const all = await api("GET", `/api/v1/secrets/service/${svc}`, { token });
     expect(all.body.secrets).toEqual({ [a]: "va", [b]: "vb", [dev]: "vdev" });
 
-    const events = await auditDb.prepare("SELECT resource FROM audit_events WHERE request_id = ? AND action = 'secret.read' ORDER BY n")
+    const events = await auditDb
+      .prepare("SELECT resource FROM audit_events WHERE request_id = ? AND action = 'secret.read' ORDER BY n")
       .bind(res.headers.get("x-request-id"))
       .all<any>();
     expect(events.results.map((e) => e.resource)).toEqual([`secret:${a}`, `secret:${b}`]);

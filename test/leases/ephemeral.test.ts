@@ -58,7 +58,10 @@ describe("POST /api/v1/ephemeral/api-keys", () => {
   it("grants no more than the caller holds, and needs leases:write", async () => {
     const caller = await tokenWith(["leases:write", "secrets:read"], { paths: ["app/*"] });
     expectProblem(await api("POST", "/api/v1/ephemeral/api-keys", { token: caller.token, body: { subject: "x", scopes: ["secrets:write"] } }), 403);
-    expectProblem(await api("POST", "/api/v1/ephemeral/api-keys", { token: caller.token, body: { subject: "x", scopes: ["secrets:read"], paths: ["*"] } }), 403);
+    expectProblem(
+      await api("POST", "/api/v1/ephemeral/api-keys", { token: caller.token, body: { subject: "x", scopes: ["secrets:read"], paths: ["*"] } }),
+      403,
+    );
     const ok = await api("POST", "/api/v1/ephemeral/api-keys", { token: caller.token, body: { subject: "x", scopes: ["secrets:read"], ttl_seconds: 60 } });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.body.paths).toEqual(["app/*"]);

@@ -54,7 +54,10 @@ function webhookServer() {
         return send(res, scenario === "down" ? 503 : 200, {});
       case "issue":
         c.issue++;
-        return send(res, 200, { credential: { username: `wh-${body.lease_id}`, api_key: `whk_${Math.random().toString(36).slice(2)}${Date.now()}` }, external_id: `wh-${body.lease_id}` });
+        return send(res, 200, {
+          credential: { username: `wh-${body.lease_id}`, api_key: `whk_${Math.random().toString(36).slice(2)}${Date.now()}` },
+          external_id: `wh-${body.lease_id}`,
+        });
       case "renew":
         c.renew++;
         return send(res, 200, {});

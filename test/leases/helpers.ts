@@ -13,7 +13,10 @@ let counter = 0;
 export const uniqueName = (prefix: string) => `${prefix}-${Date.now().toString(36)}${(counter++).toString(36)}`;
 
 /** A webhook provider pointing at the local receiver; `scenario` scripts its answers. */
-export async function webhookProvider(scenario: "ok" | "flaky3" | "down", roles: Record<string, { max_ttl_seconds: number }> = { app: { max_ttl_seconds: 3600 } }) {
+export async function webhookProvider(
+  scenario: "ok" | "flaky3" | "down",
+  roles: Record<string, { max_ttl_seconds: number }> = { app: { max_ttl_seconds: 3600 } },
+) {
   const name = uniqueName(`wh-${scenario}`);
   const res = await api("POST", "/api/v1/secrets/providers", {
     body: { name, kind: "webhook", config: { url: `${inject("webhookUrl")}/${scenario}/${name}`, signing_key: WEBHOOK_SIGNING_KEY }, roles },

@@ -32,7 +32,9 @@ describe("POST /api/v1/secrets/leases", () => {
     await waitFor("revoked", async () => (await leaseRow(lease.lease_id)).state === "revoked");
     const audit = await api("GET", `/api/v1/audit?resource=lease:${lease.lease_id}`);
     for (const text of [got.text, list.text, revoked.text, audit.text]) expect(text).not.toContain(secret);
-    const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%'").all<{ name: string }>();
+    const tables = await env.DB.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%'",
+    ).all<{ name: string }>();
     for (const { name } of tables.results) {
       const rows = await env.DB.prepare(`SELECT * FROM "${name}"`).raw();
       expect(JSON.stringify(rows), `table ${name}`).not.toContain(secret);
@@ -162,7 +164,12 @@ describe("POST /api/v1/secrets/providers", () => {
 
   it("is operator-only and validates each kind", async () => {
     const writer = await tokenWith(["leases:write", "leases:read"]);
-    const body = { name: uniqueName("wh"), kind: "webhook", config: { url: "https://example.com/hook", signing_key: WEBHOOK_SIGNING_KEY }, roles: { app: { max_ttl_seconds: 60 } } };
+    const body = {
+      name: uniqueName("wh"),
+      kind: "webhook",
+      config: { url: "https://example.com/hook", signing_key: WEBHOOK_SIGNING_KEY },
+      roles: { app: { max_ttl_seconds: 60 } },
+    };
     expectProblem(await api("POST", "/api/v1/secrets/providers", { body, token: writer.token }), 403);
     expectProblem(await api("POST", "/api/v1/secrets/providers", { body: { ...body, config: { ...body.config, url: "http://example.com/hook" } } }), 400);
     expectProblem(await api("POST", "/api/v1/secrets/providers", { body: { ...body, config: { ...body.config, signing_key: "short" } } }), 400);

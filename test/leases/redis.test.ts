@@ -21,7 +21,12 @@ describeWithService("redis", "redis provider", () => {
   async function provider() {
     const name = uniqueName("redis");
     const res = await api("POST", "/api/v1/secrets/providers", {
-      body: { name, kind: "redis", config: { url: "redis://127.0.0.1:6379", user_prefix: `hush-${name}-` }, roles: { app: { max_ttl_seconds: 600, commands: ["+get", "+set"], key_patterns: ["app:*"] } } },
+      body: {
+        name,
+        kind: "redis",
+        config: { url: "redis://127.0.0.1:6379", user_prefix: `hush-${name}-` },
+        roles: { app: { max_ttl_seconds: 600, commands: ["+get", "+set"], key_patterns: ["app:*"] } },
+      },
     });
     expect(res.status, res.text).toBe(201);
     return name;
@@ -54,7 +59,12 @@ describeWithService("redis", "redis provider", () => {
 
 it("refuses Redis ACL rules that are not +/- command rules", async () => {
   const res = await api("POST", "/api/v1/secrets/providers", {
-    body: { name: uniqueName("redis"), kind: "redis", config: { url: "redis://127.0.0.1:6379" }, roles: { app: { max_ttl_seconds: 60, commands: ["allcommands", "on >pw"] } } },
+    body: {
+      name: uniqueName("redis"),
+      kind: "redis",
+      config: { url: "redis://127.0.0.1:6379" },
+      roles: { app: { max_ttl_seconds: 60, commands: ["allcommands", "on >pw"] } },
+    },
   });
   expect(res.status).toBe(400);
 });

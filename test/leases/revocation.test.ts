@@ -15,7 +15,12 @@ vi.setConfig({ testTimeout: 30_000 });
 const outboxRows = (leaseId: string) => db().select().from(outbox).where(eq(outbox.leaseId, leaseId)).all();
 
 /** As if the lease's time ran out: D1 says so (the object's alarm is left set, in the future). */
-const backdate = (leaseId: string) => db().update(leases).set({ expiresAt: Date.now() - 1000 }).where(eq(leases.id, leaseId)).run();
+const backdate = (leaseId: string) =>
+  db()
+    .update(leases)
+    .set({ expiresAt: Date.now() - 1000 })
+    .where(eq(leases.id, leaseId))
+    .run();
 
 /** As if the lease's time ran out for its object too: its due row is past. */
 async function timePasses(leaseId: string) {

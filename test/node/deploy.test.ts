@@ -43,11 +43,16 @@ function deploy(extraEnv: Record<string, string> = {}) {
     encoding: "utf8",
     stdio: ["pipe", "pipe", "pipe"],
   });
-  const calls = readFileSync(join(account, "calls.jsonl"), "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Call);
+  const calls = readFileSync(join(account, "calls.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Call);
   const state = JSON.parse(readFileSync(join(account, "state.json"), "utf8"));
   return { ...res, output: res.stdout + res.stderr, calls, state };
 }
-const creations = (calls: Call[]) => calls.filter((c) => c.argv[1] === "create" || (c.argv[0] === "secret" && c.argv[1] === "put")).map((c) => c.argv.join(" "));
+const creations = (calls: Call[]) =>
+  calls.filter((c) => c.argv[1] === "create" || (c.argv[0] === "secret" && c.argv[1] === "put")).map((c) => c.argv.join(" "));
 const QUEUES = ["hush-revocations", "hush-revocations-dlq", "hush-rewrap", "hush-rewrap-dlq", "hush-sync", "hush-sync-dlq"];
 
 describe("npm run deploy", () => {
@@ -111,7 +116,11 @@ describe("npm run deploy", () => {
     copyFileSync(join(account, "state.json"), join(account, "state.bak"));
     writeFileSync(join(account, "state.json"), "{not json");
     const res = spawnSync(process.execPath, [join(repo, "scripts", "deploy.mjs"), "--yes"], {
-      env: { PATH: [bin, dirname(process.execPath), "/usr/bin", "/bin"].join(":"), FAKE_WRANGLER_DIR: account, HUSH_DEPLOY_ROOT: checkout } as unknown as NodeJS.ProcessEnv,
+      env: {
+        PATH: [bin, dirname(process.execPath), "/usr/bin", "/bin"].join(":"),
+        FAKE_WRANGLER_DIR: account,
+        HUSH_DEPLOY_ROOT: checkout,
+      } as unknown as NodeJS.ProcessEnv,
       encoding: "utf8",
     });
     expect(res.status).toBe(1);

@@ -47,7 +47,13 @@ let client: { cert: string; key: string };
 beforeAll(async () => {
   const root = await call("POST", "/api/v1/pki/issuers", { type: "root", issuer_id: `tls-root-${suffix}`, common_name: "Hush TLS Test Root", default: true });
   caPath = write("ca.pem", root.certificate);
-  await call("PUT", "/api/v1/pki/roles/default", { allowed_domains: ["localhost", "example.com"], allow_bare_domains: true, allow_subdomains: true, allow_ip_sans: true, max_ttl_seconds: 7200 });
+  await call("PUT", "/api/v1/pki/roles/default", {
+    allowed_domains: ["localhost", "example.com"],
+    allow_bare_domains: true,
+    allow_subdomains: true,
+    allow_ip_sans: true,
+    max_ttl_seconds: 7200,
+  });
   const s = await call("POST", "/api/v1/pki/issue/default", { common_name: "localhost", ip_sans: ["127.0.0.1"], ttl: "1h" });
   server = { cert: s.certificate, key: s.credential.private_key, serial: s.serial_number, lease: s.lease_id };
   const c = await call("POST", "/api/v1/pki/issue/default", { common_name: "client.example.com", ttl: "1h" });
@@ -124,10 +130,28 @@ describe("issued certificates against real validators", () => {
 
   it("hush pki issue <role> --cn --san --ttl -o DIR writes cert.pem, key.pem (0600) and ca.pem", () => {
     const out = join(dir, "cli");
-    const cli = spawnSync(process.execPath, [join(import.meta.dirname, "..", "..", "cli", "hush.mjs"), "pki", "issue", "default", "--cn", "cli.example.com", "--san", "www.example.com", "--ttl", "30m", "-o", out, "--json"], {
-      encoding: "utf8",
-      env: { ...process.env, HUSH_ADDR: addr, HUSH_URL: addr, HUSH_TOKEN: token },
-    });
+    const cli = spawnSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, "..", "..", "cli", "hush.mjs"),
+        "pki",
+        "issue",
+        "default",
+        "--cn",
+        "cli.example.com",
+        "--san",
+        "www.example.com",
+        "--ttl",
+        "30m",
+        "-o",
+        out,
+        "--json",
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, HUSH_ADDR: addr, HUSH_URL: addr, HUSH_TOKEN: token },
+      },
+    );
     expect(cli.status, cli.stdout + cli.stderr).toBe(0);
     expect(statSync(join(out, "key.pem")).mode & 0o777).toBe(0o600);
     const result = openssl("verify", "-CAfile", join(out, "ca.pem"), join(out, "cert.pem"));

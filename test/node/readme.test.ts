@@ -21,7 +21,7 @@ interface Block {
 }
 
 /** Shell blocks of a Markdown file: all of them, or only those marked `runnable`. */
-export function shellBlocks(file: string, onlyRunnable: boolean): Block[] {
+function shellBlocks(file: string, onlyRunnable: boolean): Block[] {
   const lines = readFileSync(join(repo, file), "utf8").split("\n");
   const found: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -39,7 +39,10 @@ export function shellBlocks(file: string, onlyRunnable: boolean): Block[] {
   return found;
 }
 
-const docs = readdirSync(join(repo, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`);
+const docs = readdirSync(join(repo, "docs"))
+  .filter((f) => f.endsWith(".md"))
+  .sort()
+  .map((f) => `docs/${f}`);
 const blocks = [...shellBlocks("README.md", false), ...docs.flatMap((f) => shellBlocks(f, true))];
 
 let server: Awaited<ReturnType<typeof startDevServer>>;
@@ -70,12 +73,16 @@ describe("README.md, run in order", () => {
     const runnable = blocks.map((b, index) => ({ ...b, index })).filter((b) => !b.skip);
     const script = [
       "set -eo pipefail",
-      ...runnable.map((b) => [`printf '\\n@@BEGIN ${b.index}@@\\n'`, b.code.replaceAll("http://127.0.0.1:8787", server.addr), `printf '\\n@@END ${b.index}@@\\n'`].join("\n")),
+      ...runnable.map((b) =>
+        [`printf '\\n@@BEGIN ${b.index}@@\\n'`, b.code.replaceAll("http://127.0.0.1:8787", server.addr), `printf '\\n@@END ${b.index}@@\\n'`].join("\n"),
+      ),
     ].join("\n");
     // `hush` on PATH, as `npm install -g` of the CLI package leaves it (README, "Install").
     const bin = join(work, ".bin");
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, "hush"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(repo, "cli", "hush.mjs"))} "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(bin, "hush"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(repo, "cli", "hush.mjs"))} "$@"\n`, {
+      mode: 0o755,
+    });
     const res = spawnSync("bash", ["-c", script], {
       cwd: work,
       env: { ...process.env, PATH: `${bin}:${join(repo, "node_modules", ".bin")}:${process.env.PATH}`, HUSH_TOKEN: "", HUSH_ADDR: "", HOME: work },

@@ -12,7 +12,11 @@ export async function jwtRole(addr: string, rootToken: string, paths: string) {
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
   const kid = `k-${suffix}`;
   const call = async (method: string, path: string, body: unknown) => {
-    const res = await fetch(`${addr}/api/v1/auth/${path}`, { method, headers: { authorization: `Bearer ${rootToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await fetch(`${addr}/api/v1/auth/${path}`, {
+      method,
+      headers: { authorization: `Bearer ${rootToken}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   };
   const policy = `vault-read-${suffix}`;

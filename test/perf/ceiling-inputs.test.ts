@@ -44,7 +44,9 @@ async function measured(method: string, token: string, body?: unknown) {
 
 /** What sealing one more event costs: the sealer's own two statements (durable-objects/audit-chain.ts). */
 async function sealCost(): Promise<{ rows_read: number; rows_written: number }> {
-  const pending = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq IS NULL ORDER BY n LIMIT ?").bind(TENANT, 500).all<{ n: number }>();
+  const pending = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq IS NULL ORDER BY n LIMIT ?")
+    .bind(TENANT, 500)
+    .all<{ n: number }>();
   const max = await env.DB.prepare("SELECT COALESCE(MAX(seq), 0) AS s FROM audit_events WHERE tenant_id = ?").bind(TENANT).first<{ s: number }>();
   let written = 0;
   let seq = max!.s;
@@ -74,8 +76,20 @@ describe("inputs of the ceiling simulation", () => {
     expect(write.status).toBe(200);
     const writeSeal = await sealCost();
     const inputs = {
-      read: { d1_rows_read: read.rows_read + readSeal.rows_read, d1_rows_written: read.rows_written + readSeal.rows_written, d1_statements: read.statements, d1_batches: read.batches, request_rows_written: read.rows_written },
-      write: { d1_rows_read: write.rows_read + writeSeal.rows_read, d1_rows_written: write.rows_written + writeSeal.rows_written, d1_statements: write.statements, d1_batches: write.batches, request_rows_written: write.rows_written },
+      read: {
+        d1_rows_read: read.rows_read + readSeal.rows_read,
+        d1_rows_written: read.rows_written + readSeal.rows_written,
+        d1_statements: read.statements,
+        d1_batches: read.batches,
+        request_rows_written: read.rows_written,
+      },
+      write: {
+        d1_rows_read: write.rows_read + writeSeal.rows_read,
+        d1_rows_written: write.rows_written + writeSeal.rows_written,
+        d1_statements: write.statements,
+        d1_batches: write.batches,
+        request_rows_written: write.rows_written,
+      },
       seal_per_event: readSeal,
     };
     console.log(`CEILING_INPUTS ${JSON.stringify(inputs)}`);

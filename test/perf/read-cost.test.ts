@@ -157,7 +157,9 @@ describe("D1 cost of an audited secret read", () => {
     expect(response.status, await response.text()).toBe(200);
     await waitOnExecutionContext(ctx);
     const statements = log.map((s) => ({ sql: s.sql.slice(0, 50), rows_read: s.rows_read, rows_written: s.rows_written }));
-    console.log(`WRITE_COST ${JSON.stringify({ rows_written: log.reduce((n, s) => n + s.rows_written, 0), rows_read: log.reduce((n, s) => n + s.rows_read, 0), statements })}`);
+    console.log(
+      `WRITE_COST ${JSON.stringify({ rows_written: log.reduce((n, s) => n + s.rows_written, 0), rows_read: log.reduce((n, s) => n + s.rows_read, 0), statements })}`,
+    );
   });
 
   it("does not read more rows as the store grows", () => {

@@ -60,7 +60,9 @@ describe("D1 cost of the secret store", () => {
       expect(res.status, res.text.slice(0, 200)).toBe(201);
     });
     const ms = performance.now() - started;
-    console.log(`STORE_COST ${JSON.stringify({ measure: "import", entries: 1000, ms: Math.round(ms), rows_written: cost.rowsWritten, statements: cost.statements })}`);
+    console.log(
+      `STORE_COST ${JSON.stringify({ measure: "import", entries: 1000, ms: Math.round(ms), rows_written: cost.rowsWritten, statements: cost.statements })}`,
+    );
     // Per entry: the secrets row, its primary-key index and two secondary indexes, the
     // version row, its primary-key index and the two scanning indexes on its value MAC
     // (secret_versions_value_mac, secret_versions_mac_pending) (8), plus the one audit event.
@@ -82,36 +84,37 @@ describe("D1 cost of the secret store", () => {
     const rowsRead = async (limit: number) => {
       // The exact statements the versions route runs (drizzle sends them through prepare().all()/raw()).
       const metas: Meta[] = [];
-      const counting = (prepare: D1Database["prepare"]) => function (this: unknown, query: string) {
-        const statement = prepare.call(this, query);
-        for (const method of ["all", "raw", "first", "run"] as const) {
-          const original = (statement as any)[method].bind(statement);
-          (statement as any)[method] = async (...args: unknown[]) => {
-            const result = await original(...args);
-            if (method === "all" || method === "run") metas.push(result.meta);
-            return result;
-          };
-        }
-        const bind = statement.bind.bind(statement);
-        statement.bind = (...values: unknown[]) => {
-          const bound = bind(...values);
-          for (const method of ["all", "run"] as const) {
-            const original = (bound as any)[method].bind(bound);
-            (bound as any)[method] = async (...args: unknown[]) => {
+      const counting = (prepare: D1Database["prepare"]) =>
+        function (this: unknown, query: string) {
+          const statement = prepare.call(this, query);
+          for (const method of ["all", "raw", "first", "run"] as const) {
+            const original = (statement as any)[method].bind(statement);
+            (statement as any)[method] = async (...args: unknown[]) => {
               const result = await original(...args);
-              metas.push(result.meta);
+              if (method === "all" || method === "run") metas.push(result.meta);
               return result;
             };
           }
-          const raw = (bound as any).raw.bind(bound);
-          (bound as any).raw = async (options?: unknown) => {
-            const all = await (bound as any).all();
-            return options && (options as any).columnNames ? raw(options) : all.results.map((r: object) => Object.values(r));
+          const bind = statement.bind.bind(statement);
+          statement.bind = (...values: unknown[]) => {
+            const bound = bind(...values);
+            for (const method of ["all", "run"] as const) {
+              const original = (bound as any)[method].bind(bound);
+              (bound as any)[method] = async (...args: unknown[]) => {
+                const result = await original(...args);
+                metas.push(result.meta);
+                return result;
+              };
+            }
+            const raw = (bound as any).raw.bind(bound);
+            (bound as any).raw = async (options?: unknown) => {
+              const all = await (bound as any).all();
+              return options && (options as any).columnNames ? raw(options) : all.results.map((r: object) => Object.values(r));
+            };
+            return bound;
           };
-          return bound;
-        };
-        return statement;
-      } as typeof env.DB.prepare;
+          return statement;
+        } as typeof env.DB.prepare;
       env.DB.prepare = counting(originalPrepare);
       patchSessions((session) => (session.prepare = counting(session.prepare)));
       const res = await api("GET", `/api/v1/secrets/store/${path}/versions?limit=${limit}`);

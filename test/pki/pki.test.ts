@@ -44,7 +44,11 @@ function expectRule(res: ApiResponse, rule: string) {
   expect(res.body.rule).toBe(rule);
 }
 
-async function csrWith(extensions: x509.Extension[], cn = "svc.example.com", alg: { name: string; namedCurve: string } = { name: "ECDSA", namedCurve: "P-256" }) {
+async function csrWith(
+  extensions: x509.Extension[],
+  cn = "svc.example.com",
+  alg: { name: string; namedCurve: string } = { name: "ECDSA", namedCurve: "P-256" },
+) {
   const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${cn}`, keys, signingAlgorithm: { name: "ECDSA", hash: "SHA-256" }, extensions });
   return csr.toString("pem");
@@ -52,11 +56,20 @@ async function csrWith(extensions: x509.Extension[], cn = "svc.example.com", alg
 
 beforeAll(async () => {
   rootId = unique("root");
-  const res = await api("POST", "/api/v1/pki/issuers", { body: { type: "root", issuer_id: rootId, common_name: "Hush Test Root", ttl_seconds: 30 * 86400, default: true } });
+  const res = await api("POST", "/api/v1/pki/issuers", {
+    body: { type: "root", issuer_id: rootId, common_name: "Hush Test Root", ttl_seconds: 30 * 86400, default: true },
+  });
   expect(res.status, res.text).toBe(201);
   rootPem = res.body.certificate;
   await putRole("default", { allowed_domains: ["example.com"], allow_subdomains: true, max_ttl_seconds: 7200 });
-  await putRole("web", { allowed_domains: ["example.com"], allow_subdomains: true, allow_bare_domains: true, allow_ip_sans: false, allowed_uri_sans: ["spiffe://example.com/*"], max_ttl_seconds: 3600 });
+  await putRole("web", {
+    allowed_domains: ["example.com"],
+    allow_subdomains: true,
+    allow_bare_domains: true,
+    allow_ip_sans: false,
+    allowed_uri_sans: ["spiffe://example.com/*"],
+    max_ttl_seconds: 3600,
+  });
   await putRole("other", { allowed_domains: ["other.test"], allow_subdomains: true, max_ttl_seconds: 3600 });
 });
 
@@ -76,7 +89,9 @@ describe("issuers", () => {
 
   it("an intermediate's CSR, signed externally, becomes an issuer whose certificates chain to the root", async () => {
     const id = unique("int");
-    const created = await api("POST", "/api/v1/pki/issuers", { body: { type: "intermediate", issuer_id: id, common_name: "Hush Test Intermediate", key_type: "ec", key_bits: 384 } });
+    const created = await api("POST", "/api/v1/pki/issuers", {
+      body: { type: "intermediate", issuer_id: id, common_name: "Hush Test Intermediate", key_type: "ec", key_bits: 384 },
+    });
     expect(created.status, created.text).toBe(201);
     expect(created.body.state).toBe("pending");
     // The "external" CA: a root made here, outside Hush.
@@ -85,7 +100,10 @@ describe("issuers", () => {
       name: "CN=External Root",
       keys: extKeys,
       signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
     });
     const csr = new x509.Pkcs10CertificateRequest(created.body.csr);
     const signed = await x509.X509CertificateGenerator.create({
@@ -95,7 +113,10 @@ describe("issuers", () => {
       publicKey: csr.publicKey,
       signingKey: extKeys.privateKey,
       signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-      extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
     });
     const done = await api("POST", `/api/v1/pki/issuers/${id}/signed`, { body: { certificate: signed.toString("pem"), chain: ext.toString("pem") } });
     expect(done.status, done.text).toBe(200);
@@ -120,12 +141,19 @@ describe("issuers", () => {
       name: "CN=Imported CA",
       keys,
       signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
-      extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
     });
     const pkcs8 = (k: CryptoKey) => crypto.subtle.exportKey("pkcs8", k).then((der) => x509.PemConverter.encode(der as ArrayBuffer, "PRIVATE KEY"));
-    const bad = await api("POST", "/api/v1/pki/issuers", { body: { type: "import", issuer_id: unique("imp"), certificate: cert.toString("pem"), private_key: await pkcs8(other.privateKey) } });
+    const bad = await api("POST", "/api/v1/pki/issuers", {
+      body: { type: "import", issuer_id: unique("imp"), certificate: cert.toString("pem"), private_key: await pkcs8(other.privateKey) },
+    });
     expectProblem(bad, 400);
-    const ok = await api("POST", "/api/v1/pki/issuers", { body: { type: "import", issuer_id: unique("imp"), certificate: cert.toString("pem"), private_key: await pkcs8(keys.privateKey) } });
+    const ok = await api("POST", "/api/v1/pki/issuers", {
+      body: { type: "import", issuer_id: unique("imp"), certificate: cert.toString("pem"), private_key: await pkcs8(keys.privateKey) },
+    });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.body.kind).toBe("imported");
   });
@@ -140,7 +168,10 @@ describe("issuers", () => {
 describe("issue", () => {
   it("returns certificate, PKCS#8 key, issuing CA, chain, serial and expiry; the key is never stored nor replayed", async () => {
     const headers = { "idempotency-key": unique("idem") };
-    const res = await api("POST", "/api/v1/pki/issue/web", { headers, body: { common_name: "api.example.com", alt_names: ["www.example.com"], uri_sans: ["spiffe://example.com/api"], ttl: "30m" } });
+    const res = await api("POST", "/api/v1/pki/issue/web", {
+      headers,
+      body: { common_name: "api.example.com", alt_names: ["www.example.com"], uri_sans: ["spiffe://example.com/api"], ttl: "30m" },
+    });
     expect(res.status, res.text).toBe(201);
     const { credential } = res.body;
     expect(credential.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
@@ -150,11 +181,19 @@ describe("issue", () => {
     expect(await cert.verify({ publicKey: new x509.X509Certificate(rootPem).publicKey, signatureOnly: true })).toBe(true);
     expect(cert.getExtension(x509.BasicConstraintsExtension)?.ca).toBe(false);
     const sans = cert.getExtension(x509.SubjectAlternativeNameExtension)!.names.toJSON();
-    expect(sans).toEqual(expect.arrayContaining([{ type: "dns", value: "api.example.com" }, { type: "dns", value: "www.example.com" }, { type: "url", value: "spiffe://example.com/api" }]));
+    expect(sans).toEqual(
+      expect.arrayContaining([
+        { type: "dns", value: "api.example.com" },
+        { type: "dns", value: "www.example.com" },
+        { type: "url", value: "spiffe://example.com/api" },
+      ]),
+    );
     expect(cert.notAfter.getTime()).toBe(Date.parse(res.body.expires_at) - (Date.parse(res.body.expires_at) % 1000));
     expect(res.body.serial_number.replace(/:/g, "")).toBe(cert.serialNumber.toLowerCase());
     // The key pairs with the certificate.
-    const key = await crypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(credential.private_key), { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+    const key = await crypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(credential.private_key), { name: "ECDSA", namedCurve: "P-256" }, false, [
+      "sign",
+    ]);
     const probe = new Uint8Array(16);
     const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, probe);
     expect(await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, await cert.publicKey.export(), sig, probe)).toBe(true);
@@ -162,7 +201,10 @@ describe("issue", () => {
     const lease = await api("GET", `/api/v1/secrets/leases/${res.body.lease_id}`);
     expect(lease.body).toMatchObject({ provider: "pki", role: "web", state: "issued" });
     // Replay: same answer minus the key.
-    const replay = await api("POST", "/api/v1/pki/issue/web", { headers, body: { common_name: "api.example.com", alt_names: ["www.example.com"], uri_sans: ["spiffe://example.com/api"], ttl: "30m" } });
+    const replay = await api("POST", "/api/v1/pki/issue/web", {
+      headers,
+      body: { common_name: "api.example.com", alt_names: ["www.example.com"], uri_sans: ["spiffe://example.com/api"], ttl: "30m" },
+    });
     expect(replay.status).toBe(201);
     expect(replay.text).not.toContain("PRIVATE KEY");
     expect(replay.body.certificate).toBe(res.body.certificate);
@@ -242,7 +284,10 @@ describe("attacks: a request outside the role is a 400 naming the rule", () => {
   it("IP SANs when off, URI SANs outside the role", async () => {
     expectRule(await api("POST", "/api/v1/pki/issue/web", { body: { common_name: "a.example.com", ip_sans: ["127.0.0.1"] } }), "allow_ip_sans");
     expectRule(await api("POST", "/api/v1/pki/issue/web", { body: { common_name: "a.example.com", uri_sans: ["spiffe://evil.com/x"] } }), "allowed_uri_sans");
-    expectRule(await api("POST", "/api/v1/pki/issue/default", { body: { common_name: "a.example.com", uri_sans: ["spiffe://example.com/x"] } }), "allowed_uri_sans");
+    expectRule(
+      await api("POST", "/api/v1/pki/issue/default", { body: { common_name: "a.example.com", uri_sans: ["spiffe://example.com/x"] } }),
+      "allowed_uri_sans",
+    );
     // And inside a CSR.
     const csr = await csrWith([new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "10.0.0.1" }])]);
     expectRule(await api("POST", "/api/v1/pki/sign/web", { body: { csr } }), "allow_ip_sans");
@@ -320,7 +365,11 @@ describe("revocation", () => {
   it("an expired lease revokes its certificate (LeaseObject alarm, outbox, queue, CRL)", async () => {
     const issued = await api("POST", "/api/v1/pki/issue/web", { body: { common_name: "e.example.com", ttl: 600 } });
     const id = issued.body.lease_id;
-    await db().update(leases).set({ expiresAt: Date.now() - 1000 }).where(eq(leases.id, id)).run();
+    await db()
+      .update(leases)
+      .set({ expiresAt: Date.now() - 1000 })
+      .where(eq(leases.id, id))
+      .run();
     const stub = env.LEASE.get(env.LEASE.idFromName(id));
     await runInDurableObject(stub, (_, state) => {
       state.storage.sql.exec("UPDATE due SET due_at = ? WHERE lease_id = ?", Date.now() - 1000, id);
@@ -335,7 +384,11 @@ describe("revocation", () => {
 
 describe("Vault shape", () => {
   it("vault write pki/issue/default common_name=... ttl=1h, as the Go client sends it", async () => {
-    const res = await api("POST", "/v1/pki/issue/default", { headers: { "x-vault-token": env.ROOT_TOKEN! }, token: null, body: { common_name: "payments.example.com", ttl: "1h" } });
+    const res = await api("POST", "/v1/pki/issue/default", {
+      headers: { "x-vault-token": env.ROOT_TOKEN! },
+      token: null,
+      body: { common_name: "payments.example.com", ttl: "1h" },
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.data.private_key).toMatch(/BEGIN PRIVATE KEY/);
     expect(res.body.data.serial_number).toMatch(/^01:/);

@@ -50,14 +50,15 @@ async function deliver(workerEnv: Env, body: unknown) {
   return getQueueResult(batch, ctx);
 }
 
-const job = () => env.DB.prepare("SELECT job_id, step, state, done, total, failed FROM rewrap_job WHERE id = 1").first<{
-  job_id: string;
-  step: number;
-  state: string;
-  done: number;
-  total: number;
-  failed: number;
-}>();
+const job = () =>
+  env.DB.prepare("SELECT job_id, step, state, done, total, failed FROM rewrap_job WHERE id = 1").first<{
+    job_id: string;
+    step: number;
+    state: string;
+    done: number;
+    total: number;
+    failed: number;
+  }>();
 const currentMessage = async () => {
   const row = (await job())!;
   return { job: row.job_id, step: row.step };
@@ -75,8 +76,7 @@ const snapshot = async () =>
     ).map((r) => r.results),
   );
 
-const keyIdsOf = async (table: string) =>
-  (await env.DB.prepare(`SELECT key_id, COUNT(*) n FROM ${table} GROUP BY key_id ORDER BY key_id`).all()).results;
+const keyIdsOf = async (table: string) => (await env.DB.prepare(`SELECT key_id, COUNT(*) n FROM ${table} GROUP BY key_id ORDER BY key_id`).all()).results;
 
 describe("POST /api/v1/sys/rewrap (master-key rotation)", () => {
   it("re-wraps every data key to the new master key, page by page, idempotently; then k1 can be removed", async () => {
@@ -141,7 +141,9 @@ describe("POST /api/v1/sys/rewrap (master-key rotation)", () => {
     expect(await keyIdsOf("secret_versions")).toEqual([{ key_id: "k2", n: 12 }]);
     expect(await keyIdsOf("transit_key_versions")).toEqual([{ key_id: "k2", n: 1 }]);
     // Values were not touched: only the wrapped data keys changed.
-    expect((await env.DB.prepare("SELECT hex(ciphertext) c FROM secret_versions WHERE path != ? ORDER BY path, version").bind(newPath).all()).results).toEqual(valuesBefore);
+    expect((await env.DB.prepare("SELECT hex(ciphertext) c FROM secret_versions WHERE path != ? ORDER BY path, version").bind(newPath).all()).results).toEqual(
+      valuesBefore,
+    );
 
     // k1 removed: everything still reads.
     const k2only = envWith(K2_ONLY);
@@ -169,7 +171,9 @@ describe("POST /api/v1/sys/rewrap (master-key rotation)", () => {
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
 
     // The finish is audited, without any value.
-    const events = await auditDb.prepare("SELECT action, detail FROM audit_events WHERE action LIKE 'sys.rewrap.%' ORDER BY n").all<{ action: string; detail: string }>();
+    const events = await auditDb
+      .prepare("SELECT action, detail FROM audit_events WHERE action LIKE 'sys.rewrap.%' ORDER BY n")
+      .all<{ action: string; detail: string }>();
     expect(events.results.map((e) => e.action)).toEqual(["sys.rewrap.start", "sys.rewrap.resume", "sys.rewrap.finish"]);
   });
 

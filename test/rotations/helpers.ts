@@ -35,7 +35,11 @@ export async function currentCredential(key: string): Promise<Credential & { ver
 /** A run started and advanced straight through the engine, with faults a request can never set. */
 export async function runDirect(key: string, faults: Faults): Promise<{ run: Run | null; crash: Error | null; id: string }> {
   const tenantId = "default";
-  const binding = (await db().select().from(staticRoles).where(and(eq(staticRoles.tenantId, tenantId), eq(staticRoles.key, key))).get())!;
+  const binding = (await db()
+    .select()
+    .from(staticRoles)
+    .where(and(eq(staticRoles.tenantId, tenantId), eq(staticRoles.key, key)))
+    .get())!;
   const found = (await findSecretVersion(db(), tenantId, key))!;
   const value = await openVersion(loadKeyring(env.MASTER_KEYS), found.version!);
   const created = await createRun(env, db(), { tenantId, actor: "test", requestId: "test" }, binding, { secret: found.secret, value }, "api");

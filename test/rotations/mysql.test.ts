@@ -32,7 +32,9 @@ async function login(user: string, password: string, database?: string) {
   }
 }
 
-async function provider(roles: Record<string, unknown> = { reader: { max_ttl_seconds: 600, mysql_grants: [{ privileges: ["SELECT"], on: `${DATABASE}.*` }] } }) {
+async function provider(
+  roles: Record<string, unknown> = { reader: { max_ttl_seconds: 600, mysql_grants: [{ privileges: ["SELECT"], on: `${DATABASE}.*` }] } },
+) {
   const name = unique("my-");
   const res = await api("POST", "/api/v1/secrets/providers", {
     body: { name, kind: "mysql", config: { connection_url: ROOT_URL, user_prefix: `h${unique("").slice(-5)}_` }, roles },
@@ -43,7 +45,11 @@ async function provider(roles: Record<string, unknown> = { reader: { max_ttl_sec
 
 describeWithService("mariadb", "mysql provider and static rotation (MariaDB)", () => {
   it("dynamic: the leased account reads what it was granted, and stops after revoke", async () => {
-    await asRoot(`CREATE DATABASE IF NOT EXISTS ${DATABASE}`, `CREATE TABLE IF NOT EXISTS ${DATABASE}.hush_probe (answer int NOT NULL)`, `INSERT INTO ${DATABASE}.hush_probe SELECT 42 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM ${DATABASE}.hush_probe)`);
+    await asRoot(
+      `CREATE DATABASE IF NOT EXISTS ${DATABASE}`,
+      `CREATE TABLE IF NOT EXISTS ${DATABASE}.hush_probe (answer int NOT NULL)`,
+      `INSERT INTO ${DATABASE}.hush_probe SELECT 42 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM ${DATABASE}.hush_probe)`,
+    );
     const name = await provider();
     const lease = await issue(name, "reader", 600);
     const credential = lease.credential as { username: string; password: string };
@@ -76,7 +82,10 @@ describeWithService("mariadb", "mysql provider and static rotation (MariaDB)", (
     const stem = unique("hs").slice(0, 20);
     const users = strategy === "single" ? [`${stem}_app`] : [`${stem}_a`, `${stem}_b`];
     const initial = `init${unique("pw")}`;
-    await asRoot(...users.map((u) => `CREATE USER '${u}'@'%' IDENTIFIED BY '${initial}'`), ...(strategy === "alternate" ? [`ALTER USER '${users[1]}'@'%' ACCOUNT LOCK`] : []));
+    await asRoot(
+      ...users.map((u) => `CREATE USER '${u}'@'%' IDENTIFIED BY '${initial}'`),
+      ...(strategy === "alternate" ? [`ALTER USER '${users[1]}'@'%' ACCOUNT LOCK`] : []),
+    );
     const key = `db/${unique("my")}`;
     const created = await api("POST", store(key), { body: { value: JSON.stringify({ username: users[0], password: initial, host: "127.0.0.1" }) } });
     expect(created.status, created.text).toBe(201);
@@ -136,7 +145,12 @@ describeWithService("mariadb", "mysql provider and static rotation (MariaDB)", (
 describe("mysql provider config", () => {
   it("refuses grants beyond data access and names that could break out of a literal", async () => {
     const bad = await api("POST", "/api/v1/secrets/providers", {
-      body: { name: unique("my-"), kind: "mysql", config: { connection_url: ROOT_URL }, roles: { r: { max_ttl_seconds: 60, mysql_grants: [{ privileges: ["ALL PRIVILEGES"], on: "*.*" }] } } },
+      body: {
+        name: unique("my-"),
+        kind: "mysql",
+        config: { connection_url: ROOT_URL },
+        roles: { r: { max_ttl_seconds: 60, mysql_grants: [{ privileges: ["ALL PRIVILEGES"], on: "*.*" }] } },
+      },
     });
     expect(bad.status).toBe(400);
     const quote = await api("POST", "/api/v1/secrets/providers", {

@@ -30,7 +30,9 @@ async function setup(strategy: "single" | "alternate", grace = 0) {
   const url = new URL(base());
   url.username = users[0]!;
   url.password = `${initial}0`;
-  const created = await api("POST", store(key), { body: { value: JSON.stringify({ username: users[0], password: `${initial}0`, connection_url: url.toString() }) } });
+  const created = await api("POST", store(key), {
+    body: { value: JSON.stringify({ username: users[0], password: `${initial}0`, connection_url: url.toString() }) },
+  });
   expect(created.status, created.text).toBe(201);
   const bound = await bind(key, name, strategy, users, grace);
   expect(bound.status, bound.text).toBe(200);
@@ -44,14 +46,25 @@ describe("static rotation, PostgreSQL", () => {
     const { name, key, users, oldPassword } = await setup("single");
     const res = await rotate({ provider: name, key, old_ref: `${key}@1` });
     expect(res.status, res.text).toBe(200);
-    expect(res.body).toMatchObject({ old_ref: `${key}@1`, new_ref: `${key}@2`, current_ref: `${key}@2`, completed: true, rolled_back: false, failed_phase: null, state: "completed" });
+    expect(res.body).toMatchObject({
+      old_ref: `${key}@1`,
+      new_ref: `${key}@2`,
+      current_ref: `${key}@2`,
+      completed: true,
+      rolled_back: false,
+      failed_phase: null,
+      state: "completed",
+    });
     const now = await currentCredential(key);
     expect(now.username).toBe(users[0]);
     expect(now.password).not.toBe(oldPassword);
     expect(new URL(now.connection_url!).password).toBe(now.password);
     expect(await pgLogin(base(), now.username, now.password)).toBe(1);
     // A server with trust authentication (this machine's) accepts any password: only one that checks can show it.
-    const checksPasswords = await pgLogin(base(), users[0]!, "not-the-password").then(() => false, () => true);
+    const checksPasswords = await pgLogin(base(), users[0]!, "not-the-password").then(
+      () => false,
+      () => true,
+    );
     if (checksPasswords) await expect(pgLogin(base(), users[0]!, oldPassword)).rejects.toMatchObject({ code: "28P01" });
     else console.info("postgresql: the server trusts every password here; the old password's refusal is shown by the MariaDB suite");
     expect(res.text).not.toContain(now.password);
@@ -59,7 +72,9 @@ describe("static rotation, PostgreSQL", () => {
     expect(await rotationRowsText()).not.toContain(now.password);
     // The sealed passwords are shredded once the run is over.
     expect((await runRow(res.body.rotation_id)).staged).toBeNull();
-    const actions = (await auditDb.prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY rowid").bind(`rotation:${res.body.rotation_id}`).all()).results.map((r) => r.action);
+    const actions = (
+      await auditDb.prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY rowid").bind(`rotation:${res.body.rotation_id}`).all()
+    ).results.map((r) => r.action);
     expect(actions).toEqual(["rotation.start", "rotation.stage", "rotation.cutover", "rotation.verify", "rotation.retire", "rotation.complete"]);
   });
 
@@ -104,13 +119,25 @@ describe("static rotation, PostgreSQL", () => {
   it("a real verify failure (the b login cannot connect to the database) rolls back through the API with a 502 naming the phase", async () => {
     const { name, key, users, oldPassword } = await setup("alternate", 0);
     const database = new URL(base()).pathname.slice(1);
-    await asProvisioner(base(), `REVOKE CONNECT ON DATABASE "${database}" FROM PUBLIC`, `GRANT CONNECT ON DATABASE "${database}" TO "${users[0]}"`, `GRANT CONNECT ON DATABASE "${database}" TO hush_test_provisioner`).catch(() => {});
+    await asProvisioner(
+      base(),
+      `REVOKE CONNECT ON DATABASE "${database}" FROM PUBLIC`,
+      `GRANT CONNECT ON DATABASE "${database}" TO "${users[0]}"`,
+      `GRANT CONNECT ON DATABASE "${database}" TO hush_test_provisioner`,
+    ).catch(() => {});
     const res = await rotate({ provider: name, key });
     // Restore PUBLIC's CONNECT for the other suites before asserting.
     await asProvisioner(base(), `GRANT CONNECT ON DATABASE "${database}" TO PUBLIC`).catch(() => {});
     if (res.status === 200) return; // the provisioner could not revoke PUBLIC's CONNECT on this server: covered by the injected failure above
     expectProblem(res, 502);
-    expect(res.body).toMatchObject({ completed: false, rolled_back: true, failed_phase: "verify", old_ref: `${key}@1`, new_ref: `${key}@2`, current_ref: `${key}@3` });
+    expect(res.body).toMatchObject({
+      completed: false,
+      rolled_back: true,
+      failed_phase: "verify",
+      old_ref: `${key}@1`,
+      new_ref: `${key}@2`,
+      current_ref: `${key}@3`,
+    });
     expect(await currentCredential(key)).toMatchObject({ username: users[0], password: oldPassword });
     expect(await pgLogin(base(), users[0]!, oldPassword)).toBe(1);
   });
@@ -163,13 +190,17 @@ describe("static rotation, PostgreSQL", () => {
   it("rotates on schedule: an AUTOMATIC secret that is due is rotated by the sweeper as system", async () => {
     const { key } = await setup("single");
     await api("PATCH", `/api/v1/secrets/store/${key}/metadata`, { body: { rotation_policy: "AUTOMATIC", rotation_days: 30 } });
-    await env.DB.prepare("UPDATE secrets SET rotation_policy = 'AUTOMATIC', rotation_days = 30, next_rotation_at = ? WHERE tenant_id = 'default' AND path = ?").bind(Date.now() - 1000, key).run();
+    await env.DB.prepare("UPDATE secrets SET rotation_policy = 'AUTOMATIC', rotation_days = 30, next_rotation_at = ? WHERE tenant_id = 'default' AND path = ?")
+      .bind(Date.now() - 1000, key)
+      .run();
     const result = await sweepLater(0);
     expect(result.started).toBeGreaterThanOrEqual(1);
     const now = await currentCredential(key);
     expect(now.version).toBe(2);
     expect(await pgLogin(base(), now.username, now.password)).toBe(1);
-    const row = await env.DB.prepare("SELECT next_rotation_at FROM secrets WHERE tenant_id = 'default' AND path = ?").bind(key).first<{ next_rotation_at: number }>();
+    const row = await env.DB.prepare("SELECT next_rotation_at FROM secrets WHERE tenant_id = 'default' AND path = ?")
+      .bind(key)
+      .first<{ next_rotation_at: number }>();
     expect(row!.next_rotation_at).toBeGreaterThan(Date.now() + 29 * 86_400_000);
     const rotations = await api("GET", `/api/v1/secrets/rotations?key=${encodeURIComponent(key)}`);
     expect(rotations.body.items[0]).toMatchObject({ state: "completed", created_by: "system" });
@@ -192,7 +223,12 @@ describe("static rotation: who may rotate what", () => {
     const narrow = await tokenWith(["secrets:write", "secrets:read", "leases:write"], { paths: [`${key}`] });
     const provider = await api("POST", "/api/v1/secrets/providers", {
       token: narrow.token,
-      body: { name: unique("evil-"), kind: "postgresql", config: { connection_url: "postgres://attacker@127.0.0.1:5432/x" }, roles: { r: { max_ttl_seconds: 60 } } },
+      body: {
+        name: unique("evil-"),
+        kind: "postgresql",
+        config: { connection_url: "postgres://attacker@127.0.0.1:5432/x" },
+        roles: { r: { max_ttl_seconds: 60 } },
+      },
     });
     expectProblem(provider, 403);
     // Rebinding the key to the superuser would make its writers able to reset that password.
@@ -232,6 +268,13 @@ describe("static rotation: who may rotate what", () => {
     expectProblem(res, 403);
     expect(res.body.approval_request_id).toMatch(/^apr_/);
     expect((await currentCredential(key)).version).toBe(1);
-    expect((await db().select().from((await import("../../src/db/schema")).staticRotations).all()).some((r) => r.key === key)).toBe(false);
+    expect(
+      (
+        await db()
+          .select()
+          .from((await import("../../src/db/schema")).staticRotations)
+          .all()
+      ).some((r) => r.key === key),
+    ).toBe(false);
   });
 });

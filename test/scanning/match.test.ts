@@ -46,7 +46,12 @@ afterEach(() => vi.restoreAllMocks());
 describe("which stored secret leaked", () => {
   it("names the current value and an older version, and drops probes that match nothing", async () => {
     const { path, v1, v2 } = await secretWithHistory("scan-match");
-    const res = await scan([await finding(v2), await finding(v1), await finding("never-stored-value-xyz"), await finding(v2, "aws-access-key-id", { preview: "AKIA********" })]);
+    const res = await scan([
+      await finding(v2),
+      await finding(v1),
+      await finding("never-stored-value-xyz"),
+      await finding(v2, "aws-access-key-id", { preview: "AKIA********" }),
+    ]);
     expect(res.status, res.text).toBe(201);
     expect(res.body.run_id).toMatch(/^scan_/);
     expect(res.body.rules_active).toEqual(["hush/stored-value"]);
@@ -75,7 +80,11 @@ describe("which stored secret leaked", () => {
     expect((await macRow(`${prefix}/a`, 1))!.value_mac).not.toBeNull();
     const vpath = uniquePath("scan-vault");
     const vres = await exports.default.fetch(
-      new Request(`${BASE}/v1/secret/data/${vpath}`, { method: "POST", headers: { "x-vault-token": ROOT, "content-type": "application/json" }, body: JSON.stringify({ data: { k: "vault-value-123" } }) }),
+      new Request(`${BASE}/v1/secret/data/${vpath}`, {
+        method: "POST",
+        headers: { "x-vault-token": ROOT, "content-type": "application/json" },
+        body: JSON.stringify({ data: { k: "vault-value-123" } }),
+      }),
     );
     expect(vres.status).toBe(200);
     expect((await macRow(vpath, 1))!.value_mac).not.toBeNull();
@@ -107,7 +116,10 @@ describe("the match endpoint under attack", () => {
     const { path, v2 } = await secretWithHistory("scan-secret");
     const outsider = await tokenWith(["secrets:read"], { paths: ["elsewhere/*"], subject: "scan-outsider" });
     const right = await scan([await finding(v2, "hush/stored-value"), await finding(v2, "generic", { fingerprint: "a".repeat(32) })], outsider.token);
-    const wrong = await scan([await finding(`${v2}x`, "hush/stored-value"), await finding(`${v2}x`, "generic", { fingerprint: "a".repeat(32) })], outsider.token);
+    const wrong = await scan(
+      [await finding(`${v2}x`, "hush/stored-value"), await finding(`${v2}x`, "generic", { fingerprint: "a".repeat(32) })],
+      outsider.token,
+    );
     expect(right.status).toBe(201);
     const shape = (r: ApiResponse) => JSON.stringify({ ...r.body, run_id: 0, created_at: 0 });
     expect(shape(right)).toBe(shape(wrong));
@@ -159,7 +171,9 @@ describe("a canary finding", () => {
   it("never reaches a response, a D1 cell or a log line, nor does its digest", async () => {
     const logged: string[] = [];
     for (const level of ["log", "info", "warn", "error", "debug"] as const) {
-      vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ")));
+      vi.spyOn(console, level).mockImplementation(
+        (...args: unknown[]) => void logged.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ")),
+      );
     }
     const path = uniquePath("scan-canary");
     const canary = `CANARY-${crypto.randomUUID()}`;
@@ -174,14 +188,19 @@ describe("a canary finding", () => {
     responses.push(await scan([{ ...(await finding(canary)), preview: canary }])); // refused: the error must not echo it
     responses.push(await api("GET", "/api/v1/audit?limit=50"));
     for (const r of responses) expect(leaks(r.text), r.text.slice(0, 200)).toBeUndefined();
-    const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'").all<{ name: string }>();
+    const tables = await env.DB.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
+    ).all<{ name: string }>();
     let cells = 0;
     for (const { name } of tables.results) {
       const rows = await env.DB.prepare(`SELECT * FROM "${name}"`).all<Record<string, unknown>>();
       for (const row of rows.results) {
         for (const [column, cell] of Object.entries(row)) {
           cells++;
-          const text = cell instanceof ArrayBuffer ? new TextDecoder().decode(cell) + [...new Uint8Array(cell)].map((b) => b.toString(16).padStart(2, "0")).join("") : String(cell);
+          const text =
+            cell instanceof ArrayBuffer
+              ? new TextDecoder().decode(cell) + [...new Uint8Array(cell)].map((b) => b.toString(16).padStart(2, "0")).join("")
+              : String(cell);
           expect(leaks(text), `${name}.${column}`).toBeUndefined();
         }
       }

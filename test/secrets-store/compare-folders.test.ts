@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, tokenWith as mintWith } from "../helpers";
 import { auditDb } from "../support/audit-store";
@@ -34,10 +33,18 @@ describe("GET /api/v1/secrets/compare", () => {
   it("says only-left, only-right, same and differs from stored MACs, without any value in the answer, and audits it", async () => {
     const res = await compare(undefined);
     expect(res.status, res.text).toBe(200);
-    expect(Object.fromEntries(res.body.items.map((i: any) => [i.key, i.status]))).toEqual({ SAME: "same", DIFF: "differs", ONLY_L: "only-left", ONLY_R: "only-right", DELETED: "only-left" });
+    expect(Object.fromEntries(res.body.items.map((i: any) => [i.key, i.status]))).toEqual({
+      SAME: "same",
+      DIFF: "differs",
+      ONLY_L: "only-left",
+      ONLY_R: "only-right",
+      DELETED: "only-left",
+    });
     for (const value of ["one", "two", "zwei"]) expect(res.text).not.toContain(`"${value}"`);
     expect(res.body.counts).toMatchObject({ same: 1, differs: 1, "only-left": 2, "only-right": 1 });
-    const row = await auditDb.prepare("SELECT detail FROM audit_events WHERE tenant_id = 'default' AND action = 'secret.compare' ORDER BY n DESC LIMIT 1").first<{ detail: string }>();
+    const row = await auditDb
+      .prepare("SELECT detail FROM audit_events WHERE tenant_id = 'default' AND action = 'secret.compare' ORDER BY n DESC LIMIT 1")
+      .first<{ detail: string }>();
     expect(JSON.parse(row!.detail)).toMatchObject({ left, right, same: 1, differs: 1 });
   });
 
@@ -91,7 +98,12 @@ describe("GET /api/v1/secrets/compare", () => {
   it("refuses a token without secrets:read (403) and bad sides (400)", async () => {
     const transit = await tokenWith(["transit:encrypt"]);
     expect((await compare(transit)).status).toBe(403);
-    for (const [l, r] of [["../x", right], [`${left}/../x`, right], ["env:NOT VALID", right], ["", right]] as const) {
+    for (const [l, r] of [
+      ["../x", right],
+      [`${left}/../x`, right],
+      ["env:NOT VALID", right],
+      ["", right],
+    ] as const) {
       const res = await compare(undefined, encodeURIComponent(l), encodeURIComponent(r));
       expect(res.status, `${l} ${r}: ${res.text}`).toBe(400);
       expect(res.headers.get("content-type")).toContain("application/problem+json");

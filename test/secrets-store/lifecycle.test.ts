@@ -285,7 +285,9 @@ describe("POST /store/{path}/rotate", () => {
     expect(res.body.version).toBe(2);
     expect((await api("GET", `${store(path)}?version=1`)).body.value).toBe("old");
     // Move the grace period into the past directly in D1 (a clock we control).
-    await env.DB.prepare("UPDATE secret_versions SET readable_until = ? WHERE path = ? AND version = 1").bind(Date.now() - 1, path).run();
+    await env.DB.prepare("UPDATE secret_versions SET readable_until = ? WHERE path = ? AND version = 1")
+      .bind(Date.now() - 1, path)
+      .run();
     expectProblem(await api("GET", `${store(path)}?version=1`), 410);
     expect((await api("GET", store(path))).body.value).toBe("new");
     const audit = await api("GET", `/api/v1/audit?path=${path}&action=secret.rotate`);

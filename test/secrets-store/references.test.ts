@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { api, expectProblem, tokenWith, uniquePath } from "../helpers";
 import { auditDb } from "../support/audit-store";
@@ -118,7 +117,8 @@ describe("GET /store/{path}?resolve=true (references)", () => {
     await put(`${base}/ok`, "fine");
     await put(`${base}/top`, `${ref(`${base}/ok`)}${ref(`${base}/missing`)}`);
     expectProblem(await api("GET", `${store(`${base}/top`)}?resolve=true`), 422);
-    const rows = await auditDb.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ? AND action = 'secret.read' AND outcome = 'success'")
+    const rows = await auditDb
+      .prepare("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ? AND action = 'secret.read' AND outcome = 'success'")
       .bind(`secret:${base}/ok`)
       .first<{ n: number }>();
     expect(rows!.n).toBe(0);

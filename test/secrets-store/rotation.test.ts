@@ -136,12 +136,9 @@ describe("generated values and AUTOMATIC rotation by the cron sweeper", () => {
     expect((await api("GET", store(path))).body.value).toMatch(pattern);
   });
 
-  it.each([{ generate: { length: 4 } }, { generate: { length: 32, charset: "emoji" } }, { value: "x", generate: {} }, {}])(
-    "rejects %j",
-    async (body) => {
-      expectProblem(await api("POST", store(uniquePath("genbad")), { body }), 400);
-    },
-  );
+  it.each([{ generate: { length: 4 } }, { generate: { length: 32, charset: "emoji" } }, { value: "x", generate: {} }, {}])("rejects %j", async (body) => {
+    expectProblem(await api("POST", store(uniquePath("genbad")), { body }), 400);
+  });
 
   it("rotates a due AUTOMATIC generated secret exactly once even when the sweeper runs twice", async () => {
     const path = uniquePath("auto");

@@ -4,7 +4,9 @@ import { api, expectProblem, tokenWith, uniquePath } from "../helpers";
 
 const IMPORT = "/api/v1/secrets/store/import";
 const count = async (sql: string, ...args: unknown[]) =>
-  (await env.DB.prepare(sql).bind(...args).first<{ n: number }>())!.n;
+  (await env.DB.prepare(sql)
+    .bind(...args)
+    .first<{ n: number }>())!.n;
 
 describe("POST /store/import", () => {
   it("imports a tree as version 1 of each path and answers with metadata only", async () => {
@@ -96,7 +98,13 @@ describe("GET /export", () => {
   it("exports metadata only by default, and values with include_values and secrets:export, audited per path, re-importable", async () => {
     const prefix = uniquePath("exp");
     await api("POST", IMPORT, {
-      body: { prefix, values: { a: "canary-exp-a", b: { value: "canary-exp-b", type: "API_KEY", description: "bee", custom_metadata: { o: "t" }, allowed_services: ["billing"] } } },
+      body: {
+        prefix,
+        values: {
+          a: "canary-exp-a",
+          b: { value: "canary-exp-b", type: "API_KEY", description: "bee", custom_metadata: { o: "t" }, allowed_services: ["billing"] },
+        },
+      },
     });
     const meta = await api("GET", `/api/v1/secrets/export?prefix=${prefix}/`);
     expect(meta.status, meta.text).toBe(200);

@@ -116,7 +116,11 @@ describe("tenant directory", () => {
       // A public redeem (no token): the share's tenant's database gets the event and the index update.
       const redeemed = await api("POST", "/api/v1/secrets/shares/redeem", { token: null, body: { token: share.body.token } });
       expect(redeemed.body).toMatchObject({ value: "shared", views_left: 1 });
-      await as("POST", "/api/v1/secrets/sync-targets", { name: "hook", kind: "webhook", config: { url: "http://127.0.0.1:9/hook", signing_key: "a-sync-signing-key-0123456789abcdef" } });
+      await as("POST", "/api/v1/secrets/sync-targets", {
+        name: "hook",
+        kind: "webhook",
+        config: { url: "http://127.0.0.1:9/hook", signing_key: "a-sync-signing-key-0123456789abcdef" },
+      });
       expect((await as("POST", "/api/v1/secrets/syncs", { target: "hook", path: "app/db", remote_key: "DB", run: false })).status).toBeLessThan(300);
       // A failed login names the tenant in the body: its refusal is audited in that tenant's database.
       await as("PUT", "/api/v1/auth/policies/readers", { rules: [{ paths: ["app/*"], capabilities: ["read"] }] });
@@ -139,7 +143,9 @@ describe("tenant directory", () => {
     const leaseState = () => env.DB_1.prepare("SELECT state FROM leases WHERE id = ?").bind(leaseId).first<string>("state");
     expect(await leaseState()).toBe("issued");
     // The lease's time runs out: its object's alarm expires it in DB_1, and the revocation queue finishes the job there.
-    await env.DB_1.prepare("UPDATE leases SET expires_at = ? WHERE id = ?").bind(Date.now() - 1000, leaseId).run();
+    await env.DB_1.prepare("UPDATE leases SET expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1000, leaseId)
+      .run();
     const stub = env.LEASE.get(env.LEASE.idFromName(leaseId));
     await runInDurableObject(stub, (_, state) => {
       state.storage.sql.exec("UPDATE due SET due_at = ? WHERE lease_id = ?", Date.now() - 1000, leaseId);
@@ -166,10 +172,19 @@ describe("tenant directory", () => {
 describe("master-key re-wrap over every database", () => {
   const K1 = "q1Yl0n1X4mV5m3rXl0J8c2Zp0m9dW8l3cJ9v6yH2x0s=";
   const K2 = "s2QH57D+wqPMRwQBZd19TbvGSP6BbA3TOnXLUx+ckXQ=";
-  const rotated = (): Env => ({ ...env, MASTER_KEYS: JSON.stringify({ active: "k2", keys: { k1: K1, k2: K2 } }), REWRAP_QUEUE: env.REWRAP_PARKED, REWRAP_PAGE_SIZE: "50" });
+  const rotated = (): Env => ({
+    ...env,
+    MASTER_KEYS: JSON.stringify({ active: "k2", keys: { k1: K1, k2: K2 } }),
+    REWRAP_QUEUE: env.REWRAP_PARKED,
+    REWRAP_PAGE_SIZE: "50",
+  });
   async function call(workerEnv: Env, method: string) {
     const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request("https://hush.test/api/v1/sys/rewrap", { method, headers: { authorization: `Bearer ${env.ROOT_TOKEN}` } }), workerEnv, ctx);
+    const res = await worker.fetch(
+      new Request("https://hush.test/api/v1/sys/rewrap", { method, headers: { authorization: `Bearer ${env.ROOT_TOKEN}` } }),
+      workerEnv,
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     return (await res.json()) as { state: string; remaining: number; by_key_id: Record<string, number> };
   }

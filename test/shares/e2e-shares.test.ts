@@ -88,7 +88,11 @@ describe("POST /api/v1/shares (end-to-end mode)", () => {
     const call = async (headers: Record<string, string>) => {
       const ctx = createExecutionContext();
       const res = await app.fetch(
-        new Request(`${BASE}/api/v1/shares`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ ciphertext }) }),
+        new Request(`${BASE}/api/v1/shares`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify({ ciphertext }),
+        }),
         strict,
         ctx,
       );
@@ -157,9 +161,7 @@ describe("POST /api/v1/shares/{id}/nonce and /reveal", () => {
   it("reveals exactly once under 50 concurrent reveals with 50 valid nonces", async () => {
     const { id } = await createE2e("race");
     const nonces = await Promise.all(Array.from({ length: 50 }, () => nonceFor(id)));
-    const results = await Promise.all(
-      nonces.map((nonce) => api("POST", `/api/v1/shares/${id}/reveal`, { token: null, body: { nonce } })),
-    );
+    const results = await Promise.all(nonces.map((nonce) => api("POST", `/api/v1/shares/${id}/reveal`, { token: null, body: { nonce } })));
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 410)).toHaveLength(49);
@@ -218,8 +220,7 @@ describe("passphrases", () => {
   it("destroys the share on the fifth wrong passphrase", async () => {
     const { id } = await createE2e("doomed", { passphrase: "right" });
     const nonce = await nonceFor(id);
-    const attempt = (passphrase: string) =>
-      api("POST", `/api/v1/shares/${id}/reveal`, { token: null, body: { nonce, passphrase } });
+    const attempt = (passphrase: string) => api("POST", `/api/v1/shares/${id}/reveal`, { token: null, body: { nonce, passphrase } });
     for (let i = 0; i < 4; i++) expect((await attempt("wrong")).status).toBe(403);
     const fifth = await attempt("wrong");
     expectProblem(fifth, 403);
@@ -230,7 +231,8 @@ describe("passphrases", () => {
     expect(after.body.state).toBe("destroyed");
     expect((await storedRow(id))?.payload).toBeNull();
     expect(await indexRow(id)).toMatchObject({ state: "destroyed" });
-    const events = await auditDb.prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY n")
+    const events = await auditDb
+      .prepare("SELECT action, outcome, detail FROM audit_events WHERE resource = ? ORDER BY n")
       .bind(`share:${id}`)
       .all<{ action: string; outcome: string; detail: string }>();
     expect(events.results.filter((e) => e.action === "share.reveal" && e.outcome === "denied")).toHaveLength(5);

@@ -42,7 +42,6 @@ describe("POST /api/v1/secrets/shares (server-sealed)", () => {
     // The token shown the first time still redeems.
     expect((await redeem(first.body.token)).body.value).toBe("once");
   });
-
 });
 
 describe("POST /api/v1/secrets/shares/redeem", () => {
@@ -137,7 +136,8 @@ describe("expiry", () => {
     expect(after.payload).toBeNull();
     expect(after.state).toBe("expired");
     expect(await indexRow(id)).toMatchObject({ state: "expired" });
-    const expiredEvents = await auditDb.prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
+    const expiredEvents = await auditDb
+      .prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
       .bind(`share:${id}`)
       .first<{ n: number }>();
     expect(expiredEvents?.n).toBe(1);
@@ -145,7 +145,8 @@ describe("expiry", () => {
     // Alarms are at-least-once: running it again changes nothing and writes no second event.
     await runInDurableObject(stub, (_i, state) => state.storage.setAlarm(Date.now()));
     await runDurableObjectAlarm(stub);
-    const again = await auditDb.prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
+    const again = await auditDb
+      .prepare("SELECT count(*) AS n FROM audit_events WHERE resource = ? AND action = 'share.expire'")
       .bind(`share:${id}`)
       .first<{ n: number }>();
     expect(again?.n).toBe(1);
@@ -235,13 +236,18 @@ describe("what is stored", () => {
     expect((await redeem(token, passphrase)).body.value).toBe(value);
     await redeem(token, passphrase);
 
-    const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
-      .all<{ name: string }>();
+    const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{
+      name: string;
+    }>();
     const secretPart = token.split(".")[1]!;
     for (const { name } of tables.results) {
       const rows = await env.DB.prepare(`SELECT * FROM "${name}"`).all();
       const dump = JSON.stringify(rows.results, (_k, v) =>
-        v instanceof ArrayBuffer ? new TextDecoder().decode(v) : Array.isArray(v) && typeof v[0] === "number" ? new TextDecoder().decode(Uint8Array.from(v)) : v,
+        v instanceof ArrayBuffer
+          ? new TextDecoder().decode(v)
+          : Array.isArray(v) && typeof v[0] === "number"
+            ? new TextDecoder().decode(Uint8Array.from(v))
+            : v,
       );
       for (const needle of [token, secretPart, value, passphrase]) expect(dump, `${needle} found in ${name}`).not.toContain(needle);
     }

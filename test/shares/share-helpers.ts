@@ -4,7 +4,11 @@ import { api, type ApiResponse } from "../helpers";
 
 const AAD = new TextEncoder().encode("hush share v1");
 
-const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const b64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 const unb64url = (text: string) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 
 /** Encrypts like the pinned client contract: AES-256-GCM, AAD "hush share v1", base64url(iv || ct). */

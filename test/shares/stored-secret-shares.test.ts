@@ -4,8 +4,7 @@ import { api, expectProblem, tokenWith, uniquePath } from "../helpers";
 import { putPolicy, uniqueName } from "../identity/helpers";
 import { auditDb } from "../support/audit-store";
 
-const share = (path: string, token?: string, extra: Record<string, unknown> = {}) =>
-  api("POST", "/api/v1/secrets/shares", { token, body: { path, ...extra } });
+const share = (path: string, token?: string, extra: Record<string, unknown> = {}) => api("POST", "/api/v1/secrets/shares", { token, body: { path, ...extra } });
 const redeem = (token: string) => api("POST", "/api/v1/secrets/shares/redeem", { token: null, body: { token } });
 
 describe("POST /api/v1/secrets/shares {path} (share a stored secret)", () => {
@@ -48,7 +47,9 @@ describe("POST /api/v1/secrets/shares {path} (share a stored secret)", () => {
     expect(refused.body.type).toContain("service-not-allowed");
     const expired = uniquePath("share-stored");
     await api("POST", `/api/v1/secrets/store/${expired}`, { body: { value: "old", expires_at: new Date(Date.now() + 60_000).toISOString() } });
-    await env.DB.prepare("UPDATE secrets SET expires_at = ? WHERE path = ?").bind(Date.now() - 1000, expired).run();
+    await env.DB.prepare("UPDATE secrets SET expires_at = ? WHERE path = ?")
+      .bind(Date.now() - 1000, expired)
+      .run();
     expectProblem(await share(expired), 410);
     expectProblem(await share(uniquePath("share-missing")), 404);
     expectProblem(await api("POST", "/api/v1/secrets/shares", { body: { path: billing, value: "both" } }), 400);

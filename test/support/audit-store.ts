@@ -53,15 +53,19 @@ export async function auditQuery<T = Record<string, any>>(query: string, ...bind
   return { results: await chainSql<T>(tenant, sql, ...binds) };
 }
 
-type Bound = { bind(...values: unknown[]): Bound; all<T = Record<string, any>>(): Promise<{ results: T[] }>; first<T = Record<string, any>>(): Promise<T | null> };
+type Bound = {
+  bind(...values: unknown[]): Bound;
+  all<T = Record<string, any>>(): Promise<{ results: T[] }>;
+  first<T = Record<string, any>>(): Promise<T | null>;
+};
 
 /** `env.DB`-shaped access to the chain objects' events, for queries written against D1 `audit_events` (see auditQuery). */
 export const auditDb = {
   prepare(sql: string): Bound {
     const make = (binds: unknown[]): Bound => ({
       bind: (...values) => make(values),
-      all: async <T,>() => (await auditQuery<T>(sql, ...(binds as SqlStorageValue[]))) as { results: T[] },
-      first: async <T,>() => ((await auditQuery<T>(sql, ...(binds as SqlStorageValue[]))).results[0] ?? null) as T | null,
+      all: async <T>() => (await auditQuery<T>(sql, ...(binds as SqlStorageValue[]))) as { results: T[] },
+      first: async <T>() => ((await auditQuery<T>(sql, ...(binds as SqlStorageValue[]))).results[0] ?? null) as T | null,
     });
     return make([]);
   },

@@ -116,4 +116,3 @@ export async function ensurePostgres(): Promise<PostgresServer> {
   }
   return startPackaged();
 }
-

@@ -32,7 +32,9 @@ describe("a target that never recovers, through the real queue", () => {
     gaps.forEach((gap, i) => expect(gap, `gap ${i + 1}: ${gaps.join(", ")}`).toBeGreaterThanOrEqual(2 ** (i + 1) - 0.5));
     expect((Date.now() - started) / 1000).toBeGreaterThanOrEqual(62);
     const audit = await api("GET", `/api/v1/audit?resource=sync:${s.id}`);
-    expect(audit.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ action: "sync.delivery_failed", outcome: "failure", actor: "system:sync-dlq" })]));
+    expect(audit.body.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ action: "sync.delivery_failed", outcome: "failure", actor: "system:sync-dlq" })]),
+    );
     expect((await remote(`wh:down:${key}`))?.value ?? null).toBeNull();
     // A new run starts a new delivery of the dead binding.
     const rerun = await api("POST", `/api/v1/secrets/syncs/${s.id}/run`);

@@ -13,7 +13,11 @@ describe("GitHub App auth (app JWT -> installation token -> secrets API)", () =>
     await write(path, "app-v1");
     const t = await target("github", "app", githubApp());
     const listed = await api("GET", "/api/v1/secrets/sync-targets");
-    expect(listed.body.items.find((i: { name: string }) => i.name === t).summary).toMatchObject({ auth: "github-app", app_id: F.githubAppId, installation_id: F.githubInstallationId });
+    expect(listed.body.items.find((i: { name: string }) => i.name === t).summary).toMatchObject({
+      auth: "github-app",
+      app_id: F.githubAppId,
+      installation_id: F.githubInstallationId,
+    });
     const before = await appExchanges("app");
     const s = await sync({ target: t, path, remote_key: "APP_SECRET" });
     const copy = await waitFor("v1 through the app", async () => remote(`gh:app:repos/acme/${t}/actions/APP_SECRET`));
@@ -75,7 +79,11 @@ describe("GitHub App auth (app JWT -> installation token -> secrets API)", () =>
 
 describe("GitHub App targets: what a token with less than admin gets", () => {
   it("cannot configure one, list them, or read the private key back; nobody can", async () => {
-    const body = { name: `app-${Date.now().toString(36)}`, kind: "github", config: { api_url: `${server()}/gh/app`, scope: "repository", owner: "acme", repo: "x", ...githubApp() } };
+    const body = {
+      name: `app-${Date.now().toString(36)}`,
+      kind: "github",
+      config: { api_url: `${server()}/gh/app`, scope: "repository", owner: "acme", repo: "x", ...githubApp() },
+    };
     const narrow = await tokenWith(["secrets:read", "secrets:write", "leases:write"]);
     expect((await api("POST", "/api/v1/secrets/sync-targets", { token: narrow.token, body })).status).toBe(403);
     expect((await api("GET", "/api/v1/secrets/sync-targets", { token: narrow.token })).status).toBe(403);
@@ -93,12 +101,18 @@ describe("GitHub App targets: what a token with less than admin gets", () => {
   it("refuses a private key it cannot use (422, the key never quoted) and half an app config (400)", async () => {
     const base = { name: `app-bad-${Date.now().toString(36)}`, kind: "github" };
     const garbage = `-----BEGIN RSA PRIVATE KEY-----\n${"QUJD".repeat(40)}\n-----END RSA PRIVATE KEY-----`;
-    const bad = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, config: { api_url: `${server()}/gh/app`, owner: "acme", repo: "x", ...githubApp({ private_key: garbage }) } } });
+    const bad = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { ...base, config: { api_url: `${server()}/gh/app`, owner: "acme", repo: "x", ...githubApp({ private_key: garbage }) } },
+    });
     expect(bad.status).toBe(422);
     expect(bad.text).not.toContain("QUJD");
-    const half = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, config: { api_url: `${server()}/gh/app`, owner: "acme", repo: "x", app_id: F.githubAppId } } });
+    const half = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { ...base, config: { api_url: `${server()}/gh/app`, owner: "acme", repo: "x", app_id: F.githubAppId } },
+    });
     expect(half.status).toBe(400);
-    const both = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, config: { api_url: `${server()}/gh/app`, owner: "acme", repo: "x", ...githubApp({ token: F.githubToken }) } } });
+    const both = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { ...base, config: { api_url: `${server()}/gh/app`, owner: "acme", repo: "x", ...githubApp({ token: F.githubToken }) } },
+    });
     expect(both.status).toBe(400);
   });
 });

@@ -53,7 +53,9 @@ const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).u
 /** SigV4 as AWS documents it, independently of aws4fetch. Returns why it fails, or null. */
 function verifySigV4(req: IncomingMessage, url: URL, raw: string): string | null {
   const auth = String(req.headers.authorization ?? "");
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+    auth,
+  );
   if (!m) return "malformed authorization";
   const [, akid, date, region, service, signedHeaders, signature] = m as unknown as string[];
   if (akid !== F.awsAccessKeyId) return "unknown access key";
@@ -67,8 +69,19 @@ function verifySigV4(req: IncomingMessage, url: URL, raw: string): string | null
   const payloadHash = sha256(raw);
   const given = req.headers["x-amz-content-sha256"];
   if (given !== undefined && given !== payloadHash) return "content hash mismatch";
-  const canonicalHeaders = names.map((n) => `${n}:${String(req.headers[n] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
-  const query = [...url.searchParams].map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(v)]).sort().map(([k, v]) => `${k}=${v}`).join("&");
+  const canonicalHeaders = names
+    .map(
+      (n) =>
+        `${n}:${String(req.headers[n] ?? "")
+          .trim()
+          .replace(/\s+/g, " ")}\n`,
+    )
+    .join("");
+  const query = [...url.searchParams]
+    .map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(v)])
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
   const canonical = [req.method, url.pathname, query, canonicalHeaders, signedHeaders, payloadHash].join("\n");
   const scope = `${date}/${region}/${service}/aws4_request`;
   const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256(canonical)].join("\n");
@@ -84,7 +97,13 @@ function server() {
       res.writeHead(status, { "content-type": type });
       res.end(body === undefined ? "" : JSON.stringify(body));
     };
-    if (url.pathname === "/_state") return send(200, { item: store.get(url.searchParams.get("key") ?? "") ?? null, rejections, exchanges: Object.fromEntries(exchanges), attempt_times: attemptTimes.get(url.searchParams.get("key") ?? "") ?? [] });
+    if (url.pathname === "/_state")
+      return send(200, {
+        item: store.get(url.searchParams.get("key") ?? "") ?? null,
+        rejections,
+        exchanges: Object.fromEntries(exchanges),
+        attempt_times: attemptTimes.get(url.searchParams.get("key") ?? "") ?? [],
+      });
     if (url.pathname === "/_revoke-installation-tokens") {
       installationTokens.clear();
       return send(200, {});
@@ -135,14 +154,21 @@ function server() {
       if (installation !== F.githubInstallationId) return reject(404, "app token: unknown installation");
       const body = JSON.parse(raw || "{}") as { repositories?: unknown; permissions?: Record<string, string> };
       const wanted = Object.entries(body.permissions ?? {});
-      if (!wanted.length || !wanted.every(([k, v]) => ["secrets", "organization_secrets"].includes(k) && v === "write")) return reject(422, "app token: permissions");
-      if (body.repositories !== undefined && !(Array.isArray(body.repositories) && body.repositories.length === 1)) return reject(422, "app token: repositories");
+      if (!wanted.length || !wanted.every(([k, v]) => ["secrets", "organization_secrets"].includes(k) && v === "write"))
+        return reject(422, "app token: permissions");
+      if (body.repositories !== undefined && !(Array.isArray(body.repositories) && body.repositories.length === 1))
+        return reject(422, "app token: repositories");
       exchanges.set(scenario!, (exchanges.get(scenario!) ?? 0) + 1);
       const token = `ghs_${randomBytes(18).toString("hex")}`;
       installationTokens.set(token, installation);
       // "short": a token that expires inside Hush's refresh margin, so every delivery exchanges again.
       const lifetime = scenario === "appshort" ? 120_000 : 3_600_000;
-      return send(201, { token, expires_at: new Date(Date.now() + lifetime).toISOString().replace(/\.\d{3}Z$/, "Z"), permissions: body.permissions, repository_selection: "selected" });
+      return send(201, {
+        token,
+        expires_at: new Date(Date.now() + lifetime).toISOString().replace(/\.\d{3}Z$/, "Z"),
+        permissions: body.permissions,
+        repository_selection: "selected",
+      });
     }
 
     if (service === "gh") {
@@ -189,7 +215,8 @@ function server() {
       const existing = store.get(`aws:${scenario}:${key}`);
       switch (target) {
         case "secretsmanager.PutSecretValue":
-          if (!existing || existing.value === null) return send(400, { __type: "com.amazonaws.secretsmanager#ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." });
+          if (!existing || existing.value === null)
+            return send(400, { __type: "com.amazonaws.secretsmanager#ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." });
           if (existing.meta.token === token) return send(200, { Name: key, VersionId: token }); // idempotent replay
           put(key, body.SecretString!, { ...existing.meta, token });
           return send(200, { ARN: `arn:aws:secretsmanager:${F.awsRegion}:123456789012:secret:${key}`, Name: key, VersionId: token });
@@ -225,12 +252,21 @@ function server() {
           else if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v)) return reject(422, "data must be base64");
           else data[k] = v;
         }
-        put(`${ns}/${name}`, JSON.stringify(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]))), { ...existing.meta, data });
+        put(`${ns}/${name}`, JSON.stringify(Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]))), {
+          ...existing.meta,
+          data,
+        });
         return send(200, { kind: "Secret", metadata: { name, namespace: ns } });
       }
       if (req.method === "POST" && !name) {
         if (req.headers["content-type"] !== "application/json") return reject(415, "create type");
-        const secret = JSON.parse(raw) as { apiVersion?: string; kind?: string; type?: string; metadata?: { name?: string; namespace?: string; labels?: Record<string, string> }; data?: Record<string, string> };
+        const secret = JSON.parse(raw) as {
+          apiVersion?: string;
+          kind?: string;
+          type?: string;
+          metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+          data?: Record<string, string>;
+        };
         if (secret.apiVersion !== "v1" || secret.kind !== "Secret" || !secret.metadata?.name) return reject(400, "not a v1 Secret");
         if (secret.metadata.namespace && secret.metadata.namespace !== ns) return reject(400, "namespace mismatch");
         if (store.has(`k8s:${scenario}:${ns}/${secret.metadata.name}`)) return send(409, { kind: "Status", reason: "AlreadyExists", code: 409 });
@@ -243,7 +279,8 @@ function server() {
     }
 
     if (service === "cf") {
-      if (req.headers.authorization !== `Bearer ${F.cfToken}`) return reject(403, "auth", { success: false, errors: [{ code: 10000, message: "Authentication error" }] });
+      if (req.headers.authorization !== `Bearer ${F.cfToken}`)
+        return reject(403, "auth", { success: false, errors: [{ code: 10000, message: "Authentication error" }] });
       const path = "/" + rest.join("/");
       const m = /^\/accounts\/([0-9a-f]{32})\/workers\/scripts\/([a-z0-9_-]+)\/secrets(?:\/([A-Za-z0-9_]+))?$/.exec(path);
       if (!m) return reject(404, `no route ${path}`);

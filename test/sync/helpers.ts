@@ -20,7 +20,13 @@ export async function target(kind: "webhook" | "github" | "aws" | "kubernetes" |
   const config = {
     webhook: { url: `${base}/wh/${scenario}`, signing_key: F.webhookKey },
     github: { api_url: `${base}/gh/${scenario}`, token: F.githubToken, scope: "repository", owner: "acme", repo: name },
-    aws: { region: F.awsRegion, access_key_id: F.awsAccessKeyId, secret_access_key: F.awsSecretAccessKey, endpoint: `${base}/aws/${scenario}`, kms_key_id: "alias/hush-sync" },
+    aws: {
+      region: F.awsRegion,
+      access_key_id: F.awsAccessKeyId,
+      secret_access_key: F.awsSecretAccessKey,
+      endpoint: `${base}/aws/${scenario}`,
+      kms_key_id: "alias/hush-sync",
+    },
     kubernetes: { api_url: `${base}/k8s/${scenario}`, token: F.k8sToken, namespace: "apps", secret_name: name },
     cloudflare: { api_url: `${base}/cf/${scenario}`, account_id: F.cfAccount, script_name: name, api_token: F.cfToken },
   }[kind];
@@ -76,7 +82,13 @@ export async function appExchanges(scenario: string): Promise<number> {
 }
 
 /** GitHub App auth for a github target (the three fields instead of `token`). */
-export const githubApp = (extra: Record<string, unknown> = {}) => ({ token: undefined, app_id: F.githubAppId, installation_id: F.githubInstallationId, private_key: inject("githubAppKey"), ...extra });
+export const githubApp = (extra: Record<string, unknown> = {}) => ({
+  token: undefined,
+  app_id: F.githubAppId,
+  installation_id: F.githubInstallationId,
+  private_key: inject("githubAppKey"),
+  ...extra,
+});
 
 /** Creates a sync as the root token; throws unless 201. */
 export async function createSync(body: Record<string, unknown>) {

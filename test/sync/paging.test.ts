@@ -19,7 +19,18 @@ describe("a run over a prefix larger than one page", () => {
     // A narrow creator: read on the prefix, but denied one path that only a later page reaches.
     const denied = `${prefix}k220`;
     const policy = `paged-${Date.now().toString(36)}`;
-    expect((await api("PUT", `/api/v1/auth/policies/${policy}`, { body: { rules: [{ paths: [`${prefix}*`], capabilities: ["read", "list"] }, { paths: [denied], capabilities: ["read"], effect: "deny" }] } })).status).toBe(200);
+    expect(
+      (
+        await api("PUT", `/api/v1/auth/policies/${policy}`, {
+          body: {
+            rules: [
+              { paths: [`${prefix}*`], capabilities: ["read", "list"] },
+              { paths: [denied], capabilities: ["read"], effect: "deny" },
+            ],
+          },
+        })
+      ).status,
+    ).toBe(200);
     const { token } = await tokenWith([], { policies: [policy] } as never);
     const t = await target("webhook");
     const remotePrefix = `pg${Date.now().toString(36)}-`;

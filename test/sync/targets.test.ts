@@ -43,7 +43,9 @@ describe("targets against their contract servers", () => {
     const org = await target("github", "ok", { scope: "organization", org: "acme", owner: undefined, repo: undefined, visibility: "all" });
     await sync({ target: env, path, remote_key: "ENV_SECRET" });
     await sync({ target: org, path, remote_key: "ORG_SECRET" });
-    expect((await waitFor("env", async () => remote(`gh:ok:repos/acme/${env}/environments/production/ORG_SECRET`.replace("ORG_SECRET", "ENV_SECRET")))).value).toBe("env-value");
+    expect(
+      (await waitFor("env", async () => remote(`gh:ok:repos/acme/${env}/environments/production/ORG_SECRET`.replace("ORG_SECRET", "ENV_SECRET")))).value,
+    ).toBe("env-value");
     const orgCopy = await waitFor("org", async () => remote("gh:ok:orgs/acme/actions/ORG_SECRET"));
     expect(orgCopy.value).toBe("env-value");
     expect(orgCopy.meta.visibility).toBe("all");
@@ -123,17 +125,28 @@ describe("targets against their contract servers", () => {
 });
 
 describe("Kubernetes and TLS: what cannot be verified is refused, loudly", () => {
-  const base = { kind: "kubernetes", config: { api_url: "https://k8s.example.com:6443", token: "k8s-test-bearer-token-0123456789", namespace: "apps", secret_name: "app" } };
+  const base = {
+    kind: "kubernetes",
+    config: { api_url: "https://k8s.example.com:6443", token: "k8s-test-bearer-token-0123456789", namespace: "apps", secret_name: "app" },
+  };
   it("refuses a ca_cert (a Worker cannot pin a private CA) and insecure_skip_tls_verify", async () => {
-    const ca = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-ca", config: { ...base.config, ca_cert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" } } });
+    const ca = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { ...base, name: "k8s-ca", config: { ...base.config, ca_cert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" } },
+    });
     expect(ca.status).toBe(400);
     expect(ca.text).toContain("cannot pin a private CA");
-    const insecure = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-insecure", config: { ...base.config, insecure_skip_tls_verify: true } } });
+    const insecure = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { ...base, name: "k8s-insecure", config: { ...base.config, insecure_skip_tls_verify: true } },
+    });
     expect(insecure.status).toBe(400);
     expect(insecure.text).toContain("never skips TLS verification");
-    const plain = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-http", config: { ...base.config, api_url: "http://k8s.example.com:6443" } } });
+    const plain = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { ...base, name: "k8s-http", config: { ...base.config, api_url: "http://k8s.example.com:6443" } },
+    });
     expect(plain.status).toBe(400);
-    const ok = await api("POST", "/api/v1/secrets/sync-targets", { body: { ...base, name: "k8s-public", config: { ...base.config, insecure_skip_tls_verify: false } } });
+    const ok = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { ...base, name: "k8s-public", config: { ...base.config, insecure_skip_tls_verify: false } },
+    });
     expect(ok.status, ok.text).toBe(200);
     expect((await api("DELETE", "/api/v1/secrets/sync-targets/k8s-public")).status).toBe(204);
   });

@@ -9,7 +9,12 @@ import { api, db, deliver, F, remote, server, serverRequests, target, uniquePath
 
 vi.setConfig({ testTimeout: 30_000 });
 
-const binding = (syncId: string, path: string) => db().select().from(syncBindings).where(and(eq(syncBindings.syncId, syncId), eq(syncBindings.path, path))).get();
+const binding = (syncId: string, path: string) =>
+  db()
+    .select()
+    .from(syncBindings)
+    .where(and(eq(syncBindings.syncId, syncId), eq(syncBindings.path, path)))
+    .get();
 
 describe("who may push values out", () => {
   it("a token with read on app/* cannot create a sync over db/* (path or prefix)", async () => {
@@ -31,7 +36,10 @@ describe("who may push values out", () => {
 
   it("configuring targets is tenant administration (providers:admin)", async () => {
     const { token } = await tokenWith(["secrets:read", "secrets:write"]);
-    const res = await api("POST", "/api/v1/secrets/sync-targets", { token, body: { name: "nope", kind: "webhook", config: { url: `${server()}/wh/ok`, signing_key: F.webhookKey } } });
+    const res = await api("POST", "/api/v1/secrets/sync-targets", {
+      token,
+      body: { name: "nope", kind: "webhook", config: { url: `${server()}/wh/ok`, signing_key: F.webhookKey } },
+    });
     expect(res.status).toBe(403);
     expect((await api("GET", "/api/v1/secrets/sync-targets", { token })).status).toBe(403);
   });
@@ -47,7 +55,10 @@ describe("who may push values out", () => {
     await waitFor("first copy", async () => (await remote(`wh:ok:${key}`))?.value === "before-revoke");
     expect((await api("DELETE", `/api/v1/tokens/${creator.id}`)).status).toBeLessThan(300);
     await write(path, "after-revoke");
-    const b = await waitFor("refused", async () => (await binding(res.body.id, path))?.lastError?.includes("creator-token-revoked") && (await binding(res.body.id, path)));
+    const b = await waitFor(
+      "refused",
+      async () => (await binding(res.body.id, path))?.lastError?.includes("creator-token-revoked") && (await binding(res.body.id, path)),
+    );
     expect(b!.lastVersion).toBe(1);
     expect((await remote(`wh:ok:${key}`))?.value).toBe("before-revoke");
     const audit = await api("GET", `/api/v1/audit?resource=sync:${res.body.id}`);
@@ -59,7 +70,14 @@ describe("who may push values out", () => {
     await write(`${prefix}open`, "open-value");
     await write(`${prefix}closed`, "closed-value");
     const policy = `p-${Date.now().toString(36)}`;
-    const created = await api("PUT", `/api/v1/auth/policies/${policy}`, { body: { rules: [{ paths: ["app/*"], capabilities: ["read", "list"] }, { paths: [`${prefix}closed`], capabilities: ["read"], effect: "deny" }] } });
+    const created = await api("PUT", `/api/v1/auth/policies/${policy}`, {
+      body: {
+        rules: [
+          { paths: ["app/*"], capabilities: ["read", "list"] },
+          { paths: [`${prefix}closed`], capabilities: ["read"], effect: "deny" },
+        ],
+      },
+    });
     expect(created.status, created.text).toBe(200);
     const { token } = await tokenWith([], { policies: [policy] } as never);
     const t = await target("webhook");
@@ -71,11 +89,24 @@ describe("who may push values out", () => {
   });
 
   it("refuses target URLs on internal addresses (loopback only, for tests)", async () => {
-    for (const url of ["https://10.0.0.5/hook", "https://169.254.169.254/latest", "https://192.168.1.1/", "https://metadata.internal/", "http://example.com/hook", "https://[fd00::1]/", "https://0xa000001/", "https://user:pw@example.com/"]) {
-      const res = await api("POST", "/api/v1/secrets/sync-targets", { body: { name: "internal", kind: "webhook", config: { url, signing_key: F.webhookKey } } });
+    for (const url of [
+      "https://10.0.0.5/hook",
+      "https://169.254.169.254/latest",
+      "https://192.168.1.1/",
+      "https://metadata.internal/",
+      "http://example.com/hook",
+      "https://[fd00::1]/",
+      "https://0xa000001/",
+      "https://user:pw@example.com/",
+    ]) {
+      const res = await api("POST", "/api/v1/secrets/sync-targets", {
+        body: { name: "internal", kind: "webhook", config: { url, signing_key: F.webhookKey } },
+      });
       expect(res.status, url).toBe(400);
     }
-    const k8s = await api("POST", "/api/v1/secrets/sync-targets", { body: { name: "internal", kind: "kubernetes", config: { api_url: "https://172.16.0.1:6443", token: F.k8sToken, namespace: "a", secret_name: "b" } } });
+    const k8s = await api("POST", "/api/v1/secrets/sync-targets", {
+      body: { name: "internal", kind: "kubernetes", config: { api_url: "https://172.16.0.1:6443", token: F.k8sToken, namespace: "a", secret_name: "b" } },
+    });
     expect(k8s.status).toBe(400);
   });
 });
@@ -91,7 +122,21 @@ describe("delivery: retries, dead letters, no value anywhere", () => {
     const res = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, path, remote_key: `Q_${path.replace(/\W/g, "_")}`, run: false } });
     expect(res.status).toBe(201);
     const id = `${res.body.id}:${path}:1:test`;
-    await db().insert(syncOutbox).values({ id, tenantId: "default", syncId: res.body.id, path, version: 1, op: "put", force: true, createdAt: Date.now(), lastSentAt: Date.now(), sends: 1 }).run();
+    await db()
+      .insert(syncOutbox)
+      .values({
+        id,
+        tenantId: "default",
+        syncId: res.body.id,
+        path,
+        version: 1,
+        op: "put",
+        force: true,
+        createdAt: Date.now(),
+        lastSentAt: Date.now(),
+        sends: 1,
+      })
+      .run();
     const message: SyncMessage = { outbox_id: id, sync_id: res.body.id, tenant_id: "default" };
     return { path, key: res.body.remote_key as string, syncId: res.body.id as string, message, id };
   }
@@ -108,7 +153,7 @@ describe("delivery: retries, dead letters, no value anywhere", () => {
     const last = await deliver("hush-sync", message, 4);
     expect(last.explicitAcks).toHaveLength(1);
     expect((await remote(`wh:flaky:${key}`))?.value).toBe("flaky-value");
-    expect((await binding(syncId, path))).toMatchObject({ lastVersion: 1, lastError: null });
+    expect(await binding(syncId, path)).toMatchObject({ lastVersion: 1, lastError: null });
     // A duplicate message never reaches the target twice.
     const again = await deliver("hush-sync", message, 1);
     expect(again.explicitAcks).toHaveLength(1);
@@ -162,9 +207,12 @@ describe("delivery: retries, dead letters, no value anywhere", () => {
     // The messages a send produces.
     const sent: unknown[] = [];
     const rows = await db().select().from(syncOutbox).where(eq(syncOutbox.syncId, created.body.id)).all();
-    for (const row of rows) await sendSync({ ...env, SYNC_QUEUE: { send: async (m: unknown) => void sent.push(m) } } as unknown as Env, db(), { ...row, lastSentAt: row.lastSentAt });
+    for (const row of rows)
+      await sendSync({ ...env, SYNC_QUEUE: { send: async (m: unknown) => void sent.push(m) } } as unknown as Env, db(), { ...row, lastSentAt: row.lastSentAt });
     const tables = await Promise.all(
-      ["sync_outbox", "sync_bindings", "syncs", "sync_targets", "audit_events", "idempotency_keys"].map(async (table) => JSON.stringify((await env.DB.prepare(`SELECT * FROM ${table}`).all()).results)),
+      ["sync_outbox", "sync_bindings", "syncs", "sync_targets", "audit_events", "idempotency_keys"].map(async (table) =>
+        JSON.stringify((await env.DB.prepare(`SELECT * FROM ${table}`).all()).results),
+      ),
     );
     for (const text of [...responses, ...logged, JSON.stringify(sent), ...tables]) expect(text).not.toContain(canary);
     expect(sent.length).toBeGreaterThan(0);
@@ -190,7 +238,9 @@ describe("a sync is a standing export", () => {
     const prefix = `${path.split("/")[0]}/`;
     const early = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, prefix, remote_prefix: "early-", run: false } });
     expect(early.status).toBe(201);
-    const policy = await api("POST", "/api/v1/secrets/approvals/policies", { body: { paths: [path], actions: ["export"], approvals_required: 1, approvers: { subjects: ["sync-approver"] } } });
+    const policy = await api("POST", "/api/v1/secrets/approvals/policies", {
+      body: { paths: [path], actions: ["export"], approvals_required: 1, approvers: { subjects: ["sync-approver"] } },
+    });
     expect(policy.status, policy.text).toBe(201);
     try {
       const first = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, path, remote_key: "GUARDED" } });
@@ -218,12 +268,17 @@ describe("a sync is a standing export", () => {
     await write(path, "exp-v1");
     const t = await target("webhook");
     const s = await api("POST", "/api/v1/secrets/syncs", { body: { target: t, path, remote_key: "EXPIRING", run: false } });
-    await env.DB.prepare("UPDATE secrets SET expires_at = ? WHERE tenant_id = 'default' AND path = ?").bind(Date.now() - 1000, path).run();
+    await env.DB.prepare("UPDATE secrets SET expires_at = ? WHERE tenant_id = 'default' AND path = ?")
+      .bind(Date.now() - 1000, path)
+      .run();
     const run = await api("POST", `/api/v1/secrets/syncs/${s.body.id}/run`);
     expect(run.body.skipped).toEqual([{ path, reason: "secret-expired" }]);
     // A row queued anyway (e.g. before expiry) is refused by the consumer for the creator too.
     const id = `${s.body.id}:${path}:1:exp`;
-    await db().insert(syncOutbox).values({ id, tenantId: "default", syncId: s.body.id, path, version: 1, op: "put", force: true, createdAt: Date.now(), lastSentAt: Date.now(), sends: 1 }).run();
+    await db()
+      .insert(syncOutbox)
+      .values({ id, tenantId: "default", syncId: s.body.id, path, version: 1, op: "put", force: true, createdAt: Date.now(), lastSentAt: Date.now(), sends: 1 })
+      .run();
     expect((await deliver("hush-sync", { outbox_id: id, sync_id: s.body.id, tenant_id: "default" })).explicitAcks).toHaveLength(1);
     expect((await binding(s.body.id, path))!.lastError).toBe("Refused: secret-expired");
     expect(await remote("wh:ok:EXPIRING")).toBeNull();

@@ -33,7 +33,17 @@ describe("GET /api/v1/transit/keys", () => {
       [names[1], "ed25519", 1],
       [names[2], "aes256-gcm", 1],
     ]);
-    for (const k of keys) expect(Object.keys(k).sort()).toEqual(["created_at", "created_by", "deletion_allowed", "latest_version", "min_decryption_version", "name", "type", "updated_at"]);
+    for (const k of keys)
+      expect(Object.keys(k).sort()).toEqual([
+        "created_at",
+        "created_by",
+        "deletion_allowed",
+        "latest_version",
+        "min_decryption_version",
+        "name",
+        "type",
+        "updated_at",
+      ]);
   });
 
   it("a policy token sees only the keys its policy names; a token without transit is refused", async () => {

@@ -26,7 +26,9 @@ describe("POST /api/v1/transit/keys/{name}", () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ name, type: "aes256-gcm", latest_version: 1, min_decryption_version: 1, deletion_allowed: false });
     expect(res.body.versions).toEqual([{ version: 1, created_at: expect.any(String), public_key: null }]);
-    const row = await env.DB.prepare("SELECT ciphertext, key_id FROM transit_key_versions WHERE name = ?").bind(name).first<{ ciphertext: ArrayBuffer; key_id: string }>();
+    const row = await env.DB.prepare("SELECT ciphertext, key_id FROM transit_key_versions WHERE name = ?")
+      .bind(name)
+      .first<{ ciphertext: ArrayBuffer; key_id: string }>();
     expect(row?.key_id).toBe("k1");
     expect(new Uint8Array(row!.ciphertext).length).toBe(32 + 16); // the 32-byte key, sealed (GCM tag)
   });
@@ -80,10 +82,7 @@ describe("POST /api/v1/transit/encrypt and /decrypt (aes256-gcm)", () => {
   it("refuses a context mismatch, a missing context and an added one with 400", async () => {
     const name = await createKey("aes256-gcm");
     const enc = await encrypt(name, { plaintext: b64("bound"), context: b64("tenant-a") });
-    for (const body of [
-      { ciphertext: enc.body.ciphertext, context: b64("tenant-b") },
-      { ciphertext: enc.body.ciphertext },
-    ]) {
+    for (const body of [{ ciphertext: enc.body.ciphertext, context: b64("tenant-b") }, { ciphertext: enc.body.ciphertext }]) {
       const res = await decrypt(name, body);
       expectProblem(res, 400);
       expect(res.body.type).toContain("decryption-failed");
@@ -112,7 +111,8 @@ describe("POST /api/v1/transit/encrypt and /decrypt (aes256-gcm)", () => {
       expectProblem(res, 400);
       expect(res.body.type, bad).toContain(type);
     }
-    const failures = await auditDb.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ? AND action = 'transit.decrypt' AND outcome = 'failure'")
+    const failures = await auditDb
+      .prepare("SELECT COUNT(*) AS n FROM audit_events WHERE resource = ? AND action = 'transit.decrypt' AND outcome = 'failure'")
       .bind(`transit:${name}`)
       .first<{ n: number }>();
     expect(failures?.n).toBe(cases.length);
@@ -244,8 +244,7 @@ describe("HMAC and signatures", () => {
     it(`${type}: signs, verifies, rejects a changed input or signature, and old versions verify after rotation`, async () => {
       const name = await createKey(type);
       const sign = (input: string) => api("POST", `/api/v1/transit/sign/${name}`, { body: { input } });
-      const verify = (input: string, signature: string) =>
-        api("POST", `/api/v1/transit/verify-signature/${name}`, { body: { input, signature } });
+      const verify = (input: string, signature: string) => api("POST", `/api/v1/transit/verify-signature/${name}`, { body: { input, signature } });
       const signed = await sign(b64("release 1.2.3"));
       expect(signed.status, signed.text).toBe(200);
       expect(signed.body.signature).toMatch(/^hush:v1:/);
@@ -258,7 +257,13 @@ describe("HMAC and signatures", () => {
       // The published public key verifies the signature outside Hush.
       const meta = await api("GET", `/api/v1/transit/keys/${name}`);
       const algorithm = type === "ed25519" ? { name: "Ed25519" } : { name: "ECDSA", namedCurve: "P-256" };
-      const pub = await crypto.subtle.importKey("spki", Uint8Array.from(unb64(meta.body.versions[0].public_key), (ch) => ch.charCodeAt(0)), algorithm, false, ["verify"]);
+      const pub = await crypto.subtle.importKey(
+        "spki",
+        Uint8Array.from(unb64(meta.body.versions[0].public_key), (ch) => ch.charCodeAt(0)),
+        algorithm,
+        false,
+        ["verify"],
+      );
       const raw = Uint8Array.from(unb64(signed.body.signature.slice(8)), (ch) => ch.charCodeAt(0));
       const verifyAlgorithm = type === "ed25519" ? { name: "Ed25519" } : { name: "ECDSA", hash: "SHA-256" };
       expect(await crypto.subtle.verify(verifyAlgorithm, pub, raw, new TextEncoder().encode("release 1.2.3"))).toBe(true);
@@ -389,15 +394,23 @@ describe("GET /api/v1/transit/keys", () => {
     expect(names).toEqual(expect.arrayContaining([aes, signing]));
     expect([...names].sort()).toEqual(names);
     expect(listed.body.items.find((k: { name: string }) => k.name === signing)).toEqual({
-      name: signing, type: "ed25519", latest_version: 1, min_decryption_version: 1, deletion_allowed: false,
-      created_at: expect.any(String), created_by: "root", updated_at: expect.any(String),
+      name: signing,
+      type: "ed25519",
+      latest_version: 1,
+      min_decryption_version: 1,
+      deletion_allowed: false,
+      created_at: expect.any(String),
+      created_by: "root",
+      updated_at: expect.any(String),
     });
     expect(listed.text).not.toContain("public_key");
 
     const encryptOnly = (await tokenWith(["transit:encrypt"])).token;
     const asEncryptor = await api("GET", "/api/v1/transit/keys", { token: encryptOnly });
     expect(asEncryptor.status, asEncryptor.text).toBe(200);
-    expect((await api("GET", "/api/v1/transit/keys", { token: encryptOnly })).body.items.map((k: { name: string }) => k.name)).toEqual(expect.arrayContaining([aes]));
+    expect((await api("GET", "/api/v1/transit/keys", { token: encryptOnly })).body.items.map((k: { name: string }) => k.name)).toEqual(
+      expect.arrayContaining([aes]),
+    );
     const reader = (await tokenWith(["secrets:read"])).token;
     expectProblem(await api("GET", "/api/v1/transit/keys", { token: reader }), 403);
 

@@ -71,17 +71,70 @@ function answer(door: string, res: { status: number; text: string }, value: stri
 const q = encodeURIComponent;
 
 const DOORS: Door[] = [
-  { name: "native GET /store/{path}", versions: true, releases: async (token, path, ctx) => answer("native", await api("GET", `/api/v1/secrets/store/${path}${ctx.pastVersion ? `?version=${ctx.version}` : ""}`, { token }), ctx.value) },
-  { name: "history GET /store/history/{path}?version=N", versions: true, releases: async (token, path, ctx) => answer("history", await api("GET", `/api/v1/secrets/store/history/${path}?version=${ctx.version}`, { token }), ctx.value) },
-  { name: "Vault GET /v1/secret/data/{path}", versions: true, releases: async (token, path, ctx) => answer("vault", await vault("GET", `secret/data/${path}${ctx.pastVersion ? `?version=${ctx.version}` : ""}`, { token }), ctx.value) },
-  { name: "export ?include_values=true", releases: async (token, path, ctx) => answer("export", await api("GET", `/api/v1/secrets/export?prefix=${q(ctx.folder + "/")}&include_values=true`, { token }), ctx.value) },
-  { name: "service map GET /service/{service}", releases: async (token, path, ctx) => answer("service map", await api("GET", `/api/v1/secrets/service/${ctx.service}`, { token }), ctx.value) },
-  { name: "reference ${secret.path} (?resolve=true)", releases: async (token, path, ctx) => answer("reference", await api("GET", `/api/v1/secrets/store/${ctx.referrer}?resolve=true`, { token }), ctx.value) },
-  { name: "native list GET /store?prefix=", visibility: true, releases: async (token, path, ctx) => listed("native list", await api("GET", `/api/v1/secrets/store?prefix=${q(ctx.folder + "/")}&limit=1000`, { token }), (b) => b.items.some((i: any) => i.path === path)) },
-  { name: "compare GET /secrets/compare (equality of values)", releases: async (token, path, ctx) => compared(await api("GET", `/api/v1/secrets/compare?left=${q(ctx.folder)}&right=${q(ctx.folder)}`, { token }), ctx, (i) => i.status === "same") },
-  { name: "compare GET /secrets/compare (keys)", visibility: true, releases: async (token, path, ctx) => compared(await api("GET", `/api/v1/secrets/compare?left=${q(ctx.folder)}&right=${q(`${ctx.folder}-none`)}`, { token }), ctx, (i) => i.left !== null) },
-  { name: "folder listing GET /secrets/folders?prefix=", visibility: true, releases: async (token, path, ctx) => listed("folders", await api("GET", `/api/v1/secrets/folders?prefix=${q(ctx.folder)}&limit=1000`, { token }), (b) => b.secrets.some((i: any) => i.path === path)) },
-  { name: "Vault LIST /v1/secret/metadata/{folder}?list=true", visibility: true, releases: async (token, path, ctx) => listed("vault list", await vault("GET", `secret/metadata/${ctx.folder}?list=true`, { token }), (b) => b.data.keys.includes(ctx.leaf)) },
+  {
+    name: "native GET /store/{path}",
+    versions: true,
+    releases: async (token, path, ctx) =>
+      answer("native", await api("GET", `/api/v1/secrets/store/${path}${ctx.pastVersion ? `?version=${ctx.version}` : ""}`, { token }), ctx.value),
+  },
+  {
+    name: "history GET /store/history/{path}?version=N",
+    versions: true,
+    releases: async (token, path, ctx) =>
+      answer("history", await api("GET", `/api/v1/secrets/store/history/${path}?version=${ctx.version}`, { token }), ctx.value),
+  },
+  {
+    name: "Vault GET /v1/secret/data/{path}",
+    versions: true,
+    releases: async (token, path, ctx) =>
+      answer("vault", await vault("GET", `secret/data/${path}${ctx.pastVersion ? `?version=${ctx.version}` : ""}`, { token }), ctx.value),
+  },
+  {
+    name: "export ?include_values=true",
+    releases: async (token, _path, ctx) =>
+      answer("export", await api("GET", `/api/v1/secrets/export?prefix=${q(ctx.folder + "/")}&include_values=true`, { token }), ctx.value),
+  },
+  {
+    name: "service map GET /service/{service}",
+    releases: async (token, _path, ctx) => answer("service map", await api("GET", `/api/v1/secrets/service/${ctx.service}`, { token }), ctx.value),
+  },
+  {
+    name: "reference ${secret.path} (?resolve=true)",
+    releases: async (token, _path, ctx) => answer("reference", await api("GET", `/api/v1/secrets/store/${ctx.referrer}?resolve=true`, { token }), ctx.value),
+  },
+  {
+    name: "native list GET /store?prefix=",
+    visibility: true,
+    releases: async (token, path, ctx) =>
+      listed("native list", await api("GET", `/api/v1/secrets/store?prefix=${q(ctx.folder + "/")}&limit=1000`, { token }), (b) =>
+        b.items.some((i: any) => i.path === path),
+      ),
+  },
+  {
+    name: "compare GET /secrets/compare (equality of values)",
+    releases: async (token, _path, ctx) =>
+      compared(await api("GET", `/api/v1/secrets/compare?left=${q(ctx.folder)}&right=${q(ctx.folder)}`, { token }), ctx, (i) => i.status === "same"),
+  },
+  {
+    name: "compare GET /secrets/compare (keys)",
+    visibility: true,
+    releases: async (token, _path, ctx) =>
+      compared(await api("GET", `/api/v1/secrets/compare?left=${q(ctx.folder)}&right=${q(`${ctx.folder}-none`)}`, { token }), ctx, (i) => i.left !== null),
+  },
+  {
+    name: "folder listing GET /secrets/folders?prefix=",
+    visibility: true,
+    releases: async (token, path, ctx) =>
+      listed("folders", await api("GET", `/api/v1/secrets/folders?prefix=${q(ctx.folder)}&limit=1000`, { token }), (b) =>
+        b.secrets.some((i: any) => i.path === path),
+      ),
+  },
+  {
+    name: "Vault LIST /v1/secret/metadata/{folder}?list=true",
+    visibility: true,
+    releases: async (token, _path, ctx) =>
+      listed("vault list", await vault("GET", `secret/metadata/${ctx.folder}?list=true`, { token }), (b) => b.data.keys.includes(ctx.leaf)),
+  },
 ];
 
 /** The compare route answers with fingerprints only: a value in it is a failure whatever the cell. */

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { api, expectProblem, uniquePath } from "../helpers";
 import { auditDb } from "../support/audit-store";
@@ -247,7 +246,8 @@ describe("trust regressions (issue 12)", () => {
     await put(probe, { value: "probe-5" });
     expect((await api("GET", `/api/v1/secrets/store/${probe}`, { token: fakeRoot.token })).status).toBe(200);
     expect((await api("GET", `/api/v1/secrets/store/${probe}`, { token: fakeSystem.token })).status).toBe(200);
-    const actors = await auditDb.prepare("SELECT actor FROM audit_events WHERE tenant_id = 'default' AND resource = ? AND action = 'secret.read' ORDER BY n")
+    const actors = await auditDb
+      .prepare("SELECT actor FROM audit_events WHERE tenant_id = 'default' AND resource = ? AND action = 'secret.read' ORDER BY n")
       .bind(`secret:${probe}`)
       .all<{ actor: string }>();
     expect(actors.results.map((r) => r.actor)).toEqual([`${tag}-mallory/root`, `${tag}-mallory/system`]);

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, tokenWith as mint, uniquePath } from "../helpers";
 import { AUDIENCE, ISSUER, putPolicy, signJwt, signingKey, uniqueName, type SigningKey } from "../identity/helpers";
@@ -41,12 +40,19 @@ describe("Vault login (auth/jwt, auth/kubernetes) on Hush login roles", () => {
     const noRole = await vault("POST", "auth/jwt/login", { token: null, body: { jwt: await signJwt(key), role: "no-such-role" } });
     expect(wrongClaim.status).toBe(400);
     expect(noRole.body).toEqual(wrongClaim.body);
-    const events = await auditDb.prepare("SELECT detail FROM audit_events WHERE action = 'auth.login' AND outcome = 'denied' AND resource = ? ORDER BY n DESC LIMIT 1").bind(`auth_role:${role}`).first<{ detail: string }>();
+    const events = await auditDb
+      .prepare("SELECT detail FROM audit_events WHERE action = 'auth.login' AND outcome = 'denied' AND resource = ? ORDER BY n DESC LIMIT 1")
+      .bind(`auth_role:${role}`)
+      .first<{ detail: string }>();
     expect(JSON.parse(events!.detail)).toMatchObject({ reason: "bound-claim", via: "vault:jwt" });
   });
 
   it("an unknown namespace (tenant) logs nobody in", async () => {
-    const res = await vault("POST", "auth/jwt/login", { token: null, body: { jwt: await signJwt(key), role }, headers: { "x-vault-namespace": "nobody-here" } });
+    const res = await vault("POST", "auth/jwt/login", {
+      token: null,
+      body: { jwt: await signJwt(key), role },
+      headers: { "x-vault-namespace": "nobody-here" },
+    });
     expect(res.status).toBe(400);
   });
 });
@@ -83,15 +89,23 @@ describe("auth/token: create, lookup, renew-self, revoke-self", () => {
     expect((await vault("POST", "auth/token/create", { token: admin, body: { no_parent: true } })).status).toBe(403);
     const long = await vault("POST", "auth/token/create", { token: admin, body: { ttl: "30d" } });
     expect(long.body.auth.lease_duration).toBeLessThanOrEqual(600);
-    expect((await vault("POST", "auth/token/lookup", { token: (await tokenWith(["secrets:read"])), body: { token: long.body.auth.client_token } })).status).toBe(403);
+    expect((await vault("POST", "auth/token/lookup", { token: await tokenWith(["secrets:read"]), body: { token: long.body.auth.client_token } })).status).toBe(
+      403,
+    );
   });
 
   it("an Idempotency-Key replay of token create never returns the token again", async () => {
     const headers = { "idempotency-key": uniqueName("idem") };
     const first = await vault("POST", "auth/token/create", { body: { display_name: uniqueName("idem"), policies: ["secrets:read"] }, headers });
-    const again = await vault("POST", "auth/token/create", { body: { display_name: first.body.auth.accessor ? undefined : "x", policies: ["secrets:read"] }, headers: { ...headers } });
+    const again = await vault("POST", "auth/token/create", {
+      body: { display_name: first.body.auth.accessor ? undefined : "x", policies: ["secrets:read"] },
+      headers: { ...headers },
+    });
     void again;
-    const replay = await vault("POST", "auth/token/create", { body: { display_name: uniqueName("other"), policies: ["secrets:read"] }, headers: { "idempotency-key": headers["idempotency-key"] } });
+    const replay = await vault("POST", "auth/token/create", {
+      body: { display_name: uniqueName("other"), policies: ["secrets:read"] },
+      headers: { "idempotency-key": headers["idempotency-key"] },
+    });
     expect([422, 200]).toContain(replay.status);
     const same = { display_name: uniqueName("same"), policies: ["secrets:read"] };
     const k = { "idempotency-key": uniqueName("idem2") };
@@ -109,9 +123,18 @@ describe("sys/health and sys/seal-status", () => {
     const health = await vault("GET", "sys/health", { token: null });
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ initialized: true, sealed: false, standby: false });
-    expect(Object.keys(health.body).sort()).toEqual(
-      ["cluster_id", "cluster_name", "initialized", "performance_standby", "replication_dr_mode", "replication_performance_mode", "sealed", "server_time_utc", "standby", "version"],
-    );
+    expect(Object.keys(health.body).sort()).toEqual([
+      "cluster_id",
+      "cluster_name",
+      "initialized",
+      "performance_standby",
+      "replication_dr_mode",
+      "replication_performance_mode",
+      "sealed",
+      "server_time_utc",
+      "standby",
+      "version",
+    ]);
     expect(health.text).not.toMatch(/tenant|default|root|hush_/i);
     expect((await vault("GET", "sys/health?activecode=204", { token: null })).status).toBe(204);
     expect((await vault("GET", "sys/health?activecode=abc", { token: null })).status).toBe(400);
@@ -143,7 +166,10 @@ describe("response wrapping", () => {
     expect(results.filter((r) => r.status === 400).length).toBe(7);
     expect((await vault("POST", "sys/wrapping/unwrap", { token: null, body: { token: info.token } })).status).toBe(400);
     expect((await vault("POST", "sys/wrapping/lookup", { token: null, body: { token: info.token } })).status).toBe(400);
-    const events = await auditDb.prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY n").bind(`share:${info.accessor}`).all<{ action: string }>();
+    const events = await auditDb
+      .prepare("SELECT action FROM audit_events WHERE resource = ? ORDER BY n")
+      .bind(`share:${info.accessor}`)
+      .all<{ action: string }>();
     expect(events.results.map((e) => e.action)).toEqual(expect.arrayContaining(["share.create", "vault.wrap", "vault.unwrap"]));
   });
 

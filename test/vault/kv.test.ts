@@ -19,7 +19,13 @@ describe("Vault KV v2 subset", () => {
     const path = uniquePath("vault");
     const w1 = await vault("POST", `secret/data/${path}`, { body: { data: { user: "app", password: "p1" } } });
     expect(w1.status).toBe(200);
-    expect(w1.body).toMatchObject({ lease_id: "", renewable: false, lease_duration: 0, wrap_info: null, data: { version: 1, destroyed: false, deletion_time: "" } });
+    expect(w1.body).toMatchObject({
+      lease_id: "",
+      renewable: false,
+      lease_duration: 0,
+      wrap_info: null,
+      data: { version: 1, destroyed: false, deletion_time: "" },
+    });
     await vault("PUT", `secret/data/${path}`, { body: { data: { user: "app", password: "p2" } } });
 
     const latest = await vault("GET", `secret/data/${path}`);
@@ -56,7 +62,10 @@ describe("Vault KV v2 subset", () => {
   it("PATCH merges into a new version", async () => {
     const path = uniquePath("vault");
     await vault("POST", `secret/data/${path}`, { body: { data: { a: "1", b: "2" } } });
-    const patched = await vault("PATCH", `secret/data/${path}`, { body: { data: { b: null, c: "3" } }, headers: { "content-type": "application/merge-patch+json" } });
+    const patched = await vault("PATCH", `secret/data/${path}`, {
+      body: { data: { b: null, c: "3" } },
+      headers: { "content-type": "application/merge-patch+json" },
+    });
     expect(patched.status).toBe(200);
     expect((await vault("GET", `secret/data/${path}`)).body.data.data).toEqual({ a: "1", c: "3" });
     expect((await vault("PATCH", `secret/data/${uniquePath("nothing")}`, { body: { data: { a: 1 } } })).status).toBe(404);

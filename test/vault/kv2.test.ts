@@ -4,7 +4,8 @@ import { api, tokenWith as mint, uniquePath } from "../helpers";
 const tokenWith = async (...args: Parameters<typeof mint>) => (await mint(...args)).token;
 import { vault } from "./helpers";
 
-const write = (path: string, data: unknown, options?: unknown, token?: string) => vault("POST", `secret/data/${path}`, { body: { data, ...(options ? { options } : {}) }, token });
+const write = (path: string, data: unknown, options?: unknown, token?: string) =>
+  vault("POST", `secret/data/${path}`, { body: { data, ...(options ? { options } : {}) }, token });
 
 describe("Vault KV v2, every difference the issue lists", () => {
   it("cas_required on a key is stored and enforced with Vault's 400", async () => {
@@ -16,7 +17,9 @@ describe("Vault KV v2, every difference the issue lists", () => {
     expect(bare.status).toBe(400);
     expect(bare.body.errors).toEqual(["check-and-set parameter required for this call"]);
     // PATCH too needs the caller's own cas
-    expect((await vault("PATCH", `secret/data/${path}`, { body: { data: { b: 1 } }, headers: { "content-type": "application/merge-patch+json" } })).status).toBe(400);
+    expect(
+      (await vault("PATCH", `secret/data/${path}`, { body: { data: { b: 1 } }, headers: { "content-type": "application/merge-patch+json" } })).status,
+    ).toBe(400);
     expect((await write(path, { a: 2 }, { cas: 1 })).body.data.version).toBe(2);
   });
 
@@ -89,7 +92,11 @@ describe("Vault KV v2, every difference the issue lists", () => {
       headers: { "content-type": "application/merge-patch+json" },
     });
     expect(patch.status).toBe(204);
-    expect((await vault("GET", `secret/metadata/${path}`)).body.data).toMatchObject({ max_versions: 4, cas_required: true, custom_metadata: { a: "1", c: "3" } });
+    expect((await vault("GET", `secret/metadata/${path}`)).body.data).toMatchObject({
+      max_versions: 4,
+      cas_required: true,
+      custom_metadata: { a: "1", c: "3" },
+    });
     expect((await vault("PATCH", `secret/metadata/${uniquePath("none")}`, { body: { max_versions: 1 } })).status).toBe(404);
   });
 

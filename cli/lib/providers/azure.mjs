@@ -29,7 +29,11 @@ export function vaultName(path) {
 export const pathOf = (name) => name.split("--").join("/");
 
 const isoOf = (unix) => (typeof unix === "number" ? new Date(unix * 1000).toISOString() : null);
-const lastSegment = (id) => String(id ?? "").split("/").filter(Boolean).pop();
+const lastSegment = (id) =>
+  String(id ?? "")
+    .split("/")
+    .filter(Boolean)
+    .pop();
 
 export class AzureKeyVaultProvider {
   readOnly = false;
@@ -57,7 +61,11 @@ export class AzureKeyVaultProvider {
 
   vault() {
     const raw = this.settings.vaultUrl;
-    if (!raw) throw this.fail("no vault is configured", { exitCode: EXIT.usage, hint: "Set HUSH_AZURE_VAULT_URL, or providers.azure-keyvault.vaultUrl in .hush.yaml (https://<name>.vault.azure.net)" });
+    if (!raw)
+      throw this.fail("no vault is configured", {
+        exitCode: EXIT.usage,
+        hint: "Set HUSH_AZURE_VAULT_URL, or providers.azure-keyvault.vaultUrl in .hush.yaml (https://<name>.vault.azure.net)",
+      });
     let url;
     try {
       url = new URL(raw);
@@ -118,10 +126,13 @@ export class AzureKeyVaultProvider {
           await sleep(this.backoff(attempt));
           continue;
         }
-        throw this.fail(`could not reach ${what} at ${new URL(url).origin}: ${err?.cause?.code ?? err?.name ?? "network error"} (tried ${attempt} time${attempt > 1 ? "s" : ""})`, {
-          unavailable: true,
-          hint: "Check the vault address and your network; `hush health` shows each provider",
-        });
+        throw this.fail(
+          `could not reach ${what} at ${new URL(url).origin}: ${err?.cause?.code ?? err?.name ?? "network error"} (tried ${attempt} time${attempt > 1 ? "s" : ""})`,
+          {
+            unavailable: true,
+            hint: "Check the vault address and your network; `hush health` shows each provider",
+          },
+        );
       }
       const retryable = response.status === 429 || response.status >= 500;
       if (!retryable || attempt >= tries) return response;
@@ -151,7 +162,11 @@ export class AzureKeyVaultProvider {
     const token = await this.bearer();
     const response = await this.send(
       url,
-      { method, headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) }, body: body && JSON.stringify(body) },
+      {
+        method,
+        headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
+        body: body && JSON.stringify(body),
+      },
       "Azure Key Vault",
     );
     const text = await response.text();
@@ -171,16 +186,29 @@ export class AzureKeyVaultProvider {
       throw this.fail(`the vault rejected the token (401 ${code}) at ${where}`, { exitCode: EXIT.denied, hint: TOKEN_FIX });
     }
     if (response.status === 403) {
-      throw this.fail(`access denied (403 ${code}): ${message}`, { exitCode: EXIT.denied, hint: "Give this identity the Key Vault Secrets User role (reads) or Secrets Officer (writes) on the vault, or an access policy" });
+      throw this.fail(`access denied (403 ${code}): ${message}`, {
+        exitCode: EXIT.denied,
+        hint: "Give this identity the Key Vault Secrets User role (reads) or Secrets Officer (writes) on the vault, or an access policy",
+      });
     }
-    if (response.status === 404) throw this.fail(notFound ?? `not found at ${where}`, { exitCode: EXIT.notFound, hint: "`hush list --provider azure-keyvault` shows the vault's secrets" });
+    if (response.status === 404)
+      throw this.fail(notFound ?? `not found at ${where}`, {
+        exitCode: EXIT.notFound,
+        hint: "`hush list --provider azure-keyvault` shows the vault's secrets",
+      });
     if (response.status === 429 || response.status >= 500) {
       throw this.fail(`the vault answered ${response.status} ${code} after ${1 + this.settings.maxRetries} tries`, {
         unavailable: true,
-        hint: response.status === 429 ? "Key Vault is throttling this client: wait and retry, or raise maxRetries" : "Key Vault is failing: retry later (maxRetries in .hush.yaml sets how often the CLI retries)",
+        hint:
+          response.status === 429
+            ? "Key Vault is throttling this client: wait and retry, or raise maxRetries"
+            : "Key Vault is failing: retry later (maxRetries in .hush.yaml sets how often the CLI retries)",
       });
     }
-    throw this.fail(`the vault answered ${response.status} ${code}: ${message}`, { exitCode: response.status === 400 ? EXIT.usage : EXIT.error, hint: "Check the command's arguments (`hush help <command>`)" });
+    throw this.fail(`the vault answered ${response.status} ${code}: ${message}`, {
+      exitCode: response.status === 400 ? EXIT.usage : EXIT.error,
+      hint: "Check the command's arguments (`hush help <command>`)",
+    });
   }
 
   cached(key, fn) {
@@ -214,7 +242,9 @@ export class AzureKeyVaultProvider {
   async get(path, { version } = {}) {
     const name = vaultName(path);
     const suffix = version ? `/${encodeURIComponent(String(version))}` : "";
-    const b = await this.cached(`get:${name}${suffix}`, () => this.call("GET", `/secrets/${name}${suffix}`, { notFound: `no secret ${name}${version ? ` version ${version}` : ""} (path ${path}) in the vault` }));
+    const b = await this.cached(`get:${name}${suffix}`, () =>
+      this.call("GET", `/secrets/${name}${suffix}`, { notFound: `no secret ${name}${version ? ` version ${version}` : ""} (path ${path}) in the vault` }),
+    );
     return this.bundle(path, b);
   }
 
@@ -224,7 +254,9 @@ export class AzureKeyVaultProvider {
     if (meta.tags?.length) tags["hush-tags"] = meta.tags.join(",");
     if (meta.environment) tags.environment = meta.environment;
     if (meta.description) tags.description = meta.description;
-    const b = await this.call("PUT", `/secrets/${name}`, { body: { value, ...(meta.type ? { contentType: meta.type } : {}), ...(Object.keys(tags).length ? { tags } : {}) } });
+    const b = await this.call("PUT", `/secrets/${name}`, {
+      body: { value, ...(meta.type ? { contentType: meta.type } : {}), ...(Object.keys(tags).length ? { tags } : {}) },
+    });
     this.cache.clear();
     return { path, version: lastSegment(b.id), provider: NAME };
   }
@@ -279,7 +311,12 @@ export class AzureKeyVaultProvider {
     });
     return items
       .sort((a, b) => (a.attributes?.created ?? 0) - (b.attributes?.created ?? 0))
-      .map((v) => ({ version: lastSegment(v.id), state: v.attributes?.enabled === false ? "disabled" : "live", created_at: isoOf(v.attributes?.created), created_by: "azure-keyvault" }));
+      .map((v) => ({
+        version: lastSegment(v.id),
+        state: v.attributes?.enabled === false ? "disabled" : "live",
+        created_at: isoOf(v.attributes?.created),
+        created_by: "azure-keyvault",
+      }));
   }
 
   /** Key Vault has no transactions: every name is checked and the existing ones found first, then each is written in turn. */
@@ -290,9 +327,12 @@ export class AzureKeyVaultProvider {
     const existing = new Set((await this.list()).map((s) => s.path));
     const conflicts = paths.filter((p) => existing.has(p));
     if (conflicts.length && !upsert) {
-      throw Object.assign(this.fail(`${conflicts.length} secret(s) already exist in the vault; nothing was imported`, { hint: "Add --upsert to write new versions of them" }), {
-        details: conflicts.slice(0, 20).map((p) => `exists: ${p}`),
-      });
+      throw Object.assign(
+        this.fail(`${conflicts.length} secret(s) already exist in the vault; nothing was imported`, { hint: "Add --upsert to write new versions of them" }),
+        {
+          details: conflicts.slice(0, 20).map((p) => `exists: ${p}`),
+        },
+      );
     }
     const created = [];
     const updated = [];

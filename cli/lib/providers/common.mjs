@@ -15,7 +15,7 @@ export function providerError(provider, message, { hint, exitCode = EXIT.error, 
 }
 
 /** Whether an error from the Hush API client means the server could not answer (not: said no). */
-export const isUnavailable = (err) => Boolean(err?.unavailable) || (err?.status === undefined && /Could not reach/.test(err?.message ?? "")) || err?.status >= 500 || err?.status === 429;
+export const isUnavailable = (err) =>
+  Boolean(err?.unavailable) || (err?.status === undefined && /Could not reach/.test(err?.message ?? "")) || err?.status >= 500 || err?.status === 429;
 
-export const readOnlyError = (provider, action, hint) =>
-  providerError(provider, `is read-only: it cannot ${action}`, { exitCode: EXIT.usage, hint });
+export const readOnlyError = (provider, action, hint) => providerError(provider, `is read-only: it cannot ${action}`, { exitCode: EXIT.usage, hint });

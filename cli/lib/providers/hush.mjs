@@ -16,7 +16,9 @@ export class HushProvider {
 
   /** @param {string} path @param {{ version?: number, resolve?: boolean }} [options] */
   async get(path, { version, resolve } = {}) {
-    const secret = await api().get(store(path), { query: { version, resolve: resolve && "true" } }).catch((err) => Promise.reject(tag(err)));
+    const secret = await api()
+      .get(store(path), { query: { version, resolve: resolve && "true" } })
+      .catch((err) => Promise.reject(tag(err)));
     return { ...secret, provider: "hush" };
   }
 
@@ -36,7 +38,9 @@ export class HushProvider {
   }
 
   async health() {
-    const { status, body } = await api().request("GET", "/healthz", { auth: false, allow: [503], retries: 0, timeoutMs: 5000 }).catch((err) => Promise.reject(tag(err)));
+    const { status, body } = await api()
+      .request("GET", "/healthz", { auth: false, allow: [503], retries: 0, timeoutMs: 5000 })
+      .catch((err) => Promise.reject(tag(err)));
     return {
       healthy: status === 200,
       detail: `${api().settings.addr}: status ${body.status}, store ${body.store}, master key ${body.master_key}, version ${body.version}`,

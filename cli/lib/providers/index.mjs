@@ -27,7 +27,13 @@ function audited(provider) {
       const path = typeof args[0] === "string" ? args[0] : undefined;
       try {
         const result = await provider[method](...args);
-        const count = Array.isArray(result) ? result.length : method === "import" ? Object.keys(args[0] ?? {}).length : method === "export" ? Object.keys(result ?? {}).length : undefined;
+        const count = Array.isArray(result)
+          ? result.length
+          : method === "import"
+            ? Object.keys(args[0] ?? {}).length
+            : method === "export"
+              ? Object.keys(result ?? {}).length
+              : undefined;
         audit({ provider: provider.name, action: method, path, count: method === "history" ? undefined : count, outcome: "ok" });
         return result;
       } catch (err) {
@@ -47,10 +53,13 @@ export function provider(name) {
   if (!instances.has(name)) {
     const settings = project();
     const made =
-      name === "hush" ? new HushProvider()
-      : name === "local" ? new LocalProvider(settings.local)
-      : name === "env" ? new EnvProvider(settings.env)
-      : new AzureKeyVaultProvider(settings.azure);
+      name === "hush"
+        ? new HushProvider()
+        : name === "local"
+          ? new LocalProvider(settings.local)
+          : name === "env"
+            ? new EnvProvider(settings.env)
+            : new AzureKeyVaultProvider(settings.azure);
     // accessControl inside the audit wrapper, so every denial is an audit line.
     instances.set(name, AUDITED.has(name) ? audited(guarded(made, settings.accessControl[name], settings.file)) : made);
   }

@@ -72,7 +72,11 @@ export class LocalProvider {
 
   live(store, path) {
     const s = store.secrets[path];
-    if (!s || s.deleted_at) throw providerError(NAME, `no secret at ${path}${s?.deleted_at ? " (deleted)" : ""}`, { exitCode: EXIT.notFound, hint: "`hush list --provider local` shows what the local store holds" });
+    if (!s || s.deleted_at)
+      throw providerError(NAME, `no secret at ${path}${s?.deleted_at ? " (deleted)" : ""}`, {
+        exitCode: EXIT.notFound,
+        hint: "`hush list --provider local` shows what the local store holds",
+      });
     return s;
   }
 
@@ -80,7 +84,11 @@ export class LocalProvider {
   async get(path, { version } = {}) {
     const s = this.live(this.load().store, path);
     const v = s.versions.find((x) => x.version === (version ?? s.current_version));
-    if (!v) throw providerError(NAME, `${path} has no version ${version}`, { exitCode: EXIT.notFound, hint: `\`hush history ${path} --provider local\` lists its versions` });
+    if (!v)
+      throw providerError(NAME, `${path} has no version ${version}`, {
+        exitCode: EXIT.notFound,
+        hint: `\`hush history ${path} --provider local\` lists its versions`,
+      });
     return {
       path,
       version: v.version,
@@ -162,7 +170,9 @@ export class LocalProvider {
       const conflicts = Object.keys(values).filter((p) => store.secrets[p]);
       if (conflicts.length && !upsert) {
         throw Object.assign(
-          providerError(NAME, `${conflicts.length} path(s) already exist in the local store; nothing was imported`, { hint: "Add --upsert to write new versions of them" }),
+          providerError(NAME, `${conflicts.length} path(s) already exist in the local store; nothing was imported`, {
+            hint: "Add --upsert to write new versions of them",
+          }),
           { details: conflicts.slice(0, 20).map((p) => `exists: ${p}`) },
         );
       }

@@ -41,7 +41,10 @@ export function redact(match) {
 
 export const digestOf = (match) => createHash("sha256").update(`hush-scan-v1:${match}`).digest("base64");
 export const fingerprintOf = (rule, file, line, commit) =>
-  createHash("sha256").update(["hush-scan-fp-v1", rule, file, String(line), commit ?? ""].join("\0")).digest("hex").slice(0, 32);
+  createHash("sha256")
+    .update(["hush-scan-fp-v1", rule, file, String(line), commit ?? ""].join("\0"))
+    .digest("hex")
+    .slice(0, 32);
 
 /**
  * A secretlint range can cover `NAME=value` (and, for AWS keys, start at the name and stop short):
@@ -88,7 +91,14 @@ async function scanText({ file, commit, content, lines }) {
   });
   for (const m of result.messages) {
     const match = refine(content, m.range[0], m.range[1]);
-    found.push({ rule: `secretlint/${shortRule(m.ruleId)}/${m.messageId}`, file, line: lineOf(m.loc.start.line), column: m.loc.start.column + 1, commit, _match: match });
+    found.push({
+      rule: `secretlint/${shortRule(m.ruleId)}/${m.messageId}`,
+      file,
+      line: lineOf(m.loc.start.line),
+      column: m.loc.start.column + 1,
+      commit,
+      _match: match,
+    });
   }
   const starts = [0];
   for (let i = content.indexOf("\n"); i !== -1; i = content.indexOf("\n", i + 1)) starts.push(i + 1);
@@ -123,7 +133,11 @@ const isBinary = (buf) => buf.subarray(0, 8000).includes(0);
 /** Files of a working tree: git's view (tracked + untracked, not ignored) when it is a repository, else a walk. */
 function workingTreeFiles(root) {
   try {
-    const out = execFileSync("git", ["-C", root, "ls-files", "-z", "-co", "--exclude-standard"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 256 * 1024 * 1024 });
+    const out = execFileSync("git", ["-C", root, "ls-files", "-z", "-co", "--exclude-standard"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      maxBuffer: 256 * 1024 * 1024,
+    });
     return out.split("\0").filter(Boolean);
   } catch {
     const files = [];

@@ -31,7 +31,13 @@ function toast(text, bad = false) {
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => (t.className = ""), 4000);
 }
-const when = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC") : "—");
+const when = (iso) =>
+  iso
+    ? iso
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, " UTC")
+        .replace(/Z$/, " UTC")
+    : "—";
 
 // ---------- API ----------
 class ApiError extends Error {
@@ -116,7 +122,13 @@ function signedIn() {
   document.body.classList.toggle("read-only", readOnly);
   for (const a of document.querySelectorAll("#nav a")) {
     const v = a.dataset.view;
-    a.hidden = (v === "import" && !s.can.write) || (v === "audit" && !s.can.audit) || (v === "tokens" && !s.can.tokens) || (v === "transit" && !s.can.transit) || (v === "leases" && !s.can.leases) || (v === "shares" && !s.can.read);
+    a.hidden =
+      (v === "import" && !s.can.write) ||
+      (v === "audit" && !s.can.audit) ||
+      (v === "tokens" && !s.can.tokens) ||
+      (v === "transit" && !s.can.transit) ||
+      (v === "leases" && !s.can.leases) ||
+      (v === "shares" && !s.can.read);
   }
   if (!location.hash) location.hash = "#/secrets";
   route();
@@ -148,7 +160,16 @@ function route() {
   const hash = decodeURIComponent(location.hash.slice(1) || "/secrets");
   const [, view, ...rest] = hash.split("/");
   for (const a of document.querySelectorAll("#nav a")) a.toggleAttribute("aria-current", a.dataset.view === view);
-  const views = { secrets: secretsView, diff: diffView, import: importView, transit: transitView, shares: sharesView, leases: leasesView, audit: auditView, tokens: tokensView };
+  const views = {
+    secrets: secretsView,
+    diff: diffView,
+    import: importView,
+    transit: transitView,
+    shares: sharesView,
+    leases: leasesView,
+    audit: auditView,
+    tokens: tokensView,
+  };
   (views[view] || secretsView)(rest.join("/"));
 }
 
@@ -184,20 +205,26 @@ const expanded = new Set();
 
 function treeNodes(path, depth) {
   const node = nodes.get(path);
-  if (!node || !node.folders) return [el("li", { class: "hint", role: "none" }, "Loading…")];
+  if (!node?.folders) return [el("li", { class: "hint", role: "none" }, "Loading…")];
   const out = [];
   for (const folder of node.folders) {
     const open = expanded.has(folder.path);
     const li = el(
       "li",
       { role: "treeitem", "aria-expanded": String(open), "aria-level": depth, class: "folder" },
-      el("button", { type: "button", class: "node", "data-folder": folder.path, onclick: () => toggleFolder(folder.path) }, `${open ? "▾" : "▸"} ${folder.name}/`, el("span", { class: "count" }, ` ${folder.count}`)),
+      el(
+        "button",
+        { type: "button", class: "node", "data-folder": folder.path, onclick: () => toggleFolder(folder.path) },
+        `${open ? "▾" : "▸"} ${folder.name}/`,
+        el("span", { class: "count" }, ` ${folder.count}`),
+      ),
     );
     if (open) li.append(el("ul", { role: "group" }, treeNodes(folder.path, depth + 1)));
     out.push(li);
   }
   for (const leaf of node.secrets) out.push(leafNode(leaf, depth, leaf.path.split("/").at(-1)));
-  if (node.cursor) out.push(el("li", { role: "none" }, el("button", { type: "button", class: "secondary small", onclick: () => loadFolder(path, true) }, "Load more")));
+  if (node.cursor)
+    out.push(el("li", { role: "none" }, el("button", { type: "button", class: "secondary small", onclick: () => loadFolder(path, true) }, "Load more")));
   if (node.error) out.push(el("li", { role: "none", class: "error" }, node.error));
   return out;
 }
@@ -207,7 +234,12 @@ function leafNode(item, depth, label) {
   return el(
     "li",
     { role: "treeitem", "aria-level": depth, "aria-selected": String(current), class: item.deleted_at ? "leaf deleted" : "leaf" },
-    el("a", { href: `#/secrets/${enc(item.path)}`, class: "node", "data-path": item.path }, label, item.deleted_at ? el("span", { class: "badge" }, "deleted") : null),
+    el(
+      "a",
+      { href: `#/secrets/${enc(item.path)}`, class: "node", "data-path": item.path },
+      label,
+      item.deleted_at ? el("span", { class: "badge" }, "deleted") : null,
+    ),
   );
 }
 
@@ -223,7 +255,7 @@ function toggleFolder(path) {
 
 function totalCount() {
   const top = nodes.get("");
-  if (!top || !top.folders) return null;
+  if (!top?.folders) return null;
   return top.folders.reduce((n, f) => n + f.count, 0) + top.secrets.length + (top.cursor ? "+" : "");
 }
 
@@ -243,7 +275,7 @@ async function runSearch() {
   const q = new URLSearchParams({ limit: "200", include_deleted: "true" });
   const m = text.match(/^(tag|env):(.+)$/);
   if (m) q.set(m[1] === "tag" ? "tag" : "environment", m[2]);
-  else q.set("pattern", `*${text.replace(/[^A-Za-z0-9._\/-]/g, "")}*`);
+  else q.set("pattern", `*${text.replace(/[^A-Za-z0-9._/-]/g, "")}*`);
   try {
     const page = await api("GET", `/secrets/store?${q}`);
     if (search.text !== text) return;
@@ -285,7 +317,13 @@ function secretsView(path) {
       el(
         "aside",
         { class: "tree-pane", "aria-label": "Secrets" },
-        el("div", { class: "tree-tools" }, el("label", { for: "filter", class: "sr-only" }, "Filter secrets"), el("input", { id: "filter", type: "search", placeholder: "path, tag:x or env:x", oninput: onFilter }), state.session.can.write ? el("a", { href: "#/secrets/+new", class: "button", id: "new-secret" }, "New secret") : null),
+        el(
+          "div",
+          { class: "tree-tools" },
+          el("label", { for: "filter", class: "sr-only" }, "Filter secrets"),
+          el("input", { id: "filter", type: "search", placeholder: "path, tag:x or env:x", oninput: onFilter }),
+          state.session.can.write ? el("a", { href: "#/secrets/+new", class: "button", id: "new-secret" }, "New secret") : null,
+        ),
         el("p", { id: "tree-count", class: "hint", "aria-live": "polite" }),
         el("ul", { id: "tree", role: "tree", "aria-label": "Secret paths" }),
       ),
@@ -308,7 +346,16 @@ function reloadSecrets() {
 
 // ---------- secrets: the panel ----------
 function dl(rows) {
-  return el("dl", { class: "meta" }, rows.filter(([, v]) => v !== undefined).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v === null || v === "" || (Array.isArray(v) && !v.length) ? "—" : Array.isArray(v) ? v.join(", ") : String(v))]));
+  return el(
+    "dl",
+    { class: "meta" },
+    rows
+      .filter(([, v]) => v !== undefined)
+      .flatMap(([k, v]) => [
+        el("dt", {}, k),
+        el("dd", {}, v === null || v === "" || (Array.isArray(v) && !v.length) ? "—" : Array.isArray(v) ? v.join(", ") : String(v)),
+      ]),
+  );
 }
 
 async function secretPanel(path) {
@@ -351,7 +398,12 @@ async function secretPanel(path) {
       ["Version", meta.current_version],
       ["Tags", meta.tags],
       ["Description", meta.description],
-      ["Rotation", meta.rotation_policy + (meta.rotation_days ? ` every ${meta.rotation_days} days` : "") + (meta.next_rotation_at ? `, next ${when(meta.next_rotation_at)}` : "")],
+      [
+        "Rotation",
+        meta.rotation_policy +
+          (meta.rotation_days ? ` every ${meta.rotation_days} days` : "") +
+          (meta.next_rotation_at ? `, next ${when(meta.next_rotation_at)}` : ""),
+      ],
       ["Expires", when(meta.expires_at)],
       ["Allowed services", meta.allowed_services ?? "any"],
       ["Max versions", meta.max_versions || "all"],
@@ -399,8 +451,34 @@ async function approvals(path, pending = api("GET", "/secrets/approvals?limit=20
             : el(
                 "span",
                 { class: "row-actions" },
-                el("button", { type: "button", class: "small", "data-action": "approve", onclick: () => run(() => api("POST", `/secrets/approvals/${r.id}/approve`), (res) => (toast(`Approved: ${res.received} of ${res.required}`), approvals(path))) }, "Approve"),
-                el("button", { type: "button", class: "danger small", "data-action": "deny", onclick: () => run(() => api("POST", `/secrets/approvals/${r.id}/deny`), () => (toast("Denied"), approvals(path))) }, "Deny"),
+                el(
+                  "button",
+                  {
+                    type: "button",
+                    class: "small",
+                    "data-action": "approve",
+                    onclick: () =>
+                      run(
+                        () => api("POST", `/secrets/approvals/${r.id}/approve`),
+                        (res) => (toast(`Approved: ${res.received} of ${res.required}`), approvals(path)),
+                      ),
+                  },
+                  "Approve",
+                ),
+                el(
+                  "button",
+                  {
+                    type: "button",
+                    class: "danger small",
+                    "data-action": "deny",
+                    onclick: () =>
+                      run(
+                        () => api("POST", `/secrets/approvals/${r.id}/deny`),
+                        () => (toast("Denied"), approvals(path)),
+                      ),
+                  },
+                  "Deny",
+                ),
               ),
         ),
       ),
@@ -442,7 +520,13 @@ async function reveal(box, apiPath, { refs = true, main = true } = {}) {
   const found = refs ? references(value) : [];
   box.replaceChildren(
     code,
-    el("div", { class: "actions" }, el("button", { type: "button", id: id("copy"), class: "secondary", onclick: () => copy(value) }, "Copy"), el("button", { type: "button", id: id("hide"), class: "secondary", onclick: () => (clearTimeout(timer), hide()) }, "Hide"), countdown),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "button", id: id("copy"), class: "secondary", onclick: () => copy(value) }, "Copy"),
+      el("button", { type: "button", id: id("hide"), class: "secondary", onclick: () => (clearTimeout(timer), hide()) }, "Hide"),
+      countdown,
+    ),
     found.length ? el("div", { class: "refs" }, el("h4", {}, "References"), el("ul", {}, found.map(referenceItem))) : null,
   );
 }
@@ -455,7 +539,14 @@ async function reveal(box, apiPath, { refs = true, main = true } = {}) {
 function referenceItem(ref) {
   const status = el("span", { class: "ref-status hint" }, "checking…");
   const shown = el("div", { class: "value-box" });
-  const li = el("li", { "data-ref": ref, "data-ref-state": "checking" }, el("a", { href: `#/secrets/${enc(ref)}`, class: "ref" }, `\${secret.${ref}}`), " ", status, shown);
+  const li = el(
+    "li",
+    { "data-ref": ref, "data-ref-state": "checking" },
+    el("a", { href: `#/secrets/${enc(ref)}`, class: "ref" }, `\${secret.${ref}}`),
+    " ",
+    status,
+    shown,
+  );
   const mark = (state, text, cls = "badge") => {
     li.dataset.refState = state;
     status.className = `ref-status ${cls}`;
@@ -466,7 +557,18 @@ function referenceItem(ref) {
       const length = [...res.value].length;
       res = null;
       mark("ok", `resolves to •••••••• (${length} characters)`, "hint");
-      status.after(el("button", { type: "button", class: "secondary small", "aria-label": `Reveal what ${ref} resolves to`, onclick: () => reveal(shown, `/secrets/store/${enc(ref)}?resolve=true`, { refs: false, main: false }) }, "Reveal"));
+      status.after(
+        el(
+          "button",
+          {
+            type: "button",
+            class: "secondary small",
+            "aria-label": `Reveal what ${ref} resolves to`,
+            onclick: () => reveal(shown, `/secrets/store/${enc(ref)}?resolve=true`, { refs: false, main: false }),
+          },
+          "Reveal",
+        ),
+      );
     },
     (err) => {
       const type = String(err.problem?.type ?? "");
@@ -482,7 +584,7 @@ function referenceItem(ref) {
 
 function references(value) {
   const out = new Set();
-  for (const m of String(value).matchAll(/\$\{secret\.([A-Za-z0-9._\/-]{1,256})\}/g)) out.add(m[1]);
+  for (const m of String(value).matchAll(/\$\{secret\.([A-Za-z0-9._/-]{1,256})\}/g)) out.add(m[1]);
   return [...out];
 }
 
@@ -510,13 +612,34 @@ async function history(path, versions) {
       el("td", {}, v.state),
       el("td", {}, v.created_by),
       el("td", {}, when(v.created_at)),
-      el("td", {}, v.state === "live" ? el("input", { type: "checkbox", class: "diff-pick", value: String(v.version), "aria-label": `Pick v${v.version} for a diff` }) : null),
+      el(
+        "td",
+        {},
+        v.state === "live"
+          ? el("input", { type: "checkbox", class: "diff-pick", value: String(v.version), "aria-label": `Pick v${v.version} for a diff` })
+          : null,
+      ),
       el(
         "td",
         { class: "row-actions" },
-        v.state === "live" ? el("button", { type: "button", class: "secondary small", "data-action": "reveal-version", onclick: () => reveal($(`hv-${v.version}`), `/secrets/store/history/${enc(path)}?version=${v.version}`) }, "Reveal") : null,
-        can.write && v.state !== "destroyed" && v.version !== data.current_version ? el("button", { type: "button", class: "secondary small", "data-action": "recover", onclick: () => recover(path, v) }, "Recover") : null,
-        can.delete && v.state !== "destroyed" ? el("button", { type: "button", class: "danger small", "data-action": "destroy", onclick: () => destroy(path, v.version) }, "Destroy") : null,
+        v.state === "live"
+          ? el(
+              "button",
+              {
+                type: "button",
+                class: "secondary small",
+                "data-action": "reveal-version",
+                onclick: () => reveal($(`hv-${v.version}`), `/secrets/store/history/${enc(path)}?version=${v.version}`),
+              },
+              "Reveal",
+            )
+          : null,
+        can.write && v.state !== "destroyed" && v.version !== data.current_version
+          ? el("button", { type: "button", class: "secondary small", "data-action": "recover", onclick: () => recover(path, v) }, "Recover")
+          : null,
+        can.delete && v.state !== "destroyed"
+          ? el("button", { type: "button", class: "danger small", "data-action": "destroy", onclick: () => destroy(path, v.version) }, "Destroy")
+          : null,
       ),
     ),
   );
@@ -525,8 +648,29 @@ async function history(path, versions) {
   const body = [];
   rows.forEach((r, i) => body.push(r, detail[i]));
   box.replaceChildren(
-    el("div", { class: "table-wrap" }, el("table", { class: "history" }, el("thead", {}, el("tr", {}, ["Version", "State", "Author", "Time", "Diff", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, body))),
-    el("div", { class: "actions" }, el("button", { type: "button", class: "secondary", id: "history-diff", onclick: () => historyDiff(path, diffBox) }, "Diff the two picked versions")),
+    el(
+      "div",
+      { class: "table-wrap" },
+      el(
+        "table",
+        { class: "history" },
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Version", "State", "Author", "Time", "Diff", ""].map((h) => el("th", { scope: "col" }, h)),
+          ),
+        ),
+        el("tbody", {}, body),
+      ),
+    ),
+    el(
+      "div",
+      { class: "actions" },
+      el("button", { type: "button", class: "secondary", id: "history-diff", onclick: () => historyDiff(path, diffBox) }, "Diff the two picked versions"),
+    ),
     diffBox,
     can.write
       ? el(
@@ -546,7 +690,15 @@ function historyDiff(path, box) {
   if (picked.length !== 2) return toast("Pick exactly two versions", true);
   const [a, b] = picked;
   const go = el("button", { type: "button", id: "history-diff-reveal", onclick: () => showDiff() }, "Reveal the diff");
-  box.replaceChildren(el("div", { class: "card" }, el("h4", {}, `v${a} → v${b}`), el("pre", { class: "value masked-diff" }, "•••••••• (masked until revealed)"), el("div", { class: "actions" }, go)));
+  box.replaceChildren(
+    el(
+      "div",
+      { class: "card" },
+      el("h4", {}, `v${a} → v${b}`),
+      el("pre", { class: "value masked-diff" }, "•••••••• (masked until revealed)"),
+      el("div", { class: "actions" }, go),
+    ),
+  );
   const showDiff = async () => {
     let x;
     let y;
@@ -558,7 +710,17 @@ function historyDiff(path, box) {
     const lines = diffLines(x.split("\n"), y.split("\n"));
     x = y = null;
     box.replaceChildren(
-      el("div", { class: "card" }, el("h4", {}, `v${a} → v${b}`), el("pre", { class: "value diff", id: "history-diff-out", tabindex: "0", "aria-label": `Diff of v${a} and v${b}` }, lines.map(([op, text]) => el("span", { class: op === "+" ? "add" : op === "-" ? "del" : "same" }, `${op} ${text}\n`))), el("p", { class: "hint" }, "Hides in 30 s")),
+      el(
+        "div",
+        { class: "card" },
+        el("h4", {}, `v${a} → v${b}`),
+        el(
+          "pre",
+          { class: "value diff", id: "history-diff-out", tabindex: "0", "aria-label": `Diff of v${a} and v${b}` },
+          lines.map(([op, text]) => el("span", { class: op === "+" ? "add" : op === "-" ? "del" : "same" }, `${op} ${text}\n`)),
+        ),
+        el("p", { class: "hint" }, "Hides in 30 s"),
+      ),
     );
     const timer = setTimeout(() => box.replaceChildren(el("p", { class: "hint", id: "history-diff-hidden" }, "The diff is hidden again.")), HIDE_AFTER_MS);
     state.hideTimers.add(timer);
@@ -600,23 +762,29 @@ async function run(action, done) {
   }
 }
 
-const approvalNote = (res) => (res && res.approval_required ? toast(`Waiting for approval: ${res.request_id ?? ""}`) : null);
+const approvalNote = (res) => (res?.approval_required ? toast(`Waiting for approval: ${res.request_id ?? ""}`) : null);
 
 function recover(path, v) {
-  run(() => api("POST", `/secrets/store/recover/${enc(path)}`, { at: v.created_at }), async (res) => {
-    approvalNote(res);
-    toast(`Recovered v${v.version} as v${res.version}`);
-    secretPanel(path);
-  });
+  run(
+    () => api("POST", `/secrets/store/recover/${enc(path)}`, { at: v.created_at }),
+    async (res) => {
+      approvalNote(res);
+      toast(`Recovered v${v.version} as v${res.version}`);
+      secretPanel(path);
+    },
+  );
 }
 
 function recoverAt(path, local) {
   const at = new Date(local);
   if (Number.isNaN(at.getTime())) return toast("Pick a time", true);
-  run(() => api("POST", `/secrets/store/recover/${enc(path)}`, { at: at.toISOString() }), (res) => {
-    toast(`Recovered v${res.recovered_from} as v${res.version}`);
-    secretPanel(path);
-  });
+  run(
+    () => api("POST", `/secrets/store/recover/${enc(path)}`, { at: at.toISOString() }),
+    (res) => {
+      toast(`Recovered v${res.recovered_from} as v${res.version}`);
+      secretPanel(path);
+    },
+  );
 }
 
 function destroy(path, version) {
@@ -627,7 +795,17 @@ function destroy(path, version) {
   box.replaceChildren(
     el(
       "form",
-      { class: "card warning", onsubmit: (e) => (e.preventDefault(), input.value === path && run(() => api("POST", `/secrets/store/destroy/${enc(path)}`, { versions: [version] }), () => (toast(`Destroyed v${version}`), secretPanel(path)))) },
+      {
+        class: "card warning",
+        onsubmit: (e) => (
+          e.preventDefault(),
+          input.value === path &&
+            run(
+              () => api("POST", `/secrets/store/destroy/${enc(path)}`, { versions: [version] }),
+              () => (toast(`Destroyed v${version}`), secretPanel(path)),
+            )
+        ),
+      },
       el("p", {}, `Destroying shreds version ${version}: nobody can read it again. Type the path to confirm.`),
       el("label", { for: "destroy-confirm" }, `Type ${path}`),
       input,
@@ -639,13 +817,22 @@ function destroy(path, version) {
 
 function del(path) {
   if (!confirm(`Delete ${path}? It can be undeleted; its versions are kept.`)) return;
-  run(() => api("DELETE", `/secrets/store/${enc(path)}`), () => (toast(`Deleted ${path}`), reloadSecrets(), secretPanel(path)));
+  run(
+    () => api("DELETE", `/secrets/store/${enc(path)}`),
+    () => (toast(`Deleted ${path}`), reloadSecrets(), secretPanel(path)),
+  );
 }
 function undelete(path) {
-  run(() => api("POST", `/secrets/store/undelete/${enc(path)}`), () => (toast(`Restored ${path}`), reloadSecrets(), secretPanel(path)));
+  run(
+    () => api("POST", `/secrets/store/undelete/${enc(path)}`),
+    () => (toast(`Restored ${path}`), reloadSecrets(), secretPanel(path)),
+  );
 }
 function rotate(path) {
-  run(() => api("POST", `/secrets/store/${enc(path)}/rotate`, { generate: { length: 32, charset: "alnum" } }), (res) => (toast(`Rotated: v${res.version}`), secretPanel(path)));
+  run(
+    () => api("POST", `/secrets/store/${enc(path)}/rotate`, { generate: { length: 32, charset: "alnum" } }),
+    (res) => (toast(`Rotated: v${res.version}`), secretPanel(path)),
+  );
 }
 
 function valueFields(prefix) {
@@ -665,10 +852,25 @@ function writeForm(path, meta) {
   box.replaceChildren(
     el(
       "form",
-      { class: "card", id: "write-form", onsubmit: (e) => (e.preventDefault(), run(() => api("PUT", `/secrets/store/${enc(path)}`, { ...v.body(), cas: meta.current_version }), (res) => (v.clear(), toast(`Wrote v${res.version}`), secretPanel(path)))) },
+      {
+        class: "card",
+        id: "write-form",
+        onsubmit: (e) => (
+          e.preventDefault(),
+          run(
+            () => api("PUT", `/secrets/store/${enc(path)}`, { ...v.body(), cas: meta.current_version }),
+            (res) => (v.clear(), toast(`Wrote v${res.version}`), secretPanel(path)),
+          )
+        ),
+      },
       el("h3", {}, "Write a new version"),
       v.nodes,
-      el("div", { class: "actions" }, el("button", { type: "submit" }, "Write"), el("button", { type: "button", class: "secondary", onclick: () => box.replaceChildren() }, "Cancel")),
+      el(
+        "div",
+        { class: "actions" },
+        el("button", { type: "submit" }, "Write"),
+        el("button", { type: "button", class: "secondary", onclick: () => box.replaceChildren() }, "Cancel"),
+      ),
     ),
   );
 }
@@ -687,21 +889,31 @@ function newSecretPanel() {
           e.preventDefault();
           const path = $("new-path").value.trim();
           const env = $("new-env").value.trim();
-          const tags = $("new-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
+          const tags = $("new-tags")
+            .value.split(",")
+            .map((t) => t.trim())
+            .filter(Boolean);
           const body = { ...v.body(), type: $("new-type").value, ...(env && { environment: env }), ...(tags.length && { tags }) };
-          run(() => api("POST", `/secrets/store/${enc(path)}`, body), () => {
-            v.clear();
-            toast(`Created ${path}`);
-            reloadSecrets();
-            location.hash = `#/secrets/${enc(path)}`;
-          });
+          run(
+            () => api("POST", `/secrets/store/${enc(path)}`, body),
+            () => {
+              v.clear();
+              toast(`Created ${path}`);
+              reloadSecrets();
+              location.hash = `#/secrets/${enc(path)}`;
+            },
+          );
         },
       },
       el("h2", {}, "New secret"),
       el("label", { for: "new-path" }, "Path"),
       el("input", { id: "new-path", required: true, placeholder: "app/db/password", spellcheck: "false" }),
       el("label", { for: "new-type" }, "Type"),
-      el("select", { id: "new-type" }, types.map((t) => el("option", { value: t }, t))),
+      el(
+        "select",
+        { id: "new-type" },
+        types.map((t) => el("option", { value: t }, t)),
+      ),
       el("label", { for: "new-env" }, "Environment"),
       el("input", { id: "new-env", placeholder: "production" }),
       el("label", { for: "new-tags" }, "Tags (comma separated)"),
@@ -720,12 +932,26 @@ function diffView() {
       "section",
       { class: "card wide" },
       el("h1", {}, "Compare environments or prefixes"),
-      el("p", { class: "hint" }, "Keys are compared by path below each prefix (for env:<name>, by path without the environment's segment). Hush compares values by keyed fingerprint on the server; no value comes to this page unless you reveal a row."),
+      el(
+        "p",
+        { class: "hint" },
+        "Keys are compared by path below each prefix (for env:<name>, by path without the environment's segment). Hush compares values by keyed fingerprint on the server; no value comes to this page unless you reveal a row.",
+      ),
       el(
         "form",
         { id: "diff-form", class: "row", onsubmit: (e) => (e.preventDefault(), runDiff(out)) },
-        el("div", {}, el("label", { for: "diff-left" }, "Left (prefix or env:name)"), el("input", { id: "diff-left", required: true, placeholder: "staging or env:staging" })),
-        el("div", {}, el("label", { for: "diff-right" }, "Right"), el("input", { id: "diff-right", required: true, placeholder: "production or env:production" })),
+        el(
+          "div",
+          {},
+          el("label", { for: "diff-left" }, "Left (prefix or env:name)"),
+          el("input", { id: "diff-left", required: true, placeholder: "staging or env:staging" }),
+        ),
+        el(
+          "div",
+          {},
+          el("label", { for: "diff-right" }, "Right"),
+          el("input", { id: "diff-right", required: true, placeholder: "production or env:production" }),
+        ),
         el("div", { class: "actions" }, el("button", { type: "submit", id: "diff-go" }, "Compare")),
       ),
       out,
@@ -733,7 +959,14 @@ function diffView() {
   );
 }
 
-const KIND_LABEL = { "only-left": "left only", "only-right": "right only", same: "same value", differs: "differs", withheld: "not yours to compare", unknown: "fingerprint pending" };
+const KIND_LABEL = {
+  "only-left": "left only",
+  "only-right": "right only",
+  same: "same value",
+  differs: "differs",
+  withheld: "not yours to compare",
+  unknown: "fingerprint pending",
+};
 
 /** GET /secrets/compare: the server compares keyed fingerprints; no value comes to the page unless a row is revealed. */
 async function runDiff(out) {
@@ -746,18 +979,59 @@ async function runDiff(out) {
       const values = el("td", { colspan: "5", class: "diff-values" });
       const detail = el("tr", { class: "hv" }, values);
       if (item.left && item.right && item.status !== "withheld") {
-        cell.append(el("button", { type: "button", class: "secondary small", "data-action": "reveal-pair", "aria-label": `Reveal both values of ${item.key}`, onclick: () => revealPair(values, item) }, "Reveal"));
+        cell.append(
+          el(
+            "button",
+            {
+              type: "button",
+              class: "secondary small",
+              "data-action": "reveal-pair",
+              "aria-label": `Reveal both values of ${item.key}`,
+              onclick: () => revealPair(values, item),
+            },
+            "Reveal",
+          ),
+        );
       }
       const badge = item.status === "same" ? "badge ok" : item.status === "differs" ? "badge bad" : "badge";
       return [
-        el("tr", { "data-key": item.key, "data-kind": item.status }, el("td", {}, item.key), el("td", {}, item.left ? `v${item.left.version}` : "—"), el("td", {}, item.right ? `v${item.right.version}` : "—"), el("td", {}, el("span", { class: badge }, KIND_LABEL[item.status])), cell),
+        el(
+          "tr",
+          { "data-key": item.key, "data-kind": item.status },
+          el("td", {}, item.key),
+          el("td", {}, item.left ? `v${item.left.version}` : "—"),
+          el("td", {}, item.right ? `v${item.right.version}` : "—"),
+          el("td", {}, el("span", { class: badge }, KIND_LABEL[item.status])),
+          cell,
+        ),
         detail,
       ];
     });
     const c = res.counts;
     out.replaceChildren(
-      el("p", { id: "diff-summary" }, `${res.items.length} keys: ${c.same} same, ${c.differs} differ, ${c["only-left"]} left only, ${c["only-right"]} right only${c.withheld ? `, ${c.withheld} not yours to compare` : ""}${c.unknown ? `, ${c.unknown} pending` : ""}.`),
-      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Key", "Left", "Right", "Values", ""].map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, rows.flat()))),
+      el(
+        "p",
+        { id: "diff-summary" },
+        `${res.items.length} keys: ${c.same} same, ${c.differs} differ, ${c["only-left"]} left only, ${c["only-right"]} right only${c.withheld ? `, ${c.withheld} not yours to compare` : ""}${c.unknown ? `, ${c.unknown} pending` : ""}.`,
+      ),
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          {},
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ["Key", "Left", "Right", "Values", ""].map((h) => el("th", { scope: "col" }, h)),
+            ),
+          ),
+          el("tbody", {}, rows.flat()),
+        ),
+      ),
     );
   } catch (err) {
     out.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
@@ -784,7 +1058,7 @@ function parseImport(text) {
   for (const raw of t.split(/\r?\n/)) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
-    const m = line.match(/^(?:export\s+)?([A-Za-z0-9._\/-]+)\s*[=:]\s*(.*)$/);
+    const m = line.match(/^(?:export\s+)?([A-Za-z0-9._/-]+)\s*[=:]\s*(.*)$/);
     if (!m) throw new Error(`Cannot read the line: ${line.slice(0, 40)}`);
     let v = m[2].trim();
     if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) v = v.slice(1, -1);
@@ -795,7 +1069,12 @@ function parseImport(text) {
 
 function importView() {
   const preview = el("div", { id: "import-preview" });
-  const text = el("textarea", { id: "import-text", spellcheck: "false", rows: "8", placeholder: "DB_PASSWORD=...\nAPI_KEY=...\n(or a JSON object, or YAML key: value lines)" });
+  const text = el("textarea", {
+    id: "import-text",
+    spellcheck: "false",
+    rows: "8",
+    placeholder: "DB_PASSWORD=...\nAPI_KEY=...\n(or a JSON object, or YAML key: value lines)",
+  });
   text.addEventListener("dragover", (e) => e.preventDefault());
   text.addEventListener("drop", async (e) => {
     e.preventDefault();
@@ -807,7 +1086,11 @@ function importView() {
       "section",
       { class: "card wide" },
       el("h1", {}, "Bulk import"),
-      el("p", { class: "hint" }, "Paste or drop a .env, JSON or YAML (flat key: value) file. Nothing is written until you apply; the import is all or nothing and creates only new paths."),
+      el(
+        "p",
+        { class: "hint" },
+        "Paste or drop a .env, JSON or YAML (flat key: value) file. Nothing is written until you apply; the import is all or nothing and creates only new paths.",
+      ),
       el("label", { for: "import-prefix" }, "Prefix"),
       el("input", { id: "import-prefix", placeholder: "app/staging", spellcheck: "false" }),
       el("label", { for: "import-text" }, "Contents"),
@@ -846,15 +1129,43 @@ async function importPreview(box) {
   const conflicts = keys.filter((k) => existing.has(full(k)));
   const apply = el("button", { type: "button", id: "import-apply", disabled: conflicts.length > 0 || keys.length === 0 }, `Apply ${keys.length}`);
   apply.addEventListener("click", () =>
-    run(() => api("POST", "/secrets/store/import", { ...(prefix && { prefix }), values }), (res) => {
-      $("import-text").value = "";
-      box.replaceChildren(el("p", { id: "import-done" }, `Imported ${res.created?.length ?? keys.length} secrets.`));
-      reloadSecrets();
-    }),
+    run(
+      () => api("POST", "/secrets/store/import", { ...(prefix && { prefix }), values }),
+      (res) => {
+        $("import-text").value = "";
+        box.replaceChildren(el("p", { id: "import-done" }, `Imported ${res.created?.length ?? keys.length} secrets.`));
+        reloadSecrets();
+      },
+    ),
   );
   box.replaceChildren(
-    el("p", {}, conflicts.length ? `${conflicts.length} conflict(s): these paths exist already. Remove them to apply.` : `${keys.length} new secrets, no conflicts.`),
-    el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Path"), el("th", { scope: "col" }, "Value"), el("th", { scope: "col" }, ""))), el("tbody", {}, keys.map((k) => el("tr", { class: existing.has(full(k)) ? "conflict" : "" }, el("td", {}, full(k)), el("td", {}, "•••• (" + values[k].length + " chars)"), el("td", {}, existing.has(full(k)) ? el("span", { class: "badge bad" }, "conflict") : el("span", { class: "badge ok" }, "new"))))))),
+    el(
+      "p",
+      {},
+      conflicts.length ? `${conflicts.length} conflict(s): these paths exist already. Remove them to apply.` : `${keys.length} new secrets, no conflicts.`,
+    ),
+    el(
+      "div",
+      { class: "table-wrap" },
+      el(
+        "table",
+        {},
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Path"), el("th", { scope: "col" }, "Value"), el("th", { scope: "col" }, ""))),
+        el(
+          "tbody",
+          {},
+          keys.map((k) =>
+            el(
+              "tr",
+              { class: existing.has(full(k)) ? "conflict" : "" },
+              el("td", {}, full(k)),
+              el("td", {}, "•••• (" + values[k].length + " chars)"),
+              el("td", {}, existing.has(full(k)) ? el("span", { class: "badge bad" }, "conflict") : el("span", { class: "badge ok" }, "new")),
+            ),
+          ),
+        ),
+      ),
+    ),
     el("div", { class: "actions" }, apply),
   );
 }
@@ -882,8 +1193,32 @@ function transitView() {
                 el(
                   "td",
                   { class: "row-actions" },
-                  el("button", { type: "button", class: "secondary small", "data-action": "use", "aria-label": `Use ${k.name}`, onclick: () => (($("transit-key").value = k.name), show(k)) }, "Use"),
-                  el("button", { type: "button", class: "secondary small", "data-action": "rotate", "aria-label": `Rotate ${k.name}`, onclick: () => run(() => api("POST", `/transit/keys/${encodeURIComponent(k.name)}/rotate`, {}), (r) => (show(r), loadKeys())) }, "Rotate"),
+                  el(
+                    "button",
+                    {
+                      type: "button",
+                      class: "secondary small",
+                      "data-action": "use",
+                      "aria-label": `Use ${k.name}`,
+                      onclick: () => (($("transit-key").value = k.name), show(k)),
+                    },
+                    "Use",
+                  ),
+                  el(
+                    "button",
+                    {
+                      type: "button",
+                      class: "secondary small",
+                      "data-action": "rotate",
+                      "aria-label": `Rotate ${k.name}`,
+                      onclick: () =>
+                        run(
+                          () => api("POST", `/transit/keys/${encodeURIComponent(k.name)}/rotate`, {}),
+                          (r) => (show(r), loadKeys()),
+                        ),
+                    },
+                    "Rotate",
+                  ),
                 ),
               )
             : el("tr", {}, el("td", { colspan: "5", class: "hint" }, "No keys yet (or none this token may see).")),
@@ -893,7 +1228,11 @@ function transitView() {
       list.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "error" }, err.message)));
     }
   };
-  const keyAction = (method, suffix, body) => run(() => api(method, `/transit/keys/${key()}${suffix}`, body), (res) => (show(res), loadKeys()));
+  const keyAction = (method, suffix, body) =>
+    run(
+      () => api(method, `/transit/keys/${key()}${suffix}`, body),
+      (res) => (show(res), loadKeys()),
+    );
   const ops = [
     ["encrypt", "Encrypt"],
     ["decrypt", "Decrypt"],
@@ -909,12 +1248,38 @@ function transitView() {
       el("h1", {}, "Transit"),
       el("p", { class: "hint" }, "Encryption as a service: the keys never leave Hush. Inputs are text; the console base64-encodes them."),
       el("h2", {}, "Keys"),
-      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Type", "Latest", "Updated", ""].map((h) => el("th", { scope: "col" }, h)))), list)),
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          {},
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ["Name", "Type", "Latest", "Updated", ""].map((h) => el("th", { scope: "col" }, h)),
+            ),
+          ),
+          list,
+        ),
+      ),
       el(
         "form",
         { id: "transit-key-form", class: "row", onsubmit: (e) => (e.preventDefault(), keyAction("POST", "", { type: $("transit-type").value })) },
         el("div", {}, el("label", { for: "transit-key" }, "Key name"), el("input", { id: "transit-key", required: true, spellcheck: "false" })),
-        el("div", {}, el("label", { for: "transit-type" }, "Type (for create)"), el("select", { id: "transit-type" }, ["aes256-gcm", "hmac", "ed25519", "ecdsa-p256"].map((t) => el("option", { value: t }, t)))),
+        el(
+          "div",
+          {},
+          el("label", { for: "transit-type" }, "Type (for create)"),
+          el(
+            "select",
+            { id: "transit-type" },
+            ["aes256-gcm", "hmac", "ed25519", "ecdsa-p256"].map((t) => el("option", { value: t }, t)),
+          ),
+        ),
         el("div", { class: "actions" }, el("button", { type: "submit", id: "transit-create", class: "secondary" }, "Create")),
       ),
       info,
@@ -923,7 +1288,11 @@ function transitView() {
       el("textarea", { id: "transit-input", spellcheck: "false" }),
       el("label", { for: "transit-proof" }, "HMAC or signature (to verify)"),
       el("input", { id: "transit-proof", spellcheck: "false" }),
-      el("div", { class: "actions" }, ops.map(([op, label]) => el("button", { type: "button", class: "secondary", id: `transit-${op}`, onclick: () => transitOp(op, out) }, label))),
+      el(
+        "div",
+        { class: "actions" },
+        ops.map(([op, label]) => el("button", { type: "button", class: "secondary", id: `transit-${op}`, onclick: () => transitOp(op, out) }, label)),
+      ),
       out,
     ),
   );
@@ -947,7 +1316,8 @@ async function transitOp(op, out) {
   }[op];
   try {
     const res = await api("POST", `/transit/${op}/${name}`, body);
-    out.textContent = "plaintext" in res ? unb64(res.plaintext) : "valid" in res ? (res.valid ? "valid" : "NOT valid") : res.ciphertext ?? res.hmac ?? res.signature;
+    out.textContent =
+      "plaintext" in res ? unb64(res.plaintext) : "valid" in res ? (res.valid ? "valid" : "NOT valid") : (res.ciphertext ?? res.hmac ?? res.signature);
   } catch (err) {
     out.textContent = `Error: ${err.message}`;
   }
@@ -965,7 +1335,11 @@ async function auditView() {
     }
     try {
       const res = await api("GET", `/audit?${q}`);
-      list.replaceChildren(...res.items.map((e) => el("tr", {}, el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.resource ?? ""), el("td", {}, e.outcome ?? ""))));
+      list.replaceChildren(
+        ...res.items.map((e) =>
+          el("tr", {}, el("td", {}, when(e.at)), el("td", {}, e.actor), el("td", {}, e.action), el("td", {}, e.resource ?? ""), el("td", {}, e.outcome ?? "")),
+        ),
+      );
     } catch (err) {
       list.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "error" }, err.message)));
     }
@@ -976,14 +1350,40 @@ async function auditView() {
       { class: "card wide" },
       el("h1", {}, "Audit log"),
       verify,
-      el("form", { class: "row", id: "audit-filter", onsubmit: (e) => (e.preventDefault(), load()) }, ["action", "actor", "path"].map((f) => el("div", {}, el("label", { for: `audit-${f}` }, f[0].toUpperCase() + f.slice(1)), el("input", { id: `audit-${f}` }))), el("div", { class: "actions" }, el("button", { type: "submit" }, "Filter"))),
-      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Time", "Actor", "Action", "Resource", "Outcome"].map((h) => el("th", { scope: "col" }, h)))), list)),
+      el(
+        "form",
+        { class: "row", id: "audit-filter", onsubmit: (e) => (e.preventDefault(), load()) },
+        ["action", "actor", "path"].map((f) =>
+          el("div", {}, el("label", { for: `audit-${f}` }, f[0].toUpperCase() + f.slice(1)), el("input", { id: `audit-${f}` })),
+        ),
+        el("div", { class: "actions" }, el("button", { type: "submit" }, "Filter")),
+      ),
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          {},
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ["Time", "Actor", "Action", "Resource", "Outcome"].map((h) => el("th", { scope: "col" }, h)),
+            ),
+          ),
+          list,
+        ),
+      ),
     ),
   );
   load();
   try {
     const v = await api("GET", "/audit/verify");
-    verify.textContent = v.ok ? `Chain verified: ${v.checked} events.` : `Chain broken at event ${v.first_bad_seq} (${v.reason}); ${v.checked} events check out before it.`;
+    verify.textContent = v.ok
+      ? `Chain verified: ${v.checked} events.`
+      : `Chain broken at event ${v.first_bad_seq} (${v.reason}); ${v.checked} events check out before it.`;
   } catch (err) {
     verify.textContent = err.message;
   }
@@ -1009,7 +1409,27 @@ async function sharesView() {
                 el("td", {}, `${s.views_left} of ${s.max_views}`),
                 el("td", {}, when(s.expires_at)),
                 el("td", {}, s.created_by),
-                el("td", { class: "row-actions" }, can.write && s.state === "active" ? el("button", { type: "button", class: "danger small", "data-action": "revoke", "aria-label": `Revoke share ${s.id}`, onclick: () => run(() => api("DELETE", `/secrets/shares/${s.id}`), () => (toast("Share revoked"), load())) }, "Revoke") : null),
+                el(
+                  "td",
+                  { class: "row-actions" },
+                  can.write && s.state === "active"
+                    ? el(
+                        "button",
+                        {
+                          type: "button",
+                          class: "danger small",
+                          "data-action": "revoke",
+                          "aria-label": `Revoke share ${s.id}`,
+                          onclick: () =>
+                            run(
+                              () => api("DELETE", `/secrets/shares/${s.id}`),
+                              () => (toast("Share revoked"), load()),
+                            ),
+                        },
+                        "Revoke",
+                      )
+                    : null,
+                ),
               )
             : el("tr", {}, el("td", { colspan: "7", class: "hint" }, "No shares yet.")),
         ),
@@ -1022,21 +1442,35 @@ async function sharesView() {
   const create = (e) => {
     e.preventDefault();
     const path = $("share-path").value.trim();
-    const body = { ...(path ? { path } : { value: value.value }), max_views: Number($("share-views").value), expires_in_seconds: Number($("share-hours").value) * 3600 };
-    run(() => api("POST", "/secrets/shares", body), (res) => {
-      value.value = "";
-      // The link carries the share's token: shown once, dropped from the page after 30 s.
-      created.replaceChildren(el("p", {}, "Send this link once; it is shown only now and hidden in 30 s."), el("pre", { class: "value", id: "share-link" }, res.url));
-      setTimeout(() => created.replaceChildren(), HIDE_AFTER_MS);
-      load();
-    });
+    const body = {
+      ...(path ? { path } : { value: value.value }),
+      max_views: Number($("share-views").value),
+      expires_in_seconds: Number($("share-hours").value) * 3600,
+    };
+    run(
+      () => api("POST", "/secrets/shares", body),
+      (res) => {
+        value.value = "";
+        // The link carries the share's token: shown once, dropped from the page after 30 s.
+        created.replaceChildren(
+          el("p", {}, "Send this link once; it is shown only now and hidden in 30 s."),
+          el("pre", { class: "value", id: "share-link" }, res.url),
+        );
+        setTimeout(() => created.replaceChildren(), HIDE_AFTER_MS);
+        load();
+      },
+    );
   };
   $("view").replaceChildren(
     el(
       "section",
       { class: "card wide" },
       el("h1", {}, "Shares"),
-      el("p", { class: "hint" }, "One-time links: the recipient opens the link and presses Reveal; each view is spent once. Revoking deletes the payload at once."),
+      el(
+        "p",
+        { class: "hint" },
+        "One-time links: the recipient opens the link and presses Reveal; each view is spent once. Revoking deletes the payload at once.",
+      ),
       can.write
         ? el(
             "form",
@@ -1048,15 +1482,42 @@ async function sharesView() {
             el(
               "div",
               { class: "row" },
-              el("div", {}, el("label", { for: "share-views" }, "Views"), el("input", { id: "share-views", type: "number", min: "1", max: "100", value: "1", required: true })),
-              el("div", {}, el("label", { for: "share-hours" }, "Expires in (hours)"), el("input", { id: "share-hours", type: "number", min: "1", max: "720", value: "24", required: true })),
+              el(
+                "div",
+                {},
+                el("label", { for: "share-views" }, "Views"),
+                el("input", { id: "share-views", type: "number", min: "1", max: "100", value: "1", required: true }),
+              ),
+              el(
+                "div",
+                {},
+                el("label", { for: "share-hours" }, "Expires in (hours)"),
+                el("input", { id: "share-hours", type: "number", min: "1", max: "720", value: "24", required: true }),
+              ),
               el("div", { class: "actions" }, el("button", { type: "submit", id: "share-create" }, "Create link")),
             ),
           )
         : null,
       created,
       el("h2", {}, "Status"),
-      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Id", "Mode", "State", "Views left", "Expires", "Created by", ""].map((h) => el("th", { scope: "col" }, h)))), rows)),
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          {},
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ["Id", "Mode", "State", "Views left", "Expires", "Created by", ""].map((h) => el("th", { scope: "col" }, h)),
+            ),
+          ),
+          rows,
+        ),
+      ),
     ),
   );
   load();
@@ -1083,7 +1544,27 @@ async function leasesView() {
                 el("td", {}, l.state),
                 el("td", {}, when(l.expires_at)),
                 el("td", {}, l.created_by),
-                el("td", { class: "row-actions" }, can.revokeLeases && l.state === "issued" ? el("button", { type: "button", class: "danger small", "data-action": "revoke", "aria-label": `Revoke lease ${l.lease_id}`, onclick: () => run(() => api("POST", `/secrets/leases/${l.lease_id}/revoke`), () => (toast("Revocation queued"), load())) }, "Revoke") : null),
+                el(
+                  "td",
+                  { class: "row-actions" },
+                  can.revokeLeases && l.state === "issued"
+                    ? el(
+                        "button",
+                        {
+                          type: "button",
+                          class: "danger small",
+                          "data-action": "revoke",
+                          "aria-label": `Revoke lease ${l.lease_id}`,
+                          onclick: () =>
+                            run(
+                              () => api("POST", `/secrets/leases/${l.lease_id}/revoke`),
+                              () => (toast("Revocation queued"), load()),
+                            ),
+                        },
+                        "Revoke",
+                      )
+                    : null,
+                ),
               )
             : el("tr", {}, el("td", { colspan: "6", class: "hint" }, "No leases.")),
         ),
@@ -1101,10 +1582,36 @@ async function leasesView() {
       el(
         "form",
         { class: "row", id: "lease-filter", onsubmit: (e) => (e.preventDefault(), load()) },
-        el("div", {}, el("label", { for: "lease-state" }, "State"), el("select", { id: "lease-state" }, ["", "issued", "revoking", "revoked", "expired", "failed"].map((s) => el("option", { value: s }, s || "any")))),
+        el(
+          "div",
+          {},
+          el("label", { for: "lease-state" }, "State"),
+          el(
+            "select",
+            { id: "lease-state" },
+            ["", "issued", "revoking", "revoked", "expired", "failed"].map((s) => el("option", { value: s }, s || "any")),
+          ),
+        ),
         el("div", { class: "actions" }, el("button", { type: "submit", class: "secondary" }, "Filter")),
       ),
-      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Lease", "Provider/role", "State", "Expires", "Created by", ""].map((h) => el("th", { scope: "col" }, h)))), rows)),
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          {},
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ["Lease", "Provider/role", "State", "Expires", "Created by", ""].map((h) => el("th", { scope: "col" }, h)),
+            ),
+          ),
+          rows,
+        ),
+      ),
     ),
   );
   load();
@@ -1117,7 +1624,24 @@ async function tokensView() {
   const load = async () => {
     try {
       const res = await api("GET", "/tokens");
-      rows.replaceChildren(...res.items.map((t) => el("tr", {}, el("td", {}, t.subject), el("td", {}, t.scopes.join(" ")), el("td", {}, when(t.expires_at)), el("td", {}, t.id === state.session.token_id ? null : el("button", { type: "button", class: "danger small", onclick: () => run(() => api("DELETE", `/tokens/${t.id}`), load) }, "Revoke")))));
+      rows.replaceChildren(
+        ...res.items.map((t) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, t.subject),
+            el("td", {}, t.scopes.join(" ")),
+            el("td", {}, when(t.expires_at)),
+            el(
+              "td",
+              {},
+              t.id === state.session.token_id
+                ? null
+                : el("button", { type: "button", class: "danger small", onclick: () => run(() => api("DELETE", `/tokens/${t.id}`), load) }, "Revoke"),
+            ),
+          ),
+        ),
+      );
     } catch (err) {
       rows.replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "error" }, err.message)));
     }
@@ -1134,13 +1658,18 @@ async function tokensView() {
           id: "token-form",
           onsubmit: (e) => {
             e.preventDefault();
-            const scopes = $("token-scopes").value.split(/[\s,]+/).filter(Boolean);
-            run(() => api("POST", "/tokens", { subject: $("token-subject").value.trim(), scopes, ttl_seconds: 86400 }), (res) => {
-              const code = el("pre", { class: "value" }, res.token);
-              created.replaceChildren(el("p", {}, "Copy the token now: it is shown once and hidden in 30 s."), code);
-              setTimeout(() => created.replaceChildren(), HIDE_AFTER_MS);
-              load();
-            });
+            const scopes = $("token-scopes")
+              .value.split(/[\s,]+/)
+              .filter(Boolean);
+            run(
+              () => api("POST", "/tokens", { subject: $("token-subject").value.trim(), scopes, ttl_seconds: 86400 }),
+              (res) => {
+                const code = el("pre", { class: "value" }, res.token);
+                created.replaceChildren(el("p", {}, "Copy the token now: it is shown once and hidden in 30 s."), code);
+                setTimeout(() => created.replaceChildren(), HIDE_AFTER_MS);
+                load();
+              },
+            );
           },
         },
         el("div", {}, el("label", { for: "token-subject" }, "Subject"), el("input", { id: "token-subject", required: true })),
@@ -1148,7 +1677,24 @@ async function tokensView() {
         el("div", { class: "actions" }, el("button", { type: "submit" }, "Create (1 day)")),
       ),
       created,
-      el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, el("tr", {}, ["Subject", "Scopes", "Expires", ""].map((h) => el("th", { scope: "col" }, h)))), rows)),
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          {},
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ["Subject", "Scopes", "Expires", ""].map((h) => el("th", { scope: "col" }, h)),
+            ),
+          ),
+          rows,
+        ),
+      ),
     ),
   );
   load();

@@ -24,7 +24,11 @@ const ProviderName = z
   .refine((name) => name !== EPHEMERAL_PROVIDER, `${EPHEMERAL_PROVIDER} is the built-in provider of ephemeral API keys`)
   .refine((name) => name !== PKI_PROVIDER, `${PKI_PROVIDER} is the built-in provider of certificates (src/pki)`);
 export const RoleName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "1-63 characters of A-Z a-z 0-9 _ . -");
-const MaxTtl = z.number().int().min(1).max(366 * 24 * 3600);
+const MaxTtl = z
+  .number()
+  .int()
+  .min(1)
+  .max(366 * 24 * 3600);
 const PgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "A lower-case PostgreSQL role name");
 
 /** A MySQL user name the config and the static-rotation bindings may name (quoted as a literal). */
@@ -59,7 +63,10 @@ export const ProviderBody = z
           .string()
           .max(2048)
           .refine((value) => URL.canParse(value) && /^postgres(ql)?:$/.test(new URL(value).protocol), "A postgres:// URL"),
-        role_prefix: z.string().regex(/^[a-z][a-z0-9_]{0,23}$/, "Up to 24 characters of a-z 0-9 _").default("hush_"),
+        role_prefix: z
+          .string()
+          .regex(/^[a-z][a-z0-9_]{0,23}$/, "Up to 24 characters of a-z 0-9 _")
+          .default("hush_"),
       }),
       roles: roles(z.strictObject({ max_ttl_seconds: MaxTtl, grants: z.array(PgIdentifier).max(20).default([]) })),
     }),
@@ -71,8 +78,14 @@ export const ProviderBody = z
           .string()
           .max(2048)
           .refine((value) => URL.canParse(value) && /^(mysql|mariadb):$/.test(new URL(value).protocol), "A mysql:// URL"),
-        user_prefix: z.string().regex(/^[a-z][a-z0-9_]{0,7}$/, "Up to 8 characters of a-z 0-9 _ (MySQL names are at most 32)").default("hush_"),
-        user_host: z.string().regex(/^(%|[A-Za-z0-9.%_-]{1,60})$/, "A MySQL host pattern such as % or 10.0.%").default("%"),
+        user_prefix: z
+          .string()
+          .regex(/^[a-z][a-z0-9_]{0,7}$/, "Up to 8 characters of a-z 0-9 _ (MySQL names are at most 32)")
+          .default("hush_"),
+        user_host: z
+          .string()
+          .regex(/^(%|[A-Za-z0-9.%_-]{1,60})$/, "A MySQL host pattern such as % or 10.0.%")
+          .default("%"),
       }),
       roles: roles(z.strictObject({ max_ttl_seconds: MaxTtl, mysql_grants: z.array(MysqlGrant).max(20).default([]) })),
     }),
@@ -84,7 +97,10 @@ export const ProviderBody = z
           .string()
           .max(2048)
           .refine((value) => URL.canParse(value) && /^redis:$/.test(new URL(value).protocol), "A redis:// URL (TLS is not supported)"),
-        user_prefix: z.string().regex(/^[a-z][a-z0-9_-]{0,23}$/, "Up to 24 characters of a-z 0-9 _ -").default("hush_"),
+        user_prefix: z
+          .string()
+          .regex(/^[a-z][a-z0-9_-]{0,23}$/, "Up to 24 characters of a-z 0-9 _ -")
+          .default("hush_"),
       }),
       roles: roles(
         z.strictObject({

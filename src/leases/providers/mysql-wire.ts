@@ -66,7 +66,14 @@ export class MysqlConnection {
     socket.on("close", () => fail());
   }
 
-  static async connect(options: { host: string; port: number; user: string; password: string; database?: string; timeoutMs?: number }): Promise<MysqlConnection> {
+  static async connect(options: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database?: string;
+    timeoutMs?: number;
+  }): Promise<MysqlConnection> {
     const socket = net.connect(options.port, options.host);
     const timer = setTimeout(() => socket.destroy(new Error("connect timeout")), options.timeoutMs ?? 10_000);
     try {
@@ -133,7 +140,8 @@ export class MysqlConnection {
     const part2Length = Math.max(13, authLength - 8);
     const part2 = hello.subarray(at, at + part2Length - 1); // without the trailing NUL
     at += part2Length;
-    const plugin = serverCaps & CLIENT_PLUGIN_AUTH ? hello.toString("ascii", at, hello.indexOf(0, at) < 0 ? hello.length : hello.indexOf(0, at)) : "mysql_native_password";
+    const plugin =
+      serverCaps & CLIENT_PLUGIN_AUTH ? hello.toString("ascii", at, hello.indexOf(0, at) < 0 ? hello.length : hello.indexOf(0, at)) : "mysql_native_password";
     const scramble = Buffer.concat([part1, part2]);
 
     let caps = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;

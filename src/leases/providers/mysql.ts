@@ -107,7 +107,9 @@ export function mysqlProvider(config: MysqlConfig): Provider {
     },
     staticRoles: {
       async setPassword(username, password) {
-        await withConnection(config, "password change", (conn) => conn.query(`ALTER USER ${account(username, host)} IDENTIFIED BY '${password}' ACCOUNT UNLOCK`));
+        await withConnection(config, "password change", (conn) =>
+          conn.query(`ALTER USER ${account(username, host)} IDENTIFIED BY '${password}' ACCOUNT UNLOCK`),
+        );
       },
       async verify(username, password) {
         await withConnection(

@@ -97,9 +97,7 @@ export function postgresProvider(config: PostgresConfig): Provider {
       });
     },
     async renew(lease) {
-      await withConnection(config, "role renewal", (sql) =>
-        sql.unsafe(`ALTER ROLE "${roleOf(lease)}" VALID UNTIL '${timestamp(lease.expiresAt)}'`),
-      );
+      await withConnection(config, "role renewal", (sql) => sql.unsafe(`ALTER ROLE "${roleOf(lease)}" VALID UNTIL '${timestamp(lease.expiresAt)}'`));
     },
     async health() {
       await withConnection(config, "health check", (sql) => sql`SELECT 1`);

@@ -148,7 +148,13 @@ export async function withRedis<T>(
   } catch (err) {
     if (err instanceof ProviderError) throw err;
     // The first word of an error reply (WRONGPASS, NOPERM, ERR); never the rest, nor a command.
-    const code = err instanceof RedisError ? err.message.split(" ")[0]!.replace(/[^A-Z]/g, "").slice(0, 20) : (err as Error)?.name;
+    const code =
+      err instanceof RedisError
+        ? err.message
+            .split(" ")[0]!
+            .replace(/[^A-Z]/g, "")
+            .slice(0, 20)
+        : (err as Error)?.name;
     console.error(`redis provider: ${what} failed`, code);
     throw new ProviderError(`Redis ${what} failed${code ? ` (${code})` : ""}`);
   } finally {

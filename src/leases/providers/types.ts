@@ -71,5 +71,4 @@ export class ProviderError extends Error {
 }
 
 /** The provider's failure as a safe one-liner for last_error and problem details. */
-export const safeMessage = (err: unknown) =>
-  err instanceof ProviderError ? err.message.slice(0, 300) : "The provider failed (see the Worker log)";
+export const safeMessage = (err: unknown) => (err instanceof ProviderError ? err.message.slice(0, 300) : "The provider failed (see the Worker log)");
