@@ -45,14 +45,17 @@ const TENANT_WIDE = new Set<Capability>(["admin"]);
  * What an operation acts on. Policy rules match `pathOf(resource)`: a secret's path,
  * a lease role as `provider/role`, a transit key's name. A token's own `paths` limit
  * the secret tree only. `tenant` is a check without an item: a listing before its rows
- * are decided one by one, or a tenant-wide administrative action.
+ * are decided one by one, or a tenant-wide administrative action. `deployment` is an action
+ * across tenants (create or list tenants, act in another tenant, re-wrap every database under
+ * a new master key): no scope or policy grants it, only the operator's root token.
  */
 export type Resource =
   | { kind: "secret"; path: string }
   | { kind: "lease-role"; provider: string; role: string }
   | { kind: "transit-key"; name: string }
   | { kind: "pki-role"; name: string }
-  | { kind: "tenant" };
+  | { kind: "tenant" }
+  | { kind: "deployment" };
 
 export const onSecret = (path: string): Resource => ({ kind: "secret", path });
 export const onLeaseRole = (provider: string, role: string): Resource => ({ kind: "lease-role", provider, role });
@@ -60,6 +63,7 @@ export const onTransitKey = (name: string): Resource => ({ kind: "transit-key", 
 /** A PKI role: policies match `pki/<role>`, the same name its certificates' leases carry. */
 export const onPkiRole = (name: string): Resource => ({ kind: "pki-role", name });
 export const TENANT: Resource = Object.freeze({ kind: "tenant" });
+export const DEPLOYMENT: Resource = Object.freeze({ kind: "deployment" });
 
 export function pathOf(resource: Resource): string | undefined {
   switch (resource.kind) {
@@ -72,6 +76,7 @@ export function pathOf(resource: Resource): string | undefined {
     case "pki-role":
       return `pki/${resource.name}`;
     case "tenant":
+    case "deployment":
       return undefined;
   }
 }
@@ -88,6 +93,7 @@ export function auditName(resource: Resource): string | null {
     case "pki-role":
       return `pki_role:${resource.name}`;
     case "tenant":
+    case "deployment":
       return null;
   }
 }
@@ -140,8 +146,7 @@ export function matchesGlob(glob: string, path: string): boolean {
   return g === glob.length;
 }
 
-const tokenPathsAllow = (principal: Principal, path: string) =>
-  principal.paths === null || principal.paths.some((glob) => matchesGlob(glob, path));
+const tokenPathsAllow = (principal: Principal, path: string) => principal.paths === null || principal.paths.some((glob) => matchesGlob(glob, path));
 
 /** Whether every path `inner` matches is also matched by `outer` (conservative). */
 export function globCovers(outer: string, inner: string): boolean {
@@ -170,6 +175,7 @@ const ALLOW: Decision = Object.freeze({ allow: true });
  */
 export function decide(principal: Principal, scope: Scope, action: string, resource: Resource = TENANT): Decision {
   if (principal.isRoot) return ALLOW;
+  if (resource.kind === "deployment") return { allow: false, reason: "scope", message: `Only the operator's root token may act across tenants (${action})` };
   const capability = capabilityOf(scope, action);
   const path = pathOf(resource);
   const deny = deniedBy(principal, capability, path);
@@ -182,8 +188,7 @@ export function decide(principal: Principal, scope: Scope, action: string, resou
 }
 
 /** `decide(...).allow`, for filters over many items. */
-export const allows = (principal: Principal, scope: Scope, action: string, resource?: Resource) =>
-  decide(principal, scope, action, resource).allow;
+export const allows = (principal: Principal, scope: Scope, action: string, resource?: Resource) => decide(principal, scope, action, resource).allow;
 
 /**
  * `decide` for the current request: a denial is audited, then 403.

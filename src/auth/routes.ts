@@ -1,17 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
-import { toHex, randomBytes } from "../crypto/encoding";
 import { apiTokens, tenants } from "../db/schema";
 import { database as drizzleOf } from "../db/client";
 import { databaseCount, databaseOf, d1Databases, placeNewTenant } from "../db/directory";
 import { commit } from "../http/commit";
 import { enterTenant } from "../http/middleware";
-import type { AppEnv, Principal } from "../http/context";
+import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso, json } from "../http/openapi";
-import { badRequest, forbidden, notFound, Problem } from "../http/problem";
+import { badRequest, notFound, Problem } from "../http/problem";
 import { PathGlob as Glob, Subject, TenantId } from "../http/rules";
-import { authorize, SCOPES } from "./access";
+import { authorize, DEPLOYMENT, SCOPES } from "./access";
 import { mintToken, revokeWithDescendants } from "./identity";
 import { PolicyName, unknownPolicies } from "./policies";
 
@@ -64,19 +63,14 @@ const tokenView = (row: typeof apiTokens.$inferSelect) => ({
   parent_id: row.parentId,
 });
 
-function requireRoot(principal: Principal, what: string): void {
-  if (!principal.isRoot) throw forbidden(`Only the operator's root token may ${what}`);
-}
-
 /**
  * Root names another tenant (`tenant` in the body or query): the rest of the request runs as
  * root in that tenant, in its database (docs/decisions.md). 404 for a tenant that does not exist.
  */
-async function asRootIn(c: Context<AppEnv>, tenantId: string, what: string): Promise<void> {
-  requireRoot(c.get("principal"), what);
+async function asRootIn(c: Context<AppEnv>, tenantId: string, action: string): Promise<void> {
+  await authorize(c, "tokens:admin", action, DEPLOYMENT);
   if (!(await enterTenant(c, tenantId))) throw notFound("tenant");
 }
-
 
 const createTokenRoute = createRoute({
   method: "post",
@@ -153,7 +147,10 @@ const listTenantsRoute = createRoute({
   summary: "List tenants (root token only)",
   tags: ["tenants"],
   responses: {
-    200: { description: "Tenants", ...json(z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int() })) })) },
+    200: {
+      description: "Tenants",
+      ...json(z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int() })) })),
+    },
     ...errorResponses(401, 403),
   },
 });
@@ -164,19 +161,31 @@ export const authApp = featureApp()
     const principal = c.get("principal");
     const input = c.req.valid("json");
     const tenantId = input.tenant ?? principal.tenantId;
-    if (tenantId !== principal.tenantId) await asRootIn(c, tenantId, "create tokens in another tenant");
+    if (tenantId !== principal.tenantId) await asRootIn(c, tenantId, "token.create");
     const unknown = await unknownPolicies(c.get("db"), tenantId, input.policies ?? []);
     if (unknown.length) throw badRequest(`No such policies: ${unknown.join(", ")}`);
     const now = Date.now();
     // Nested subject, grants within the caller's, expiry no later than the caller's (identity.ts).
     const { row, token } = await mintToken(
       c.get("principal"),
-      { tenantId, subject: input.subject, scopes: input.scopes, paths: input.paths, policies: input.policies, expiresAt: now + (input.ttl_seconds ?? DEFAULT_TTL_SECONDS) * 1000 },
+      {
+        tenantId,
+        subject: input.subject,
+        scopes: input.scopes,
+        paths: input.paths,
+        policies: input.policies,
+        expiresAt: now + (input.ttl_seconds ?? DEFAULT_TTL_SECONDS) * 1000,
+      },
       now,
     );
     const response = { ...tokenView(row), token };
     await commit(c, [c.get("db").insert(apiTokens).values(row)], {
-      audit: { action: "token.create", resource: `token:${row.id}`, status: 201, detail: { subject: row.subject, scopes: row.scopes, tenant: tenantId, parent: row.parentId } },
+      audit: {
+        action: "token.create",
+        resource: `token:${row.id}`,
+        status: 201,
+        detail: { subject: row.subject, scopes: row.scopes, tenant: tenantId, parent: row.parentId },
+      },
       response: { status: 201, body: response, oneTime: ["token"] },
     });
     return c.json(response, 201);
@@ -186,7 +195,7 @@ export const authApp = featureApp()
     const principal = c.get("principal");
     const query = c.req.valid("query");
     const tenantId = query.tenant ?? principal.tenantId;
-    if (tenantId !== principal.tenantId) await asRootIn(c, tenantId, "list tokens of another tenant");
+    if (tenantId !== principal.tenantId) await asRootIn(c, tenantId, "token.list");
     const rows = await c
       .get("db")
       .select()
@@ -226,7 +235,7 @@ export const authApp = featureApp()
       }
     }
     if (!row || (row.tenantId !== principal.tenantId && !principal.isRoot)) throw notFound("token");
-    if (row.tenantId !== principal.tenantId) await asRootIn(c, row.tenantId, "revoke tokens of another tenant");
+    if (row.tenantId !== principal.tenantId) await asRootIn(c, row.tenantId, "token.revoke");
     const db = c.get("db");
     const now = row.revokedAt ?? Date.now();
     const response = tokenView({ ...row, revokedAt: now });
@@ -238,7 +247,7 @@ export const authApp = featureApp()
     return c.json(response, 200);
   })
   .openapi(createTenantRoute, async (c) => {
-    requireRoot(c.get("principal"), "create tenants");
+    await authorize(c, "tokens:admin", "tenant.create", DEPLOYMENT);
     const input = c.req.valid("json");
     if ((await databaseOf(c.env, input.id)) !== null) throw new Problem(409, "tenant-exists", `Tenant ${input.id} already exists`);
     if (input.database !== undefined && input.database >= databaseCount(c.env)) {
@@ -255,7 +264,7 @@ export const authApp = featureApp()
     return c.json(response, 201);
   })
   .openapi(listTenantsRoute, async (c) => {
-    requireRoot(c.get("principal"), "list tenants");
+    await authorize(c, "tokens:admin", "tenant.list", DEPLOYMENT);
     const rows = await c.get("db").select().from(tenants).orderBy(asc(tenants.id)).all();
     return c.json({ items: rows.map((r) => ({ id: r.id, name: r.name, created_at: new Date(r.createdAt).toISOString(), database: r.database })) }, 200);
   });

@@ -7,7 +7,7 @@ import { rewrapJob } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
 import { errorResponses, featureApp, iso } from "../http/openapi";
-import { forbidden } from "../http/problem";
+import { authorize, DEPLOYMENT } from "../auth/access";
 import { database } from "../db/client";
 import { d1Databases, HOME } from "../db/directory";
 import { countByKey, notUnder, readJob, stepMessage, type JobRow } from "./job";
@@ -27,11 +27,6 @@ const RewrapStatus = z
     finished_at: z.string().nullable(),
   })
   .openapi("RewrapStatus");
-
-
-function requireRoot(c: Context<AppEnv>): void {
-  if (!c.get("principal").isRoot) throw forbidden("Only the operator's root token may run a master-key re-wrap");
-}
 
 /** Rows per master key id over every D1 database (src/db/directory.ts). */
 async function countEverywhere(c: Context<AppEnv>): Promise<Record<string, number>> {
@@ -83,8 +78,7 @@ async function status(c: Context<AppEnv>, job: JobRow | null) {
 const startRoute = createRoute({
   method: "post",
   path: "/rewrap",
-  summary:
-    "Start (or resume) re-wrapping every data key under the active master key, in the background (root token only)",
+  summary: "Start (or resume) re-wrapping every data key under the active master key, in the background (root token only)",
   tags: ["system"],
   responses: { 202: { description: "Started or resumed", content: { "application/json": { schema: RewrapStatus } } }, ...errorResponses(401, 403, 503) },
 });
@@ -99,7 +93,7 @@ const statusRoute = createRoute({
 
 export const rewrapApp = featureApp()
   .openapi(startRoute, async (c) => {
-    requireRoot(c);
+    await authorize(c, "tokens:admin", "rewrap.start", DEPLOYMENT);
     const keyring = loadKeyring(c.env.MASTER_KEYS);
     const databases = d1Databases(c.env);
     // The home database's job is the operator's; every other database runs one with the same id.
@@ -139,7 +133,9 @@ export const rewrapApp = featureApp()
           where: sql`${rewrapJob.state} != 'running' OR ${rewrapJob.targetKeyId} != ${keyring.activeId}`,
         });
       const total = totals.reduce((n, t) => n + t, 0);
-      await commit(c, [start], { audit: { action: "sys.rewrap.start", resource: "rewrap", status: 202, detail: { target_key_id: keyring.activeId, total, databases: databases.length } } });
+      await commit(c, [start], {
+        audit: { action: "sys.rewrap.start", resource: "rewrap", status: 202, detail: { target_key_id: keyring.activeId, total, databases: databases.length } },
+      });
     } else {
       await audit(c, { action: "sys.rewrap.resume", resource: "rewrap", status: 202, detail: { job: current.job_id, step: current.step } });
     }
@@ -165,6 +161,6 @@ export const rewrapApp = featureApp()
     return c.json(await status(c, await readJobs(c)), 202);
   })
   .openapi(statusRoute, async (c) => {
-    requireRoot(c);
+    await authorize(c, "tokens:admin", "rewrap.status", DEPLOYMENT);
     return c.json(await status(c, await readJobs(c)), 200);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
+import { chainEvents } from "../support/audit-store";
 import { policyToken, putPolicy, uniqueName } from "./helpers";
 
 const write = (path: string, token?: string, value = "v") => api("PUT", `/api/v1/secrets/store/${path}`, { token, body: { value } });
@@ -64,6 +65,33 @@ describe("access policies", () => {
     expect((await api("GET", "/api/v1/auth/policies", { token })).status).toBe(200);
     const narrow = await putPolicy(uniqueName("admin-narrow"), [{ paths: ["app/*"], capabilities: ["admin"] }]);
     expectProblem(await api("GET", "/api/v1/auth/policies", { token: await policyToken([narrow]) }), 403);
+  });
+
+  it("nothing a tenant can grant reaches across tenants: every scope and admin on * still cannot create or list tenants, act in another tenant or re-wrap", async () => {
+    const policy = await putPolicy(uniqueName("all-admin"), [{ paths: ["*"], capabilities: ["read", "write", "delete", "list", "share", "lease", "admin"] }]);
+    const scopes = ["secrets:read", "secrets:write", "secrets:delete", "secrets:export", "audit:read", "tokens:admin", "auth:admin", "providers:admin", "transit:admin"];
+    const minted = await api("POST", "/api/v1/tokens", { body: { subject: uniqueName("almost-root"), scopes, policies: [policy] } });
+    expect(minted.status, minted.text).toBe(201);
+    const token = minted.body.token;
+    await createTenant("identity-victim");
+    const attempts: [string, string, unknown?][] = [
+      ["POST", "/api/v1/tenants", { id: uniqueName("t").toLowerCase() }],
+      ["GET", "/api/v1/tenants"],
+      ["POST", "/api/v1/tokens", { tenant: "identity-victim", subject: "x", scopes: ["secrets:read"] }],
+      ["GET", "/api/v1/tokens?tenant=identity-victim"],
+      ["POST", "/api/v1/sys/rewrap"],
+      ["GET", "/api/v1/sys/rewrap"],
+    ];
+    for (const [method, path, body] of attempts) {
+      const res = await api(method, path, { token, body });
+      expectProblem(res, 403);
+      expect(res.body.detail, `${method} ${path}`).toContain("Only the operator's root token");
+    }
+    // Each refusal is in the caller's own audit log, as a denial.
+    const denied = await chainEvents("default", "actor = ? AND outcome = 'denied'", minted.body.subject);
+    expect(denied.map((e) => e.action).sort()).toEqual(["rewrap.start", "rewrap.status", "tenant.create", "tenant.list", "token.create", "token.list"]);
+    // Root still can.
+    expect((await api("GET", "/api/v1/tenants")).status).toBe(200);
   });
 
   it("scope tokens keep working and map onto capabilities", async () => {
