@@ -36,6 +36,11 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts"],
             exclude: ["test/e2e/**", "test/cli/**", "test/node/**", "test/console/**"],
             setupFiles: ["./test/setup.ts"],
+            // Two files at a time (each has its own workerd and storage): vitest's default on a
+            // 2-core machine is one, and many files mostly wait on queues and alarms. A test gets
+            // 20 s because a loaded machine stretches the concurrent ones (50 reveals at once).
+            maxWorkers: 2,
+            testTimeout: 20_000,
             // A webhook receiver and a PostgreSQL role/database for the lease providers.
             globalSetup: ["./test/leases/global-setup.ts", "./test/sync/global-setup.ts"],
           },
