@@ -73,6 +73,13 @@ async function seed(url, token) {
   }
 }
 
+/** A Markdown table with padded columns, as Biome formats RESULTS.md. */
+function markdownTable(head, body) {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(head), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...body.map(line)].join("\n");
+}
+
 /** Records, in the page, when `selector` first matches (performance.now(), ms since navigation start). */
 function watchFor(selector) {
   const check = () => {
@@ -160,11 +167,10 @@ try {
   }
 
   const over = rows.filter((r) => r.cold >= TARGET_MS || r.warm >= TARGET_MS);
-  const table = [
-    "| page | cold median (ms) | cold min-max | warm median (ms) | warm min-max | slowest request (median cold load) |",
-    "| --- | --- | --- | --- | --- | --- |",
-    ...rows.map((r) => `| ${r.name} | ${r.cold} | ${r.coldRange} | ${r.warm} | ${r.warmRange} | \`${r.slowest}\` |`),
-  ].join("\n");
+  const table = markdownTable(
+    ["page", "cold median (ms)", "cold min-max", "warm median (ms)", "warm min-max", "slowest request (median cold load)"],
+    rows.map((r) => [r.name, String(r.cold), r.coldRange, String(r.warm), r.warmRange, `\`${r.slowest}\``]),
+  );
   const verdict = over.length ? `Over ${TARGET_MS} ms: ${over.map((r) => r.name).join(", ")}.` : `Every page under ${TARGET_MS} ms, cold and warm.`;
   console.log(`\n${table}\n\n${verdict}`);
   if (!process.env.BENCH_NO_RECORD) {
