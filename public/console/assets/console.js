@@ -1385,7 +1385,9 @@ async function auditView() {
       ),
     ),
   );
-  load();
+  // The rows first, then the chain's verify: it recomputes the chain in the Worker, and asked at the
+  // same time it held the rows' request up until both were done (bench/console.mjs).
+  await load();
   try {
     const v = await api("GET", "/audit/verify");
     verify.textContent = v.ok
