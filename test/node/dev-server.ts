@@ -63,12 +63,10 @@ export async function startDevServer(): Promise<{ addr: string; stop: () => Prom
       "--persist-to",
       persist,
       "--show-interactive-dev-session=false",
-      "--var",
-      `MASTER_KEYS:${TEST_MASTER_KEYS}`,
-      "--var",
-      `ROOT_TOKEN:${TEST_ROOT_TOKEN}`,
     ],
-    { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    // The required secrets (wrangler.jsonc `secrets.required`) from the environment, which wrangler
+    // reads for them: not `--var`, which showed them in the process list.
+    { cwd: root, env: { ...env, MASTER_KEYS: TEST_MASTER_KEYS, ROOT_TOKEN: TEST_ROOT_TOKEN }, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
