@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (watchFor and the evaluate callbacks run in the page.)
 // Issue 16, "each page is interactive in under 1 s locally": every console page, loaded in real
 // Chromium from the production bundle (served by Miniflare, bench/lib/servers.mjs), timed by the
 // browser from navigation start until the page's data is drawn.
@@ -83,8 +85,8 @@ function markdownTable(head, body) {
 /** Records, in the page, when `selector` first matches (performance.now(), ms since navigation start). */
 function watchFor(selector) {
   const check = () => {
-    if (window.__hushReady === undefined && document.querySelector(selector)) {
-      window.__hushReady = performance.now();
+    if (/** @type {any} */ (window).__hushReady === undefined && document.querySelector(selector)) {
+      /** @type {any} */ (window).__hushReady = performance.now();
       observer.disconnect();
     }
   };
@@ -95,13 +97,13 @@ function watchFor(selector) {
 /** One load of `url` in `page`: ms to interactive, and the slowest request of that load. */
 async function load(page, url) {
   await page.goto(url);
-  const handle = await page.waitForFunction(() => window.__hushReady, undefined, { timeout: 30_000, polling: 50 });
+  const handle = await page.waitForFunction(() => /** @type {any} */ (window).__hushReady, undefined, { timeout: 30_000, polling: 50 });
   const ms = await handle.jsonValue();
   const slowest = await page.evaluate(
     () =>
       performance
         .getEntriesByType("resource")
-        .map((e) => ({ name: new URL(e.name).pathname + new URL(e.name).search, ms: Math.round(e.responseEnd - e.startTime) }))
+        .map((/** @type {any} */ e) => ({ name: new URL(e.name).pathname + new URL(e.name).search, ms: Math.round(e.responseEnd - e.startTime) }))
         .sort((a, b) => b.ms - a.ms)[0],
   );
   return { ms: Math.round(ms), slowest };
