@@ -191,13 +191,7 @@ export const SETTLE_DELAY_MS = 250;
  * waitUntil of the request that scheduled it). A settle lost with the isolate is done by the
  * chain's alarm from the D1 copy.
  */
-export function settleCommitted(
-  env: Env,
-  tenantId: string,
-  seqs: readonly number[],
-  ctx: { waitUntil(p: Promise<unknown>): void },
-  chain = 0,
-): void {
+export function settleCommitted(env: Env, tenantId: string, seqs: readonly number[], ctx: { waitUntil(p: Promise<unknown>): void }, chain = 0): void {
   const name = chainName(tenantId, chain);
   const queued = unsettled.get(name);
   if (queued) queued.push(...seqs);

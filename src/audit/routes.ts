@@ -88,7 +88,7 @@ type Row = StoredEvent & { chain: number };
 function readCursor(cursor: string | undefined, chains: number): (number | undefined)[] {
   const start = new Array<number | undefined>(chains).fill(undefined);
   if (cursor === undefined) return start;
-  if (/^[1-9][0-9]{0,15}$/.test(cursor)) return (start[0] = Number(cursor)), start;
+  if (/^[1-9][0-9]{0,15}$/.test(cursor)) return ((start[0] = Number(cursor)), start);
   const invalid = () => badRequest("cursor is not a next_cursor this listing returned");
   if (!cursor.startsWith("c1.")) throw invalid();
   let positions: unknown;
@@ -131,12 +131,23 @@ export const auditApp = featureApp()
     const chains = Math.min(MAX_AUDIT_CHAINS, Math.max(directoryCount, pages[0]!.chains));
     if (positions.slice(chains).some((p) => p !== undefined)) throw badRequest("cursor is not a next_cursor this listing returned");
     if (chains > pages.length) pages.push(...(await Promise.all(Array.from({ length: chains - pages.length }, (_, i) => pageOf(directoryCount + i)))));
-    // Merge: the newest `limit` of the chains' pages; each chain's position moves past what was taken.
-    const merged = pages.flatMap((page, k) => page.items.map((row) => ({ ...row, chain: k }) as Row)).sort(newerFirst);
-    const items = merged.slice(0, query.limit);
-    const next = pages.map((page, k) => positions[k] ?? (page.items[0] ? page.items[0].seq + 1 : 0));
+    // Merge: each chain's page is taken in its own order (seq, newest first), so what a page takes
+    // of a chain is a prefix and that chain's position is the last seq taken; among the chains'
+    // next events, the newest by time, then chain, then seq goes first.
     const taken = new Array<number>(chains).fill(0);
-    for (const row of items) (next[row.chain] = row.seq), taken[row.chain]!++;
+    const items: Row[] = [];
+    while (items.length < query.limit) {
+      let best: Row | undefined;
+      for (let k = 0; k < chains; k++) {
+        const row = pages[k]!.items[taken[k]!];
+        if (row && (!best || newerFirst({ ...row, chain: k } as Row, best) < 0)) best = { ...row, chain: k } as Row;
+      }
+      if (!best) break;
+      items.push(best);
+      taken[best.chain]!++;
+    }
+    const next = pages.map((page, k) => positions[k] ?? (page.items[0] ? page.items[0].seq + 1 : 0));
+    for (const row of items) next[row.chain] = row.seq;
     let more = false;
     pages.forEach((page, k) => {
       if (positions[k] !== 0 && (page.items.length > taken[k]! || page.next_cursor !== null)) more = true;

@@ -150,7 +150,11 @@ const listTenantsRoute = createRoute({
   responses: {
     200: {
       description: "Tenants",
-      ...json(z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int() })) })),
+      ...json(
+        z.object({
+          items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int(), audit_chains: z.number().int() })),
+        }),
+      ),
     },
     ...errorResponses(401, 403),
   },
@@ -302,9 +306,18 @@ export const authApp = featureApp()
       // Chain 0 learns the count first: listing and verify take the larger of it and the directory's,
       // so a failure between the two writes, or a directory row lowered later, hides no chain.
       await auditChain(c.env, id, 0).grow(chains);
-      await commit(c, [db.update(tenants).set({ auditChains: chains }).where(and(eq(tenants.id, id), lte(tenants.auditChains, chains)))], {
-        audit: { action: "tenant.update", resource: `tenant:${id}`, detail: { audit_chains: { from: row.auditChains, to: chains } } },
-      });
+      await commit(
+        c,
+        [
+          db
+            .update(tenants)
+            .set({ auditChains: chains })
+            .where(and(eq(tenants.id, id), lte(tenants.auditChains, chains))),
+        ],
+        {
+          audit: { action: "tenant.update", resource: `tenant:${id}`, detail: { audit_chains: { from: row.auditChains, to: chains } } },
+        },
+      );
       forgetAuditChainCount(id);
     }
     const now = (await read())!;
@@ -316,5 +329,16 @@ export const authApp = featureApp()
   .openapi(listTenantsRoute, async (c) => {
     await authorize(c, "tokens:admin", "tenant.list", DEPLOYMENT);
     const rows = await c.get("db").select().from(tenants).orderBy(asc(tenants.id)).all();
-    return c.json({ items: rows.map((r) => ({ id: r.id, name: r.name, created_at: new Date(r.createdAt).toISOString(), database: r.database })) }, 200);
+    return c.json(
+      {
+        items: rows.map((r) => ({
+          id: r.id,
+          name: r.name,
+          created_at: new Date(r.createdAt).toISOString(),
+          database: r.database,
+          audit_chains: r.auditChains,
+        })),
+      },
+      200,
+    );
   });
