@@ -160,7 +160,13 @@ export async function appendEvents(env: Env, tenantId: string, events: NewEvent[
  */
 export function chainOf(env: Env, tenantId: string, requestId: string): number | Promise<number> {
   const count = auditChainCount(env, tenantId);
-  return typeof count === "number" ? pick(requestId, count) : count.then((n) => pick(requestId, n));
+  // If the directory cannot be read, chain 0: a lower chain is always safe (listed and verified like any).
+  return typeof count === "number"
+    ? pick(requestId, count)
+    : count.then(
+        (n) => pick(requestId, n),
+        () => 0,
+      );
 }
 
 function pick(requestId: string, n: number): number {
