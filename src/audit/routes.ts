@@ -111,9 +111,6 @@ async function chainsOf(env: Env, tenantId: string): Promise<number> {
   return auditChainCount(env, tenantId, true);
 }
 
-/** Newest first across chains: by time, then chain, then seq. */
-const newerFirst = (a: Row, b: Row) => b.at - a.at || b.chain - a.chain || b.seq - a.seq;
-
 export const auditApp = featureApp()
   .openapi(listRoute, async (c) => {
     await authorize(c, "audit:read", "audit.list");
@@ -125,7 +122,10 @@ export const auditApp = featureApp()
     const filter = { resource, action: query.action, actor: query.actor, failedOnly: query.failed_only === "true", limit: query.limit };
     const positions = readCursor(query.cursor, MAX_AUDIT_CHAINS);
     // Chain 0 is always asked (past its end if the cursor says it is done): it knows how many chains the tenant was given.
-    const pageOf = (k: number) => auditChain(c.env, tenantId, k).list(tenantId, { ...filter, cursor: positions[k] === 0 ? 1 : positions[k] }, k);
+    const pageOf = (k: number) =>
+      k > 0 && positions[k] === 0
+        ? { items: [], next_cursor: null, chains: 1 }
+        : auditChain(c.env, tenantId, k).list(tenantId, { ...filter, cursor: positions[k] === 0 ? 1 : positions[k] }, k);
     const directoryCount = await chainsOf(c.env, tenantId);
     const pages = await Promise.all(Array.from({ length: directoryCount }, (_, k) => pageOf(k)));
     const chains = Math.min(MAX_AUDIT_CHAINS, Math.max(directoryCount, pages[0]!.chains));
@@ -137,14 +137,16 @@ export const auditApp = featureApp()
     const taken = new Array<number>(chains).fill(0);
     const items: Row[] = [];
     while (items.length < query.limit) {
-      let best: Row | undefined;
+      let best = -1;
       for (let k = 0; k < chains; k++) {
         const row = pages[k]!.items[taken[k]!];
-        if (row && (!best || newerFirst({ ...row, chain: k } as Row, best) < 0)) best = { ...row, chain: k } as Row;
+        if (!row) continue;
+        const top = best < 0 ? undefined : pages[best]!.items[taken[best]!]!;
+        if (!top || row.at > top.at || (row.at === top.at && k > best)) best = k;
       }
-      if (!best) break;
-      items.push(best);
-      taken[best.chain]!++;
+      if (best < 0) break;
+      items.push({ ...pages[best]!.items[taken[best]!]!, chain: best });
+      taken[best]!++;
     }
     const next = pages.map((page, k) => positions[k] ?? (page.items[0] ? page.items[0].seq + 1 : 0));
     for (const row of items) next[row.chain] = row.seq;
