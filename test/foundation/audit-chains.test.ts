@@ -59,7 +59,7 @@ async function listAll(token: string, query = "", limit = 7) {
   return items;
 }
 
-describe("a tenant set to several audit chains", () => {
+describe("a tenant set to several audit chains", { timeout: 60_000 }, () => {
   it("spreads a burst over more than one chain, each request on one; lists every event once, in order; filters count as with one chain; verifies", async () => {
     const many = await tenant("chains-4", CHAINS);
     const one = await tenant("chains-1", 1);
@@ -172,7 +172,7 @@ async function tenantOnChains(name: string) {
   throw new Error("no chain other than 0 got three events");
 }
 
-describe("tampering with a chain other than 0 is named with its chain", () => {
+describe("tampering with a chain other than 0 is named with its chain", { timeout: 60_000 }, () => {
   const sqlOn = (t: { id: string; k: number }, query: string, ...binds: SqlStorageValue[]) => chainSqlAt(t.id, t.k, query, ...binds);
 
   for (const which of ["oldest", "newest"] as const) {
@@ -293,7 +293,7 @@ describe("tampering with a chain other than 0 is named with its chain", () => {
   });
 });
 
-describe("who may change a tenant's chain count", () => {
+describe("who may change a tenant's chain count", { timeout: 60_000 }, () => {
   it("not a token with every scope (403, audited); never lower (400); only within 1..64; 404 for no tenant", async () => {
     const t = await tenant("chains-acl", 2);
     const everything = await tokenWith([...SCOPES], { tenant: t.id, subject: "almost-root" });
