@@ -2,7 +2,8 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { chainHash } from "../../src/audit/chain";
-import { copyInsert, newEvent } from "../../src/audit/log";
+import { appendEvents, chainOf as chainFor, copyInsert, newEvent } from "../../src/audit/log";
+import { forgetAuditChainCount } from "../../src/db/directory";
 import { SCOPES } from "../../src/auth/access";
 import { database } from "../../src/db/client";
 import { api, type ApiResponse, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
@@ -289,6 +290,28 @@ describe("tampering with a chain other than 0 is named with its chain", { timeou
     const events = await chainEventsAt(t.id, t.k);
     expect(events.find((e) => e.resource === "secret:lost" && e.kind === "intent")!.state).toBe("aborted");
     expect(events.find((e) => e.resource === "secret:landed")!.state).toBe("committed");
+    expect(await t.verify()).toMatchObject({ ok: true });
+  });
+});
+
+describe("a chain count cached by an isolate", { timeout: 60_000 }, () => {
+  it("that is stale only sends events to a lower chain: all are listed and verified", async () => {
+    const t = await tenant("chains-stale", 1);
+    const rids = Array.from({ length: 40 }, (_, i) => `req-stale-${i}`);
+    expect(new Set(await Promise.all(rids.map((r) => chainFor(env, t.id, r))))).toEqual(new Set([0])); // N = 1, now cached
+    // Another isolate raised it (directory and chain 0): this one still says 1 for a while.
+    await chainOf(t.id, 0).grow(CHAINS);
+    await env.DB.prepare("UPDATE tenants SET audit_chains = ? WHERE id = ?").bind(CHAINS, t.id).run();
+    const who = { tenantId: t.id, actor: "stale-isolate", requestId: "" };
+    const stale = await Promise.all(rids.map((requestId) => appendEvents(env, t.id, [newEvent({ ...who, requestId }, { action: "secret.read" })], "event")));
+    expect(stale.every(([p]) => (p!.chain ?? 0) === 0)).toBe(true);
+    // Once it reads the count again, the same request ids spread over the four chains.
+    forgetAuditChainCount(t.id);
+    const fresh = await Promise.all(rids.map((requestId) => appendEvents(env, t.id, [newEvent({ ...who, requestId }, { action: "secret.read" })], "event")));
+    expect(new Set(fresh.map(([p]) => p!.chain ?? 0)).size).toBeGreaterThan(1);
+    const listed = await listAll(t.token, "&actor=stale-isolate", 9);
+    expect(listed).toHaveLength(2 * rids.length);
+    expect(listed.filter((e) => e.chain === 0).length).toBeGreaterThanOrEqual(rids.length);
     expect(await t.verify()).toMatchObject({ ok: true });
   });
 });
