@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { chainHash, chainMac, copyHash, GENESIS, MAC_INFO, type ChainEvent, type ChainRow, type StoredEvent, type VerifyResult } from "../src/audit/chain";
 import { loadKeyring } from "../src/crypto/envelope";
-import { tenantEnv } from "../src/db/directory";
+import { MAX_AUDIT_CHAINS, tenantEnv } from "../src/db/directory";
 
 /** An event as a request hands it over: the chain gives it `seq`, `prev`, `hash` and `mac`. */
 export type NewEvent = Omit<ChainEvent, "seq" | "kind">;
@@ -336,7 +336,8 @@ export class AuditChain extends DurableObject<Env> {
   }
 
   private knownChains(): number {
-    return Number(this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'chains'").toArray()[0]?.v ?? 1);
+    const n = Number(this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'chains'").toArray()[0]?.v ?? 1);
+    return Number.isSafeInteger(n) && n >= 1 ? Math.min(n, MAX_AUDIT_CHAINS) : 1;
   }
 
   /**
