@@ -149,7 +149,8 @@ export function auditChainCount(env: Env, tenantId: string, fresh = false): numb
     .get({ id: tenantId })
     .then(
       (row) => {
-        const n = Math.min(Math.max(row?.chains ?? 1, 1), MAX_AUDIT_CHAINS);
+        const stored = Number(row?.chains ?? 1);
+        const n = Number.isSafeInteger(stored) && stored >= 1 ? Math.min(stored, MAX_AUDIT_CHAINS) : 1;
         if (chainCounts.size >= 10_000) chainCounts.clear();
         chainCounts.set(tenantId, { n, until: Date.now() + CHAINS_TTL_MS });
         return n;
