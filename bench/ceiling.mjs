@@ -149,12 +149,12 @@ function profiles() {
 const perQuery = LIMITS.d1QueriesPerSecondAt1ms / queryMs; // queries a second one database (or replica) runs
 
 /** The rate (requests/s) at which each tier saturates, for `databases` databases serving `tenantsServed` tenants. */
-function tiers(p, databases, withReplicas, tenantsServed) {
+function tiers(p, databases, withReplicas, tenantsServed, chainsPerTenant = chains) {
   const primaryQueries = withReplicas ? p.primaryWithReplicas : p.primary;
   const result = {
     "D1 primary": primaryQueries > 0 ? (databases * perQuery) / primaryQueries : Infinity,
     "D1 replicas": withReplicas && p.replica > 0 ? (databases * replicas * perQuery) / p.replica : Infinity,
-    "AuditChain objects": p.doCalls > 0 ? (tenantsServed * chains * LIMITS.doRequestsPerSecond) / p.doCalls : Infinity,
+    "AuditChain objects": p.doCalls > 0 ? (tenantsServed * chainsPerTenant * LIMITS.doRequestsPerSecond) / p.doCalls : Infinity,
     Queues: p.queue > 0 ? LIMITS.queueMessagesPerSecond / p.queue : Infinity,
     // Workers publish no per-account request rate limit: the isolates scale out.
     Workers: Infinity,
@@ -195,6 +195,26 @@ function ceilingTables(all) {
           );
         }
       }
+    }
+  }
+  return out.join("\n");
+}
+
+/**
+ * One hot tenant whose events spread over 1, 4, 16 or 64 audit chains (tenants.audit_chains,
+ * docs/decisions.md "Several audit chains per tenant"): its objects' ceiling is N x one object's,
+ * until its one database (primary, or replicas for reads) saturates first.
+ */
+function oneTenantTable(all) {
+  const out = ["\n### One tenant, by audit chains (audit in the chain objects)\n"];
+  out.push("| audited | replicas | 1 chain | 4 chains | 16 chains | 64 chains | saturates first at 64 |");
+  out.push("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const op of ["read", "write"]) {
+    for (const withReplicas of [false, true]) {
+      const at = [1, 4, 16, 64].map((n) => tiers(all.chain[op], 1, withReplicas, 1, n));
+      out.push(
+        `| ${op}s/s | ${withReplicas ? `yes (${replicas})` : "no"} | ${at.map((t) => `${fmt(t.ceiling)} (${t.saturates === "AuditChain objects" ? "chains" : t.saturates})`).join(" | ")} | ${at[3].saturates} |`,
+      );
     }
   }
   return out.join("\n");
@@ -258,6 +278,7 @@ if (args.json) {
     `\nLimits: D1 ${LIMITS.d1QueriesPerSecondAt1ms} queries/s per database at ${queryMs} ms a query, ${replicas} read replicas per database when on; a Durable Object ${LIMITS.doRequestsPerSecond} req/s (${chains} chain object(s) per tenant); a queue ${LIMITS.queueMessagesPerSecond} msgs/s; Workers unlimited.`,
   );
   console.log(ceilingTables(all));
+  console.log(oneTenantTable(all));
   console.log(`\n## Cost per million audited requests (Workers Paid, beyond the monthly allowances)\n`);
   console.log(costTable(all));
 }

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { chainHash, chainMac, copyHash, GENESIS, MAC_INFO, type ChainEvent, type ChainRow, type StoredEvent, type VerifyResult } from "../src/audit/chain";
 import { loadKeyring } from "../src/crypto/envelope";
-import { tenantEnv } from "../src/db/directory";
+import { MAX_AUDIT_CHAINS, tenantEnv } from "../src/db/directory";
 
 /** An event as a request hands it over: the chain gives it `seq`, `prev`, `hash` and `mac`. */
 export type NewEvent = Omit<ChainEvent, "seq" | "kind">;
@@ -47,6 +47,9 @@ export class AuditChain extends DurableObject<Env> {
   private witnessing: Promise<void> | undefined;
   private alarmSet = false;
   private tenantKnown = false;
+  /** Which of its tenant's chains this object is (0: the object named after the tenant; k: `<tenant>#k`). */
+  private chain = 0;
+  private chainKnown = false;
   private witnessId: DurableObjectId | undefined;
   private witnessTimer: ReturnType<typeof setTimeout> | undefined;
   /** true once the tenant's pre-chain events (D1 audit_events_legacy) are in this chain; else the import under way. */
@@ -74,6 +77,28 @@ export class AuditChain extends DurableObject<Env> {
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)");
     this.head = this.tableHead();
     if (this.sql.exec("SELECT 1 FROM meta WHERE k = 'legacy'").toArray().length) this.legacy = true;
+    const chain = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'chain'").toArray()[0];
+    if (chain) (this.chain = Number(chain.v)), (this.chainKnown = true);
+  }
+
+  /**
+   * Every call names the chain this object is (callers derive the object from it: `<tenant>#k`).
+   * Kept in meta for the alarm. Chains other than 0 have no legacy rows to import.
+   */
+  private enter(chain: number): void {
+    if (this.chainKnown) return;
+    this.chain = chain;
+    this.chainKnown = true;
+    if (chain !== 0) {
+      this.sql.exec("INSERT OR IGNORE INTO meta (k, v) VALUES ('chain', ?)", String(chain));
+      this.sql.exec("INSERT OR IGNORE INTO meta (k, v) VALUES ('legacy', '1')");
+      this.legacy = true;
+    }
+  }
+
+  /** The name this chain is hashed and witnessed under: the tenant id for chain 0, `<tenant>#k` otherwise. */
+  private label(tenantId: string): string {
+    return this.chain === 0 ? tenantId : `${tenantId}#${this.chain}`;
   }
 
   /**
@@ -85,7 +110,9 @@ export class AuditChain extends DurableObject<Env> {
     events: readonly NewEvent[],
     kind: ChainEvent["kind"],
     committed?: readonly number[],
+    chain = 0,
   ): Promise<{ seq: number; hash: string }[]> {
+    if (!this.chainKnown) this.enter(chain);
     if (this.legacy !== true) await this.importLegacy(tenantId);
     const keyId = loadKeyring(this.env.MASTER_KEYS).activeId;
     const key = await this.key(tenantId, keyId);
@@ -123,7 +150,7 @@ export class AuditChain extends DurableObject<Env> {
       const out: { seq: number; hash: string }[] = [];
       for (const event of events) {
         const row: ChainEvent = { ...event, seq: head.seq + 1, kind };
-        const hash = chainHash(head.hash, tenantId, row);
+        const hash = chainHash(head.hash, this.label(tenantId), row);
         this.sql.exec(
           "INSERT INTO events (seq, id, at, actor, action, resource, outcome, status, request_id, detail, kind, prev, hash, mac, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           row.seq,
@@ -206,7 +233,8 @@ export class AuditChain extends DurableObject<Env> {
    * After an intent's D1 batch: committed, or (with `failure`) rolled back, which appends a failure
    * outcome per intent so the attempt stays in the log. Settling twice changes nothing.
    */
-  async settle(tenantId: string, seqs: readonly number[], failure?: { status: number; problem: string }): Promise<void> {
+  async settle(tenantId: string, seqs: readonly number[], failure?: { status: number; problem: string }, chain = 0): Promise<void> {
+    if (!this.chainKnown) this.enter(chain);
     if (!failure) {
       for (const seq of seqs) this.sql.exec("UPDATE events SET state = 'committed' WHERE seq = ? AND kind = 'intent' AND state IS NULL", seq);
       return;
@@ -230,7 +258,7 @@ export class AuditChain extends DurableObject<Env> {
         detail: JSON.stringify({ intent_seq: seq, problem: failure.problem }),
       });
     }
-    if (outcomes.length) await this.append(tenantId, outcomes, "event");
+    if (outcomes.length) await this.append(tenantId, outcomes, "event", undefined, this.chain);
   }
 
   /** Intents never settled (the Worker died around its D1 batch): their D1 copy says whether the change committed. */
@@ -253,23 +281,30 @@ export class AuditChain extends DurableObject<Env> {
 
   private async resolve(tenantId: string, seqs: number[]): Promise<void> {
     const { results } = await (await this.database(tenantId))
-      .prepare(`SELECT seq FROM audit_events WHERE tenant_id = ? AND seq IN (${seqs.map(() => "?").join(",")})`)
-      .bind(tenantId, ...seqs)
+      .prepare(`SELECT seq FROM audit_events WHERE tenant_id = ? AND chain = ? AND seq IN (${seqs.map(() => "?").join(",")})`)
+      .bind(tenantId, this.chain, ...seqs)
       .all<{ seq: number }>();
     const committed = new Set(results.map((r) => r.seq));
     await this.settle(
       tenantId,
       seqs.filter((s) => committed.has(s)),
+      undefined,
+      this.chain,
     );
     await this.settle(
       tenantId,
       seqs.filter((s) => !committed.has(s)),
       { status: 500, problem: "abandoned" },
+      this.chain,
     );
   }
 
-  /** A page of events, newest first (aborted intents are left out: their failure outcome is listed). */
-  async list(tenantId: string, query: AuditQuery): Promise<{ items: StoredEvent[]; next_cursor: number | null }> {
+  /**
+   * A page of this chain's events, newest first (aborted intents are left out: their failure
+   * outcome is listed). Chain 0 also says how many chains it was told the tenant has (`grow`).
+   */
+  async list(tenantId: string, query: AuditQuery, chain = 0): Promise<{ items: StoredEvent[]; next_cursor: number | null; chains: number }> {
+    if (!this.chainKnown) this.enter(chain);
     if (this.legacy !== true) await this.importLegacy(tenantId);
     const where = ["(kind = 'event' OR state IS NOT 'aborted')"];
     const binds: SqlStorageValue[] = [];
@@ -286,30 +321,49 @@ export class AuditChain extends DurableObject<Env> {
       )
       .toArray();
     const items = rows.slice(0, query.limit);
-    return { items, next_cursor: rows.length > query.limit ? items[items.length - 1]!.seq : null };
+    return { items, next_cursor: rows.length > query.limit ? items[items.length - 1]!.seq : null, chains: this.knownChains() };
+  }
+
+  /**
+   * On chain 0: records that the tenant now has `chains` chains, before the directory says so
+   * (src/auth/routes.ts). Listing and verify use the larger of this and the directory's count, so
+   * lowering the count in D1 alone hides no chain. Never moves back.
+   */
+  grow(chains: number): number {
+    const n = Math.max(this.knownChains(), Math.floor(chains));
+    this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('chains', ?)", String(n));
+    return n;
+  }
+
+  private knownChains(): number {
+    const n = Number(this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'chains'").toArray()[0]?.v ?? 1);
+    return Number.isSafeInteger(n) && n >= 1 ? Math.min(n, MAX_AUDIT_CHAINS) : 1;
   }
 
   /**
    * Checks the chain up to the head read at the start (appends meanwhile are not looked at):
    * order, hashes and MACs here; the witnessed head; and every D1 copy against its intent.
    */
-  async verify(tenantId: string): Promise<VerifyResult> {
+  async verify(tenantId: string, chain = 0): Promise<VerifyResult & { chains: number }> {
+    if (!this.chainKnown) this.enter(chain);
     if (this.legacy !== true) await this.importLegacy(tenantId);
+    const label = this.label(tenantId);
     const keyring = loadKeyring(this.env.MASTER_KEYS);
     const keys = new Map<string, Uint8Array>();
     for (const id of keyring.ids) keys.set(id, await this.key(tenantId, id));
     // Bring the witness up to this object's head first (a lagging witness is the normal case).
     await this.witnessUpTo(tenantId, this.head.seq).catch(() => undefined);
-    const witnessed = await this.witnessStub(tenantId).witnessed(this.chainName(tenantId));
+    const witnessed = await this.witnessStub(tenantId).witnessed(label);
     // One synchronous pass: a consistent snapshot bounded by the last row at this moment.
     const bound = this.tableHead().seq;
-    const bad = (seq: number, reason: VerifyResult["reason"]): VerifyResult => ({ ok: false, checked: seq - 1, first_bad_seq: seq, reason });
+    const chains = this.knownChains();
+    const bad = (seq: number, reason: VerifyResult["reason"]) => ({ ok: false, checked: seq - 1, first_bad_seq: seq, reason, chains });
     let expected = 1;
     let previous = GENESIS;
     for (const row of this.sql.exec<StoredEvent & Record<string, SqlStorageValue>>("SELECT * FROM events WHERE seq <= ? ORDER BY seq", bound)) {
       if (row.seq !== expected) return bad(expected, "missing-event");
       const key = keys.get(row.key_id);
-      const hash = chainHash(previous, tenantId, row);
+      const hash = chainHash(previous, label, row);
       if (row.prev !== previous || row.hash !== hash || !key || chainMac(key, hash) !== row.mac) return bad(row.seq, "hash-mismatch");
       const checkpoint = witnessed.checkpoints[row.seq];
       if (checkpoint !== undefined && checkpoint !== hash) return bad(Math.max(1, row.seq - CHECKPOINT + 1), "hash-mismatch");
@@ -323,7 +377,7 @@ export class AuditChain extends DurableObject<Env> {
       if (at?.hash !== witnessed.hash) return bad(lastCheckpointBefore(witnessed.seq) + 1, "hash-mismatch");
     }
     const copies = await this.verifyCopies(tenantId, bound);
-    return copies ?? { ok: true, checked };
+    return copies ? { ...copies, chains } : { ok: true, checked, chains };
   }
 
   /** Every D1 copy matches a live intent; every committed intent has its copy. */
@@ -333,9 +387,9 @@ export class AuditChain extends DurableObject<Env> {
     for (;;) {
       const { results } = await (await this.database(tenantId))
         .prepare(
-          "SELECT tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, detail, hash FROM audit_events WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+          "SELECT tenant_id, seq, id, at, actor, action, resource, outcome, status, request_id, detail, hash FROM audit_events WHERE tenant_id = ? AND chain = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
         )
-        .bind(tenantId, after, bound, PAGE)
+        .bind(tenantId, this.chain, after, bound, PAGE)
         .all<ChainRow>();
       const hi = results.length < PAGE ? bound : results[results.length - 1]!.seq!;
       const intents = this.sql
@@ -349,7 +403,7 @@ export class AuditChain extends DurableObject<Env> {
       const copied = new Set<number>();
       for (const row of results) {
         const intent = bySeq.get(row.seq!);
-        if (!intent || intent.state === "aborted" || copyHash(intent.prev, row) !== intent.hash || row.hash !== intent.hash) {
+        if (!intent || intent.state === "aborted" || copyHash(intent.prev, row, this.label(tenantId)) !== intent.hash || row.hash !== intent.hash) {
           return { ok: false, checked: row.seq! - 1, first_bad_seq: row.seq!, reason: "hash-mismatch" };
         }
         copied.add(row.seq!);
@@ -369,8 +423,8 @@ export class AuditChain extends DurableObject<Env> {
     // A copy numbered past the chain is one the chain never wrote: every real copy's intent is
     // appended before the copy's batch, so read D1 first, then the head.
     const top = await (await this.database(tenantId))
-      .prepare("SELECT MAX(seq) AS seq FROM audit_events WHERE tenant_id = ?")
-      .bind(tenantId)
+      .prepare("SELECT MAX(seq) AS seq FROM audit_events WHERE tenant_id = ? AND chain = ?")
+      .bind(tenantId, this.chain)
       .first<{ seq: number | null }>();
     const head = this.tableHead().seq;
     if (top?.seq != null && top.seq > head) return { ok: false, checked: head, first_bad_seq: head + 1, reason: "hash-mismatch" };
@@ -396,12 +450,9 @@ export class AuditChain extends DurableObject<Env> {
 
   // ---- internals ----
 
-  private chainName(tenantId: string): string {
-    return tenantId;
-  }
-
+  /** Each chain has its own witness: `witness:<tenant>` for chain 0, `witness:<tenant>#k` for chain k. */
   private witnessStub(tenantId: string) {
-    this.witnessId ??= this.env.AUDIT_CHAIN.idFromName(`witness:${tenantId}`);
+    this.witnessId ??= this.env.AUDIT_CHAIN.idFromName(`witness:${this.label(tenantId)}`);
     return this.env.AUDIT_CHAIN.get(this.witnessId);
   }
 
@@ -417,7 +468,7 @@ export class AuditChain extends DurableObject<Env> {
           if (row) checkpoints[at] = row.hash;
         }
         this.witnessing = this.witnessStub(tenantId)
-          .witness(this.chainName(tenantId), head.seq, head.hash, checkpoints)
+          .witness(this.label(tenantId), head.seq, head.hash, checkpoints)
           .then(() => {
             this.witnessedSeq = Math.max(this.witnessedSeq, head.seq);
           })

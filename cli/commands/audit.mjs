@@ -51,9 +51,16 @@ export function register(program) {
   command(audit, "verify", "recompute the audit hash chain and name the first bad event").action(async (opts) => {
     const result = await api().get("/api/v1/audit/verify");
     if (opts.json) printJson(result);
-    else if (result.ok) process.stdout.write(`Audit chain intact: ${result.checked} events checked\n`);
+    else if (result.ok) {
+      const chains = result.chains?.length ?? 1;
+      process.stdout.write(
+        chains > 1 ? `Audit chains intact: ${result.checked} events checked in ${chains} chains\n` : `Audit chain intact: ${result.checked} events checked\n`,
+      );
+    }
     if (!result.ok) {
-      throw new CliError(`Audit chain broken at event ${result.first_bad_seq} (${result.reason}); ${result.checked} events checked`, {
+      // A tenant with several chains (docs/decisions.md): seqs are per chain, so the chain is named too.
+      const where = result.chains?.length > 1 ? ` of chain ${result.chain}` : "";
+      throw new CliError(`Audit chain broken at event ${result.first_bad_seq}${where} (${result.reason}); ${result.checked} events checked`, {
         hint: "Events were altered or removed in the store: treat it as an incident and compare with your backups",
       });
     }

@@ -70,14 +70,20 @@ export function chainMac(key: Uint8Array, hash: string): string {
   return createHmac("sha256", key).update(hash).digest("hex");
 }
 
-/** The hash a D1 copy of an intent would have, given the chain's previous hash. */
-export function copyHash(previous: string, row: ChainRow): string {
-  return chainHash(previous, row.tenant_id, { ...row, seq: row.seq ?? -1, kind: "intent" });
+/**
+ * The hash a D1 copy of an intent would have, given the chain's previous hash. `label` is the
+ * name the chain hashes under: the tenant id for chain 0, `<tenant>#k` for chain k (so an event
+ * moved to another chain of the tenant does not verify there).
+ */
+export function copyHash(previous: string, row: ChainRow, label = row.tenant_id): string {
+  return chainHash(previous, label, { ...row, seq: row.seq ?? -1, kind: "intent" });
 }
 
 export interface VerifyResult {
   ok: boolean;
   checked: number;
+  /** With several chains: the chain of `first_bad_seq` (seqs are per chain). */
+  chain?: number;
   first_bad_seq?: number;
   reason?: "hash-mismatch" | "missing-event" | "truncated";
 }

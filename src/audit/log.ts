@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { NewEvent } from "../../durable-objects/audit-chain";
 import type { Db } from "../db/client";
 import type { AppEnv } from "../http/context";
+import { auditChainCount } from "../db/directory";
 
 export type AuditOutcome = "success" | "denied" | "failure";
 
@@ -42,9 +43,10 @@ export function newEvent(who: AuditActor, event: AuditInput, now = Date.now()): 
  * takes from a builder's `_prepare()`): building it with drizzle's insert builder on every write
  * cost about as much CPU as the chain append (bench/RESULTS.md, A/B of 2026-12-01).
  */
-export function copyInsert(db: Db, tenantId: string, event: NewEvent, placed: { seq: number; hash: string }) {
+export function copyInsert(db: Db, tenantId: string, event: NewEvent, placed: Placed) {
   const params = [
     tenantId,
+    placed.chain ?? 0,
     placed.seq,
     event.id,
     event.at,
@@ -66,7 +68,7 @@ export function copyInsert(db: Db, tenantId: string, event: NewEvent, placed: { 
 
 /** The statement `copyInsert` binds: the columns of `auditCopies`, in order (no `n`: see below). */
 const COPY_SQL =
-  'insert into "audit_events" ("tenant_id", "seq", "id", "at", "actor", "action", "resource", "outcome", "status", "request_id", "detail", "hash") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+  'insert into "audit_events" ("tenant_id", "chain", "seq", "id", "at", "actor", "action", "resource", "outcome", "status", "request_id", "detail", "hash") values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const copyBuilder = (db: Db) => db.insert(auditCopies).values({} as typeof auditCopies.$inferInsert);
 
 /**
@@ -76,6 +78,7 @@ const copyBuilder = (db: Db) => db.insert(auditCopies).values({} as typeof audit
  */
 const auditCopies = sqliteTable("audit_events", {
   tenantId: text("tenant_id").notNull(),
+  chain: integer("chain").notNull(),
   seq: integer("seq").notNull(),
   id: text("id").notNull(),
   at: integer("at").notNull(),
@@ -128,19 +131,57 @@ export async function audit(c: Context<AppEnv>, event: AuditInput, who: AuditAct
   await appendEvents(c.env, who.tenantId, [newEvent(who, event)], "event");
 }
 
-/**
- * Appends to the tenant's chain. The append also carries this isolate's committed intents not
- * yet settled (see `settleCommitted`): under load a change costs no settle call of its own.
- */
-export function appendEvents(env: Env, tenantId: string, events: NewEvent[], kind: "event" | "intent") {
-  const committed = unsettled.get(tenantId);
-  if (committed) unsettled.delete(tenantId);
-  return auditChain(env, tenantId).append(tenantId, events, kind, committed);
+/** An event's place: its chain (0 unless the tenant has several), seq and hash there. */
+export interface Placed {
+  seq: number;
+  hash: string;
+  chain?: number;
 }
 
-/** Per isolate: tenant -> intents whose D1 batch committed, not yet told to the chain. */
+/**
+ * Appends to one of the tenant's chains: the one `chainOf` picks for the request (all of one
+ * request's events go to the same chain). The append also carries this isolate's committed intents
+ * of that chain not yet settled (see `settleCommitted`): under load a change costs no settle call of its own.
+ */
+export async function appendEvents(env: Env, tenantId: string, events: NewEvent[], kind: "event" | "intent", chain?: number): Promise<Placed[]> {
+  const picked = chain ?? chainOf(env, tenantId, events[0]?.request_id ?? "");
+  const k = typeof picked === "number" ? picked : await picked;
+  const name = chainName(tenantId, k);
+  const committed = unsettled.get(name);
+  if (committed) unsettled.delete(name);
+  const placed = await auditChain(env, tenantId, k).append(tenantId, events, kind, committed, k);
+  if (k !== 0) for (const p of placed) (p as Placed).chain = k;
+  return placed;
+}
+
+/**
+ * The chain a request's events go to: FNV-1a of its request id, mod the tenant's chain count
+ * (src/db/directory.ts `auditChainCount`, cached briefly). One tenant with one chain pays nothing.
+ */
+export function chainOf(env: Env, tenantId: string, requestId: string): number | Promise<number> {
+  const count = auditChainCount(env, tenantId);
+  // If the directory cannot be read, chain 0: a lower chain is always safe (listed and verified like any).
+  return typeof count === "number"
+    ? pick(requestId, count)
+    : count.then(
+        (n) => pick(requestId, n),
+        () => 0,
+      );
+}
+
+function pick(requestId: string, n: number): number {
+  if (n <= 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < requestId.length; i++) h = Math.imul(h ^ requestId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % n;
+}
+
+/** The name of chain `chain` of a tenant: the tenant id for chain 0 (so a tenant's first chain keeps its history), `<tenant>#<k>` otherwise. */
+export const chainName = (tenantId: string, chain = 0) => (chain === 0 ? tenantId : `${tenantId}#${chain}`);
+
+/** Per isolate: chain name -> intents whose D1 batch committed, not yet told to that chain. */
 const unsettled = new Map<string, number[]>();
-/** Tenants with a fallback settle call scheduled in this isolate (at most one each). */
+/** Chains with a fallback settle call scheduled in this isolate (at most one each). */
 const scheduled = new Set<string>();
 /**
  * How long committed intents wait for an append to carry their settle before one call of their own
@@ -156,27 +197,28 @@ export const SETTLE_DELAY_MS = 250;
  * waitUntil of the request that scheduled it). A settle lost with the isolate is done by the
  * chain's alarm from the D1 copy.
  */
-export function settleCommitted(env: Env, tenantId: string, seqs: readonly number[], ctx: { waitUntil(p: Promise<unknown>): void }): void {
-  const queued = unsettled.get(tenantId);
+export function settleCommitted(env: Env, tenantId: string, seqs: readonly number[], ctx: { waitUntil(p: Promise<unknown>): void }, chain = 0): void {
+  const name = chainName(tenantId, chain);
+  const queued = unsettled.get(name);
   if (queued) queued.push(...seqs);
-  else unsettled.set(tenantId, [...seqs]);
-  if (scheduled.has(tenantId)) return;
-  scheduled.add(tenantId);
+  else unsettled.set(name, [...seqs]);
+  if (scheduled.has(name)) return;
+  scheduled.add(name);
   ctx.waitUntil(
     new Promise((resolve) => setTimeout(resolve, SETTLE_DELAY_MS)).then(async () => {
-      scheduled.delete(tenantId);
-      const left = unsettled.get(tenantId);
+      scheduled.delete(name);
+      const left = unsettled.get(name);
       if (!left) return;
-      unsettled.delete(tenantId);
-      await auditChain(env, tenantId)
-        .settle(tenantId, left)
+      unsettled.delete(name);
+      await auditChain(env, tenantId, chain)
+        .settle(tenantId, left, undefined, chain)
         .catch(() => undefined);
     }),
   );
 }
 
-/** The tenant's AuditChain object: the single writer of its hash chain. */
-export const auditChain = (env: Env, tenantId: string) => env.AUDIT_CHAIN.get(chainId(env, tenantId));
+/** Chain `chain` of the tenant (an AuditChain object): the single writer of that hash chain. */
+export const auditChain = (env: Env, tenantId: string, chain = 0) => env.AUDIT_CHAIN.get(chainId(env, chainName(tenantId, chain)));
 
 /** Object ids are plain values (unlike stubs, which belong to one request): computed once per tenant per isolate. */
 const ids = new Map<string, DurableObjectId>();

@@ -1,6 +1,6 @@
 import { env as globalEnv } from "cloudflare:workers";
 import type { BatchItem, Db } from "../db/client";
-import { appendEvents, auditChain, copyInsert, newEvent, settleCommitted, takeAuditInserts, type AuditActor, type AuditInput } from "./log";
+import { appendEvents, auditChain, copyInsert, newEvent, settleCommitted, takeAuditInserts, type AuditActor, type AuditInput, type Placed } from "./log";
 
 type WaitUntil = { waitUntil(p: Promise<unknown>): void };
 
@@ -55,7 +55,7 @@ export async function recordChange(
     return [];
   }
   const groups = groupByTenant(byTenant).map(([tenantId, items]) => ({ tenantId, events: items.map((i) => newEvent(i.who, i.event, i.now)) }));
-  const placing: Promise<{ seq: number; hash: string }[]>[] = groups.map((g) => appendEvents(env, g.tenantId, g.events, "intent"));
+  const placing: Promise<Placed[]>[] = groups.map((g) => appendEvents(env, g.tenantId, g.events, "intent"));
   if (started) {
     groups.unshift({ tenantId: started.tenantId, events: started.events });
     placing.unshift(started.placed);
@@ -88,6 +88,7 @@ export async function recordChange(
         g.tenantId,
         placed[i]!.map((p) => p.seq),
         ctx,
+        placed[i]![0]?.chain ?? 0,
       ),
     );
   else await settleAll(env, groups, placed).catch(() => undefined);
@@ -102,14 +103,14 @@ export async function recordChange(
  * the chain's alarm if the Worker died.
  */
 export class StartedIntents {
-  readonly placed: Promise<{ seq: number; hash: string }[]>;
+  readonly placed: Promise<Placed[]>;
   private taken = false;
   constructor(
     private readonly env: Env,
     readonly tenantId: string,
     readonly events: ReturnType<typeof newEvent>[],
   ) {
-    this.placed = appendEvents(env, tenantId, events, "intent") as Promise<{ seq: number; hash: string }[]>;
+    this.placed = appendEvents(env, tenantId, events, "intent");
     this.placed.catch(() => undefined); // awaited by the change; if none comes, nothing waits on it
   }
 
@@ -138,23 +139,27 @@ export class StartedIntents {
     this.taken = true;
     const placed = await this.placed.catch(() => undefined);
     if (!placed) return;
-    await auditChain(this.env, this.tenantId).settle(
+    const chain = placed[0]?.chain ?? 0;
+    await auditChain(this.env, this.tenantId, chain).settle(
       this.tenantId,
       placed.map((p) => p.seq),
       { status: status >= 400 ? status : 500, problem: "not-committed" },
+      chain,
     );
   }
 }
 
-function settleAll(env: Env, groups: { tenantId: string }[], placed: { seq: number }[][], failure?: { status: number; problem: string }) {
+function settleAll(env: Env, groups: { tenantId: string }[], placed: Placed[][], failure?: { status: number; problem: string }) {
   return Promise.all(
-    groups.map((g, i) =>
-      auditChain(env, g.tenantId).settle(
+    groups.map((g, i) => {
+      const chain = placed[i]![0]?.chain ?? 0;
+      return auditChain(env, g.tenantId, chain).settle(
         g.tenantId,
         placed[i]!.map((p) => p.seq),
         failure,
-      ),
-    ),
+        chain,
+      );
+    }),
   );
 }
 

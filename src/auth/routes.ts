@@ -1,9 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, lte } from "drizzle-orm";
 import type { Context } from "hono";
 import { apiTokens, tenants } from "../db/schema";
 import { database as drizzleOf } from "../db/client";
-import { databaseCount, databaseOf, d1Databases, placeNewTenant } from "../db/directory";
+import { auditChain } from "../audit/log";
+import { databaseCount, databaseOf, d1Databases, forgetAuditChainCount, MAX_AUDIT_CHAINS, placeNewTenant } from "../db/directory";
 import { commit } from "../http/commit";
 import { enterTenant } from "../http/middleware";
 import type { AppEnv } from "../http/context";
@@ -149,10 +150,38 @@ const listTenantsRoute = createRoute({
   responses: {
     200: {
       description: "Tenants",
-      ...json(z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int() })) })),
+      ...json(
+        z.object({
+          items: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int(), audit_chains: z.number().int() })),
+        }),
+      ),
     },
     ...errorResponses(401, 403),
   },
+});
+
+const TenantView = z.object({ id: z.string(), name: z.string(), created_at: z.string(), database: z.number().int(), audit_chains: z.number().int() });
+
+const updateTenantRoute = createRoute({
+  method: "patch",
+  path: "/tenants/{id}",
+  summary: "Change a tenant's settings (root token only): how many audit chains its events spread over",
+  tags: ["tenants"],
+  request: {
+    params: z.object({ id: TenantId }),
+    body: {
+      required: true,
+      ...json(
+        z.strictObject({
+          audit_chains: z.number().int().min(1).max(MAX_AUDIT_CHAINS).openapi({
+            description:
+              "How many audit chains (Durable Objects, about 1,000 events/s each) the tenant's events spread over. Only grows: a lower number is a 400.",
+          }),
+        }),
+      ),
+    },
+  },
+  responses: { 200: { description: "Updated", ...json(TenantView) }, ...errorResponses(400, 401, 403, 404, 415) },
 });
 
 export const authApp = featureApp()
@@ -263,8 +292,53 @@ export const authApp = featureApp()
     });
     return c.json(response, 201);
   })
+  .openapi(updateTenantRoute, async (c) => {
+    await authorize(c, "tokens:admin", "tenant.update", DEPLOYMENT);
+    const { id } = c.req.valid("param");
+    const { audit_chains: chains } = c.req.valid("json");
+    const db = c.get("db");
+    const read = () => db.select().from(tenants).where(eq(tenants.id, id)).get();
+    const row = await read();
+    if (!row) throw notFound("tenant");
+    // Lowering would hide the higher chains' events from listing and verify (docs/decisions.md, "Several audit chains").
+    if (chains < row.auditChains) throw badRequest(`audit_chains only grows: tenant ${id} has ${row.auditChains}`);
+    if (chains > row.auditChains) {
+      // Chain 0 learns the count first: listing and verify take the larger of it and the directory's,
+      // so a failure between the two writes, or a directory row lowered later, hides no chain.
+      await auditChain(c.env, id, 0).grow(chains);
+      await commit(
+        c,
+        [
+          db
+            .update(tenants)
+            .set({ auditChains: chains })
+            .where(and(eq(tenants.id, id), lte(tenants.auditChains, chains))),
+        ],
+        {
+          audit: { action: "tenant.update", resource: `tenant:${id}`, detail: { audit_chains: { from: row.auditChains, to: chains } } },
+        },
+      );
+      forgetAuditChainCount(id);
+    }
+    const now = (await read())!;
+    return c.json(
+      { id: now.id, name: now.name, created_at: new Date(now.createdAt).toISOString(), database: now.database, audit_chains: now.auditChains },
+      200,
+    );
+  })
   .openapi(listTenantsRoute, async (c) => {
     await authorize(c, "tokens:admin", "tenant.list", DEPLOYMENT);
     const rows = await c.get("db").select().from(tenants).orderBy(asc(tenants.id)).all();
-    return c.json({ items: rows.map((r) => ({ id: r.id, name: r.name, created_at: new Date(r.createdAt).toISOString(), database: r.database })) }, 200);
+    return c.json(
+      {
+        items: rows.map((r) => ({
+          id: r.id,
+          name: r.name,
+          created_at: new Date(r.createdAt).toISOString(),
+          database: r.database,
+          audit_chains: r.auditChains,
+        })),
+      },
+      200,
+    );
   });

@@ -116,3 +116,53 @@ export async function placeNewTenant(env: Env): Promise<number> {
   for (let i = 1; i < count; i++) if (load[i]! < load[best]!) best = i;
   return best;
 }
+
+/** The most audit chains a tenant may have (tenants.audit_chains, 1..MAX_AUDIT_CHAINS). */
+export const MAX_AUDIT_CHAINS = 64;
+/**
+ * How long an isolate trusts the chain count it read. A stale count is only ever lower than the
+ * current one (it only grows), so it sends a request's events to a lower chain, which is listed
+ * and verified like every other: nothing is lost (docs/decisions.md, "Several audit chains").
+ */
+export const CHAINS_TTL_MS = 5_000;
+
+const chainCounts = new Map<string, { n: number; until: number } | Promise<number>>();
+
+/**
+ * How many audit chains `tenantId` has (1 for a tenant missing from the directory). Read from the
+ * directory in the home database, then trusted for CHAINS_TTL_MS; `fresh` reads it now (listing,
+ * verify: they must see every chain).
+ */
+export function auditChainCount(env: Env, tenantId: string, fresh = false): number | Promise<number> {
+  const cached = chainCounts.get(tenantId);
+  if (!fresh && cached !== undefined) {
+    if (cached instanceof Promise) return cached;
+    if (cached.until > Date.now()) return cached.n;
+  }
+  const reading = prepared(directory(env), "tenant-audit-chains", (db) =>
+    db
+      .select({ chains: tenants.auditChains })
+      .from(tenants)
+      .where(eq(tenants.id, sql.placeholder("id")))
+      .prepare(),
+  )
+    .get({ id: tenantId })
+    .then(
+      (row) => {
+        const stored = Number(row?.chains ?? 1);
+        const n = Number.isSafeInteger(stored) && stored >= 1 ? Math.min(stored, MAX_AUDIT_CHAINS) : 1;
+        if (chainCounts.size >= 10_000) chainCounts.clear();
+        chainCounts.set(tenantId, { n, until: Date.now() + CHAINS_TTL_MS });
+        return n;
+      },
+      (err) => {
+        chainCounts.delete(tenantId);
+        throw err;
+      },
+    );
+  if (!fresh) chainCounts.set(tenantId, reading);
+  return reading;
+}
+
+/** Forgets the cached chain count (after root raised it in this isolate). */
+export const forgetAuditChainCount = (tenantId: string) => void chainCounts.delete(tenantId);

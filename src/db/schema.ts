@@ -21,6 +21,12 @@ export const tenants = sqliteTable("tenants", {
    * that holds the tenant's rows. Authoritative only in the home database (`DB`).
    */
   database: integer("database").notNull().default(0),
+  /**
+   * How many audit chains the tenant's events spread over (docs/decisions.md, "Several audit
+   * chains per tenant"): chain 0 is the AuditChain object named after the tenant, chain k the one
+   * named `<tenant>#k`. Only grows (1..64). Authoritative only in the home database.
+   */
+  auditChains: integer("audit_chains").notNull().default(1),
 });
 
 export const apiTokens = sqliteTable(
@@ -138,7 +144,9 @@ export const auditEvents = sqliteTable(
      */
     n: integer("n").primaryKey(),
     tenantId: text("tenant_id").notNull(),
-    /** The event's place in the tenant's chain (given by the AuditChain object before the batch). */
+    /** Which of the tenant's audit chains holds the event (0 unless it has several: tenants.audit_chains). */
+    chain: integer("chain").notNull().default(0),
+    /** The event's place in that chain (given by the AuditChain object before the batch). */
     seq: integer("seq"),
     id: text("id").notNull(),
     at: time("at").notNull(),
@@ -153,9 +161,9 @@ export const auditEvents = sqliteTable(
     /** The chain hash the AuditChain object gave the event (its MAC stays in the object). */
     hash: text("hash"),
   },
-  // Only (tenant, seq) is looked up here (the chain object's resolve and verify); listing and
+  // Only (tenant, chain, seq) is looked up here (the chain object's resolve and verify); listing and
   // filters read the chain object, so the copies carry no other index (2 rows written, not 4).
-  (t) => [uniqueIndex("audit_events_seq").on(t.tenantId, t.seq)],
+  (t) => [uniqueIndex("audit_events_seq").on(t.tenantId, t.chain, t.seq)],
 );
 
 export const idempotencyKeys = sqliteTable(

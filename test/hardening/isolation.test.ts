@@ -19,7 +19,7 @@ interface Operation {
 }
 
 // Routes for the platform operator, not for any tenant: a tenant's token gets 403 whatever it asks.
-const ROOT_ONLY = new Set(["GET /api/v1/tenants", "POST /api/v1/tenants", "GET /api/v1/sys/rewrap", "POST /api/v1/sys/rewrap"]);
+const ROOT_ONLY = new Set(["GET /api/v1/tenants", "POST /api/v1/tenants", "PATCH /api/v1/tenants/{id}", "GET /api/v1/sys/rewrap", "POST /api/v1/sys/rewrap"]);
 // Writes that land in the caller's own tenant (checked afterwards: A is unchanged).
 const CREATES = new Set([
   "POST /api/v1/tokens",
@@ -62,6 +62,7 @@ function target(op: Operation, a: A): string {
     if (op.template.startsWith("/api/v1/secrets/rotations/")) return a.rotationId;
     if (op.template.startsWith("/api/v1/secrets/syncs/")) return a.syncId;
     if (op.template.startsWith("/api/v1/tokens")) return a.tokenId;
+    if (op.template.startsWith("/api/v1/tenants/")) return a.tenant;
     if (op.template.includes("/approvals/policies")) return a.approvalPolicyId;
     if (op.template.includes("/leases/")) return a.leaseId;
     if (op.template.startsWith("/api/v1/shares/")) return a.e2eShareId;
@@ -89,6 +90,7 @@ function body(op: Operation, a: A): unknown {
   const bodies: Record<string, unknown> = {
     "POST /api/v1/tokens": { subject: "b-user", scopes: ["secrets:read"] },
     "POST /api/v1/tenants": { id: `${a.tenant}-b` },
+    "PATCH /api/v1/tenants/{id}": { audit_chains: 8 },
     "PUT /api/v1/auth/policies/{name}": { rules: [{ paths: ["b/*"], capabilities: ["read"] }] },
     "POST /api/v1/auth/roles": {
       name: a.roleName,

@@ -1,13 +1,22 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 
-/** Direct access to a tenant's AuditChain object storage, as an insider who can write it would have. */
-export const chainOf = (tenant: string) => env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(tenant));
+/** Direct access to a tenant's AuditChain object storage (chain 0, or chain `chain`: `<tenant>#<chain>`), as an insider who can write it would have. */
+export const chainOf = (tenant: string, chain = 0) => env.AUDIT_CHAIN.get(env.AUDIT_CHAIN.idFromName(chain === 0 ? tenant : `${tenant}#${chain}`));
 
 /** Runs SQL in the tenant's chain object's own SQLite (bypassing the object's methods). */
 export function chainSql<T = Record<string, SqlStorageValue>>(tenant: string, query: string, ...binds: SqlStorageValue[]): Promise<T[]> {
   return runInDurableObject(chainOf(tenant), (_instance, state) => state.storage.sql.exec(query, ...binds).toArray() as T[]);
 }
+
+/** `chainSql` on chain `chain` of the tenant. */
+export function chainSqlAt<T = Record<string, SqlStorageValue>>(tenant: string, chain: number, query: string, ...binds: SqlStorageValue[]): Promise<T[]> {
+  return runInDurableObject(chainOf(tenant, chain), (_instance, state) => state.storage.sql.exec(query, ...binds).toArray() as T[]);
+}
+
+/** The events of chain `chain` of the tenant, oldest first. */
+export const chainEventsAt = (tenant: string, chain: number, where = "1 = 1", ...binds: SqlStorageValue[]) =>
+  chainSqlAt<Record<string, any>>(tenant, chain, `SELECT * FROM events WHERE ${where} ORDER BY seq`, ...binds);
 
 /** The tenant's events as the chain object holds them, oldest first. */
 export const chainEvents = (tenant: string, where = "1 = 1", ...binds: SqlStorageValue[]) =>
