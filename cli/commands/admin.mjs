@@ -3,7 +3,7 @@
 // connection URL, a role's JWKS) are read from a file or stdin, never from argv.
 import { api, command, examples } from "../lib/context.mjs";
 import { usageError } from "../lib/errors.mjs";
-import { confirm, eventTime, parseList, printFields, printJson, printTable, readJsonInput, shortTime } from "../lib/output.mjs";
+import { confirm, eventTime, parseList, parsePositiveInt, printFields, printJson, printTable, readJsonInput, shortTime } from "../lib/output.mjs";
 
 const CAPABILITIES = ["read", "write", "delete", "list", "share", "lease", "admin"];
 
@@ -152,14 +152,14 @@ export function register(program) {
 
   // ---- tenants ----
   const tenant = program.command("tenant").alias("tenants").description("tenants (root token only)");
-  examples(tenant, ["hush tenant list", "hush tenant create acme --name 'Acme Corp'"]);
+  examples(tenant, ["hush tenant list", "hush tenant create acme --name 'Acme Corp'", "hush tenant update acme --audit-chains 4"]);
 
   const tenantList = command(tenant, "list", "list tenants").action(async (opts) => {
     const result = await api().get("/api/v1/tenants");
     if (opts.json) return printJson(result);
     printTable(
-      ["id", "name", "created"],
-      result.items.map((t) => [t.id, t.name, shortTime(t.created_at)]),
+      ["id", "name", "created", "database", "audit chains"],
+      result.items.map((t) => [t.id, t.name, shortTime(t.created_at), String(t.database), String(t.audit_chains)]),
     );
   });
   examples(tenantList, ["hush tenant list --json"]);
@@ -172,6 +172,15 @@ export function register(program) {
       process.stdout.write(`Created tenant ${t.id} (${t.name})\n`);
     });
   examples(tenantCreate, ["hush tenant create acme", "hush tenant create acme --name 'Acme Corp' --json"]);
+
+  const tenantUpdate = command(tenant, "update <id>", "change a tenant's settings: how many audit chains its events spread over (only grows)")
+    .requiredOption("--audit-chains <n>", "audit chains, 1..64 (about 1,000 events/s each; docs/scale.md)")
+    .action(async (id, opts) => {
+      const t = await api().patch(`/api/v1/tenants/${encodeURIComponent(id)}`, { audit_chains: parsePositiveInt(opts.auditChains, "--audit-chains") });
+      if (opts.json) return printJson(t);
+      process.stdout.write(`Tenant ${t.id}: ${t.audit_chains} audit chain${t.audit_chains === 1 ? "" : "s"}\n`);
+    });
+  examples(tenantUpdate, ["hush tenant update acme --audit-chains 4"]);
 
   // ---- lease providers ----
   const provider = program.command("provider").alias("providers").description("lease providers and their roles (`hush lease issue provider/role`)");

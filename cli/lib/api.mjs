@@ -183,6 +183,9 @@ export class ApiClient {
   put(path, body, options) {
     return this.request("PUT", path, { ...options, body }).then((r) => r.body);
   }
+  patch(path, body, options) {
+    return this.request("PATCH", path, { ...options, body }).then((r) => r.body);
+  }
   delete(path, options) {
     return this.request("DELETE", path, options).then((r) => r.body);
   }

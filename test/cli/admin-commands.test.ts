@@ -105,6 +105,25 @@ describe("hush tenant", () => {
     expect((await hush(["tenant", "create", `${id}x`], { token: admin })).code).toBe(4);
     expect((await hush(["tenant", "list"], { token: admin })).code).toBe(4);
   });
+
+  it("root spreads a tenant's audit log over more chains; lowering it or another token is refused", async () => {
+    const id = name("tc").replace(/[^a-z0-9-]/g, "");
+    expect((await hush(["tenant", "create", id])).code).toBe(0);
+    const updated = await hush(["tenant", "update", id, "--audit-chains", "4"]);
+    expect(updated.stderr).toBe("");
+    expect(updated.stdout).toContain(`Tenant ${id}: 4 audit chains`);
+    expect(json((await hush(["tenant", "list", "--json"])).stdout).items.find((t: { id: string }) => t.id === id)).toMatchObject({
+      audit_chains: 4,
+      database: 0,
+    });
+    expect((await hush(["tenant", "list"])).stdout).toContain("AUDIT CHAINS");
+    const lower = await hush(["tenant", "update", id, "--audit-chains", "2"]);
+    expect(lower.code).not.toBe(0);
+    expect(lower.stderr).toMatch(/only grow|lower/i);
+    const admin = await tokenWith(["tokens:admin", "auth:admin"], "cli-tenant-chains");
+    expect((await hush(["tenant", "update", id, "--audit-chains", "8"], { token: admin })).code).toBe(4);
+    expect((await hush(["tenant", "update", id, "--audit-chains", "zero"])).code).not.toBe(0);
+  });
 });
 
 describe("hush provider", () => {
