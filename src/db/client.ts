@@ -154,3 +154,21 @@ export function prepared<T>(db: Db, name: string, build: (db: Db) => T): T {
   }
   return query;
 }
+
+/**
+ * A fixed SQL statement with its parameters, in the shape `db.batch()` takes from a query builder
+ * (`_prepare()`), and with `toSQL()` like one. For the hot write path: drizzle's builders cost
+ * about as much CPU to build as the D1 call itself (bench/RESULTS.md). `sql` must name its columns
+ * exactly as the schema does; its result is D1's own (no mapping), as for any write.
+ *
+ * @example
+ * rawStatement(db, 'update "secrets" set "updated_at" = ? where "tenant_id" = ? and "path" = ?', [now, tenantId, path]);
+ */
+export function rawStatement(db: Db, sql: string, params: unknown[]): BatchItem {
+  const client = (db as unknown as { $client: D1Database }).$client;
+  const built = { sql, params };
+  return {
+    _prepare: () => ({ getQuery: () => built, stmt: client.prepare(sql), mapResult: (result: unknown) => result }),
+    toSQL: () => built,
+  } as unknown as BatchItem;
+}
