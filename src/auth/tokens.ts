@@ -161,9 +161,7 @@ export async function resolveToken(
   token: string,
   now = Date.now(),
   prefetch?: Prefetch,
-): Promise<
-  { principal: Principal; prefetched?: Prefetched } | { rejected: TokenRejection; tokenId?: string; tenantId?: string; database?: number }
-> {
+): Promise<{ principal: Principal; prefetched?: Prefetched } | { rejected: TokenRejection; tokenId?: string; tenantId?: string; database?: number }> {
   const tokenHash = await hashToken(token);
   if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
   const index = tokenDatabase(token);
@@ -293,7 +291,8 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const prefetched = result.prefetched;
   if (prefetched) {
     c.set("prefetched", prefetched);
-    if (prefetched.kind === "write") c.set("tenantHas", { tenantId: prefetched.tenantId, approvalPolicies: prefetched.approvalPolicies, syncs: prefetched.syncs });
+    if (prefetched.kind === "write")
+      c.set("tenantHas", { tenantId: prefetched.tenantId, approvalPolicies: prefetched.approvalPolicies, syncs: prefetched.syncs });
   }
   await next();
 };

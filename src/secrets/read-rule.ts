@@ -146,7 +146,10 @@ export async function releaseValue(
   c: Context<AppEnv>,
   path: string,
   purpose: ReadPurpose,
-  options: ReadOptions & { version?: number /** Already loaded (a bulk read, the token lookup): not loaded again, even if undefined. */; found?: Found | undefined } = {},
+  options: ReadOptions & {
+    version?: number /** Already loaded (a bulk read, the token lookup): not loaded again, even if undefined. */;
+    found?: Found | undefined;
+  } = {},
 ): Promise<Released> {
   const principal = c.get("principal");
   // Access is decided before anything is loaded: a denied caller learns nothing of the path.

@@ -105,7 +105,14 @@ export function nextVersionStatements(
         ])
       : db
           .update(secrets)
-          .set({ ...changes, currentVersion: next.version, updatedAt: next.now, updatedBy: next.actor, deletedAt: null, nextRotationAt: updated.nextRotationAt })
+          .set({
+            ...changes,
+            currentVersion: next.version,
+            updatedAt: next.now,
+            updatedBy: next.actor,
+            deletedAt: null,
+            nextRotationAt: updated.nextRotationAt,
+          })
           .where(and(eq(secrets.tenantId, tenantId), eq(secrets.path, path), eq(secrets.currentVersion, existing.currentVersion))),
     ...pruneBeyondMaxVersions(db, tenantId, path, updated.maxVersions, next.version, next.now),
   ];
