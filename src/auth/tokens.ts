@@ -170,14 +170,18 @@ export async function resolveToken(
   const db = database(d1);
   // At the primary whatever the request's session: a revoked token is refused at once, not once
   // a replica has caught up (docs/scale.md, "Consistency").
-  return freshRead(d1, async () => {
-    const looked = await lookUpToken(db, tokenHash, prefetch);
-    if (!looked) return { rejected: "unknown" as const };
-    const { row, prefetched } = looked;
-    if (row.revokedAt !== null) return { rejected: "revoked" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
-    if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
-    return { principal: await principalFromRow(db, row, index!), prefetched };
-  });
+  return freshRead(
+    d1,
+    async () => {
+      const looked = await lookUpToken(db, tokenHash, prefetch);
+      if (!looked) return { rejected: "unknown" as const };
+      const { row, prefetched } = looked;
+      if (row.revokedAt !== null) return { rejected: "revoked" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
+      if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
+      return { principal: await principalFromRow(db, row, index!), prefetched };
+    },
+    { adopt: prefetch !== undefined },
+  );
 }
 
 /**

@@ -76,10 +76,17 @@ function sessionOf(current: RequestSessions, d1: D1Database): Opened {
  * client sent (the token lookup: a revoked token is refused at once, not once a replica has caught
  * up). Inside a session that started at the primary, that session is used.
  */
-export function freshRead<T>(d1: D1Database, fn: () => Promise<T>): Promise<T> {
+export function freshRead<T>(d1: D1Database, fn: () => Promise<T>, options: { adopt?: boolean } = {}): Promise<T> {
   const current = currentSessions.getStore();
   if (!current || current.sessions.get(d1)?.primary) return fn();
-  const sessions = new Map(current.sessions).set(d1, { session: d1.withSession("first-primary"), primary: true });
+  const primary: Opened = { session: d1.withSession("first-primary"), primary: true };
+  // `adopt`: the statement also read the request's own rows (the token lookup's prefetch), so the
+  // request continues in this primary session and answers with its bookmark (what it read).
+  if (options.adopt && !current.sessions.has(d1)) {
+    current.sessions.set(d1, primary);
+    return fn();
+  }
+  const sessions = new Map(current.sessions).set(d1, primary);
   return currentSessions.run({ ...current, sessions }, fn);
 }
 
