@@ -2,6 +2,7 @@
 // CPU profile of the Hush bundle under wrk load, through workerd's inspector (V8 CDP).
 // Prints self time by function and writes bench/out/hush.cpuprofile (open it in Chrome DevTools).
 //   node bench/profile.mjs [read|write]     BENCH_DURATION=8s  BENCH_PORT=8860 (inspector: +2)
+//   BENCH_BUNDLE=path/index.js profiles that bundle (e.g. one built with `wrangler deploy --dry-run --minify=false`, for readable names)
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createToken, seedHush } from "./lib/api.mjs";
@@ -11,7 +12,7 @@ import { runWrk } from "./lib/wrk.mjs";
 const scenario = process.argv[2] ?? "read";
 const PORT = Number(process.env.BENCH_PORT ?? 8860);
 const secrets = benchSecrets();
-const hush = await startHush({ port: PORT, scriptPath: buildBundle(), secrets, inspectorPort: PORT + 2 });
+const hush = await startHush({ port: PORT, scriptPath: process.env.BENCH_BUNDLE ?? buildBundle(), secrets, inspectorPort: PORT + 2 });
 try {
   const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
   await seedHush(hush.url, token, "bench/s", 200);

@@ -13,6 +13,7 @@ import { onError, onNotFound } from "./http/errors";
 import { idempotency } from "./http/idempotency";
 import { apiHeaders, limitBody, requestContext, requireJsonBody } from "./http/middleware";
 import { validationHook } from "./http/openapi";
+import { CachedRouter } from "./http/router";
 import { indexRoute } from "./http/routes-index";
 import { ephemeralApp } from "./leases/ephemeral";
 import { leasesApp } from "./leases/routes";
@@ -55,7 +56,8 @@ const PUBLIC_API_PATHS: RegExp[] = [
 
 const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) => (PUBLIC_API_PATHS.some((re) => re.test(c.req.path)) ? next() : authenticate(c, next));
 
-export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+// The router keeps each (method, path) match per isolate (src/http/router.ts).
+export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, router: new CachedRouter() });
 
 app.use("*", requestContext);
 app.use("/api/*", apiHeaders, limitBodyByRoute, requireJsonBody);

@@ -20,6 +20,9 @@ export type ApprovalRequestRow = typeof approvalRequests.$inferSelect;
 
 /** The strictest approval policy guarding `action` on `path`, if any. */
 async function guardingPolicy(c: Context<AppEnv>, action: GuardedAction, path: string): Promise<ApprovalPolicyRow | undefined> {
+  // This request's token lookup found that the tenant has no approval policy at all (auth/tokens.ts `Prefetch`).
+  const has = c.get("tenantHas");
+  if (has && has.tenantId === c.get("principal").tenantId && !has.approvalPolicies) return undefined;
   const rows = await c
     .get("db")
     .select()

@@ -1,11 +1,11 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { audit } from "../audit/log";
 import { randomString, sha256Hex, utf8 } from "../crypto/encoding";
 import { database, freshRead, prepared, type Db } from "../db/client";
 import { d1Databases, HOME } from "../db/directory";
-import { apiTokens } from "../db/schema";
-import type { AppEnv, Principal } from "../http/context";
+import { apiTokens, secrets, secretVersions } from "../db/schema";
+import type { AppEnv, Prefetched, Principal } from "../http/context";
 import { useDatabase } from "../http/middleware";
 import { Problem } from "../http/problem";
 import { SCOPES } from "./access";
@@ -63,15 +63,105 @@ const rootPrincipal: Principal = Object.freeze({
 export type TokenRejection = "unknown" | "revoked" | "expired";
 
 /**
+ * The secret a request's token lookup may read in the same statement (`Prefetch`): a plain GET of
+ * `/api/v1/secrets/store/<path>` (the current version with it) or a PUT of one (the secret row,
+ * whether the tenant has any approval policy, and whether it has any sync). One D1 round trip
+ * instead of two or three; nothing read this way is used before the route's own decision
+ * (`decide` in the read rule, `authorize` on the write), and a route that finds no prefetch of its
+ * own path simply loads it (docs/decisions.md, "The token lookup carries the route's first read").
+ */
+export type Prefetch = { kind: "read" | "write"; path: string };
+
+const STORE_PATH = /^\/api\/v1\/secrets\/store\/([^?]+)$/;
+
+/** What `authenticate` may read along with the token for this request, if anything. */
+export function prefetchFor(method: string, path: string, hasVersion: boolean): Prefetch | undefined {
+  const kind = method === "GET" ? "read" : method === "PUT" ? "write" : undefined;
+  if (!kind || (kind === "read" && hasVersion)) return undefined;
+  const match = STORE_PATH.exec(path);
+  if (!match) return undefined;
+  try {
+    return { kind, path: decodeURIComponent(match[1]!) };
+  } catch {
+    return undefined;
+  }
+}
+
+const tokenQuery = (db: Db) =>
+  db
+    .select()
+    .from(apiTokens)
+    .where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")))
+    .prepare();
+
+/** The token row joined to its tenant's secret at `path` and that secret's current version. */
+const tokenAndReadQuery = (db: Db) =>
+  db
+    .select({ token: apiTokens, secret: secrets, version: secretVersions })
+    .from(apiTokens)
+    .leftJoin(secrets, and(eq(secrets.tenantId, apiTokens.tenantId), eq(secrets.path, sql.placeholder("path"))))
+    .leftJoin(
+      secretVersions,
+      and(eq(secretVersions.tenantId, secrets.tenantId), eq(secretVersions.path, secrets.path), eq(secretVersions.version, secrets.currentVersion)),
+    )
+    .where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")))
+    .prepare();
+
+/** The token row joined to its tenant's secret at `path`, and whether the tenant has approval policies or syncs. */
+const tokenAndWriteQuery = (db: Db) =>
+  db
+    .select({
+      token: apiTokens,
+      secret: secrets,
+      approvalPolicies: sql<number>`EXISTS (SELECT 1 FROM "approval_policies" WHERE "approval_policies"."tenant_id" = ${apiTokens.tenantId})`,
+      syncs: sql<number>`EXISTS (SELECT 1 FROM "syncs" WHERE "syncs"."tenant_id" = ${apiTokens.tenantId})`,
+    })
+    .from(apiTokens)
+    .leftJoin(secrets, and(eq(secrets.tenantId, apiTokens.tenantId), eq(secrets.path, sql.placeholder("path"))))
+    .where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")))
+    .prepare();
+
+type TokenRow = typeof apiTokens.$inferSelect;
+
+async function lookUpToken(db: Db, tokenHash: string, prefetch: Prefetch | undefined): Promise<{ row: TokenRow; prefetched?: Prefetched } | undefined> {
+  if (!prefetch) {
+    const row = await prepared(db, "token-by-hash", tokenQuery).get({ tokenHash });
+    return row && { row };
+  }
+  if (prefetch.kind === "read") {
+    const found = await prepared(db, "token-and-read", tokenAndReadQuery).get({ tokenHash, path: prefetch.path });
+    if (!found) return undefined;
+    const { token, secret, version } = found;
+    return { row: token, prefetched: { tenantId: token.tenantId, path: prefetch.path, kind: "read", found: secret ? { secret, version } : undefined } };
+  }
+  const found = await prepared(db, "token-and-write", tokenAndWriteQuery).get({ tokenHash, path: prefetch.path });
+  if (!found) return undefined;
+  const { token, secret } = found;
+  return {
+    row: token,
+    prefetched: {
+      tenantId: token.tenantId,
+      path: prefetch.path,
+      kind: "write",
+      secret: secret ?? undefined,
+      approvalPolicies: Boolean(found.approvalPolicies),
+      syncs: Boolean(found.syncs),
+    },
+  };
+}
+
+/**
  * Resolves a bearer token to its principal, or says why not: one row read, in the database the
  * token names (root is the home database's). A rejection that names a token says in which
- * database (`database`), so its audit event lands with the token's tenant.
+ * database (`database`), so its audit event lands with the token's tenant. With `prefetch`, the
+ * same statement also reads the route's first rows (see `Prefetch`), returned as `prefetched`.
  */
 export async function resolveToken(
   env: Env,
   token: string,
   now = Date.now(),
-): Promise<{ principal: Principal } | { rejected: TokenRejection; tokenId?: string; tenantId?: string; database?: number }> {
+  prefetch?: Prefetch,
+): Promise<{ principal: Principal; prefetched?: Prefetched } | { rejected: TokenRejection; tokenId?: string; tenantId?: string; database?: number }> {
   const tokenHash = await hashToken(token);
   if (await isRootToken(env, tokenHash)) return { principal: rootPrincipal };
   const index = tokenDatabase(token);
@@ -80,19 +170,18 @@ export async function resolveToken(
   const db = database(d1);
   // At the primary whatever the request's session: a revoked token is refused at once, not once
   // a replica has caught up (docs/scale.md, "Consistency").
-  return freshRead(d1, async () => {
-    const row = await prepared(db, "token-by-hash", (db) =>
-      db
-        .select()
-        .from(apiTokens)
-        .where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")))
-        .prepare(),
-    ).get({ tokenHash });
-    if (!row) return { rejected: "unknown" as const };
-    if (row.revokedAt !== null) return { rejected: "revoked" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
-    if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
-    return { principal: await principalFromRow(db, row, index!) };
-  });
+  return freshRead(
+    d1,
+    async () => {
+      const looked = await lookUpToken(db, tokenHash, prefetch);
+      if (!looked) return { rejected: "unknown" as const };
+      const { row, prefetched } = looked;
+      if (row.revokedAt !== null) return { rejected: "revoked" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
+      if (row.expiresAt !== null && row.expiresAt <= now) return { rejected: "expired" as const, tokenId: row.id, tenantId: row.tenantId, database: index! };
+      return { principal: await principalFromRow(db, row, index!), prefetched };
+    },
+    { adopt: prefetch !== undefined },
+  );
 }
 
 /**
@@ -176,7 +265,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     await throttleFailedAuth(c.env, c.req.header("cf-connecting-ip"), undefined);
     throw unauthorized('Send an API token in the header "Authorization: Bearer <token>"');
   }
-  const result = await resolveToken(c.env, token);
+  const result = await resolveToken(c.env, token, Date.now(), prefetchFor(c.req.method, c.req.path, c.req.query("version") !== undefined));
   if ("rejected" in result) {
     if (result.database !== undefined) useDatabase(c, result.database);
     const limited = await pastLimit(c.env.AUTH_FAILURE_LIMITER, failedAuthKeys(c.req.header("cf-connecting-ip"), token));
@@ -203,5 +292,22 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     );
   }
   signIn(c, result.principal);
+  const prefetched = result.prefetched;
+  if (prefetched) {
+    c.set("prefetched", prefetched);
+    if (prefetched.kind === "write")
+      c.set("tenantHas", { tenantId: prefetched.tenantId, approvalPolicies: prefetched.approvalPolicies, syncs: prefetched.syncs });
+  }
   await next();
 };
+
+/**
+ * The rows `authenticate` read for this route with the token (`Prefetch`), if they are of `path`
+ * in the caller's tenant and of this `kind`; taken once (a second lookup in the request reads D1).
+ */
+export function takePrefetched<K extends Prefetched["kind"]>(c: Context<AppEnv>, kind: K, path: string): Extract<Prefetched, { kind: K }> | undefined {
+  const prefetched = c.get("prefetched");
+  if (!prefetched || prefetched.kind !== kind || prefetched.path !== path || prefetched.tenantId !== c.get("principal")?.tenantId) return undefined;
+  c.set("prefetched", undefined);
+  return prefetched as Extract<Prefetched, { kind: K }>;
+}

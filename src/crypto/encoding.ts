@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true } as TextDecoderConstructorOptions);
 
@@ -56,8 +58,9 @@ export function randomString(length: number, alphabet = ALNUM): string {
   return out;
 }
 
+/** SHA-256 of the UTF-8 text, hex. Synchronous underneath (node:crypto): one per request for the token hash, no WebCrypto round trip. */
 export async function sha256Hex(text: string): Promise<string> {
-  return toHex(await crypto.subtle.digest("SHA-256", utf8(text)));
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /** Zeroes plaintext buffers we own once they are no longer needed. */

@@ -76,10 +76,17 @@ function sessionOf(current: RequestSessions, d1: D1Database): Opened {
  * client sent (the token lookup: a revoked token is refused at once, not once a replica has caught
  * up). Inside a session that started at the primary, that session is used.
  */
-export function freshRead<T>(d1: D1Database, fn: () => Promise<T>): Promise<T> {
+export function freshRead<T>(d1: D1Database, fn: () => Promise<T>, options: { adopt?: boolean } = {}): Promise<T> {
   const current = currentSessions.getStore();
   if (!current || current.sessions.get(d1)?.primary) return fn();
-  const sessions = new Map(current.sessions).set(d1, { session: d1.withSession("first-primary"), primary: true });
+  const primary: Opened = { session: d1.withSession("first-primary"), primary: true };
+  // `adopt`: the statement also read the request's own rows (the token lookup's prefetch), so the
+  // request continues in this primary session and answers with its bookmark (what it read).
+  if (options.adopt && !current.sessions.has(d1)) {
+    current.sessions.set(d1, primary);
+    return fn();
+  }
+  const sessions = new Map(current.sessions).set(d1, primary);
   return currentSessions.run({ ...current, sessions }, fn);
 }
 
@@ -153,4 +160,22 @@ export function prepared<T>(db: Db, name: string, build: (db: Db) => T): T {
     queries.set(name, query);
   }
   return query;
+}
+
+/**
+ * A fixed SQL statement with its parameters, in the shape `db.batch()` takes from a query builder
+ * (`_prepare()`), and with `toSQL()` like one. For the hot write path: drizzle's builders cost
+ * about as much CPU to build as the D1 call itself (bench/RESULTS.md). `sql` must name its columns
+ * exactly as the schema does; its result is D1's own (no mapping), as for any write.
+ *
+ * @example
+ * rawStatement(db, 'update "secrets" set "updated_at" = ? where "tenant_id" = ? and "path" = ?', [now, tenantId, path]);
+ */
+export function rawStatement(db: Db, sql: string, params: unknown[]): BatchItem {
+  const client = (db as unknown as { $client: D1Database }).$client;
+  const built = { sql, params };
+  return {
+    _prepare: () => ({ getQuery: () => built, stmt: client.prepare(sql), mapResult: (result: unknown) => result }),
+    toSQL: () => built,
+  } as unknown as BatchItem;
 }

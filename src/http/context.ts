@@ -1,5 +1,6 @@
 import type { Db } from "../db/client";
 import type { StartedIntents } from "../audit/unit-of-work";
+import type { apiTokens, secrets, secretVersions } from "../db/schema";
 
 export interface Principal {
   /** `root` for the operator token, otherwise the api_tokens row id. */
@@ -47,6 +48,18 @@ export interface IdempotencyClaim {
   stored: boolean;
 }
 
+type SecretRow = typeof secrets.$inferSelect;
+type VersionRow = typeof secretVersions.$inferSelect;
+export type TokenRow = typeof apiTokens.$inferSelect;
+
+/**
+ * Rows read by the token lookup's own statement for the route it authenticates (src/auth/tokens.ts
+ * `Prefetch`): read at the primary, in this request, never shared with another request.
+ */
+export type Prefetched =
+  | { kind: "read"; tenantId: string; path: string; found: { secret: SecretRow; version: VersionRow | null } | undefined }
+  | { kind: "write"; tenantId: string; path: string; secret: SecretRow | undefined; approvalPolicies: boolean; syncs: boolean };
+
 export type AppEnv = {
   Bindings: Env;
   Variables: {
@@ -56,5 +69,12 @@ export type AppEnv = {
     idempotency?: IdempotencyClaim;
     /** Intents appended ahead of their change (http/commit.ts `beginChange`). */
     startedIntents?: StartedIntents[];
+    /** What the token lookup read for this route (src/auth/tokens.ts `takePrefetched`). */
+    prefetched?: Prefetched;
+    /**
+     * Read at the primary by this request's token lookup (a write's `Prefetch`): whether the
+     * caller's tenant has any approval policy and any sync. Never carried to another request.
+     */
+    tenantHas?: { tenantId: string; approvalPolicies: boolean; syncs: boolean };
   };
 };

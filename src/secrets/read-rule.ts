@@ -146,14 +146,18 @@ export async function releaseValue(
   c: Context<AppEnv>,
   path: string,
   purpose: ReadPurpose,
-  options: ReadOptions & { version?: number /** Already loaded (a bulk read): not loaded again. */; found?: Found } = {},
+  options: ReadOptions & {
+    version?: number /** Already loaded (a bulk read, the token lookup): not loaded again, even if undefined. */;
+    found?: Found | undefined;
+  } = {},
 ): Promise<Released> {
   const principal = c.get("principal");
   // Access is decided before anything is loaded: a denied caller learns nothing of the path.
   const access = decide(principal, PURPOSES[purpose].scope, PURPOSES[purpose].action, onSecret(path));
   if (!access.allow) throw await refuse(c, { reason: "access", decision: access }, path, purpose, options.version);
   loadKeyring(c.env.MASTER_KEYS); // fail closed (503) before touching the store
-  const found = options.found ?? (await findSecretVersion(c.get("db"), principal.tenantId, path, options.version));
+  // `found` given (a bulk read, or the token lookup's own statement read it): not loaded again.
+  const found = "found" in options ? options.found : await findSecretVersion(c.get("db"), principal.tenantId, path, options.version);
   const refusal = readRefusal(principal, purpose, path, found, options);
   if (refusal) throw await refuse(c, refusal, path, purpose, options.version);
   const { secret, version } = found as { secret: SecretRow; version: VersionRow };

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { audit, type AuditInput } from "../audit/log";
+import { takePrefetched } from "../auth/tokens";
 import { IntegrityError, loadKeyring } from "../crypto/envelope";
 import { commit } from "../http/commit";
 import type { AppEnv } from "../http/context";
@@ -35,9 +36,12 @@ export async function readValue(
   query: { version?: number; include_expired?: "true" | "false"; resolve?: "true" | "false" },
   purpose: "read" | "history" = "read",
 ) {
+  // A plain read's secret and version came with the token lookup (src/auth/tokens.ts `Prefetch`).
+  const prefetched = purpose === "read" && query.version === undefined ? takePrefetched(c, "read", path) : undefined;
   const { secret, version, value } = await releaseValue(c, path, purpose, {
     version: query.version,
     includeExpired: query.include_expired === "true",
+    ...(prefetched && { found: prefetched.found }),
   });
   const action = PURPOSES[purpose].action;
   const events: AuditInput[] = [{ action, resource: secretResource(path), detail: { version: version.version } }];

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, isNull } from "drizzle-orm";
 import { authorize } from "../auth/access";
+import { takePrefetched } from "../auth/tokens";
 import { listable } from "./read-rule";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
@@ -141,7 +142,9 @@ export const secretsApp = featureApp()
     const principal = c.get("principal");
     const db = c.get("db");
     const keyring = loadKeyring(c.env.MASTER_KEYS);
-    const existing = await findSecret(db, principal.tenantId, path);
+    // The secret row came with the token lookup (src/auth/tokens.ts `Prefetch`), or is read now.
+    const prefetched = takePrefetched(c, "write", path);
+    const existing = prefetched ? prefetched.secret : await findSecret(db, principal.tenantId, path);
     const current = existing?.currentVersion ?? 0;
     if (input.cas !== undefined && input.cas !== current) {
       throw new Problem(409, "version-conflict", `Expected version ${input.cas} but the current version is ${current}`, {

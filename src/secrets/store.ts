@@ -2,7 +2,7 @@ import { and, asc, eq, gt, gte, isNull, lt, lte, ne, sql, type SQL } from "drizz
 import { fromUtf8, randomString, utf8, wipe } from "../crypto/encoding";
 import { IntegrityError, open, seal, type Keyring } from "../crypto/envelope";
 import { valueMac } from "../scanning/mac";
-import { prepared, type BatchItem, type Db } from "../db/client";
+import { prepared, rawStatement, type BatchItem, type Db } from "../db/client";
 import { secrets, secretVersions } from "../db/schema";
 import type { CHARSETS, GenerateSpec, ROTATION_POLICIES, SECRET_TYPES } from "./schemas";
 import { iso } from "../http/openapi";
@@ -92,10 +92,28 @@ export function nextVersionStatements(
       { tenantId, path, version: next.version, createdAt: next.now, createdBy: next.actor, sourceVersion: next.sourceVersion ?? null },
       next.sealed,
     ),
-    db
-      .update(secrets)
-      .set({ ...changes, currentVersion: next.version, updatedAt: next.now, updatedBy: next.actor, deletedAt: null, nextRotationAt: updated.nextRotationAt })
-      .where(and(eq(secrets.tenantId, tenantId), eq(secrets.path, path), eq(secrets.currentVersion, existing.currentVersion))),
+    Object.keys(changes).length === 1 && "generator" in changes
+      ? rawStatement(db, NEXT_VERSION_SQL, [
+          next.version,
+          next.now,
+          next.actor,
+          updated.nextRotationAt,
+          changes.generator === null || changes.generator === undefined ? null : JSON.stringify(changes.generator),
+          tenantId,
+          path,
+          existing.currentVersion,
+        ])
+      : db
+          .update(secrets)
+          .set({
+            ...changes,
+            currentVersion: next.version,
+            updatedAt: next.now,
+            updatedBy: next.actor,
+            deletedAt: null,
+            nextRotationAt: updated.nextRotationAt,
+          })
+          .where(and(eq(secrets.tenantId, tenantId), eq(secrets.path, path), eq(secrets.currentVersion, existing.currentVersion))),
     ...pruneBeyondMaxVersions(db, tenantId, path, updated.maxVersions, next.version, next.now),
   ];
   return { statements, updated };
@@ -178,13 +196,34 @@ export async function openVersion(keyring: Keyring, version: VersionRow): Promis
   }
 }
 
+const INSERT_VERSION_SQL =
+  'insert into "secret_versions" ("tenant_id", "path", "version", "ciphertext", "iv", "wrapped_key", "key_id", "state", "created_at", "created_by", "source_version", "value_mac", "value_mac_key_id") values (?, ?, ?, ?, ?, ?, ?, \'live\', ?, ?, ?, ?, ?)';
+
+/** A new live version (one fixed statement: built once, not by drizzle's builder on every write). */
 export function insertVersion(
   db: Db,
   row: { tenantId: string; path: string; version: number; createdAt: number; createdBy: string; sourceVersion?: number | null },
   sealed: Awaited<ReturnType<typeof sealVersion>>,
 ): BatchItem {
-  return db.insert(secretVersions).values({ ...row, ...sealed, state: "live" });
+  return rawStatement(db, INSERT_VERSION_SQL, [
+    row.tenantId,
+    row.path,
+    row.version,
+    sealed.ciphertext,
+    sealed.iv,
+    sealed.wrappedKey,
+    sealed.keyId,
+    row.createdAt,
+    row.createdBy,
+    row.sourceVersion ?? null,
+    sealed.valueMac,
+    sealed.valueMacKeyId,
+  ]);
 }
+
+/** The secret row's update for its next version when nothing but `generator` changes (the common PUT): one fixed statement. */
+const NEXT_VERSION_SQL =
+  'update "secrets" set "current_version" = ?, "updated_at" = ?, "updated_by" = ?, "deleted_at" = null, "next_rotation_at" = ?, "generator" = ? where ("secrets"."tenant_id" = ? and "secrets"."path" = ? and "secrets"."current_version" = ?)';
 
 export interface ListFilter {
   prefix?: string;

@@ -317,6 +317,9 @@ const touchesSecrets = (statement: BatchItem) => {
 // A committed new version (or soft deletion) may have written deliveries: send them now rather
 // than at the next sweep.
 afterCommit((c, statements, tenantId) => {
+  // This request's token lookup found that the tenant has no sync (auth/tokens.ts `Prefetch`): its triggers wrote nothing.
+  const has = c.get("tenantHas");
+  if (has && has.tenantId === tenantId && !has.syncs) return;
   if (statements.some(touchesSecrets)) c.executionCtx.waitUntil(dispatchUnsent(c.env, c.get("db"), tenantId).catch(() => 0));
 });
 

@@ -212,7 +212,7 @@ describe("reads through D1 sessions", () => {
     expect((await api("GET", store(path), { headers: { "x-hush-bookmark": "not a bookmark!" } })).status).toBe(200);
   });
 
-  it("looks the token up at the primary whatever bookmark a read sends; reads the secret in the client's session; writes start at the primary", async () => {
+  it("looks the token up at the primary whatever bookmark a read sends, the secret with it; writes start at the primary", async () => {
     const path = uniquePath("sessions");
     const { token } = await tokenWith(["secrets:read", "secrets:write"], { subject: "session-reader" });
     const bookmark = (await api("POST", store(path), { token, body: { value: "v" } })).headers.get("x-hush-bookmark")!;
@@ -247,14 +247,15 @@ describe("reads through D1 sessions", () => {
       );
       await waitOnExecutionContext(ctx);
       const where = (pattern: RegExp) => opened.filter((o) => o.sql.some((q) => pattern.test(q))).map((o) => o.constraint);
-      return { status: response.status, tokenLookup: where(/from "api_tokens"/), secretRead: where(/from "secrets"/) };
+      return { status: response.status, tokenLookup: where(/from "api_tokens"/), secretRead: where(/(from|join) "secrets"/) };
     };
-    // A read with an old bookmark (or none): the token row comes from the primary, the secret from the client's session.
+    // A read with an old bookmark (or none): the token row comes from the primary, and the secret with it, in the
+    // token lookup's own statement (src/auth/tokens.ts `Prefetch`): never older than the bookmark.
     for (const headers of [{ "x-hush-bookmark": bookmark }, {}] as Record<string, string>[]) {
       const read = await send("GET", headers);
       expect(read.status).toBe(200);
       expect(read.tokenLookup).toEqual(["first-primary"]);
-      expect(read.secretRead).toEqual([headers["x-hush-bookmark"] ?? "first-unconstrained"]);
+      expect(read.secretRead).toEqual(["first-primary"]);
     }
     // A write starts at the primary even when it sends a bookmark (its reads decide what it writes).
     const write = await send("PUT", { "x-hush-bookmark": bookmark }, { value: "w" });
