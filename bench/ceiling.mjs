@@ -6,9 +6,9 @@
 // databases, with and without read replicas, the request rate at which each tier saturates and
 // which one saturates first; then the cost per million requests next to AWS and GCP.
 //
-//   node bench/ceiling.mjs                      # the numbers measured on 2026-12-01 (below)
+//   node bench/ceiling.mjs                      # the numbers measured (below): before issue 13 on 2026-12-01, now on 2026-12-02
 //   node bench/ceiling.mjs --inputs '<json>'    # the CEILING_INPUTS line of test/perf/ceiling-inputs.test.ts
-//   node bench/ceiling.mjs --replicas 6 --tenants 1000 --query-ms 1 --chains 1 --cpu-read 4.19 --cpu-write 6.68
+//   node bench/ceiling.mjs --replicas 6 --tenants 1000 --query-ms 1 --chains 1 --cpu-read 3.49 --cpu-write 5.07
 //   node bench/ceiling.mjs --json               # everything as one JSON document
 //
 // Every input can be changed on the command line, so the tables can be re-run when a branch
@@ -23,8 +23,9 @@ const { values: args } = parseArgs({
     tenants: { type: "string", default: "1000" },
     "query-ms": { type: "string", default: "1" },
     chains: { type: "string", default: "1" },
-    "cpu-read": { type: "string", default: "4.19" },
-    "cpu-write": { type: "string", default: "6.68" },
+    // workerd CPU ms per audited read / write, `npm run bench` of 2026-12-02 07:07 (bench/RESULTS.md).
+    "cpu-read": { type: "string", default: "3.49" },
+    "cpu-write": { type: "string", default: "5.07" },
     "do-ms": { type: "string", default: "1" },
     "do-rows-per-event": { type: "string", default: "2" },
     "queue-msgs-per-write": { type: "string", default: "0" },
@@ -70,7 +71,14 @@ const measured = {
   write: { d1_rows_read: 6, d1_rows_written: 13, d1_statements: 7, request_rows_written: 11 },
   seal_per_event: { rows_read: 2, rows_written: 2 },
 };
-if (args.inputs) Object.assign(measured, JSON.parse(args.inputs));
+// What one request costs now (audit in the chain objects; the token lookup joins the route's first
+// read): test/perf/ceiling-inputs.test.ts, CEILING_INPUTS of 2026-12-02 (after the perf branch);
+// `--inputs` replaces these. A write's statements count every statement of its batch.
+const current = {
+  read: { d1_statements: 1, d1_rows_read: 3, d1_rows_written: 0, do_calls: 1 },
+  write: { d1_statements: 4, d1_rows_read: 3, d1_rows_written: 8, do_calls: 2 },
+};
+if (args.inputs) Object.assign(current, JSON.parse(args.inputs));
 
 const replicas = num("replicas");
 const tenants = num("tenants");
@@ -79,7 +87,6 @@ const chains = Math.max(1, num("chains"));
 const doMs = num("do-ms");
 const doRowsPerEvent = num("do-rows-per-event");
 const queueMsgsPerWrite = num("queue-msgs-per-write");
-const auditInsertRows = measured.read.request_rows_written; // the audited read's only write is its event
 
 /**
  * Per request: queries on the primary (with and without replicas), queries a replica may serve,
@@ -93,7 +100,6 @@ const auditInsertRows = measured.read.request_rows_written; // the audited read'
 function profiles() {
   const r = measured.read;
   const w = measured.write;
-  const seal = measured.seal_per_event;
   return {
     today: {
       read: {
@@ -105,7 +111,7 @@ function profiles() {
         doCalls: 0,
         doRowsWritten: 0,
         queue: 0,
-        cpuMs: num("cpu-read"),
+        cpuMs: 4.19, // bench/RESULTS.md 2026-12-01 19:50
       },
       write: {
         primary: w.d1_statements + 1,
@@ -116,29 +122,33 @@ function profiles() {
         doCalls: 0,
         doRowsWritten: 0,
         queue: queueMsgsPerWrite,
-        cpuMs: num("cpu-write"),
+        cpuMs: 6.68,
       },
     },
+    // Now (audit in the chain objects, and since 2026-12-02 the token lookup carries the route's
+    // first read): the token lookup stays at the primary on every request (docs/scale.md,
+    // "Consistency": a revoked token is refused at once), so a read's one statement is a primary
+    // query and replicas take nothing of it; a write is that lookup plus its batch.
     chain: {
       read: {
-        primary: r.d1_statements - 1,
-        primaryWithReplicas: 0,
-        replica: r.d1_statements - 1,
-        rowsRead: r.d1_rows_read - seal.rows_read,
-        rowsWritten: 0,
-        doCalls: 1,
+        primary: current.read.d1_statements,
+        primaryWithReplicas: current.read.d1_statements,
+        replica: 0,
+        rowsRead: current.read.d1_rows_read,
+        rowsWritten: current.read.d1_rows_written,
+        doCalls: current.read.do_calls,
         doRowsWritten: doRowsPerEvent,
         queue: 0,
         cpuMs: num("cpu-read"),
       },
       write: {
-        primary: w.d1_statements - 1,
-        primaryWithReplicas: w.d1_statements - 2,
-        replica: 1,
-        rowsRead: w.d1_rows_read - seal.rows_read,
-        rowsWritten: w.d1_rows_written - seal.rows_written - auditInsertRows,
-        doCalls: 2,
-        doRowsWritten: 2 * doRowsPerEvent,
+        primary: current.write.d1_statements,
+        primaryWithReplicas: current.write.d1_statements,
+        replica: 0,
+        rowsRead: current.write.d1_rows_read,
+        rowsWritten: current.write.d1_rows_written,
+        doCalls: current.write.do_calls,
+        doRowsWritten: current.write.do_calls * doRowsPerEvent,
         queue: queueMsgsPerWrite,
         cpuMs: num("cpu-write"),
       },

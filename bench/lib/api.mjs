@@ -46,6 +46,10 @@ export const seedHush = (baseUrl, token, prefix, count) =>
     call(baseUrl, "PUT", `/api/v1/secrets/store/${prefix}${i}`, { token, body: { value: `postgres://app:${"x".repeat(24)}${i}@db.internal:5432/app` } }),
   );
 
-/** The same secrets in the floor Worker. */
-export const seedFloor = (baseUrl, prefix, count) =>
-  inParallel(count, 8, (i) => call(baseUrl, "PUT", `/write/${prefix}${i}`, { body: { value: `postgres://app:${"x".repeat(24)}${i}@db.internal:5432/app` } }));
+/** The same secrets in the floor Worker (its plain table; with `token`, also its "same storage work" tables). */
+export const seedFloor = (baseUrl, prefix, count, token) =>
+  inParallel(count, 8, async (i) => {
+    const body = { value: `postgres://app:${"x".repeat(24)}${i}@db.internal:5432/app` };
+    await call(baseUrl, "PUT", `/write/${prefix}${i}`, { body });
+    if (token) await call(baseUrl, "PUT", `/write-same/${prefix}${i}`, { token, body });
+  });

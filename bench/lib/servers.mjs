@@ -137,6 +137,7 @@ export async function startFloor({ port, host = "127.0.0.1" }) {
     compatibilityDate: workerOptions.compatibilityDate,
     compatibilityFlags: workerOptions.compatibilityFlags,
     d1Databases: { DB: "floor" },
+    durableObjects: { LOG: { className: "FloorLog", useSQLite: true } },
     host,
     port,
     resourcePersistencePath: persistDir("floor"),
@@ -150,6 +151,11 @@ export async function startFloor({ port, host = "127.0.0.1" }) {
     "CREATE TABLE secrets (tenant_id TEXT NOT NULL, path TEXT NOT NULL, iv BLOB NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (tenant_id, path))",
     "CREATE TABLE tokens (token_hash TEXT PRIMARY KEY, tenant_id TEXT NOT NULL)",
     "CREATE TABLE audit (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, at INTEGER NOT NULL, action TEXT NOT NULL, resource TEXT NOT NULL)",
+    // The "same storage work" routes (bench/floor/worker.js): shaped like Hush's secrets, versions and audit copies.
+    "CREATE TABLE secrets_same (tenant_id TEXT NOT NULL, path TEXT NOT NULL, current_version INTEGER NOT NULL, iv BLOB NOT NULL, ciphertext BLOB NOT NULL, PRIMARY KEY (tenant_id, path))",
+    "CREATE TABLE versions_same (tenant_id TEXT NOT NULL, path TEXT NOT NULL, version INTEGER NOT NULL, iv BLOB NOT NULL, ciphertext BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, path, version))",
+    "CREATE TABLE audit_copy (tenant_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, resource TEXT, outcome TEXT NOT NULL, status INTEGER NOT NULL, request_id TEXT NOT NULL, detail TEXT, hash TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX audit_copy_seq ON audit_copy (tenant_id, seq)",
   ]);
   return { name: "floor", url, mf, pid, stop: () => mf.dispose() };
 }
