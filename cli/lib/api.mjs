@@ -55,6 +55,8 @@ export function hintFor(status, problem, settings) {
   if (status === 403 && problem?.approval_request_id) {
     return `This action needs approval: ask approvers to approve request ${problem.approval_request_id}, then run the same command again`;
   }
+  if (status === 403 && problem?.required === "root token")
+    return "Only the operator's root token can do this (no scope grants it): run it with HUSH_TOKEN set to the root token";
   if (status === 403) return "Ask an administrator for a token with the needed scope or path (`hush status` lists yours)";
   if (status === 404 && detail.startsWith("No route for")) {
     return `The server at ${settings.addr} does not offer this endpoint: it runs an older Hush; upgrade the server`;

@@ -156,7 +156,7 @@ export function globCovers(outer: string, inner: string): boolean {
   return outer === `${outerPrefix}*` ? innerPrefix.startsWith(outerPrefix) : outer === inner;
 }
 
-export type Denial = { reason: "scope" | "path" | "policy-deny"; policy?: string; message: string };
+export type Denial = { reason: "scope" | "path" | "policy-deny" | "root-only"; policy?: string; message: string };
 export type Decision = { allow: true } | ({ allow: false } & Denial);
 const ALLOW: Decision = Object.freeze({ allow: true });
 
@@ -175,7 +175,8 @@ const ALLOW: Decision = Object.freeze({ allow: true });
  */
 export function decide(principal: Principal, scope: Scope, action: string, resource: Resource = TENANT): Decision {
   if (principal.isRoot) return ALLOW;
-  if (resource.kind === "deployment") return { allow: false, reason: "scope", message: `Only the operator's root token may act across tenants (${action})` };
+  if (resource.kind === "deployment")
+    return { allow: false, reason: "root-only", message: `Only the operator's root token may act across tenants (${action})` };
   const capability = capabilityOf(scope, action);
   const path = pathOf(resource);
   const deny = deniedBy(principal, capability, path);
@@ -200,13 +201,14 @@ export async function authorize(c: Context<AppEnv>, scope: Scope, action: string
   const target = typeof resource === "string" ? onSecret(resource) : resource;
   const decision = decide(c.get("principal"), scope, action, target);
   if (decision.allow) return;
-  const capability = capabilityOf(scope, action);
+  // A root-only action names no scope: none would be enough (it is not tokens:admin's to grant).
+  const needed = decision.reason === "root-only" ? {} : { scope, capability: capabilityOf(scope, action) };
   await audit(c, {
     action,
     resource: auditName(target),
     outcome: "denied",
     status: 403,
-    detail: { reason: decision.reason, scope, capability, ...(decision.policy && { policy: decision.policy }) },
+    detail: { reason: decision.reason, ...needed, ...(decision.policy && { policy: decision.policy }) },
   });
-  throw forbidden(decision.message, { required_scope: scope, required_capability: capability });
+  throw forbidden(decision.message, needed.scope ? { required_scope: needed.scope, required_capability: needed.capability } : { required: "root token" });
 }

@@ -121,7 +121,9 @@ describe("hush tenant", () => {
     expect(lower.code).not.toBe(0);
     expect(lower.stderr).toMatch(/only grow|lower/i);
     const admin = await tokenWith(["tokens:admin", "auth:admin"], "cli-tenant-chains");
-    expect((await hush(["tenant", "update", id, "--audit-chains", "8"], { token: admin })).code).toBe(4);
+    const refused = await hush(["tenant", "update", id, "--audit-chains", "8"], { token: admin });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain("Only the operator's root token can do this");
     expect((await hush(["tenant", "update", id, "--audit-chains", "zero"])).code).not.toBe(0);
   });
 });

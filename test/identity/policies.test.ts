@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
+import { SCOPES } from "../../src/auth/access";
 import { chainEvents } from "../support/audit-store";
 import { policyToken, putPolicy, uniqueName } from "./helpers";
 
@@ -69,17 +70,7 @@ describe("access policies", () => {
 
   it("nothing a tenant can grant reaches across tenants: every scope and admin on * still cannot create or list tenants, act in another tenant or re-wrap", async () => {
     const policy = await putPolicy(uniqueName("all-admin"), [{ paths: ["*"], capabilities: ["read", "write", "delete", "list", "share", "lease", "admin"] }]);
-    const scopes = [
-      "secrets:read",
-      "secrets:write",
-      "secrets:delete",
-      "secrets:export",
-      "audit:read",
-      "tokens:admin",
-      "auth:admin",
-      "providers:admin",
-      "transit:admin",
-    ];
+    const scopes = [...SCOPES];
     const minted = await api("POST", "/api/v1/tokens", { body: { subject: uniqueName("almost-root"), scopes, policies: [policy] } });
     expect(minted.status, minted.text).toBe(201);
     const token = minted.body.token;
