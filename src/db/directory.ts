@@ -126,20 +126,28 @@ export const MAX_AUDIT_CHAINS = 64;
  */
 export const CHAINS_TTL_MS = 5_000;
 
-const chainCounts = new Map<string, { n: number; until: number } | Promise<number>>();
+/** How long one request's refresh of an expired count may take before another request does its own. */
+const REFRESH_MS = 1_000;
+
+/** Settled counts only: an in-flight read is never handed to another request (see `auditChainCount`). */
+const chainCounts = new Map<string, { n: number; until: number; refreshingUntil?: number }>();
 
 /**
  * How many audit chains `tenantId` has (1 for a tenant missing from the directory). Read from the
  * directory in the home database, then trusted for CHAINS_TTL_MS; `fresh` reads it now (listing,
- * verify: they must see every chain).
+ * verify: they must see every chain). A caller gets a number, or a read of its own: never another
+ * request's read in flight, which workerd may cancel for it as hung (its I/O belongs to the request
+ * that started it). Once the count expires, the first caller reads it again and the others keep
+ * the count they had until that read lands (or REFRESH_MS passes, if that request went away).
  */
 export function auditChainCount(env: Env, tenantId: string, fresh = false): number | Promise<number> {
+  const now = Date.now();
   const cached = chainCounts.get(tenantId);
-  if (!fresh && cached !== undefined) {
-    if (cached instanceof Promise) return cached;
-    if (cached.until > Date.now()) return cached.n;
+  if (!fresh && cached) {
+    if (cached.until > now || (cached.refreshingUntil ?? 0) > now) return cached.n;
+    cached.refreshingUntil = now + REFRESH_MS;
   }
-  const reading = prepared(directory(env), "tenant-audit-chains", (db) =>
+  return prepared(directory(env), "tenant-audit-chains", (db) =>
     db
       .select({ chains: tenants.auditChains })
       .from(tenants)
@@ -152,16 +160,16 @@ export function auditChainCount(env: Env, tenantId: string, fresh = false): numb
         const stored = Number(row?.chains ?? 1);
         const n = Number.isSafeInteger(stored) && stored >= 1 ? Math.min(stored, MAX_AUDIT_CHAINS) : 1;
         if (chainCounts.size >= 10_000) chainCounts.clear();
-        chainCounts.set(tenantId, { n, until: Date.now() + CHAINS_TTL_MS });
+        // A count only grows: a slower read that lands after a newer one does not lower it.
+        const known = chainCounts.get(tenantId);
+        chainCounts.set(tenantId, { n: Math.max(n, known?.n ?? 1), until: Date.now() + CHAINS_TTL_MS });
         return n;
       },
       (err) => {
-        chainCounts.delete(tenantId);
+        if (cached) cached.refreshingUntil = undefined;
         throw err;
       },
     );
-  if (!fresh) chainCounts.set(tenantId, reading);
-  return reading;
 }
 
 /** Forgets the cached chain count (after root raised it in this isolate). */

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { chainHash } from "../../src/audit/chain";
 import { appendEvents, chainOf as chainFor, copyInsert, newEvent } from "../../src/audit/log";
-import { forgetAuditChainCount } from "../../src/db/directory";
+import { auditChainCount, forgetAuditChainCount } from "../../src/db/directory";
 import { SCOPES } from "../../src/auth/access";
 import { database } from "../../src/db/client";
 import { api, type ApiResponse, createTenant, expectProblem, tokenWith, uniquePath } from "../helpers";
@@ -314,6 +314,27 @@ describe("a chain count cached by an isolate", { timeout: 60_000 }, () => {
     expect(listed).toHaveLength(2 * rids.length);
     expect(listed.filter((e) => e.chain === 0).length).toBeGreaterThanOrEqual(rids.length);
     expect(await t.verify()).toMatchObject({ ok: true });
+  });
+});
+
+describe("reading the chain count while other requests need it", { timeout: 60_000 }, () => {
+  // Regression: the first request to find the count expired read it, and every request meanwhile
+  // awaited that same read. A promise whose I/O belongs to another request is one workerd may
+  // cancel for the waiters: under wrk load about 1 read in 13,000 answered 500 "the Worker's code
+  // had hung" (bench/RESULTS.md, 2026-12-02 "A read hung on another request's I/O"). So a caller
+  // gets a number, or a read of its own, never another caller's read in flight.
+  it("two callers never share one read in flight: the second gets its own read, or the count it had", async () => {
+    const t = await tenant("chains-shared-read", 2);
+    forgetAuditChainCount(t.id);
+    const first = auditChainCount(env, t.id);
+    const second = auditChainCount(env, t.id);
+    expect(first).toBeInstanceOf(Promise); // nothing cached: this caller reads
+    expect(second).not.toBe(first);
+    expect(await second).toBe(2);
+    expect(await first).toBe(2);
+    // Expired while a refresh is under way: the other callers keep the count they had (a count only
+    // grows, so a stale one sends events to a lower chain, never a missing one).
+    expect(auditChainCount(env, t.id)).toBe(2);
   });
 });
 
