@@ -3,6 +3,7 @@
 // wrk scenario against them in alternating rounds, so a change is judged in one run.
 //   node bench/compare.mjs [read|write] name=path/to/index.js name2=path2 ...
 //   name=path/to/index.js@/other/checkout: that checkout's wrangler.toml and migrations go with the bundle
+//   name=path/to/index.js+assets: with Miniflare's static-assets router in front (bench/lib/servers.mjs `withAssetRouter`)
 //   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_NO_RECORD=1
 import { createToken, seedHush } from "./lib/api.mjs";
 import { appendSection, fmt, table } from "./lib/results.mjs";
@@ -18,10 +19,11 @@ const servers = [];
 try {
   const runs = {};
   for (const [i, spec] of specs.entries()) {
-    const [name, rest] = spec.split("=");
-    const [scriptPath, root] = rest.split("@");
+    const [name, given] = spec.split("=");
+    const assets = given.endsWith("+assets");
+    const [scriptPath, root] = given.replace(/\+assets$/, "").split("@");
     const secrets = benchSecrets();
-    const hush = await startHush({ port: PORT + i, scriptPath, secrets, stateName: `compare-${i}`, ...(root && { root }) });
+    const hush = await startHush({ port: PORT + i, scriptPath, secrets, stateName: `compare-${i}`, ...(root && { root }), ...(assets && { assets }) });
     servers.push(hush);
     const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
     await seedHush(hush.url, token, "bench/s", 200);

@@ -111,7 +111,7 @@ async function load(page, url) {
 
 const bundle = process.env.BENCH_BUNDLE ?? buildBundle();
 const secrets = benchSecrets();
-const hush = await startHush({ port: PORT, scriptPath: bundle, secrets, stateName: "console" });
+const hush = await startHush({ port: PORT, scriptPath: bundle, secrets, stateName: "console", assets: true });
 let browser;
 try {
   const t0 = Date.now();

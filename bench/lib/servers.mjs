@@ -86,8 +86,17 @@ function persistDir(name) {
 }
 
 /**
+ * Whether Miniflare puts its static-assets router in front of the Worker (wrangler.jsonc
+ * `assets`). Off unless a bench serves pages (console.mjs) or BENCH_ASSETS=1: on Cloudflare the
+ * platform routes assets before the Worker runs and that CPU is not the Worker's, while locally
+ * the router is two extra JS Workers in the same process on every request (about 0.3 ms of CPU,
+ * bench/RESULTS.md 2026-12-02 "Asset router"), which the floor Worker does not pay either.
+ */
+export const withAssetRouter = (pages = false) => pages || process.env.BENCH_ASSETS === "1";
+
+/**
  * The Hush bundle, configured from wrangler.jsonc, with MASTER_KEYS / ROOT_TOKEN and a
- * fresh D1 (migrations applied).
+ * fresh D1 (migrations applied). `assets`: see `withAssetRouter`.
  *
  * @example
  * const hush = await startHush({ port: 8860, scriptPath: buildBundle(), secrets: benchSecrets() });
@@ -95,17 +104,28 @@ function persistDir(name) {
  * await hush.stop();
  */
 /**
- * @param {{ port: number, scriptPath: string, secrets: Record<string, string>, host?: string, inspectorPort?: number, stateName?: string, keepState?: boolean, root?: string }} options
+ * @param {{ port: number, scriptPath: string, secrets: Record<string, string>, host?: string, inspectorPort?: number, stateName?: string, keepState?: boolean, root?: string, assets?: boolean }} options
  */
-export async function startHush({ port, scriptPath, secrets, host = "127.0.0.1", inspectorPort, stateName = "hush", keepState = false, root = ROOT }) {
+export async function startHush({
+  port,
+  scriptPath,
+  secrets,
+  host = "127.0.0.1",
+  inspectorPort,
+  stateName = "hush",
+  keepState = false,
+  root = ROOT,
+  assets = withAssetRouter(),
+}) {
   // `root`: the checkout whose wrangler config and migrations go with the bundle (an A/B against another branch).
   const config = ["wrangler.jsonc", "wrangler.toml"].map((f) => join(root, f)).find((f) => existsSync(f)) ?? join(root, "wrangler.jsonc");
   const { workerOptions } = /** @type {any} */ (unstable_getMiniflareWorkerOptions(config));
   // The bundle is one self-contained module, so wrangler's rules for extra modules do not apply
   // (and Miniflare 5 cannot convert them).
-  const { modulesRules: _unused, ...fromConfig } = workerOptions;
+  const { modulesRules: _unused, assets: assetsConfig, ...fromConfig } = workerOptions;
   const options = convertV4MiniflareOptions({
     ...fromConfig,
+    ...(assets && { assets: assetsConfig }),
     name: "hush",
     modules: true,
     scriptPath,
