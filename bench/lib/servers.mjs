@@ -87,12 +87,12 @@ function persistDir(name) {
 
 /**
  * Whether Miniflare puts its static-assets router in front of the Worker (wrangler.jsonc
- * `assets`). Off unless a bench serves pages (console.mjs) or BENCH_ASSETS=1: on Cloudflare the
+ * `assets`). Off unless BENCH_ASSETS=1 (a bench that serves pages, console.mjs, passes `assets: true`): on Cloudflare the
  * platform routes assets before the Worker runs and that CPU is not the Worker's, while locally
  * the router is two extra JS Workers in the same process on every request (about 0.3 ms of CPU,
  * bench/RESULTS.md 2026-12-02 "Asset router"), which the floor Worker does not pay either.
  */
-export const withAssetRouter = (pages = false) => pages || process.env.BENCH_ASSETS === "1";
+export const withAssetRouter = () => process.env.BENCH_ASSETS === "1";
 
 /**
  * The Hush bundle, configured from wrangler.jsonc, with MASTER_KEYS / ROOT_TOKEN and a

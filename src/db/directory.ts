@@ -130,7 +130,7 @@ export const CHAINS_TTL_MS = 5_000;
 const REFRESH_MS = 1_000;
 
 /** Settled counts only: an in-flight read is never handed to another request (see `auditChainCount`). */
-const chainCounts = new Map<string, { n: number; until: number; refreshingUntil?: number }>();
+const chainCounts = new Map<string, { n: number; until: number }>();
 
 /**
  * How many audit chains `tenantId` has (1 for a tenant missing from the directory). Read from the
@@ -144,8 +144,9 @@ export function auditChainCount(env: Env, tenantId: string, fresh = false): numb
   const now = Date.now();
   const cached = chainCounts.get(tenantId);
   if (!fresh && cached) {
-    if (cached.until > now || (cached.refreshingUntil ?? 0) > now) return cached.n;
-    cached.refreshingUntil = now + REFRESH_MS;
+    if (cached.until > now) return cached.n;
+    // This caller refreshes it; the others keep this count meanwhile (for at most REFRESH_MS).
+    cached.until = now + REFRESH_MS;
   }
   return prepared(directory(env), "tenant-audit-chains", (db) =>
     db
@@ -155,21 +156,15 @@ export function auditChainCount(env: Env, tenantId: string, fresh = false): numb
       .prepare(),
   )
     .get({ id: tenantId })
-    .then(
-      (row) => {
-        const stored = Number(row?.chains ?? 1);
-        const n = Number.isSafeInteger(stored) && stored >= 1 ? Math.min(stored, MAX_AUDIT_CHAINS) : 1;
-        if (chainCounts.size >= 10_000) chainCounts.clear();
-        // A count only grows: a slower read that lands after a newer one does not lower it.
-        const known = chainCounts.get(tenantId);
-        chainCounts.set(tenantId, { n: Math.max(n, known?.n ?? 1), until: Date.now() + CHAINS_TTL_MS });
-        return n;
-      },
-      (err) => {
-        if (cached) cached.refreshingUntil = undefined;
-        throw err;
-      },
-    );
+    .then((row) => {
+      const stored = Number(row?.chains ?? 1);
+      const n = Number.isSafeInteger(stored) && stored >= 1 ? Math.min(stored, MAX_AUDIT_CHAINS) : 1;
+      if (chainCounts.size >= 10_000) chainCounts.clear();
+      // A count only grows: a slower read that lands after a newer one does not lower it.
+      const known = chainCounts.get(tenantId);
+      chainCounts.set(tenantId, { n: Math.max(n, known?.n ?? 1), until: Date.now() + CHAINS_TTL_MS });
+      return n;
+    });
 }
 
 /** Forgets the cached chain count (after root raised it in this isolate). */

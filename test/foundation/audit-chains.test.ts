@@ -332,8 +332,7 @@ describe("reading the chain count while other requests need it", { timeout: 60_0
     expect(second).not.toBe(first);
     expect(await second).toBe(2);
     expect(await first).toBe(2);
-    // Expired while a refresh is under way: the other callers keep the count they had (a count only
-    // grows, so a stale one sends events to a lower chain, never a missing one).
+    // Once read, the count is kept: a number, no read of its own.
     expect(auditChainCount(env, t.id)).toBe(2);
   });
 });
