@@ -9,7 +9,7 @@ import { apiTokens } from "../db/schema";
 import { commit } from "../http/commit";
 import type { AppEnv, Principal } from "../http/context";
 import { badRequest, Problem } from "../http/problem";
-import { limitBody } from "../http/middleware";
+import { limitBody, setResponseHeaders } from "../http/middleware";
 import { pageHeaders } from "../http/pages";
 import { indexRoute } from "../http/routes-index";
 import { consolePage } from "./page";
@@ -40,9 +40,7 @@ const SignIn = z.union([
 
 const noStore: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
-  c.header("Cache-Control", "no-store");
-  c.header("X-Content-Type-Options", "nosniff");
-  c.header("X-Robots-Tag", "noindex, nofollow");
+  setResponseHeaders(c, { "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Robots-Tag": "noindex, nofollow" });
 };
 
 const csrfRefused = (detail: string) => new Problem(403, "csrf", detail);

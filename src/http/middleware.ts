@@ -20,10 +20,29 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
   });
   abandonUnusedIntents(c);
-  c.header("X-Request-Id", requestId);
   const latest = latestBookmark(sessions, c.env.DB);
-  if (latest) c.header("x-hush-bookmark", bookmarkHeader(d1Databases(c.env).indexOf(c.env.DB), latest));
+  setResponseHeaders(
+    c,
+    latest ? { "X-Request-Id": requestId, "x-hush-bookmark": bookmarkHeader(d1Databases(c.env).indexOf(c.env.DB), latest) } : { "X-Request-Id": requestId },
+  );
 };
+
+/**
+ * Sets headers on the finished response in place. hono's `c.header` after `next()` copies the
+ * whole Response for every header it sets (seven copies per API request); the copy is only
+ * needed when the response's headers are immutable (one a `fetch` returned), and then one does.
+ */
+export function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
+  const res = c.res;
+  try {
+    for (const name in headers) res.headers.set(name, headers[name]!);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    const copy = new Response(res.body, res);
+    for (const name in headers) copy.headers.set(name, headers[name]!);
+    c.res = copy;
+  }
+}
 
 /**
  * `x-hush-bookmark` names its database: the bare D1 bookmark for the home database, `x<k>-<bookmark>`
@@ -72,11 +91,14 @@ export async function enterTenant(c: Context<AppEnv>, tenantId: string): Promise
 /** Responses of the API may carry secrets: never cache, never sniff, never index. */
 export const apiHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
-  c.header("Cache-Control", "no-store");
-  c.header("X-Content-Type-Options", "nosniff");
-  c.header("Referrer-Policy", "no-referrer");
-  c.header("X-Robots-Tag", "noindex");
-  c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  setResponseHeaders(c, API_HEADERS);
+};
+const API_HEADERS = {
+  "Cache-Control": "no-store",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "X-Robots-Tag": "noindex",
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 };
 
 const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;.*)?$/i;

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context";
+import { setResponseHeaders } from "./middleware";
 
 /*
  * Headers of every page the Worker serves to people (share pages, the Vault unwrap page, the
@@ -41,8 +42,7 @@ export const referencePageHeaders = pagePolicy(["'self'", "data:"]);
 
 export const privateHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
-  c.header("Cache-Control", "no-store");
-  c.header("X-Robots-Tag", "noindex, nofollow, noarchive");
+  setResponseHeaders(c, { "Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow, noarchive" });
 };
 
 /** Text for an HTML page: the five characters that could open markup or end an attribute, as entities. */

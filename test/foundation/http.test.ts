@@ -1,7 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/crypto/encoding";
+import { Hono } from "hono";
+import type { AppEnv } from "../../src/http/context";
 import { loggable } from "../../src/http/errors";
+import { apiHeaders } from "../../src/http/middleware";
 import { storedResponse } from "./stored-response";
 import { api, BASE, expectProblem, uniquePath } from "../helpers";
 import { version as packageVersion } from "../../package.json";
@@ -105,6 +108,30 @@ describe("request ids", () => {
   it("API responses are never cached", async () => {
     const res = await api("GET", "/api/v1/tokens/self");
     expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("every API answer carries the whole header set, errors and secret reads included", async () => {
+    const path = uniquePath();
+    await api("PUT", store(path), { body: { value: "v" } });
+    for (const res of [await api("GET", store(path)), await api("GET", store(`${path}-missing`)), await api("GET", "/api/v1/nope")]) {
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(res.headers.get("x-robots-tag")).toBe("noindex");
+      expect(res.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers.get("x-request-id")).toMatch(/^req_/);
+    }
+  });
+
+  it("headers land on a response whose own headers are immutable (one copy, nothing lost)", async () => {
+    const app = new Hono<AppEnv>();
+    app.use("*", apiHeaders);
+    app.get("/moved", () => Response.redirect("https://example.test/elsewhere", 302));
+    const res = await app.request("/moved");
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("https://example.test/elsewhere");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
   });
 });
 
