@@ -81,7 +81,7 @@ console.log("Self time by kind (us per request):");
 for (const [kind, percent] of [...byKind].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${usPerRequest(percent).toFixed(0).padStart(6)}  ${kind}`);
 
 const inclusive = rows(report(true), true);
-const landmarks = /CollectGarbage$|\] fsync$|^fsync$|sqlite3_step$|JsRpcTargetBase::callImpl$/;
+const landmarks = /CollectGarbage$|^fsync$|sqlite3_step$|JsRpcTargetBase::callImpl$/;
 console.log("\nInclusive (us per request) of GC, SQLite, fsync and RPC:");
 for (const row of inclusive.filter((r) => landmarks.test(r.label)).slice(0, 8))
   console.log(`${usPerRequest(row.percent).toFixed(0).padStart(6)}  ${row.label}`);

@@ -196,15 +196,8 @@ export async function seal(keyring: Keyring, tenantId: string, place: Place, pla
 export async function open(keyring: Keyring, tenantId: string, place: Place, sealed: Sealed): Promise<Uint8Array> {
   const kek = await keyring.kek(sealed.keyId, tenantId);
   try {
-    const dataKey = await crypto.subtle.unwrapKey(
-      "raw",
-      sealed.wrappedKey.subarray(12),
-      kek,
-      { name: "AES-GCM", iv: sealed.wrappedKey.subarray(0, 12), additionalData: aad(tenantId, place, sealed.keyId) },
-      "AES-GCM",
-      false,
-      ["decrypt"],
-    );
+    const { algorithm, data } = wrappedParts(tenantId, place, sealed.keyId, sealed.wrappedKey);
+    const dataKey = await crypto.subtle.unwrapKey("raw", data, kek, algorithm, "AES-GCM", false, ["decrypt"]);
     return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: sealed.iv, additionalData: aad(tenantId, place) }, dataKey, sealed.ciphertext));
   } catch {
     throw new IntegrityError();
@@ -229,16 +222,19 @@ async function wrapDataKey(keyring: Keyring, keyId: string, tenantId: string, pl
   return out;
 }
 
+/** A wrapped data key as `wrapDataKey` lays it out (IV, then AES-GCM ciphertext) and the parameters that open it. */
+function wrappedParts(tenantId: string, place: Place, keyId: string, wrappedKey: Uint8Array) {
+  return {
+    algorithm: { name: "AES-GCM", iv: wrappedKey.subarray(0, 12), additionalData: aad(tenantId, place, keyId) } satisfies SubtleCryptoEncryptAlgorithm,
+    data: wrappedKey.subarray(12),
+  };
+}
+
 async function unwrapDataKey(keyring: Keyring, keyId: string, tenantId: string, place: Place, wrappedKey: Uint8Array) {
   const kek = await keyring.kek(keyId, tenantId);
   try {
-    return new Uint8Array(
-      await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: wrappedKey.subarray(0, 12), additionalData: aad(tenantId, place, keyId) },
-        kek,
-        wrappedKey.subarray(12),
-      ),
-    );
+    const { algorithm, data } = wrappedParts(tenantId, place, keyId, wrappedKey);
+    return new Uint8Array(await crypto.subtle.decrypt(algorithm, kek, data));
   } catch {
     throw new IntegrityError();
   }

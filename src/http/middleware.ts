@@ -6,6 +6,7 @@ import { toHex, randomBytes } from "../crypto/encoding";
 import type { AppEnv, Principal } from "./context";
 import { Problem } from "./problem";
 import { abandonUnusedIntents } from "./commit";
+import { setResponseHeaders } from "./response-headers";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -20,29 +21,11 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     await next();
   });
   abandonUnusedIntents(c);
+  const headers: Record<string, string> = { "X-Request-Id": requestId };
   const latest = latestBookmark(sessions, c.env.DB);
-  setResponseHeaders(
-    c,
-    latest ? { "X-Request-Id": requestId, "x-hush-bookmark": bookmarkHeader(d1Databases(c.env).indexOf(c.env.DB), latest) } : { "X-Request-Id": requestId },
-  );
+  if (latest) headers["x-hush-bookmark"] = bookmarkHeader(d1Databases(c.env).indexOf(c.env.DB), latest);
+  setResponseHeaders(c, headers);
 };
-
-/**
- * Sets headers on the finished response in place. hono's `c.header` after `next()` copies the
- * whole Response for every header it sets (seven copies per API request); the copy is only
- * needed when the response's headers are immutable (one a `fetch` returned), and then one does.
- */
-export function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
-  const res = c.res;
-  try {
-    for (const name in headers) res.headers.set(name, headers[name]!);
-  } catch (err) {
-    if (!(err instanceof TypeError)) throw err;
-    const copy = new Response(res.body, res);
-    for (const name in headers) copy.headers.set(name, headers[name]!);
-    c.res = copy;
-  }
-}
 
 /**
  * `x-hush-bookmark` names its database: the bare D1 bookmark for the home database, `x<k>-<bookmark>`

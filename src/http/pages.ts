@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./context";
-import { setResponseHeaders } from "./middleware";
+import { setResponseHeaders } from "./response-headers";
 
 /*
  * Headers of every page the Worker serves to people (share pages, the Vault unwrap page, the
