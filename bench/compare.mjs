@@ -5,6 +5,8 @@
 //   name=path/to/index.js@/other/checkout: that checkout's wrangler.toml and migrations go with the bundle
 //   name=path/to/index.js+assets: with Miniflare's static-assets router in front (bench/lib/servers.mjs `withAssetRouter`)
 //   BENCH_DURATION=10s BENCH_ROUNDS=3 BENCH_NO_RECORD=1
+//   BENCH_PAIRED=1: every round loads all bundles at once (wrk -c 5 each) and compares their CPU per
+//   request within the round, so the machine's noise hits them alike (bench/README.md, "Paired A/B")
 import { createToken, seedHush } from "./lib/api.mjs";
 import { appendSection, fmt, table } from "./lib/results.mjs";
 import { benchSecrets, startHush } from "./lib/servers.mjs";
@@ -15,6 +17,7 @@ if (!specs.length) throw new Error("usage: node bench/compare.mjs read|write nam
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PORT = Number(process.env.BENCH_PORT ?? 8860) + 3;
+const PAIRED = process.env.BENCH_PAIRED === "1";
 const servers = [];
 try {
   const runs = {};
@@ -28,10 +31,11 @@ try {
     const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
     await seedHush(hush.url, token, "bench/s", 200);
     const env = { BENCH_PREFIX: "/api/v1/secrets/store/bench/s", BENCH_COUNT: "200", BENCH_TOKEN: token };
-    runs[name] = (duration = DURATION) => runWrk({ url: hush.url, pid: hush.pid, script: `${scenario}.lua`, duration, env });
+    runs[name] = (duration = DURATION) => runWrk({ url: hush.url, pid: hush.pid, script: `${scenario}.lua`, duration, env, ...(PAIRED && { connections: 5 }) });
   }
   for (const run of Object.values(runs)) await run("3s");
-  const results = await alternate(ROUNDS, Object.fromEntries(Object.entries(runs).map(([k, run]) => [k, () => run()])));
+  const results = PAIRED ? await together(ROUNDS, runs) : await alternate(ROUNDS, Object.fromEntries(Object.entries(runs).map(([k, run]) => [k, () => run()])));
+  const first = Object.values(results)[0];
   const rows = Object.entries(results).map(([name, rs]) => ({
     bundle: name,
     "req/s (median)": fmt(median(rs.map((r) => r.rps)), 0),
@@ -40,8 +44,12 @@ try {
     "p99 ms": fmt(median(rs.map((r) => r.p99_ms)), 2),
     "workerd CPU ms/req": fmt(median(rs.map((r) => r.cpu_ms_per_req ?? NaN)), 2),
     "non-2xx": rs.reduce((n, r) => n + r.non2xx, 0),
+    ...(PAIRED && { "CPU/req vs first, same round (median, range)": cpuRatio(rs, first) }),
   }));
-  const body = `Scenario: ${scenario}.lua, wrk -t 1 -c 10 -d ${DURATION}, ${ROUNDS} alternating rounds.\n\n${table(rows)}\n\nBundles: ${specs.map((s) => `\`${s}\``).join(", ")}`;
+  const how = PAIRED
+    ? `wrk -t 1 -c 5 -d ${DURATION} against every bundle at once, ${ROUNDS} rounds`
+    : `wrk -t 1 -c 10 -d ${DURATION}, ${ROUNDS} alternating rounds`;
+  const body = `Scenario: ${scenario}.lua, ${how}.\n\n${table(rows)}\n\nBundles: ${specs.map((s) => `\`${s}\``).join(", ")}`;
   console.log(body);
   const settings = Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_NO_RECORD");
   if (process.env.BENCH_NO_RECORD !== "1") {
@@ -53,4 +61,20 @@ try {
   }
 } finally {
   for (const server of servers) await server.stop();
+}
+
+/** Paired rounds: every bundle under load at the same moment, so a noisy second on this shared machine slows them alike. */
+async function together(rounds, runs) {
+  const results = Object.fromEntries(Object.keys(runs).map((name) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const done = await Promise.all(Object.values(runs).map((run) => run()));
+    Object.keys(runs).forEach((name, i) => results[name].push(done[i]));
+  }
+  return results;
+}
+
+/** Each round's CPU per request over the first bundle's in the same round: median (lowest-highest). */
+function cpuRatio(rs, first) {
+  const ratios = rs.map((r, i) => r.cpu_ms_per_req / first[i].cpu_ms_per_req);
+  return `${fmt(median(ratios), 3)} (${fmt(Math.min(...ratios), 3)}-${fmt(Math.max(...ratios), 3)})`;
 }

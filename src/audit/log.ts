@@ -1,7 +1,7 @@
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { Context } from "hono";
 import type { NewEvent } from "../../durable-objects/audit-chain";
-import type { Db } from "../db/client";
+import { clientOf, type Db } from "../db/client";
 import type { AppEnv } from "../http/context";
 import { auditChainCount } from "../db/directory";
 
@@ -59,7 +59,7 @@ export function copyInsert(db: Db, tenantId: string, event: NewEvent, placed: Pl
     event.detail,
     placed.hash,
   ];
-  const client = (db as unknown as { $client: D1Database }).$client;
+  const client = clientOf(db);
   const built = { sql: COPY_SQL, params };
   return { _prepare: () => ({ getQuery: () => built, stmt: client.prepare(COPY_SQL), mapResult: (result: unknown) => result }) } as unknown as ReturnType<
     typeof copyBuilder

@@ -1,4 +1,4 @@
-import { fromBase64, randomBytes, utf8, wipe } from "./encoding";
+import { fromBase64, randomBytes, toHex, utf8, wipe } from "./encoding";
 
 /**
  * Envelope encryption (docs/decisions.md#envelope-encryption):
@@ -30,7 +30,19 @@ export interface Keyring {
    * AuditChain object MACs synchronously inside its append transaction (node:crypto createHmac).
    */
   derive(id: string, tenantId: string, info: "hush audit mac v1"): Promise<Uint8Array>;
+  /**
+   * The data key `wrappedKey` unwraps to under master key `id` at `place`, as a non-extractable
+   * AES-GCM CryptoKey, kept for DATA_KEY_TTL_MS (see `open`). Rejects (IntegrityError) if it does not unwrap.
+   */
+  dataKey(id: string, tenantId: string, place: Place, wrappedKey: Uint8Array): Promise<CryptoKey>;
 }
+
+/**
+ * Unwrapped data keys an isolate keeps (docs/decisions.md, envelope encryption): at most this
+ * many, each for at most DATA_KEY_TTL_MS, so a hot secret's reads skip the unwrap.
+ */
+export const DATA_KEY_CACHE_SIZE = 1_000;
+export const DATA_KEY_TTL_MS = 5 * 60_000;
 
 /** HKDF info strings of the tenant MAC keys; each purpose has its own, distinct from "hush kek v1". */
 export type MacInfo = "hush scan mac v1";
@@ -107,6 +119,7 @@ function parseKeyring(raw: string): Keyring | undefined {
   const baseKeys = new Map<string, Promise<CryptoKey>>();
   const keks = new Map<string, Promise<CryptoKey>>();
   const macKeys = new Map<string, Promise<CryptoKey>>();
+  const dataKeys = new Map<string, { key: Promise<CryptoKey>; until: number }>();
   const base = (id: string) => {
     const bytes = material.get(id);
     if (!bytes) throw masterKeyRemoved(id);
@@ -153,6 +166,27 @@ function parseKeyring(raw: string): Keyring | undefined {
       }
       return kek;
     },
+    dataKey(id, tenantId, place, wrappedKey) {
+      // Keyed by every input of the unwrap, the wrapped bytes included: a hit is exactly what the
+      // unwrap would answer, and a row whose wrapped key or place differs unwraps (and fails) anew.
+      const cacheKey = `${id}\u0000${tenantId}\u0000${JSON.stringify(place)}\u0000${toHex(wrappedKey)}`;
+      const now = Date.now();
+      const kept = dataKeys.get(cacheKey);
+      if (kept && kept.until > now) return kept.key;
+      const kek = this.kek(id, tenantId);
+      const key = kek
+        .then((k) => {
+          const { algorithm, data } = wrappedParts(tenantId, place, id, wrappedKey);
+          return crypto.subtle.unwrapKey("raw", data, k, algorithm, "AES-GCM", false, ["decrypt"]);
+        })
+        .catch(() => {
+          dataKeys.delete(cacheKey);
+          throw new IntegrityError();
+        });
+      if (dataKeys.size >= DATA_KEY_CACHE_SIZE) dataKeys.delete(dataKeys.keys().next().value!);
+      dataKeys.set(cacheKey, { key, until: now + DATA_KEY_TTL_MS });
+      return key;
+    },
     macKey(id, tenantId, info) {
       const cacheKey = `${id}\u0000${tenantId}\u0000${info}`;
       let key = macKeys.get(cacheKey);
@@ -191,13 +225,13 @@ export async function seal(keyring: Keyring, tenantId: string, place: Place, pla
 /**
  * Opens what `seal` produced for the same tenant and place; throws IntegrityError otherwise. The
  * data key is unwrapped straight into a non-extractable CryptoKey (`unwrapKey`): its bytes never
- * reach JavaScript, and it is one WebCrypto call instead of a decrypt and an import.
+ * reach JavaScript. The keyring keeps it a few minutes (`Keyring.dataKey`), so reading a hot secret
+ * again costs one decrypt: the KEK that unwraps it is in the same isolate anyway.
  */
 export async function open(keyring: Keyring, tenantId: string, place: Place, sealed: Sealed): Promise<Uint8Array> {
-  const kek = await keyring.kek(sealed.keyId, tenantId);
+  if (!keyring.has(sealed.keyId)) throw masterKeyRemoved(sealed.keyId);
+  const dataKey = await keyring.dataKey(sealed.keyId, tenantId, place, sealed.wrappedKey);
   try {
-    const { algorithm, data } = wrappedParts(tenantId, place, sealed.keyId, sealed.wrappedKey);
-    const dataKey = await crypto.subtle.unwrapKey("raw", data, kek, algorithm, "AES-GCM", false, ["decrypt"]);
     return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: sealed.iv, additionalData: aad(tenantId, place) }, dataKey, sealed.ciphertext));
   } catch {
     throw new IntegrityError();

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { getTableColumns, getTableName, type Table } from "drizzle-orm";
 import { drizzle, type DrizzleD1Database } from "drizzle-orm/d1";
 import * as schema from "./schema";
 
@@ -133,6 +134,9 @@ function sessionRouted(d1: D1Database) {
   } as unknown as D1Database;
 }
 
+/** The D1 binding under a drizzle client (its statements run in the request's session, like the client's). */
+export const clientOf = (db: Db) => (db as unknown as { $client: D1Database }).$client;
+
 /** A statement `db.batch()` accepts. */
 export type BatchItem = Parameters<Db["batch"]>[0][number];
 
@@ -172,10 +176,38 @@ export function prepared<T>(db: Db, name: string, build: (db: Db) => T): T {
  * rawStatement(db, 'update "secrets" set "updated_at" = ? where "tenant_id" = ? and "path" = ?', [now, tenantId, path]);
  */
 export function rawStatement(db: Db, sql: string, params: unknown[]): BatchItem {
-  const client = (db as unknown as { $client: D1Database }).$client;
+  const client = clientOf(db);
   const built = { sql, params };
   return {
     _prepare: () => ({ getQuery: () => built, stmt: client.prepare(sql), mapResult: (result: unknown) => result }),
     toSQL: () => built,
   } as unknown as BatchItem;
+}
+
+/**
+ * One table's columns in a fixed statement's raw rows (D1 `.raw()`): the SQL that selects them
+ * (`"table"."column", ...`) and a decoder that turns them back into the table's row, each value
+ * through its column's own `mapFromDriverValue`, as drizzle does (JSON, booleans, blobs), without
+ * drizzle's generic walk over the selection (the hot read, src/auth/tokens.ts: bench/RESULTS.md).
+ * `decode` answers undefined when `present`, a NOT NULL column, is null: a LEFT JOIN found no row.
+ */
+export function tableColumns<T extends Table>(table: T, present: keyof T["$inferSelect"] & string) {
+  const name = getTableName(table);
+  const columns = Object.entries(getTableColumns(table));
+  const presentAt = columns.findIndex(([key]) => key === present);
+  if (presentAt < 0 || !columns[presentAt]![1].notNull) throw new Error(`tableColumns: ${present} is not a NOT NULL column of ${name}`);
+  return {
+    width: columns.length,
+    sql: columns.map(([, column]) => `"${name}"."${column.name}"`).join(", "),
+    decode(raw: readonly unknown[], offset: number): T["$inferSelect"] | undefined {
+      if (raw[offset + presentAt] === null) return undefined;
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < columns.length; i++) {
+        const [key, column] = columns[i]!;
+        const value = raw[offset + i];
+        row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+      }
+      return row as T["$inferSelect"];
+    },
+  };
 }

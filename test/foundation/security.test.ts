@@ -97,6 +97,38 @@ describe("sealed data integrity", () => {
     }
   });
 
+  it("tampering after a read kept the data key is caught just the same (Keyring.dataKey)", async () => {
+    const source = uniquePath("kept");
+    const target = uniquePath("kept");
+    await api("POST", store(source), { body: { value: "kept-source" } });
+    await api("POST", store(target), { body: { value: "kept-target" } });
+    // Both data keys are now kept by the isolate.
+    expect((await api("GET", store(source))).body.value).toBe("kept-source");
+    expect((await api("GET", store(target))).body.value).toBe("kept-target");
+    // Another row's sealed value and wrapped key: the kept key of `target` must not open it.
+    await env.DB.prepare(
+      `UPDATE secret_versions SET (ciphertext, iv, wrapped_key) =
+         (SELECT ciphertext, iv, wrapped_key FROM secret_versions WHERE path = ?1 AND version = 1)
+       WHERE path = ?2 AND version = 1`,
+    )
+      .bind(source, target)
+      .run();
+    const copied = await api("GET", store(target));
+    expectProblem(copied, 500);
+    expect(copied.text).not.toContain("kept-source");
+    // A flipped bit in the wrapped key, or in the value, of a secret whose data key is kept.
+    for (const column of ["wrapped_key", "ciphertext"]) {
+      const path = uniquePath("kept");
+      await api("POST", store(path), { body: { value: "kept-flip" } });
+      expect((await api("GET", store(path))).body.value).toBe("kept-flip");
+      const row = await env.DB.prepare(`SELECT ${column} AS blob FROM secret_versions WHERE path = ?`).bind(path).first<{ blob: ArrayBuffer }>();
+      const bytes = new Uint8Array(row!.blob);
+      bytes[bytes.length - 1]! ^= 1;
+      await env.DB.prepare(`UPDATE secret_versions SET ${column} = ? WHERE path = ?`).bind(bytes, path).run();
+      expectProblem(await api("GET", store(path)), 500);
+    }
+  });
+
   it("a row moved to another tenant fails to open", async () => {
     // In the home database, where the rows are copied below (placement would pick DB_1).
     await api("POST", "/api/v1/tenants", { body: { id: "tenant-moved", database: 0 } });
