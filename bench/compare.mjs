@@ -10,7 +10,7 @@
 import { createToken, seedHush } from "./lib/api.mjs";
 import { appendSection, fmt, table } from "./lib/results.mjs";
 import { benchSecrets, startHush } from "./lib/servers.mjs";
-import { alternate, median, runWrk } from "./lib/wrk.mjs";
+import { alternate, median, pairedRatio, runWrk, together } from "./lib/wrk.mjs";
 
 const [scenario = "read", ...specs] = process.argv.slice(2);
 if (!specs.length) throw new Error("usage: node bench/compare.mjs read|write name=bundle.js name2=bundle2.js");
@@ -63,18 +63,7 @@ try {
   for (const server of servers) await server.stop();
 }
 
-/** Paired rounds: every bundle under load at the same moment, so a noisy second on this shared machine slows them alike. */
-async function together(rounds, runs) {
-  const results = Object.fromEntries(Object.keys(runs).map((name) => [name, []]));
-  for (let round = 0; round < rounds; round++) {
-    const done = await Promise.all(Object.values(runs).map((run) => run()));
-    Object.keys(runs).forEach((name, i) => results[name].push(done[i]));
-  }
-  return results;
-}
-
 /** Each round's CPU per request over the first bundle's in the same round: median (lowest-highest). */
 function cpuRatio(rs, first) {
-  const ratios = rs.map((r, i) => r.cpu_ms_per_req / first[i].cpu_ms_per_req);
-  return `${fmt(median(ratios), 3)} (${fmt(Math.min(...ratios), 3)}-${fmt(Math.max(...ratios), 3)})`;
+  return pairedRatio(rs, first, (r) => r.cpu_ms_per_req).text;
 }

@@ -6,16 +6,19 @@
 //   BENCH_PORT=8860     Hush (floor: +1)      BENCH_SKIP_ROWS=1 skip the rows_read suite (vitest)
 //   BENCH_NO_RECORD=1   print, do not append to RESULTS.md
 //   BENCH_BUNDLE=path   serve this bundle instead of building one (A/B experiments)
+//   BENCH_PAIRED=1      each floor scenario runs at the same moment as Hush's (wrk -c 5 each) and
+//                       the ratios are per round, then the median (bench/README.md, "Paired A/B")
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { call, createToken, seedFloor, seedHush } from "./lib/api.mjs";
 import { appendSection, fmt, table } from "./lib/results.mjs";
 import { benchSecrets, buildBundle, ROOT, startFloor, startHush } from "./lib/servers.mjs";
-import { alternate, ensureWrk, median, runWrk } from "./lib/wrk.mjs";
+import { alternate, ensureWrk, median, pairedRatio, runWrk, together } from "./lib/wrk.mjs";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PAIRED = process.env.BENCH_PAIRED === "1";
 const PORT = Number(process.env.BENCH_PORT ?? 8860);
 const SECRETS = 200;
 const KiB = 1024;
@@ -41,7 +44,14 @@ try {
   const scenario =
     (server, script, prefix, extra = {}) =>
     (duration = DURATION) =>
-      runWrk({ url: server.url, pid: server.pid, script, duration, env: { BENCH_PREFIX: prefix, BENCH_COUNT: String(SECRETS), ...extra } });
+      runWrk({
+        url: server.url,
+        pid: server.pid,
+        script,
+        duration,
+        env: { BENCH_PREFIX: prefix, BENCH_COUNT: String(SECRETS), ...extra },
+        ...(PAIRED && { connections: 5 }),
+      });
   const hushRead = scenario(hush, "read.lua", "/api/v1/secrets/store/bench/s", { BENCH_TOKEN: token });
   const floorRead = scenario(floor, "read.lua", "/read/bench/s");
   const floorAuthRead = scenario(floor, "read.lua", "/read-auth/bench/s", { BENCH_TOKEN: token });
@@ -55,18 +65,27 @@ try {
   console.log("warming up");
   for (const warm of [hushRead, floorRead]) await warm("3s");
 
-  console.log(`reads: ${ROUNDS} alternating rounds of ${DURATION}`);
-  const reads = await alternate(ROUNDS, {
-    hush: () => hushRead(),
-    floor: () => floorRead(),
-    floorAuth: () => floorAuthRead(),
-    floorSame: () => floorSameRead(),
-  });
-  console.log(`writes: ${ROUNDS} alternating rounds of ${DURATION}`);
-  const writes = await alternate(ROUNDS, { hush: () => hushWrite(), floor: () => floorWrite(), floorSame: () => floorSameWrite() });
+  // Alternating: each scenario alone, one after the other, Hush's runs shared by every comparison.
+  // Paired: each floor scenario at the same moment as a Hush run of its own, compared per round.
+  const measure = async (label, hushRun, floors) => {
+    if (!PAIRED) {
+      console.log(`${label}: ${ROUNDS} alternating rounds of ${DURATION}`);
+      const runs = await alternate(ROUNDS, { hush: () => hushRun(), ...Object.fromEntries(Object.entries(floors).map(([k, run]) => [k, () => run()])) });
+      return Object.fromEntries(Object.keys(floors).map((name) => [name, { hush: runs.hush, floor: runs[name] }]));
+    }
+    const pairs = {};
+    for (const [name, floorRun] of Object.entries(floors)) {
+      console.log(`${label} vs ${name}: ${ROUNDS} paired rounds of ${DURATION}`);
+      const runs = await together(ROUNDS, { hush: () => hushRun(), floor: () => floorRun() });
+      pairs[name] = runs;
+    }
+    return pairs;
+  };
+  const reads = await measure("reads", hushRead, { floor: floorRead, floorAuth: floorAuthRead, floorSame: floorSameRead });
+  const writes = await measure("writes", hushWrite, { floor: floorWrite, floorSame: floorSameWrite });
 
   const cpu = (runs) => median(runs.map((r) => r.cpu_ms_per_req ?? NaN));
-  const summary = (name, runs, floorRuns) => {
+  const summary = (name, { hush: runs, floor: floorRuns }) => {
     const rps = median(runs.map((r) => r.rps));
     return {
       scenario: name,
@@ -79,16 +98,20 @@ try {
       "workerd CPU ms/req (Hush / floor)": `${fmt(cpu(runs), 2)} / ${fmt(cpu(floorRuns), 2)}`,
       "CPU ratio floor/Hush": fmt(cpu(floorRuns) / cpu(runs), 2),
       "non-2xx": runs.reduce((n, r) => n + r.non2xx, 0),
+      ...(PAIRED && {
+        "paired req/s Hush/floor (median, range)": pairedRatio(runs, floorRuns, (r) => r.rps, 2).text,
+        "paired CPU floor/Hush (median, range)": pairedRatio(floorRuns, runs, (r) => r.cpu_ms_per_req, 2).text,
+      }),
     };
   };
   const rows = [
-    summary("GET secret (API token, audited)", reads.hush, reads.floor),
-    { ...summary("GET secret vs floor with token lookup", reads.hush, reads.floorAuth), scenario: "(same, vs floor + token lookup)" },
-    { ...summary("GET secret vs floor doing Hush's storage work", reads.hush, reads.floorSame), scenario: "(same, vs floor with Hush's storage work)" },
-    summary("PUT next version", writes.hush, writes.floor),
-    { ...summary("PUT vs floor doing Hush's storage work", writes.hush, writes.floorSame), scenario: "(same, vs floor with Hush's storage work)" },
+    summary("GET secret (API token, audited)", reads.floor),
+    { ...summary("", reads.floorAuth), scenario: "(same, vs floor + token lookup)" },
+    { ...summary("", reads.floorSame), scenario: "(same, vs floor with Hush's storage work)" },
+    summary("PUT next version", writes.floor),
+    { ...summary("", writes.floorSame), scenario: "(same, vs floor with Hush's storage work)" },
   ];
-  const perRound = (name, runs) => `${name}: ${runs.map((r) => fmt(r.rps, 0)).join(", ")} req/s`;
+  const perRound = (runs) => runs.map((r) => fmt(r.rps, 0)).join(", ");
 
   let rowsRead = "";
   if (process.env.BENCH_SKIP_ROWS !== "1") {
@@ -111,11 +134,25 @@ try {
       : `(the read-cost suite printed nothing; exit ${run.status})\n\n\`\`\`\n${(run.stdout + run.stderr).slice(-2000)}\n\`\`\``;
   }
 
-  const body = `Load: \`${reads.hush[0].command.replace(/-s \S+/, "-s bench/wrk/read.lua")}\` (and write.lua), ${ROUNDS} rounds alternating Hush and floor, ${SECRETS} secrets in turn; Hush with an API token scoped to \`bench/*\`.
+  const how = PAIRED
+    ? `${ROUNDS} paired rounds per floor scenario (Hush and that floor under load at the same moment, wrk -c 5 each)`
+    : `${ROUNDS} rounds alternating Hush and floor`;
+  const roundsOf = (name, { hush: h, floor: f }, floorName) =>
+    PAIRED ? `${name}: Hush ${perRound(h)} with ${floorName} ${perRound(f)}` : `${floorName} ${perRound(f)}`;
+  const perRoundLines = [
+    ...(PAIRED ? [] : [`Hush read ${perRound(reads.floor.hush)}`]),
+    roundsOf("read", reads.floor, "floor read"),
+    roundsOf("read", reads.floorAuth, "floor + token read"),
+    roundsOf("read", reads.floorSame, "floor read with Hush's storage work"),
+    ...(PAIRED ? [] : [`Hush write ${perRound(writes.floor.hush)}`]),
+    roundsOf("write", writes.floor, "floor write"),
+    roundsOf("write", writes.floorSame, "floor write with Hush's storage work"),
+  ];
+  const body = `Load: \`${reads.floor.hush[0].command.replace(/-s \S+/, "-s bench/wrk/read.lua")}\` (and write.lua), ${how}, ${SECRETS} secrets in turn; Hush with an API token scoped to \`bench/*\`.
 
 ${table(rows)}
 
-Per round: ${perRound("Hush read", reads.hush)}; ${perRound("floor read", reads.floor)}; ${perRound("floor + token read", reads.floorAuth)}; ${perRound("floor read with Hush's storage work", reads.floorSame)}; ${perRound("Hush write", writes.hush)}; ${perRound("floor write", writes.floor)}; ${perRound("floor write with Hush's storage work", writes.floorSame)}.
+Per round (req/s): ${perRoundLines.join("; ")}.
 
 Bundle (\`wrangler deploy --dry-run\`): ${fmt(bundleBytes.length / KiB, 0)} KiB, gzip ${fmt(gzipKiB, 1)} KiB (target < 300 KiB).
 ${rowsRead ? `\nD1 rows_read per audited secret read (token lookup + secret/version read + audit insert; target <= 3, flat):\n\n${rowsRead}\n` : ""}`;

@@ -77,6 +77,25 @@ export async function alternate(rounds, runs) {
   return results;
 }
 
+/**
+ * Paired rounds: every scenario under load at the same moment, `rounds` times, so a noisy second on
+ * this shared machine slows them alike (bench/README.md, "Paired A/B"). Give each run wrk -c 5.
+ */
+export async function together(rounds, runs) {
+  const results = Object.fromEntries(Object.keys(runs).map((name) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const done = await Promise.all(Object.values(runs).map((run) => run()));
+    Object.keys(runs).forEach((name, i) => results[name].push(done[i]));
+  }
+  return results;
+}
+
+/** Per round, `value(a) / value(b)` of two paired series: median (lowest-highest), as text. */
+export function pairedRatio(a, b, value, digits = 3) {
+  const ratios = a.map((r, i) => value(r) / value(b[i]));
+  return { median: median(ratios), text: `${median(ratios).toFixed(digits)} (${Math.min(...ratios).toFixed(digits)}-${Math.max(...ratios).toFixed(digits)})` };
+}
+
 export const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

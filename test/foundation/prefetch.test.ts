@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { hashToken, resolveToken } from "../../src/auth/tokens";
 import { database } from "../../src/db/client";
