@@ -59,9 +59,14 @@ const authenticateUnlessPublic: MiddlewareHandler<AppEnv> = (c, next) => (PUBLIC
 // The router keeps each (method, path) match per isolate (src/http/router.ts).
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, router: new CachedRouter() });
 
+/** Methods that may carry a body: only they pay the body checks and the Idempotency-Key lookup. */
+const WITH_BODY = ["POST", "PUT", "PATCH", "DELETE"];
+
 app.use("*", requestContext);
-app.use("/api/*", apiHeaders, limitBodyByRoute, requireJsonBody);
-app.use("/api/v1/*", authenticateUnlessPublic, idempotency);
+app.use("/api/*", apiHeaders);
+app.on(WITH_BODY, "/api/*", limitBodyByRoute, requireJsonBody);
+app.use("/api/v1/*", authenticateUnlessPublic);
+app.on(WITH_BODY, "/api/v1/*", idempotency);
 
 app.route("/", healthApp);
 app.route("/api/v1", authApp);
