@@ -10,10 +10,11 @@
 //                       the ratios are per round, then the median (bench/README.md, "Paired A/B")
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { call, createToken, seedFloor, seedHush } from "./lib/api.mjs";
 import { appendSection, fmt, table } from "./lib/results.mjs";
-import { benchSecrets, buildBundle, ROOT, startFloor, startHush } from "./lib/servers.mjs";
+import { benchSecrets, buildBundle, OUT, ROOT, startFloor, startHush } from "./lib/servers.mjs";
 import { alternate, ensureWrk, median, pairedRatio, runWrk, together } from "./lib/wrk.mjs";
 
 const DURATION = process.env.BENCH_DURATION ?? "10s";
@@ -31,15 +32,23 @@ const bundle = process.env.BENCH_BUNDLE ?? buildBundle();
 const bundleBytes = readFileSync(bundle);
 const gzipKiB = gzipSync(bundleBytes).length / KiB;
 
+// The floor doing Hush's exact read storage work, from Hush's own modules (bench/floor/hush-storage.ts).
+console.log("building the exact-storage floor (bench/floor/hush-storage.ts)");
+const storageBundle = buildBundle(join(OUT, "floor-storage"), "bench/floor/hush-storage.ts");
+
 const secrets = benchSecrets();
+const storageSecrets = benchSecrets();
 const hush = await startHush({ port: PORT, scriptPath: bundle, secrets });
 const floor = await startFloor({ port: PORT + 1 });
+const storageFloor = await startHush({ port: PORT + 2, scriptPath: storageBundle, secrets: storageSecrets, stateName: "floor-storage" });
 try {
-  console.log(`Hush on ${hush.url}, floor on ${floor.url}; seeding ${SECRETS} secrets in each`);
+  console.log(`Hush on ${hush.url}, floor on ${floor.url}, exact-storage floor on ${storageFloor.url}; seeding ${SECRETS} secrets in each`);
   const token = await createToken(hush.url, secrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
   await seedHush(hush.url, token, "bench/s", SECRETS);
   await call(floor.url, "PUT", "/token", { token, expect: [204] });
   await seedFloor(floor.url, "bench/s", SECRETS, token);
+  const storageToken = await createToken(storageFloor.url, storageSecrets.ROOT_TOKEN, ["secrets:read", "secrets:write"], ["bench/*"]);
+  await seedHush(storageFloor.url, storageToken, "bench/s", SECRETS);
 
   const scenario =
     (server, script, prefix, extra = {}) =>
@@ -61,6 +70,7 @@ try {
   // versioned batch) without its code: how much of the gap is the audit design, how much is Hush.
   const floorSameRead = scenario(floor, "read.lua", "/read-same/bench/s", { BENCH_TOKEN: token });
   const floorSameWrite = scenario(floor, "write.lua", "/write-same/bench/s", { BENCH_TOKEN: token });
+  const floorExactRead = scenario(storageFloor, "read.lua", "/api/v1/secrets/store/bench/s", { BENCH_TOKEN: storageToken });
 
   console.log("warming up");
   for (const warm of [hushRead, floorRead]) await warm("3s");
@@ -81,7 +91,7 @@ try {
     }
     return pairs;
   };
-  const reads = await measure("reads", hushRead, { floor: floorRead, floorAuth: floorAuthRead, floorSame: floorSameRead });
+  const reads = await measure("reads", hushRead, { floor: floorRead, floorAuth: floorAuthRead, floorSame: floorSameRead, floorExact: floorExactRead });
   const writes = await measure("writes", hushWrite, { floor: floorWrite, floorSame: floorSameWrite });
 
   const cpu = (runs) => median(runs.map((r) => r.cpu_ms_per_req ?? NaN));
@@ -108,6 +118,7 @@ try {
     summary("GET secret (API token, audited)", reads.floor),
     { ...summary("", reads.floorAuth), scenario: "(same, vs floor + token lookup)" },
     { ...summary("", reads.floorSame), scenario: "(same, vs floor with Hush's storage work)" },
+    { ...summary("", reads.floorExact), scenario: "(same, vs Hush's exact storage work, bench/floor/hush-storage.ts)" },
     summary("PUT next version", writes.floor),
     { ...summary("", writes.floorSame), scenario: "(same, vs floor with Hush's storage work)" },
   ];
@@ -144,6 +155,7 @@ try {
     roundsOf("read", reads.floor, "floor read"),
     roundsOf("read", reads.floorAuth, "floor + token read"),
     roundsOf("read", reads.floorSame, "floor read with Hush's storage work"),
+    roundsOf("read", reads.floorExact, "Hush's exact storage work"),
     ...(PAIRED ? [] : [`Hush write ${perRound(writes.floor.hush)}`]),
     roundsOf("write", writes.floor, "floor write"),
     roundsOf("write", writes.floorSame, "floor write with Hush's storage work"),
@@ -161,4 +173,5 @@ ${rowsRead ? `\nD1 rows_read per audited secret read (token lookup + secret/vers
 } finally {
   await hush.stop();
   await floor.stop();
+  await storageFloor.stop();
 }

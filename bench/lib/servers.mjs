@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
@@ -19,17 +19,18 @@ export function benchSecrets() {
 }
 
 /**
- * Builds the bundle exactly as `npm run deploy` would upload it.
+ * Builds the bundle exactly as `npm run deploy` would upload it, or with another entry (`entry`,
+ * relative to the checkout: the exact-storage floor, bench/floor/hush-storage.ts).
  * @returns the bundle path
  */
-export function buildBundle(outdir = join(OUT, "hush")) {
+export function buildBundle(outdir = join(OUT, "hush"), entry = undefined) {
   rmSync(outdir, { recursive: true, force: true });
-  execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+  execFileSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir, ...(entry ? [entry] : [])], {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
     stdio: ["ignore", "pipe", "inherit"],
   });
-  return join(outdir, "index.js");
+  return join(outdir, entry ? `${basename(entry).replace(/\.ts$/, "")}.js` : "index.js");
 }
 
 /** The SQL statements of every migration in `dir`, in order (drizzle-kit's breakpoints split them). */

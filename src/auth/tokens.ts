@@ -107,7 +107,11 @@ const TOKEN_AND_READ_SQL = `select ${TOKEN_COLUMNS.sql}, ${SECRET_COLUMNS.sql}, 
   left join "secret_versions" on "secret_versions"."tenant_id" = "secrets"."tenant_id" and "secret_versions"."path" = "secrets"."path" and "secret_versions"."version" = "secrets"."current_version"
   where "api_tokens"."token_hash" = ?1`;
 
-async function tokenAndRead(db: Db, tokenHash: string, path: string) {
+/**
+ * The token-and-read statement run and decoded (above). No access decision: the caller makes it.
+ * Exported for bench/floor/hush-storage.ts too, the floor that does exactly this storage work.
+ */
+export async function tokenAndRead(db: Db, tokenHash: string, path: string) {
   const [raw] = await clientOf(db).prepare(TOKEN_AND_READ_SQL).bind(tokenHash, path).raw();
   const token = raw && TOKEN_COLUMNS.decode(raw, 0);
   if (!token) return undefined;
