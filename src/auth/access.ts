@@ -192,6 +192,25 @@ export function decide(principal: Principal, scope: Scope, action: string, resou
 export const allows = (principal: Principal, scope: Scope, action: string, resource?: Resource) => decide(principal, scope, action, resource).allow;
 
 /**
+ * Whether `decide` allows `action` on every secret path that starts with `prefix` ("" for the whole
+ * tree), so a filter over them may skip deciding each one (the folder counts). Conservative: false
+ * only means "decide each path". Root; otherwise no deny rule for the capability anywhere, and the
+ * scope held with token paths covering all of `prefix*`, or an allow rule covering it.
+ */
+export function allowsEveryPathUnder(principal: Principal, scope: Scope, action: string, prefix: string): boolean {
+  if (principal.isRoot) return true;
+  const capability = capabilityOf(scope, action);
+  if (principal.rules?.some((rule) => rule.effect === "deny" && rule.capabilities.includes(capability))) return false;
+  const everything = `${prefix}*`;
+  if (principal.scopes.has(scope) && (principal.paths === null || principal.paths.some((glob) => globCovers(glob, everything)))) return true;
+  return (
+    principal.rules?.some(
+      (rule) => rule.effect === "allow" && rule.capabilities.includes(capability) && rule.paths.some((glob) => globCovers(glob, everything)),
+    ) ?? false
+  );
+}
+
+/**
  * `decide` for the current request: a denial is audited, then 403.
  *
  * @example

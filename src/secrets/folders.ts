@@ -4,7 +4,7 @@ import { authorize } from "../auth/access";
 import { secrets } from "../db/schema";
 import { errorResponses, featureApp, json } from "../http/openapi";
 import { afterCursor, pathCursor } from "./input";
-import { listable } from "./read-rule";
+import { listable, listableUnder } from "./read-rule";
 import { SecretMetadata } from "./schemas";
 import { metadataView } from "./store";
 
@@ -38,7 +38,8 @@ const foldersRoute = createRoute({
 
 /**
  * GET /secrets/folders (the console's lazy tree). Every path counted or shown is one the token may
- * list (`listable`, decided per path), so a folder's count says nothing about paths it may not see.
+ * list (`listable` per path, or `listableUnder` once for the whole folder), so a folder's count says
+ * nothing about paths it may not see.
  * Sub-folders come on the first page; secrets are paged by path.
  */
 export const foldersApp = featureApp().openapi(foldersRoute, async (c) => {
@@ -57,7 +58,18 @@ export const foldersApp = featureApp().openapi(foldersRoute, async (c) => {
   const slash = sql`instr(substr(${secrets.path}, ${prefix.length + 1}), '/')`;
   const after = afterCursor(query.cursor);
   const folders = new Map<string, number>();
-  if (!after) {
+  if (!after && listableUnder(principal, prefix)) {
+    // The token may list every path here: D1 counts per sub-folder, and only the counts come back.
+    const name = sql<string>`substr(${secrets.path}, ${prefix.length + 1}, ${slash} - 1)`;
+    const counted = await db
+      .select({ name, count: sql<number>`count(*)` })
+      .from(secrets)
+      .where(and(inFolder, sql`${slash} > 0`))
+      .groupBy(name)
+      .all();
+    for (const { name, count } of counted) folders.set(name, count);
+  } else if (!after) {
+    // Otherwise each path is decided, so a count never includes a path the token may not list.
     const deeper = await db
       .select({ path: secrets.path })
       .from(secrets)

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { requireApproval } from "../approvals/guard";
-import { allows, auditName, capabilityOf, decide, onSecret, type Decision, type Scope } from "../auth/access";
+import { allows, allowsEveryPathUnder, auditName, capabilityOf, decide, onSecret, type Decision, type Scope } from "../auth/access";
 import { audit } from "../audit/log";
 import { loadKeyring } from "../crypto/envelope";
 import type { BatchItem } from "../db/client";
@@ -30,6 +30,8 @@ export type ReadPurpose = keyof typeof PURPOSES;
 
 /** Whether a path shows in a listing (metadata only): `list` on that path. */
 export const listable = (principal: Principal, path: string) => allows(principal, "secrets:read", "secret.list", onSecret(path));
+/** `listable` for every path under `prefix` (conservative: false means "ask `listable` per path"). */
+export const listableUnder = (principal: Principal, prefix: string) => allowsEveryPathUnder(principal, "secrets:read", "secret.list", prefix);
 
 export type Refusal =
   | { reason: "access"; decision: Exclude<Decision, { allow: true }> }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decide, onLeaseRole, onSecret, onTransitKey } from "../../src/auth/access";
+import { allowsEveryPathUnder, decide, onLeaseRole, onSecret, onTransitKey } from "../../src/auth/access";
 import { checkGrant, childSubject, serviceOf } from "../../src/auth/identity";
 import type { Principal, ResolvedRule } from "../../src/http/context";
 import { readRefusal } from "../../src/secrets/read-rule";
@@ -138,4 +138,29 @@ describe("readRefusal()", () => {
     expect(readRefusal(exporter, "export", "app/db", found, {}, now)?.reason).toBe("access");
     expect(readRefusal(exporter, "export", "public/x", { secret: secret({ path: "public/x" }), version: version() }, {}, now)).toBeUndefined();
   });
+});
+
+describe("allowsEveryPathUnder()", () => {
+  const read = new Set(["secrets:read"]);
+  const cases: [string, Principal, string, boolean][] = [
+    ["root", principal({ isRoot: true }), "", true],
+    ["the scope, no token paths", principal({ scopes: read }), "", true],
+    ["token paths covering the folder", principal({ scopes: read, paths: ["app/*"] }), "app/db/", true],
+    ["token paths inside the folder only", principal({ scopes: read, paths: ["app/db/*"] }), "app/", false],
+    ["a token path with a star in the middle", principal({ scopes: read, paths: ["app/*/db"] }), "app/", false],
+    ["an allow rule covering the folder", principal({ rules: [rule(["app/*"], ["list"])] }), "app/x/", true],
+    ["an allow rule of another capability", principal({ rules: [rule(["app/*"], ["read"])] }), "app/", false],
+    ["a deny rule anywhere", principal({ scopes: read, rules: [rule(["other/*"], ["list"], "deny")] }), "app/", false],
+    ["no scope, no rule", principal(), "", false],
+  ];
+  const samples = ["app/a", "app/db/x", "app/db/y/z", "app/x/1", "other/q", "db"];
+  for (const [name, p, prefix, expected] of cases) {
+    it(`${name}: ${expected}, and never true where decide() refuses a path`, () => {
+      expect(allowsEveryPathUnder(p, "secrets:read", "secret.list", prefix)).toBe(expected);
+      if (!expected) return;
+      for (const path of samples.filter((s) => s.startsWith(prefix))) {
+        expect(decide(p, "secrets:read", "secret.list", onSecret(path)).allow, path).toBe(true);
+      }
+    });
+  }
 });

@@ -155,6 +155,18 @@ describe("GET /api/v1/secrets/folders", () => {
     expect(own.body.secrets).toEqual([]);
   });
 
+  it("counts the same whether D1 counts (a token that may list the whole folder) or each path is decided", async () => {
+    const asRoot = (await folders(`prefix=${tree}`)).body.folders;
+    const whole = await tokenWith(["secrets:read"], { paths: [`${tree}/*`] });
+    expect((await folders(`prefix=${tree}`, whole)).body.folders).toEqual(asRoot);
+    const policy = await putPolicy(uniqueName("fold-all"), [{ paths: [`${tree}/*`], capabilities: ["list"] }]);
+    const { token } = await mint({ subject: uniqueName("folder-all"), policies: [policy] });
+    expect((await folders(`prefix=${tree}`, token)).body.folders).toEqual(asRoot);
+    // Token paths inside the folder: decided per path, so only what they cover is counted.
+    const part = await tokenWith(["secrets:read"], { paths: [`${tree}/a/x/*`] });
+    expect((await folders(`prefix=${tree}`, part)).body.folders).toEqual([{ name: "a", path: `${tree}/a`, count: 2 }]);
+  });
+
   it("shows a deleted secret only with include_deleted=true", async () => {
     await put(`${tree}/gone`, { value: "v" });
     expect((await api("DELETE", `/api/v1/secrets/store/${tree}/gone`)).status).toBe(200);
