@@ -145,14 +145,7 @@ function parseKeyring(raw: string): Keyring | undefined {
       const cacheKey = `${id}\u0000${tenantId}`;
       let kek = keks.get(cacheKey);
       if (!kek) {
-        const bytes = material.get(id);
-        if (!bytes) throw masterKeyRemoved(id);
-        let base = baseKeys.get(id);
-        if (!base) {
-          base = crypto.subtle.importKey("raw", bytes, "HKDF", false, ["deriveKey"]);
-          baseKeys.set(id, base);
-        }
-        kek = base.then((b) =>
+        kek = base(id).then((b) =>
           crypto.subtle.deriveKey(
             { name: "HKDF", hash: "SHA-256", salt: utf8(tenantId), info: utf8("hush kek v1") },
             b,
