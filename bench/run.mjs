@@ -32,7 +32,7 @@ const bundle = process.env.BENCH_BUNDLE ?? buildBundle();
 const bundleBytes = readFileSync(bundle);
 const gzipKiB = gzipSync(bundleBytes).length / KiB;
 
-// The floor doing Hush's exact read storage work, from Hush's own modules (bench/floor/hush-storage.ts).
+// The floor doing Hush's exact read and write storage work, from Hush's own modules (bench/floor/hush-storage.ts).
 console.log("building the exact-storage floor (bench/floor/hush-storage.ts)");
 const storageBundle = buildBundle(join(OUT, "floor-storage"), "bench/floor/hush-storage.ts");
 
@@ -71,6 +71,7 @@ try {
   const floorSameRead = scenario(floor, "read.lua", "/read-same/bench/s", { BENCH_TOKEN: token });
   const floorSameWrite = scenario(floor, "write.lua", "/write-same/bench/s", { BENCH_TOKEN: token });
   const floorExactRead = scenario(storageFloor, "read.lua", "/api/v1/secrets/store/bench/s", { BENCH_TOKEN: storageToken });
+  const floorExactWrite = scenario(storageFloor, "write.lua", "/api/v1/secrets/store/bench/s", { BENCH_TOKEN: storageToken });
 
   console.log("warming up");
   for (const warm of [hushRead, floorRead]) await warm("3s");
@@ -92,7 +93,7 @@ try {
     return pairs;
   };
   const reads = await measure("reads", hushRead, { floor: floorRead, floorAuth: floorAuthRead, floorSame: floorSameRead, floorExact: floorExactRead });
-  const writes = await measure("writes", hushWrite, { floor: floorWrite, floorSame: floorSameWrite });
+  const writes = await measure("writes", hushWrite, { floor: floorWrite, floorSame: floorSameWrite, floorExact: floorExactWrite });
 
   const cpu = (runs) => median(runs.map((r) => r.cpu_ms_per_req ?? NaN));
   const summary = (name, { hush: runs, floor: floorRuns }) => {
@@ -121,6 +122,7 @@ try {
     { ...summary("", reads.floorExact), scenario: "(same, vs Hush's exact storage work, bench/floor/hush-storage.ts)" },
     summary("PUT next version", writes.floor),
     { ...summary("", writes.floorSame), scenario: "(same, vs floor with Hush's storage work)" },
+    { ...summary("", writes.floorExact), scenario: "(same, vs Hush's exact storage work, bench/floor/hush-storage.ts)" },
   ];
   const perRound = (runs) => runs.map((r) => fmt(r.rps, 0)).join(", ");
 
@@ -159,6 +161,7 @@ try {
     ...(PAIRED ? [] : [`Hush write ${perRound(writes.floor.hush)}`]),
     roundsOf("write", writes.floor, "floor write"),
     roundsOf("write", writes.floorSame, "floor write with Hush's storage work"),
+    roundsOf("write", writes.floorExact, "Hush's exact storage work"),
   ];
   const body = `Load: \`${reads.floor.hush[0].command.replace(/-s \S+/, "-s bench/wrk/read.lua")}\` (and write.lua), ${how}, ${SECRETS} secrets in turn; Hush with an API token scoped to \`bench/*\`.
 

@@ -134,6 +134,9 @@ const tokenAndWriteQuery = (db: Db) =>
     .where(eq(apiTokens.tokenHash, sql.placeholder("tokenHash")))
     .prepare();
 
+/** `tokenAndWriteQuery` run (no access decision: the caller makes it); also bench/floor/hush-storage.ts's. */
+export const tokenAndWrite = (db: Db, tokenHash: string, path: string) => prepared(db, "token-and-write", tokenAndWriteQuery).get({ tokenHash, path });
+
 type TokenRow = typeof apiTokens.$inferSelect;
 
 async function lookUpToken(db: Db, tokenHash: string, prefetch: Prefetch | undefined): Promise<{ row: TokenRow; prefetched?: Prefetched } | undefined> {
@@ -147,7 +150,7 @@ async function lookUpToken(db: Db, tokenHash: string, prefetch: Prefetch | undef
     const { token, secret, version } = found;
     return { row: token, prefetched: { tenantId: token.tenantId, path: prefetch.path, kind: "read", found: secret ? { secret, version } : undefined } };
   }
-  const found = await prepared(db, "token-and-write", tokenAndWriteQuery).get({ tokenHash, path: prefetch.path });
+  const found = await tokenAndWrite(db, tokenHash, prefetch.path);
   if (!found) return undefined;
   const { token, secret } = found;
   return {
