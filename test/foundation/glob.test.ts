@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { matchesGlob as cliMatchesGlob } from "../../cli/lib/access-control.mjs";
 import { globCovers, matchesGlob } from "../../src/auth/access";
 
 /** The matcher main used (a regex per glob), as a reference on inputs small enough for it. */
@@ -54,7 +55,7 @@ describe("matchesGlob: `*` matches any run of characters, `/` included", () => {
     });
   }
 
-  it("agrees with the old regex matcher on every small glob and path", () => {
+  it("agrees with the old regex matcher on every small glob and path, and so does the CLI's copy", () => {
     const alphabet = ["a", "b", "/", "*"];
     const words = (max: number, chars: string[]) => {
       const out = [""];
@@ -69,7 +70,10 @@ describe("matchesGlob: `*` matches any run of characters, `/` included", () => {
     let checked = 0;
     for (const glob of globs) {
       for (const path of paths) {
-        if (matchesGlob(glob, path) !== viaRegExp(glob, path)) throw new Error(`${JSON.stringify(glob)} vs ${JSON.stringify(path)}`);
+        const expected = viaRegExp(glob, path);
+        if (matchesGlob(glob, path) !== expected) throw new Error(`${JSON.stringify(glob)} vs ${JSON.stringify(path)}`);
+        // The CLI's copy (cli/lib/access-control.mjs: the CLI runs unbundled and cannot import this TS).
+        if (cliMatchesGlob(glob, path) !== expected) throw new Error(`cli: ${JSON.stringify(glob)} vs ${JSON.stringify(path)}`);
         checked++;
       }
     }
