@@ -18,8 +18,7 @@
 // this one cannot drift from Hush's schema. What Hush costs over it is Hush's code (bench/README.md).
 import { appendEvents, newEvent } from "../../src/audit/log";
 import { recordChange, StartedIntents } from "../../src/audit/unit-of-work";
-import { tokenAndRead, tokenAndWrite } from "../../src/auth/tokens";
-import { sha256Hex } from "../../src/crypto/encoding";
+import { bearerFrom, hashToken, tokenAndRead, tokenAndWrite } from "../../src/auth/tokens";
 import { loadKeyring } from "../../src/crypto/envelope";
 import { database } from "../../src/db/client";
 import worker from "../../src/index";
@@ -29,8 +28,11 @@ export { AuditChain, LeaseObject, ShareObject } from "../../src/index";
 
 const STORE = "/api/v1/secrets/store/";
 
+/** The bearer token's hash, as `authenticate` computes it. */
+const tokenHashOf = (request: Request) => hashToken(bearerFrom(request.headers.get("authorization") ?? undefined) ?? "");
+
 async function storageOnlyRead(request: Request, env: Env, path: string): Promise<Response> {
-  const found = await tokenAndRead(database(env.DB), await sha256Hex((request.headers.get("authorization") ?? "").slice("Bearer ".length)), path);
+  const found = await tokenAndRead(database(env.DB), await tokenHashOf(request), path);
   if (!found) return new Response("unauthorized", { status: 401 });
   if (!found.secret || !found.version) return new Response("not found", { status: 404 });
   const value = await openVersion(loadKeyring(env.MASTER_KEYS), found.version);
@@ -48,7 +50,7 @@ async function storageOnlyWrite(request: Request, env: Env, ctx: ExecutionContex
   const body = await request.text();
   const { value } = JSON.parse(body) as { value: string };
   const db = database(env.DB);
-  const found = await tokenAndWrite(db, await sha256Hex((request.headers.get("authorization") ?? "").slice("Bearer ".length)), path);
+  const found = await tokenAndWrite(db, await tokenHashOf(request), path);
   if (!found) return new Response("unauthorized", { status: 401 });
   // A first version (the seeding): Hush's own route.
   if (!found.secret) return worker.fetch(new Request(request, { body }), env, ctx);

@@ -58,27 +58,20 @@ export const foldersApp = featureApp().openapi(foldersRoute, async (c) => {
   const slash = sql`instr(substr(${secrets.path}, ${prefix.length + 1}), '/')`;
   const after = afterCursor(query.cursor);
   const folders = new Map<string, number>();
-  if (!after && listableUnder(principal, prefix)) {
-    // The token may list every path here: D1 counts per sub-folder, and only the counts come back.
-    const name = sql<string>`substr(${secrets.path}, ${prefix.length + 1}, ${slash} - 1)`;
-    const counted = await db
-      .select({ name, count: sql<number>`count(*)` })
-      .from(secrets)
-      .where(and(inFolder, sql`${slash} > 0`))
-      .groupBy(name)
-      .all();
-    for (const { name, count } of counted) folders.set(name, count);
-  } else if (!after) {
-    // Otherwise each path is decided, so a count never includes a path the token may not list.
-    const deeper = await db
-      .select({ path: secrets.path })
-      .from(secrets)
-      .where(and(inFolder, sql`${slash} > 0`))
-      .all();
-    for (const { path } of deeper) {
-      if (!listable(principal, path)) continue;
-      const name = path.slice(prefix.length, path.indexOf("/", prefix.length));
-      folders.set(name, (folders.get(name) ?? 0) + 1);
+  if (!after) {
+    const deeper = and(inFolder, sql`${slash} > 0`);
+    if (listableUnder(principal, prefix)) {
+      // The token may list every path here: D1 counts per sub-folder, and only the counts come back.
+      const name = sql<string>`substr(${secrets.path}, ${prefix.length + 1}, ${slash} - 1)`;
+      const counted = await db.select({ name, count: sql<number>`count(*)` }).from(secrets).where(deeper).groupBy(name).all();
+      for (const { name, count } of counted) folders.set(name, count);
+    } else {
+      // Otherwise each path is decided, so a count never includes a path the token may not list.
+      for (const { path } of await db.select({ path: secrets.path }).from(secrets).where(deeper).all()) {
+        if (!listable(principal, path)) continue;
+        const name = path.slice(prefix.length, path.indexOf("/", prefix.length));
+        folders.set(name, (folders.get(name) ?? 0) + 1);
+      }
     }
   }
   const rows = await db
